@@ -1,0 +1,125 @@
+package bundle
+
+import "time"
+
+// APIVersion and Kind are the only values ferry.yaml may declare in its
+// header; a later format gets a new apiVersion rather than silently changing
+// the meaning of an old file.
+const (
+	APIVersion = "ferry/v1"
+	SpecKind   = "Bundle"
+)
+
+// Spec is a parsed and validated ferry.yaml: the vendor's contract for what a
+// bundle contains. Dir is the directory of the spec file; every path in the
+// spec is relative to it and may not leave it.
+type Spec struct {
+	APIVersion string          `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string          `yaml:"kind" json:"kind"`
+	Metadata   Metadata        `yaml:"metadata" json:"metadata"`
+	Components []ComponentSpec `yaml:"components" json:"components"`
+
+	// Dir is where the spec file lives; it is not part of the YAML.
+	Dir string `yaml:"-" json:"-"`
+}
+
+// Metadata names the bundle. Version is semver; anti-rollback compares it.
+type Metadata struct {
+	Name    string     `yaml:"name" json:"name"`
+	Version string     `yaml:"version" json:"version"`
+	Vendor  string     `yaml:"vendor,omitempty" json:"vendor,omitempty"`
+	Expires *time.Time `yaml:"expires,omitempty" json:"expires,omitempty"`
+}
+
+// ComponentSpec is one installable unit. Components are required unless
+// Optional is set; DependsOn orders the install.
+type ComponentSpec struct {
+	Name       string          `yaml:"name" json:"name"`
+	DependsOn  []string        `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+	Optional   bool            `yaml:"optional,omitempty" json:"optional,omitempty"`
+	Platforms  []string        `yaml:"platforms,omitempty" json:"platforms,omitempty"`
+	Images     []ImageSpec     `yaml:"images,omitempty" json:"images,omitempty"`
+	Migrations []MigrationSpec `yaml:"migrations,omitempty" json:"migrations,omitempty"`
+	Files      []FileSpec      `yaml:"files,omitempty" json:"files,omitempty"`
+	Charts     []ChartSpec     `yaml:"charts,omitempty" json:"charts,omitempty"`
+	Services   []ServiceSpec   `yaml:"services,omitempty" json:"services,omitempty"`
+	Checks     []CheckSpec     `yaml:"checks,omitempty" json:"checks,omitempty"`
+}
+
+// ImageSpec is one image source in skopeo-style transport syntax: a bare
+// reference is a registry, "oci:DIR[:REF]" an OCI image layout and
+// "docker-archive:FILE" a docker save tarball. Name, when set, is the name
+// the appliance's registry serves the image under. In YAML an image is either
+// a plain string (the source) or a mapping {source, name}.
+type ImageSpec struct {
+	Source string `yaml:"source" json:"source"`
+	Name   string `yaml:"name,omitempty" json:"name,omitempty"`
+}
+
+// MigrationSpec is a directory of NNN_name.up.sql / NNN_name.down.sql files
+// for one logical database.
+type MigrationSpec struct {
+	Database string `yaml:"database" json:"database"`
+	Path     string `yaml:"path" json:"path"`
+}
+
+// FileSpec copies one regular file into the release directory.
+// Mode is an octal string such as "0755"; empty means 0644.
+type FileSpec struct {
+	Src  string `yaml:"src" json:"src"`
+	Dest string `yaml:"dest" json:"dest"`
+	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+}
+
+// ChartSpec is a Helm chart directory or packaged .tgz, with an optional
+// values file.
+type ChartSpec struct {
+	Path   string `yaml:"path" json:"path"`
+	Values string `yaml:"values,omitempty" json:"values,omitempty"`
+}
+
+// ServiceSpec declares a long-running process of a component. ferry carries
+// it as data into the manifest for `ferry serve`.
+type ServiceSpec struct {
+	Name    string            `yaml:"name" json:"name"`
+	Command []string          `yaml:"command" json:"command"`
+	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
+	Listen  string            `yaml:"listen,omitempty" json:"listen,omitempty"`
+	Health  *HealthSpec       `yaml:"health,omitempty" json:"health,omitempty"`
+	Rollout *RolloutSpec      `yaml:"rollout,omitempty" json:"rollout,omitempty"`
+}
+
+// HealthSpec is how the supervisor decides a service version is healthy.
+type HealthSpec struct {
+	HTTP     string   `yaml:"http,omitempty" json:"http,omitempty"`
+	Command  []string `yaml:"command,omitempty" json:"command,omitempty"`
+	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// RolloutSpec is the strategy for shifting traffic to a new version.
+type RolloutSpec struct {
+	Strategy string        `yaml:"strategy" json:"strategy"` // "canary" or "blue-green"
+	Steps    []int         `yaml:"steps,omitempty" json:"steps,omitempty"`
+	Interval Duration      `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Analysis *AnalysisSpec `yaml:"analysis,omitempty" json:"analysis,omitempty"`
+	Approval []int         `yaml:"approval,omitempty" json:"approval,omitempty"`
+}
+
+// AnalysisSpec bounds the metrics of a new version during a rollout.
+// Percentages are written as "1%" in YAML.
+type AnalysisSpec struct {
+	ErrorRate   Percent  `yaml:"errorRate,omitempty" json:"errorRate,omitempty"`
+	LatencyP95  Duration `yaml:"latencyP95,omitempty" json:"latencyP95,omitempty"`
+	CPU         Percent  `yaml:"cpu,omitempty" json:"cpu,omitempty"`
+	Memory      Percent  `yaml:"memory,omitempty" json:"memory,omitempty"`
+	MinRequests int      `yaml:"minRequests,omitempty" json:"minRequests,omitempty"`
+}
+
+// CheckSpec is a post-activation check: a command run in the release
+// directory or an HTTP GET that must answer 2xx.
+type CheckSpec struct {
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	HTTP    string   `yaml:"http,omitempty" json:"http,omitempty"`
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}

@@ -1,0 +1,23 @@
+//go:build tools
+
+// Package deps pins modules that the project uses before code imports them,
+// so that `go mod tidy` keeps them.
+package deps
+
+import (
+	_ "github.com/Masterminds/semver/v3"
+	_ "github.com/ProtonMail/go-crypto/openpgp"
+	_ "github.com/goccy/go-yaml"
+	_ "github.com/google/go-containerregistry/pkg/registry"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/google/go-containerregistry/pkg/v1/layout"
+	_ "github.com/google/go-containerregistry/pkg/v1/tarball"
+	_ "github.com/klauspost/compress/zstd"
+	_ "github.com/rogpeppe/go-internal/testscript"
+	_ "github.com/schollz/progressbar/v3"
+	_ "github.com/sigstore/sigstore/pkg/cryptoutils"
+	_ "github.com/sigstore/sigstore/pkg/signature"
+	_ "github.com/urfave/cli/v2"
+	_ "go.etcd.io/bbolt"
+	_ "golang.org/x/term"
+)
