@@ -1,0 +1,51 @@
+package bundle
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration written as a Go duration string ("30s") in
+// both YAML and JSON, so the manifest stays readable.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: use a number with a unit, such as 30s or 5m", string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: must not be negative", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Percent is a percentage written as "1%" or "0.5%"; the value is in percent.
+type Percent float64
+
+// UnmarshalText parses "N%".
+func (p *Percent) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if !strings.HasSuffix(s, "%") {
+		return fmt.Errorf("invalid percentage %q: write it as a number followed by %%, such as 1%%", s)
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return fmt.Errorf("invalid percentage %q: must be between 0%% and 100%%", s)
+	}
+	*p = Percent(v)
+	return nil
+}
+
+// MarshalText writes the percentage as "N%".
+func (p Percent) MarshalText() ([]byte, error) {
+	return []byte(strconv.FormatFloat(float64(p), 'f', -1, 64) + "%"), nil
+}
+
