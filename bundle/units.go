@@ -48,4 +48,3 @@ func (p *Percent) UnmarshalText(b []byte) error {
 func (p Percent) MarshalText() ([]byte, error) {
 	return []byte(strconv.FormatFloat(float64(p), 'f', -1, 64) + "%"), nil
 }
-
