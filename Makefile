@@ -1,0 +1,57 @@
+# ferry — see README.md. `make demo` and `make test` do all the set-up on a
+# fresh machine.
+
+GO        ?= go
+BIN       := bin/ferry
+OUT       := out
+FUZZTIME  ?= 10s
+CORPUS    ?= 1GiB
+
+.PHONY: all build demo test deps fuzz fuzz-long bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/ferry
+
+deps:
+	./scripts/deps.sh
+
+# The demo: generate a project from fixtures, make keys, build, verify and
+# inspect a signed bundle, all offline.
+demo: build
+	./scripts/demo.sh $(OUT)/demo
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+# Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
+# them for longer.
+FUZZ_TARGETS := \
+	./bundle:FuzzParseManifest \
+	./bundle:FuzzVerify \
+	./bundle:FuzzParseSpec \
+	./bundle:FuzzLoadChartArchive \
+	./verify:FuzzParsePublicKey \
+	./verify:FuzzParseSignatureName
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) >/dev/null || \
+		{ $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); exit 1; }; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=10m
+
+# Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) in the same
+# run; CORPUS=4GiB for the large run.
+bench: deps build
+	./scripts/bench.sh $(OUT)/bench $(CORPUS)
+
+clean:
+	rm -rf bin $(OUT)

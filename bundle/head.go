@@ -1,0 +1,192 @@
+package bundle
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"ferry/verify"
+)
+
+// signatureDir is where signature entries live, between the manifest and
+// the content.
+const signatureDir = "signatures/"
+
+// Head is the start of a bundle: the manifest exactly as stored and the
+// signatures over it. Nothing in it is trusted until verified.
+type Head struct {
+	RawManifest []byte
+	Signatures  []verify.Signature
+	// next is the first header after the signatures (nil at the end).
+	next *tar.Header
+}
+
+// walker reads a bundle's tar stream entry by entry, checking every header
+// and the padding between entries.
+type walker struct {
+	tr          *tar.Reader
+	track       *trackingReader
+	lastDataEnd int64
+	current     string
+}
+
+func newWalker(r io.Reader, progress func(int64)) *walker {
+	t := &trackingReader{r: r, progress: progress}
+	return &walker{tr: tar.NewReader(t), track: t}
+}
+
+// next returns the next header, or io.EOF at a well-formed end.
+func (w *walker) next() (*tar.Header, error) {
+	w.track.expectPadding(w.current)
+	hdr, err := w.tr.Next()
+	if errors.Is(err, io.EOF) {
+		if err := w.track.checkEnd(w.lastDataEnd); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, tarError(err, "after "+w.current)
+	}
+	if err := checkHeader(hdr); err != nil {
+		return nil, err
+	}
+	w.current = hdr.Name
+	return hdr, nil
+}
+
+// Read reads the current entry's content.
+func (w *walker) Read(p []byte) (int, error) {
+	n, err := w.tr.Read(p)
+	if n > 0 {
+		w.lastDataEnd = w.track.n
+	}
+	return n, err
+}
+
+// readHead reads manifest.json and the signature entries that follow it,
+// enforcing the caps that apply before any signature is checked.
+func readHead(w *walker) (*Head, error) {
+	hdr, err := w.next()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, newError(ErrNotABundle, "", fmt.Errorf("empty archive"))
+		}
+		return nil, newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %v", err))
+	}
+	if err := checkHeader(hdr); err != nil {
+		return nil, err
+	}
+	if hdr.Name != ManifestPath {
+		return nil, newError(ErrNotABundle, hdr.Name, fmt.Errorf("the first entry must be %s", ManifestPath))
+	}
+	if hdr.Size > MaxManifestSize {
+		return nil, newError(ErrTooLarge, ManifestPath, fmt.Errorf("%d bytes, more than the %d allowed", hdr.Size, MaxManifestSize))
+	}
+	raw, err := readEntry(w, hdr)
+	if err != nil {
+		return nil, err
+	}
+	h := &Head{RawManifest: raw}
+	seen := map[string]bool{}
+	for {
+		hdr, err := w.next()
+		if errors.Is(err, io.EOF) {
+			return h, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Name == ManifestPath {
+			return nil, newError(ErrDuplicateEntry, hdr.Name, nil)
+		}
+		if !strings.HasPrefix(hdr.Name, signatureDir) {
+			h.next = hdr
+			return h, nil
+		}
+		if seen[hdr.Name] {
+			return nil, newError(ErrDuplicateEntry, hdr.Name, nil)
+		}
+		seen[hdr.Name] = true
+		if len(h.Signatures) >= MaxSignatures {
+			return nil, newError(ErrTooLarge, hdr.Name, fmt.Errorf("more than %d signatures", MaxSignatures))
+		}
+		if hdr.Size > verify.MaxSignatureSize {
+			return nil, newError(ErrTooLarge, hdr.Name, fmt.Errorf("%d bytes, more than the %d allowed for a signature", hdr.Size, verify.MaxSignatureSize))
+		}
+		id, typ, err := verify.ParseSignatureName(hdr.Name)
+		if err != nil {
+			return nil, newError(ErrUnexpectedEntry, hdr.Name, err)
+		}
+		data, err := readEntry(w, hdr)
+		if err != nil {
+			return nil, err
+		}
+		h.Signatures = append(h.Signatures, verify.Signature{KeyID: id, Type: typ, Data: data})
+	}
+}
+
+// readEntry reads a small entry whole; its size was capped by the caller.
+func readEntry(w *walker, hdr *tar.Header) ([]byte, error) {
+	buf := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(w, buf); err != nil {
+		return nil, tarError(err, hdr.Name)
+	}
+	return buf, nil
+}
+
+// allowedPAX are the PAX records a bundle entry may carry: those whose
+// value ferry checks against the manifest. PAX data is not covered by the
+// header checksum, so any other record (times, owners, sparse maps,
+// extended attributes) could change unnoticed, and is refused.
+var allowedPAX = map[string]bool{"path": true, "size": true}
+
+// checkHeader refuses every entry that is not a plain regular file with a
+// clean relative name: links, devices, directories, absolute and ".."
+// paths, odd PAX records.
+func checkHeader(hdr *tar.Header) error {
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeLink, tar.TypeSymlink:
+		return newError(ErrForbiddenEntry, hdr.Name, fmt.Errorf("a link (to %q)", hdr.Linkname))
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return newError(ErrForbiddenEntry, hdr.Name, fmt.Errorf("a device or fifo"))
+	case tar.TypeDir:
+		return newError(ErrForbiddenEntry, hdr.Name, fmt.Errorf("a directory"))
+	default:
+		return newError(ErrForbiddenEntry, hdr.Name, fmt.Errorf("entry type %q", hdr.Typeflag))
+	}
+	name := hdr.Name
+	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || path.Clean(name) != name ||
+		name == ".." || strings.HasPrefix(name, "../") || strings.Contains(name, "/../") {
+		return newError(ErrForbiddenEntry, name, fmt.Errorf("path must be relative and clean"))
+	}
+	for k := range hdr.PAXRecords {
+		if !allowedPAX[k] {
+			return newError(ErrForbiddenEntry, name, fmt.Errorf("PAX record %q", k))
+		}
+	}
+	if hdr.Format&tar.FormatGNU != 0 {
+		return newError(ErrForbiddenEntry, name, fmt.Errorf("GNU tar extensions"))
+	}
+	if hdr.Size < 0 || hdr.Size > MaxBlobSize {
+		return newError(ErrTooLarge, name, fmt.Errorf("size %d", hdr.Size))
+	}
+	return nil
+}
+
+// tarError classifies an error of the tar reader: a stream that ends early
+// is truncated, anything else is a malformed archive.
+func tarError(err error, entry string) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return newError(ErrTruncated, entry, err)
+	}
+	var be *Error
+	if errors.As(err, &be) {
+		return err
+	}
+	return newError(ErrNotABundle, entry, err)
+}

@@ -1,0 +1,363 @@
+package bundle
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Format constants of bundle format v1 (docs/FORMAT.md).
+const (
+	ManifestMediaType = "application/vnd.ferry.manifest.v1+json"
+	ManifestPath      = "manifest.json"
+	LayoutPath        = "oci-layout"
+	IndexPath         = "index.json"
+	BlobDir           = "blobs/sha256/"
+	ZstdSuffix        = ".zst"
+
+	EncodingRaw  = "raw"
+	EncodingZstd = "zstd"
+)
+
+// Hard caps applied before any signature is checked, so that a hostile
+// bundle cannot make ferry read or allocate without bound.
+const (
+	MaxManifestSize = 16 << 20
+	MaxSignatures   = 32
+	MaxEntries      = 1 << 20
+	MaxBlobSize     = 1 << 42 // 4 TiB: larger sizes are certainly hostile
+)
+
+// Manifest is the signed table of contents of a bundle. Its canonical JSON
+// encoding is what signatures cover; its SHA-256 is the bundle's identity.
+type Manifest struct {
+	MediaType     string      `json:"mediaType"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Name          string      `json:"name"`
+	Version       string      `json:"version"`
+	Vendor        string      `json:"vendor,omitempty"`
+	Created       time.Time   `json:"created"`
+	Expires       *time.Time  `json:"expires,omitempty"`
+	Base          *Base       `json:"base,omitempty"`
+	Components    []Component `json:"components"`
+	// Entries lists every tar entry that follows the signatures, in the
+	// exact order in which they appear.
+	Entries []Entry `json:"entries"`
+}
+
+// Base names the bundle an update applies to, by manifest digest.
+type Base struct {
+	Digest  string `json:"digest"`
+	Version string `json:"version"`
+}
+
+// Component is one installable unit with its content, by digest.
+type Component struct {
+	Name       string         `json:"name"`
+	DependsOn  []string       `json:"dependsOn,omitempty"`
+	Optional   bool           `json:"optional,omitempty"`
+	Images     []Image        `json:"images,omitempty"`
+	Migrations []MigrationSet `json:"migrations,omitempty"`
+	Files      []File         `json:"files,omitempty"`
+	Charts     []Chart        `json:"charts,omitempty"`
+	Services   []ServiceSpec  `json:"services,omitempty"`
+	Checks     []CheckSpec    `json:"checks,omitempty"`
+}
+
+// Image is an image in the bundle's OCI layout, served under Name.
+type Image struct {
+	Name         string   `json:"name"`
+	Source       string   `json:"source"`
+	Digest       string   `json:"digest"`
+	MediaType    string   `json:"mediaType"`
+	Size         int64    `json:"size"`
+	SourceDigest string   `json:"sourceDigest,omitempty"`
+	Platforms    []string `json:"platforms,omitempty"`
+}
+
+// MigrationSet is the ordered migrations of one logical database.
+type MigrationSet struct {
+	Database string      `json:"database"`
+	Steps    []Migration `json:"steps"`
+}
+
+// Migration is one numbered migration; Up and Down are blob digests.
+type Migration struct {
+	Version int    `json:"version"`
+	Name    string `json:"name"`
+	Up      string `json:"up"`
+	Down    string `json:"down,omitempty"`
+}
+
+// File is one file of the release directory.
+type File struct {
+	Dest   string `json:"dest"`
+	Mode   string `json:"mode"`
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// Chart is a packaged Helm chart and its optional values file.
+type Chart struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	AppVersion string `json:"appVersion,omitempty"`
+	Digest     string `json:"digest"`
+	Values     string `json:"values,omitempty"`
+}
+
+// Entry is one tar entry after the signatures. Digest and Size describe the
+// content; StoredDigest and StoredSize the bytes in the tar, which differ
+// only when Encoding is zstd.
+type Entry struct {
+	Path         string `json:"path"`
+	Digest       string `json:"digest"`
+	Size         int64  `json:"size"`
+	Encoding     string `json:"encoding"`
+	StoredDigest string `json:"storedDigest"`
+	StoredSize   int64  `json:"storedSize"`
+}
+
+// Marshal returns the canonical encoding of m: compact JSON with fields in
+// declaration order. ParseManifest accepts only bytes that re-encode to
+// themselves, so one manifest has exactly one byte form.
+func (m *Manifest) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Digest returns the manifest's identity: "sha256:" and the hex SHA-256 of
+// its canonical bytes.
+func ManifestDigest(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ParseManifest decodes and checks a manifest. It must only be called on
+// bytes whose signatures have been verified, or for display.
+func ParseManifest(raw []byte) (*Manifest, error) {
+	if len(raw) > MaxManifestSize {
+		return nil, newError(ErrTooLarge, ManifestPath, fmt.Errorf("%d bytes, more than the %d allowed", len(raw), MaxManifestSize))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, newError(ErrMalformedManifest, ManifestPath, err)
+	}
+	if dec.More() {
+		return nil, newError(ErrMalformedManifest, ManifestPath, fmt.Errorf("data after the JSON object"))
+	}
+	canon, err := m.Marshal()
+	if err != nil {
+		return nil, newError(ErrMalformedManifest, ManifestPath, err)
+	}
+	if !bytes.Equal(canon, raw) {
+		return nil, newError(ErrMalformedManifest, ManifestPath, fmt.Errorf("not in canonical form (compact JSON, fields in order, no duplicates)"))
+	}
+	if err := m.check(); err != nil {
+		return nil, newError(ErrMalformedManifest, ManifestPath, err)
+	}
+	return &m, nil
+}
+
+// EntryByDigest returns the entry holding the content with digest d.
+func (m *Manifest) EntryByDigest(d string) (Entry, bool) {
+	for _, e := range m.Entries {
+		if e.Digest == d && e.Path != IndexPath && e.Path != LayoutPath {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// BlobEntryPath is the tar path of a blob with content digest d stored with
+// encoding enc.
+func BlobEntryPath(d, enc string) string {
+	p := BlobDir + trimAlgo(d)
+	if enc == EncodingZstd {
+		p += ZstdSuffix
+	}
+	return p
+}
+
+func trimAlgo(d string) string {
+	if len(d) > 7 && d[:7] == "sha256:" {
+		return d[7:]
+	}
+	return d
+}
+
+// check enforces the structural rules of docs/FORMAT.md that the type
+// system does not: known values, consistent entries, references that
+// resolve, dependencies that exist and do not cycle.
+func (m *Manifest) check() error {
+	if m.MediaType != ManifestMediaType {
+		return fmt.Errorf("mediaType %q, want %q", m.MediaType, ManifestMediaType)
+	}
+	if m.SchemaVersion != 1 {
+		return fmt.Errorf("schemaVersion %d is not supported (this ferry reads 1)", m.SchemaVersion)
+	}
+	if !validName(m.Name) {
+		return fmt.Errorf("name %q is not a valid bundle name", m.Name)
+	}
+	if _, err := strictSemver(m.Version); err != nil {
+		return fmt.Errorf("version %q: %v", m.Version, err)
+	}
+	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {
+		return fmt.Errorf("base: digest %q and version %q must both be set", m.Base.Digest, m.Base.Version)
+	}
+	if len(m.Entries) > MaxEntries {
+		return fmt.Errorf("%d entries, more than the %d allowed", len(m.Entries), MaxEntries)
+	}
+	blobs := make(map[string]bool, len(m.Entries))
+	paths := make(map[string]bool, len(m.Entries))
+	hasLayout, hasIndex := false, false
+	for i, e := range m.Entries {
+		if paths[e.Path] {
+			return fmt.Errorf("entries[%d]: path %q listed twice", i, e.Path)
+		}
+		paths[e.Path] = true
+		if !isDigest(e.Digest) || !isDigest(e.StoredDigest) {
+			return fmt.Errorf("entries[%d] %q: digests must be sha256:<64 hex>", i, e.Path)
+		}
+		if e.Size < 0 || e.StoredSize < 0 || e.Size > MaxBlobSize || e.StoredSize > MaxBlobSize {
+			return fmt.Errorf("entries[%d] %q: size out of range", i, e.Path)
+		}
+		switch e.Encoding {
+		case EncodingRaw:
+			if e.StoredDigest != e.Digest || e.StoredSize != e.Size {
+				return fmt.Errorf("entries[%d] %q: a raw entry's stored digest and size must equal its content's", i, e.Path)
+			}
+		case EncodingZstd:
+		default:
+			return fmt.Errorf("entries[%d] %q: unknown encoding %q", i, e.Path, e.Encoding)
+		}
+		switch e.Path {
+		case LayoutPath:
+			hasLayout = true
+			if i != 0 || e.Encoding != EncodingRaw {
+				return fmt.Errorf("entries[%d]: %s must be the first entry, stored raw", i, LayoutPath)
+			}
+		case IndexPath:
+			hasIndex = true
+			if i != 1 || e.Encoding != EncodingRaw {
+				return fmt.Errorf("entries[%d]: %s must follow %s, stored raw", i, IndexPath, LayoutPath)
+			}
+		default:
+			if e.Path != BlobEntryPath(e.Digest, e.Encoding) {
+				return fmt.Errorf("entries[%d]: path %q does not match its digest and encoding (want %q)", i, e.Path, BlobEntryPath(e.Digest, e.Encoding))
+			}
+			if blobs[e.Digest] {
+				return fmt.Errorf("entries[%d]: content %s stored twice", i, e.Digest)
+			}
+			blobs[e.Digest] = true
+		}
+	}
+	if hasLayout != hasIndex {
+		return fmt.Errorf("entries: %s and %s go together", LayoutPath, IndexPath)
+	}
+	need := func(where, d string) error {
+		if !blobs[d] {
+			return fmt.Errorf("%s: blob %s is not among the entries", where, d)
+		}
+		return nil
+	}
+	names := make(map[string]bool, len(m.Components))
+	for _, c := range m.Components {
+		if !validName(c.Name) || names[c.Name] {
+			return fmt.Errorf("component %q: invalid or duplicate name", c.Name)
+		}
+		names[c.Name] = true
+		for _, img := range c.Images {
+			if !hasIndex {
+				return fmt.Errorf("component %s: images without an %s", c.Name, IndexPath)
+			}
+			if err := need("component "+c.Name+" image "+img.Name, img.Digest); err != nil {
+				return err
+			}
+		}
+		for _, ms := range c.Migrations {
+			for _, s := range ms.Steps {
+				if err := need(fmt.Sprintf("component %s migration %d", c.Name, s.Version), s.Up); err != nil {
+					return err
+				}
+				if s.Down != "" {
+					if err := need(fmt.Sprintf("component %s migration %d (down)", c.Name, s.Version), s.Down); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for _, f := range c.Files {
+			if err := need("component "+c.Name+" file "+f.Dest, f.Digest); err != nil {
+				return err
+			}
+			if !isCleanRelPath(f.Dest) {
+				return fmt.Errorf("component %s: file destination %q must be a clean relative path", c.Name, f.Dest)
+			}
+		}
+		for _, ch := range c.Charts {
+			if err := need("component "+c.Name+" chart "+ch.Name, ch.Digest); err != nil {
+				return err
+			}
+			if ch.Values != "" {
+				if err := need("component "+c.Name+" chart "+ch.Name+" values", ch.Values); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	specs := make([]ComponentSpec, len(m.Components))
+	for i, c := range m.Components {
+		specs[i] = ComponentSpec{Name: c.Name, DependsOn: c.DependsOn}
+		for _, d := range c.DependsOn {
+			if !names[d] {
+				return fmt.Errorf("component %s depends on unknown component %q", c.Name, d)
+			}
+		}
+	}
+	if _, err := ComponentOrder(specs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Order returns the manifest's components in install order.
+func (m *Manifest) Order() ([]Component, error) {
+	specs := make([]ComponentSpec, len(m.Components))
+	byName := make(map[string]Component, len(m.Components))
+	for i, c := range m.Components {
+		specs[i] = ComponentSpec{Name: c.Name, DependsOn: c.DependsOn}
+		byName[c.Name] = c
+	}
+	names, err := ComponentOrder(specs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Component, len(names))
+	for i, n := range names {
+		out[i] = byName[n]
+	}
+	return out, nil
+}
+
+func isDigest(s string) bool {
+	if len(s) != 7+64 || s[:7] != "sha256:" {
+		return false
+	}
+	for _, c := range s[7:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"ferry/bundle"
+)
+
+func bundleCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bundle",
+		Usage: "build and inspect bundles",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "create",
+				Usage:     "build a signed bundle from a ferry.yaml",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "ferry.yaml", Usage: "the spec `FILE`"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "bundle `FILE` to write (default NAME-VERSION.ferry)"},
+					&cli.StringSliceFlag{Name: "key", Usage: "private signing key `FILE` (repeat for several)"},
+					&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to image registries (local registries)"},
+					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
+					passphraseFlag(),
+				},
+				Action: bundleCreate,
+			},
+			{
+				Name:      "inspect",
+				Usage:     "show what a bundle contains (without verifying it)",
+				ArgsUsage: "BUNDLE",
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+				},
+				Action: bundleInspect,
+			},
+		},
+	}
+}
+
+func bundleCreate(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("bundle create takes no arguments (use -f and -o), got %q", c.Args().Slice())
+	}
+	spec, err := bundle.LoadSpec(c.String("file"))
+	if err != nil {
+		return err
+	}
+	signers, err := loadSigners(c, c.StringSlice("key"))
+	if err != nil {
+		return err
+	}
+	created, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	out := c.String("output")
+	if out == "" {
+		out = spec.Metadata.Name + "-" + spec.Metadata.Version + ".ferry"
+	}
+	bar := newProgress(c.App.ErrWriter, "building")
+	defer bar.finish()
+	start := time.Now()
+	res, err := bundle.Build(c.Context, out, bundle.BuildOptions{
+		Spec:     spec,
+		Signers:  signers,
+		Images:   bundle.ImageOptions{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
+		Created:  created,
+		Progress: bar.phase,
+	})
+	if err != nil {
+		return err
+	}
+	bar.finish()
+	fmt.Fprintf(c.App.Writer, "wrote %s (%s, %d entries) in %s\ndigest %s\n",
+		out, humanBytes(res.Size), len(res.Manifest.Entries), time.Since(start).Round(time.Millisecond), res.Digest)
+	return nil
+}
+
+// sourceDateEpoch honours SOURCE_DATE_EPOCH, the reproducible-builds
+// convention for a fixed creation time.
+func sourceDateEpoch() (time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, usageError("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+	}
+	return time.Unix(secs, 0).UTC(), nil
+}
+
+func bundleInspect(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("bundle inspect takes one bundle file")
+	}
+	f, err := os.Open(c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	in, err := bundle.Inspect(f)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	printInspection(c.App.Writer, in)
+	return nil
+}
+
+func printInspection(w io.Writer, in *bundle.Inspection) {
+	m := in.Manifest
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "bundle\t%s %s\n", m.Name, m.Version)
+	if m.Vendor != "" {
+		fmt.Fprintf(tw, "vendor\t%s\n", m.Vendor)
+	}
+	fmt.Fprintf(tw, "digest\t%s\n", in.Digest)
+	fmt.Fprintf(tw, "created\t%s\n", m.Created.Format(time.RFC3339))
+	if m.Expires != nil {
+		fmt.Fprintf(tw, "expires\t%s\n", m.Expires.Format(time.RFC3339))
+	}
+	if m.Base != nil {
+		fmt.Fprintf(tw, "base\t%s %s\n", m.Base.Version, m.Base.Digest)
+	}
+	fmt.Fprintf(tw, "size\t%s stored, %s content, %d entries\n", humanBytes(in.Stored), humanBytes(in.Content), len(m.Entries))
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nsignatures (not checked here: run ferry verify)\n")
+	for _, s := range in.Signatures {
+		fmt.Fprintf(w, "  %-11s %s\n", s.Type, s.KeyID)
+	}
+	if len(in.Signatures) == 0 {
+		fmt.Fprintf(w, "  none\n")
+	}
+
+	byName := map[string]bundle.Component{}
+	for _, c := range m.Components {
+		byName[c.Name] = c
+	}
+	fmt.Fprintf(w, "\ncomponents, in install order\n")
+	for i, name := range in.Order {
+		c := byName[name]
+		var notes []string
+		if c.Optional {
+			notes = append(notes, "optional")
+		}
+		if len(c.DependsOn) > 0 {
+			notes = append(notes, "after "+strings.Join(c.DependsOn, ", "))
+		}
+		note := ""
+		if len(notes) > 0 {
+			note = " (" + strings.Join(notes, "; ") + ")"
+		}
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, c.Name, note)
+		for _, img := range c.Images {
+			fmt.Fprintf(w, "       image     %s  %s  %s\n", img.Name, img.Digest, strings.Join(img.Platforms, ","))
+		}
+		for _, ms := range c.Migrations {
+			fmt.Fprintf(w, "       database  %s: %d migrations", ms.Database, len(ms.Steps))
+			if n := len(ms.Steps); n > 0 {
+				fmt.Fprintf(w, " (%d %s … %d %s)", ms.Steps[0].Version, ms.Steps[0].Name, ms.Steps[n-1].Version, ms.Steps[n-1].Name)
+			}
+			fmt.Fprintln(w)
+		}
+		for _, f := range c.Files {
+			fmt.Fprintf(w, "       file      %s  %s  %s\n", f.Dest, f.Mode, humanBytes(f.Size))
+		}
+		for _, ch := range c.Charts {
+			fmt.Fprintf(w, "       chart     %s %s\n", ch.Name, ch.Version)
+		}
+		for _, s := range c.Services {
+			strategy := "restart"
+			if s.Rollout != nil {
+				strategy = s.Rollout.Strategy
+			}
+			fmt.Fprintf(w, "       service   %s  %s  %s\n", s.Name, s.Listen, strategy)
+		}
+		if n := len(c.Checks); n > 0 {
+			fmt.Fprintf(w, "       checks    %d\n", n)
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+
+	"ferry/bundle"
+	"ferry/verify"
+)
+
+// Exit codes, one per failure class; README.md lists them. Scripts on a
+// disconnected site act on these, so they never change meaning.
+const (
+	exitOK        = 0
+	exitError     = 1 // anything not classified below
+	exitUsage     = 2 // bad command line
+	exitSpec      = 3 // ferry.yaml is invalid
+	exitSource    = 4 // a source could not be read or fetched
+	exitKey       = 5 // a key could not be read, or the passphrase is wrong
+	exitNoSig     = 10
+	exitUntrusted = 11
+	exitBadSig    = 12
+	exitThreshold = 13
+	exitNotBundle = 20
+	exitManifest  = 21
+	exitTooLarge  = 22
+	exitUnknown   = 23
+	exitDuplicate = 24
+	exitOrder     = 25
+	exitMissing   = 26
+	exitForbidden = 27
+	exitDigest    = 28
+	exitSize      = 29
+	exitTruncated = 30
+	exitTrailing  = 31
+	exitInflation = 32
+)
+
+// exitClasses maps sentinel errors to exit codes, most specific first.
+var exitClasses = []struct {
+	err  error
+	code int
+}{
+	{verify.ErrNoSignature, exitNoSig},
+	{verify.ErrBadSignature, exitBadSig},
+	{verify.ErrUntrustedKey, exitUntrusted},
+	{verify.ErrBelowThreshold, exitThreshold},
+	{verify.ErrBadPassphrase, exitKey},
+	{bundle.ErrNotABundle, exitNotBundle},
+	{bundle.ErrMalformedManifest, exitManifest},
+	{bundle.ErrTooLarge, exitTooLarge},
+	{bundle.ErrUnexpectedEntry, exitUnknown},
+	{bundle.ErrDuplicateEntry, exitDuplicate},
+	{bundle.ErrMisorderedEntry, exitOrder},
+	{bundle.ErrMissingEntry, exitMissing},
+	{bundle.ErrForbiddenEntry, exitForbidden},
+	{bundle.ErrDigestMismatch, exitDigest},
+	{bundle.ErrSizeMismatch, exitSize},
+	{bundle.ErrTruncated, exitTruncated},
+	{bundle.ErrTrailingData, exitTrailing},
+	{bundle.ErrInflation, exitInflation},
+	{errUsage, exitUsage},
+	{errKey, exitKey},
+	{bundle.ErrSource, exitSource},
+}
+
+var (
+	errUsage = errors.New("usage")
+	errKey   = errors.New("key")
+)
+
+// exitCode classifies err for the process exit status.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var se *bundle.SpecError
+	if errors.As(err, &se) {
+		return exitSpec
+	}
+	for _, c := range exitClasses {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return exitError
+}

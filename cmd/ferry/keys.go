@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"ferry/verify"
+)
+
+func passphraseFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:  "passphrase-file",
+		Usage: "read the private key passphrase from `FILE` (default: $FERRY_PASSPHRASE)",
+	}
+}
+
+func keysCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "keys",
+		Usage: "manage signing keys",
+		Subcommands: []*cli.Command{{
+			Name:      "generate",
+			Usage:     "generate a key pair: NAME.key (encrypted) and NAME.pub",
+			ArgsUsage: " ",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "type", Value: string(verify.KeyECDSAP256), Usage: "ecdsa-p256, ed25519 or openpgp"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "write `NAME`.key and NAME.pub"},
+				&cli.StringFlag{Name: "name", Usage: "OpenPGP user id (default: NAME)"},
+				&cli.BoolFlag{Name: "force", Usage: "overwrite existing key files"},
+				passphraseFlag(),
+			},
+			Action: keysGenerate,
+		}},
+	}
+}
+
+func keysGenerate(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("keys generate takes no arguments, got %q", c.Args().Slice())
+	}
+	typ := verify.KeyType(c.String("type"))
+	switch typ {
+	case verify.KeyECDSAP256, verify.KeyEd25519, verify.KeyOpenPGP:
+	default:
+		return usageError("--type %q: use ecdsa-p256, ed25519 or openpgp", typ)
+	}
+	pass, err := passphrase(c)
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	privPath, pubPath := out+".key", out+".pub"
+	if !c.Bool("force") {
+		for _, p := range []string{privPath, pubPath} {
+			if _, err := os.Stat(p); err == nil {
+				return usageError("%s exists; use --force to overwrite it", p)
+			}
+		}
+	}
+	name := c.String("name")
+	if name == "" {
+		name = out
+	}
+	priv, pub, err := verify.GenerateKey(typ, name, pass)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(privPath, priv, 0o600); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(pubPath, pub, 0o644); err != nil {
+		return err
+	}
+	pk, err := verify.ParsePublicKey(pub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%s key %s\nprivate key: %s\npublic key:  %s\n", typ, pk.ID(), privPath, pubPath)
+	return nil
+}
+
+// passphrase reads the private key passphrase from --passphrase-file or
+// FERRY_PASSPHRASE, so that automation needs no terminal.
+func passphrase(c *cli.Context) ([]byte, error) {
+	if f := c.String("passphrase-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: passphrase file: %w", errKey, err)
+		}
+		b = bytes.TrimRight(b, "\r\n")
+		if len(b) == 0 {
+			return nil, fmt.Errorf("%w: passphrase file %s is empty", errKey, f)
+		}
+		return b, nil
+	}
+	if p, ok := os.LookupEnv("FERRY_PASSPHRASE"); ok && p != "" {
+		return []byte(p), nil
+	}
+	return nil, fmt.Errorf("%w: no passphrase: set FERRY_PASSPHRASE or use --passphrase-file", errKey)
+}
+
+// loadSigners reads and decrypts the private keys given with --key.
+func loadSigners(c *cli.Context, paths []string) ([]verify.Signer, error) {
+	if len(paths) == 0 {
+		return nil, usageError("at least one --key is required to sign")
+	}
+	pass, err := passphrase(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []verify.Signer
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errKey, err)
+		}
+		s, err := verify.LoadSigner(data, pass)
+		if err != nil {
+			if errors.Is(err, verify.ErrBadPassphrase) {
+				return nil, fmt.Errorf("key %s: %w", p, err)
+			}
+			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// loadPublicKeys reads the public keys given with --key.
+func loadPublicKeys(paths []string) ([]*verify.PublicKey, error) {
+	var out []*verify.PublicKey
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errKey, err)
+		}
+		if strings.Contains(string(data), "PRIVATE KEY") {
+			return nil, fmt.Errorf("%w: %s is a private key; verify with the public key (.pub)", errKey, p)
+		}
+		k, err := verify.ParsePublicKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, fsync and
+// rename, so that a crash never leaves a half-written key.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"ferry/bundle"
+	"ferry/verify"
+)
+
+func verifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "check a bundle's signatures and every byte of it against its manifest",
+		ArgsUsage: "BUNDLE",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` (repeat for several)"},
+			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "number of distinct trusted keys that must have signed"},
+			&cli.BoolFlag{Name: "deep", Usage: "also decompress every compressed entry and check its content digest"},
+			&cli.BoolFlag{Name: "json", Usage: "machine-readable output"},
+		},
+		Action: verifyBundle,
+	}
+}
+
+// verifyReport is the --json output of ferry verify.
+type verifyReport struct {
+	Bundle   string   `json:"bundle"`
+	Name     string   `json:"name"`
+	Version  string   `json:"version"`
+	Digest   string   `json:"digest"`
+	SignedBy []string `json:"signedBy"`
+	Entries  int      `json:"entries"`
+	Bytes    int64    `json:"bytes"`
+	Deep     bool     `json:"deep"`
+	Seconds  float64  `json:"seconds"`
+}
+
+func verifyBundle(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("verify takes one bundle file")
+	}
+	if len(c.StringSlice("key")) == 0 {
+		return usageError("at least one --key (a trusted public key) is required")
+	}
+	keys, err := loadPublicKeys(c.StringSlice("key"))
+	if err != nil {
+		return err
+	}
+	if t := c.Int("threshold"); t < 1 {
+		return usageError("--threshold must be at least 1")
+	}
+	path := c.Args().First()
+	bar := newProgress(c.App.ErrWriter, "verifying")
+	defer bar.finish()
+	var total int64
+	if fi, err := statSize(path); err == nil {
+		total = fi
+	}
+	var done int64
+	start := time.Now()
+	v, err := bundle.VerifyFile(c.Context, path, bundle.VerifyOptions{
+		Trust: verify.TrustSet{Keys: keys, Threshold: c.Int("threshold")},
+		Deep:  c.Bool("deep"),
+		Progress: func(n int64) {
+			done += n
+			bar.phase("verify", done, total)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	bar.finish()
+	r := verifyReport{
+		Bundle: path, Name: v.Manifest.Name, Version: v.Manifest.Version, Digest: v.Digest,
+		SignedBy: v.SignedBy, Entries: len(v.Manifest.Entries), Bytes: v.Size, Deep: c.Bool("deep"),
+		Seconds: time.Since(start).Seconds(),
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(c.App.Writer, "verified %s: %s %s\ndigest %s\nsigned by %d of %d required: %v\n%d entries, %s checked in %s\n",
+		path, r.Name, r.Version, r.Digest, len(r.SignedBy), c.Int("threshold"), r.SignedBy,
+		r.Entries, humanBytes(r.Bytes), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func statSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

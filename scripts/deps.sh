@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and benchmarks use, when missing:
+# gnupg (gpg interoperability), skopeo (reads extracted OCI layouts),
+# zstd (the plain pipeline in benchmarks).
+set -euo pipefail
+
+missing=()
+command -v gpg >/dev/null || missing+=(gnupg)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v zstd >/dev/null || missing+=(zstd)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null; then sudo="sudo"; else
+		echo "deps: need ${missing[*]} and cannot install them as a non-root user without sudo" >&2
+		exit 1
+	fi
+fi
+echo "deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
