@@ -102,6 +102,9 @@ type hashJob struct {
 	index  int
 	entry  Entry
 	chunks chan []byte
+	// aborted is set, before chunks is closed, when the reader failed in
+	// the middle of the entry: the reader's error is the one to report.
+	aborted bool
 }
 
 // checkEntries walks the entries after the signatures in manifest order,
@@ -177,6 +180,7 @@ func feedEntries(ctx context.Context, w *walker, first *tar.Header, m *Manifest,
 			return i, ctx.Err()
 		}
 		err := sendChunks(ctx, w, job, free)
+		job.aborted = err != nil
 		close(job.chunks)
 		if err != nil {
 			return i, err
@@ -255,11 +259,18 @@ func hashEntry(job *hashJob, free chan []byte, deep bool) error {
 	e := job.entry
 	if deep && e.Encoding == EncodingZstd {
 		if err := checkInflation(io.TeeReader(cr, stored), e); err != nil {
+			cr.drain()
+			if job.aborted {
+				return nil
+			}
 			return err
 		}
 	}
 	if _, err := io.Copy(stored, cr); err != nil {
 		return err
+	}
+	if job.aborted {
+		return nil
 	}
 	if got := digestOf(stored); got != e.StoredDigest {
 		return newError(ErrDigestMismatch, e.Path, fmt.Errorf("got %s, signed %s", got, e.StoredDigest))
