@@ -1,0 +1,131 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// openArchiveImage opens the image REF (a tag in the archive's RepoTags)
+// names in a docker save tarball; without REF the archive must hold exactly
+// one image.
+//
+// A docker save archive has no registry manifest, so go-containerregistry
+// builds one (Docker schema 2) and that is what the bundle stores. Layers the
+// archive holds gzip-compressed keep their bytes and digests. Layers it holds
+// uncompressed, as docker save writes them, are gzip-compressed by
+// go-containerregistry at BestSpeed with an empty gzip header: the output
+// depends only on the layer bytes and the Go compress/flate implementation,
+// so resolving the same archive twice gives the same digests, and every
+// ImageBlob.Open yields the bytes the manifest's digest covers. Computing
+// those digests means compressing every such layer once here, and again on
+// each Open. A different Go release may compress differently, giving the
+// same archive different layer digests in a later build.
+func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(path) }
+	m, err := tarball.LoadManifest(opener)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("image %s: %w: %w", src, ErrImageNotFound, err)
+		}
+		return nil, fmt.Errorf("image %s: not a docker save archive: %w", src, err)
+	}
+
+	var (
+		tag   *name.Tag
+		found *tarball.Descriptor
+	)
+	if ref != "" {
+		t, err := name.NewTag(ref)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w: %q is not a tag: %w", src, ErrImageSource, ref, err)
+		}
+		tag = &t
+		found = imageArchiveFind(m, t)
+		if found == nil {
+			return nil, fmt.Errorf("image %s: %w: no image tagged %q in the archive (tags: %s)",
+				src, ErrImageNotFound, ref, imageArchiveTags(m))
+		}
+	} else {
+		switch len(m) {
+		case 1:
+			found = &m[0]
+		case 0:
+			return nil, fmt.Errorf("image %s: %w: the archive holds no images", src, ErrImageNotFound)
+		default:
+			return nil, fmt.Errorf("image %s: %w: the archive holds %d images; choose one with docker-archive:FILE:TAG (tags: %s)",
+				src, ErrImageSource, len(m), imageArchiveTags(m))
+		}
+	}
+
+	img, err := tarball.Image(opener, tag)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", src, err)
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", src, err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: manifest: %w", src, err)
+	}
+	if served == "" {
+		if served, err = imageArchiveName(path, ref, found); err != nil {
+			return nil, fmt.Errorf("image %s: %w", src, err)
+		}
+	}
+	return &imageRoot{name: served, desc: imageRawDescriptor(mt, raw), raw: raw, image: img}, nil
+}
+
+// imageArchiveFind finds the image a tag names, comparing resolved names
+// since "nginx" and "docker.io/library/nginx:latest" are the same tag.
+func imageArchiveFind(m tarball.Manifest, t name.Tag) *tarball.Descriptor {
+	for i := range m {
+		for _, rt := range m[i].RepoTags {
+			if have, err := name.NewTag(rt); err == nil && have.Name() == t.Name() {
+				return &m[i]
+			}
+		}
+	}
+	return nil
+}
+
+// imageArchiveTags lists the archive's tags for error messages.
+func imageArchiveTags(m tarball.Manifest) string {
+	var tags []string
+	for i, d := range m {
+		if len(d.RepoTags) == 0 {
+			tags = append(tags, fmt.Sprintf("image %d untagged", i+1))
+		}
+		tags = append(tags, d.RepoTags...)
+	}
+	if len(tags) == 0 {
+		return "none"
+	}
+	return strings.Join(tags, ", ")
+}
+
+// imageArchiveName names an archive image that has no name in the spec: the
+// tag REF chose it by, else its first RepoTag, else the file's name without
+// its extension.
+func imageArchiveName(path, ref string, d *tarball.Descriptor) (string, error) {
+	if ref != "" {
+		return imageServedName(ref, false)
+	}
+	if len(d.RepoTags) > 0 {
+		return imageServedName(d.RepoTags[0], false)
+	}
+	base := filepath.Base(path)
+	if ext := filepath.Ext(base); ext != base {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return imageFallbackName(base, "", "")
+}

@@ -1,0 +1,129 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// openLayoutImage opens the image REF names in the OCI image layout at dir.
+// REF is a ref.name annotation or a digest; without it the layout must hold
+// exactly one image, as skopeo requires.
+func openLayoutImage(src, dir, ref, served string) (*imageRoot, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("image %s: %w: no OCI image layout at %s (index.json is missing)", src, ErrImageNotFound, dir)
+		}
+		return nil, fmt.Errorf("image %s: %w", src, err)
+	}
+	ii, err := p.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: index.json: %w", src, err)
+	}
+	im, err := ii.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: index.json: %w", src, err)
+	}
+	d, err := imageLayoutSelect(im.Manifests, ref)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", src, err)
+	}
+
+	root := &imageRoot{name: served, desc: d}
+	switch {
+	case d.MediaType.IsImage():
+		if root.image, err = ii.Image(d.Digest); err == nil {
+			root.raw, err = root.image.RawManifest()
+		}
+	case d.MediaType.IsIndex():
+		if root.index, err = ii.ImageIndex(d.Digest); err == nil {
+			root.raw, err = root.index.RawManifest()
+		}
+	default:
+		return nil, fmt.Errorf("image %s: %w: index.json entry %s has media type %q, not an image manifest or index",
+			src, ErrImageSource, d.Digest, d.MediaType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %s: %w", src, d.Digest, err)
+	}
+	if root.name == "" {
+		if root.name, err = imageLayoutName(dir, ref, d); err != nil {
+			return nil, fmt.Errorf("image %s: %w", src, err)
+		}
+	}
+	return root, nil
+}
+
+// imageLayoutSelect picks the index.json entry REF names.
+func imageLayoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
+	if ref == "" {
+		switch len(ds) {
+		case 1:
+			return ds[0], nil
+		case 0:
+			return v1.Descriptor{}, fmt.Errorf("%w: the layout holds no images", ErrImageNotFound)
+		}
+		return v1.Descriptor{}, fmt.Errorf("%w: the layout holds %d images; choose one with oci:DIR:REF (refs: %s)",
+			ErrImageSource, len(ds), imageLayoutRefs(ds))
+	}
+	var found []v1.Descriptor
+	byDigest := strings.HasPrefix(ref, "sha256:")
+	for _, d := range ds {
+		if (byDigest && d.Digest.String() == ref) || (!byDigest && d.Annotations[imageRefNameAnnotation] == ref) {
+			found = append(found, d)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return v1.Descriptor{}, fmt.Errorf("%w: no image %q in the layout (refs: %s)", ErrImageNotFound, ref, imageLayoutRefs(ds))
+	case 1:
+		return found[0], nil
+	}
+	if byDigest {
+		return found[0], nil // the same content listed twice
+	}
+	return v1.Descriptor{}, fmt.Errorf("%w: %d images in the layout are named %q; choose one by digest (refs: %s)",
+		ErrImageSource, len(found), ref, imageLayoutRefs(ds))
+}
+
+// imageLayoutRefs lists the entries of index.json by ref name, or by digest
+// where they have none, for error messages.
+func imageLayoutRefs(ds []v1.Descriptor) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	refs := make([]string, len(ds))
+	for i, d := range ds {
+		refs[i] = d.Annotations[imageRefNameAnnotation]
+		if refs[i] == "" {
+			refs[i] = d.Digest.String()
+		}
+	}
+	return strings.Join(refs, ", ")
+}
+
+// imageLayoutName names a layout image that has no name in the spec: the
+// ref.name annotation when it is a full name, else containerd's image name
+// annotation (buildkit's OCI exporter writes the full name there and only
+// the tag in ref.name), else the directory's name with the ref.name as tag,
+// the digest REF selected it by, or "latest".
+func imageLayoutName(dir, ref string, d v1.Descriptor) (string, error) {
+	refName := d.Annotations[imageRefNameAnnotation]
+	if imageIsFullName(refName) {
+		return imageServedName(refName, false)
+	}
+	if cn := d.Annotations[imageContainerdNameAnnotation]; imageIsFullName(cn) {
+		return imageServedName(cn, false)
+	}
+	digest := ""
+	if refName == "" && strings.HasPrefix(ref, "sha256:") {
+		digest = ref
+	}
+	return imageFallbackName(filepath.Base(filepath.Clean(dir)), refName, digest)
+}

@@ -1,0 +1,166 @@
+package bundle
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// openRegistryImage fetches the manifest or index a registry reference
+// points at. Child manifests are fetched while the blobs are listed; layers
+// only when opened.
+func openRegistryImage(ctx context.Context, src, refStr, served string, opts ImageOptions) (*imageRoot, error) {
+	var nopts []name.Option
+	if opts.PlainHTTP {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.ParseReference(refStr, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w: not an image reference: %w", src, ErrImageSource, err)
+	}
+	if served == "" {
+		if served, err = imageServedName(refStr, true); err != nil {
+			return nil, fmt.Errorf("image %s: %w", src, err)
+		}
+	}
+
+	d, err := remote.Get(ref, imageRemoteOptions(ctx, opts)...)
+	if err != nil {
+		return nil, imageRegistryError(src, ref, err)
+	}
+	mt := imageSniffMediaType(d.MediaType, d.Manifest)
+	root := &imageRoot{name: served, raw: d.Manifest, desc: imageRawDescriptor(mt, d.Manifest)}
+	switch {
+	case mt.IsIndex():
+		root.index, err = d.ImageIndex()
+	case mt.IsImage():
+		root.image, err = d.Image()
+	case mt.IsSchema1():
+		return nil, fmt.Errorf("image %s: %w: Docker schema 1 manifests are obsolete and cannot be stored unchanged; push the image again with a current docker or crane", src, ErrImageSource)
+	default:
+		return nil, fmt.Errorf("image %s: %w: the registry returned media type %q, not an image manifest or index", src, ErrImageSource, d.MediaType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", src, err)
+	}
+	return root, nil
+}
+
+// imageRemoteOptions carries ctx, credentials and TLS settings to every
+// request, including the layer fetches made later by ImageBlob.Open.
+func imageRemoteOptions(ctx context.Context, opts ImageOptions) []remote.Option {
+	kc := opts.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ro := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithUserAgent("ferry"),
+	}
+	if opts.Insecure {
+		base, ok := remote.DefaultTransport.(*http.Transport)
+		if !ok {
+			base = http.DefaultTransport.(*http.Transport)
+		}
+		t := base.Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the caller asked for it explicitly
+		ro = append(ro, remote.WithTransport(t))
+	}
+	return ro
+}
+
+// imageSniffMediaType trusts the registry's Content-Type when it names a
+// manifest type, else reads the manifest itself: some registries serve
+// every manifest as application/json, and OCI manifests may omit mediaType.
+func imageSniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
+	if mt.IsIndex() || mt.IsImage() || mt.IsSchema1() {
+		return mt
+	}
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+		Config    json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return mt
+	}
+	switch {
+	case probe.MediaType != "":
+		return probe.MediaType
+	case probe.Manifests != nil:
+		return types.OCIImageIndex
+	case probe.Config != nil:
+		return types.OCIManifestSchema1
+	}
+	return mt
+}
+
+// imageRegistryError says what went wrong talking to a registry and what to
+// do about it, keeping both a sentinel and the cause for errors.Is.
+func imageRegistryError(src string, ref name.Reference, err error) error {
+	reg := ref.Context().RegistryStr()
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("image %s: %w", src, err)
+	}
+	// TLS and scheme problems are checked before HTTP statuses: a failed
+	// HTTPS ping may come back together with the error of a plain HTTP
+	// retry, whose status would hide the cause.
+	var (
+		unknownCA   x509.UnknownAuthorityError
+		badHost     x509.HostnameError
+		certInvalid x509.CertificateInvalidError
+		verify      *tls.CertificateVerificationError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &certInvalid) || errors.As(err, &verify) {
+		return fmt.Errorf("image %s: %w: the TLS certificate of %s is not trusted; install its CA certificate, or for a test registry skip verification (Insecure): %w",
+			src, ErrRegistryUnreachable, reg, err)
+	}
+	if strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		return fmt.Errorf("image %s: %w: %s speaks plain HTTP; allow it explicitly (PlainHTTP) if that is intended: %w",
+			src, ErrRegistryUnreachable, reg, err)
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch {
+		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
+			imageHasErrorCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
+			return fmt.Errorf("image %s: %w: log in to %s (docker login) or check the credentials and their access to %s: %w",
+				src, ErrImageUnauthorized, reg, ref.Context().RepositoryStr(), err)
+		case te.StatusCode == http.StatusNotFound ||
+			imageHasErrorCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode):
+			return fmt.Errorf("image %s: %w in %s: check the repository and the tag or digest: %w",
+				src, ErrImageNotFound, reg, err)
+		}
+		return fmt.Errorf("image %s: registry %s: %w", src, reg, err)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return fmt.Errorf("image %s: %w: cannot reach %s; check the registry address and the network or proxy settings: %w",
+			src, ErrRegistryUnreachable, reg, err)
+	}
+	return fmt.Errorf("image %s: registry %s: %w", src, reg, err)
+}
+
+func imageHasErrorCode(te *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}
