@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"ferry/fixtures"
+)
+
+// TestScripts drives the built ferry binary through the scripts in
+// testdata/script: real keys, real bundles, real gpg and skopeo where the
+// machine has them.
+func TestScripts(t *testing.T) {
+	bin := buildFerry(t)
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+			env.Setenv("FERRY_PASSPHRASE", "e2e passphrase")
+			env.Setenv("GNUPGHOME", filepath.Join(env.WorkDir, ".gnupg"))
+			return os.MkdirAll(filepath.Join(env.WorkDir, ".gnupg"), 0o700)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"ferrycode":  func(ts *testscript.TestScript, neg bool, args []string) { cmdFerryCode(ts, bin, neg, args) },
+			"project":    cmdProject,
+			"registry":   cmdRegistry,
+			"flipbyte":   cmdFlipByte,
+			"truncate":   cmdTruncate,
+			"appendfile": cmdAppend,
+		},
+		Condition: func(cond string) (bool, error) {
+			if name, ok := strings.CutPrefix(cond, "cmd:"); ok {
+				_, err := exec.LookPath(name)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	})
+}
+
+// buildFerry builds the real binary once for the test run.
+func buildFerry(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ferry")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("building ferry: %v", err)
+	}
+	return bin
+}
+
+// cmdFerryCode runs `ferry ARGS...` and checks its exit code:
+// ferrycode CODE ARGS...
+func cmdFerryCode(ts *testscript.TestScript, bin string, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: ferrycode CODE ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("ferrycode: bad code %q", args[0])
+	}
+	cmd := exec.Command(bin, args[1:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = scriptEnv(ts)
+	cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+	err = cmd.Run()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("ferrycode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("ferry %s: exit code %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "FERRY_PASSPHRASE", "GNUPGHOME", "TMPDIR", "SOURCE_DATE_EPOCH"} {
+		if v := ts.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// cmdProject writes a fixtures project: project DIR [NAME VERSION [REGISTRY]]
+func cmdProject(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: project DIR [NAME VERSION [REGISTRY]]")
+	}
+	opts := fixtures.ProjectOptions{}
+	if len(args) >= 3 {
+		opts.Name, opts.Version = args[1], args[2]
+	}
+	if len(args) >= 4 {
+		opts.RegistryHost = args[3]
+	}
+	if _, err := fixtures.WriteProject(ts.MkAbs(args[0]), opts); err != nil {
+		ts.Fatalf("project: %v", err)
+	}
+}
+
+// cmdRegistry starts go-containerregistry's in-process registry on
+// loopback for the rest of the script, pushes the fixture project's
+// registry images to it and sets $REGISTRY: registry NAME VERSION
+func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: registry NAME VERSION")
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	ts.Defer(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	opts := fixtures.ProjectOptions{Name: args[0], Version: args[1], RegistryHost: host}
+	if err := fixtures.PushImages(context.Background(), host, opts); err != nil {
+		ts.Fatalf("registry: %v", err)
+	}
+	ts.Setenv("REGISTRY", host)
+}
+
+// cmdFlipByte flips one bit of a file: flipbyte FILE OFFSET (negative
+// offsets count from the end).
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off < 0 {
+		off += len(data)
+	}
+	data[off] ^= 0x01
+	ts.Check(os.WriteFile(path, data, 0o644))
+}
+
+// cmdTruncate cuts a file: truncate FILE SIZE (negative: bytes to remove).
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE SIZE")
+	}
+	path := ts.MkAbs(args[0])
+	fi, err := os.Stat(path)
+	ts.Check(err)
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	if n < 0 {
+		n += fi.Size()
+	}
+	ts.Check(os.Truncate(path, n))
+}
+
+// cmdAppend appends text to a file: appendfile FILE TEXT
+func cmdAppend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: appendfile FILE TEXT")
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_WRONLY, 0)
+	ts.Check(err)
+	_, err = f.WriteString(args[1])
+	ts.Check(err)
+	ts.Check(f.Close())
+}
