@@ -2,9 +2,12 @@ package bundle
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/goccy/go-yaml/ast"
 )
 
 // Duration is a time.Duration written as a Go duration string ("30s") in
@@ -27,6 +30,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration as a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// UnmarshalYAML parses a duration from a YAML scalar. It exists so that an
+// invalid duration in ferry.yaml is reported with its field and line, which
+// the YAML decoder drops for errors from UnmarshalText.
+func (d *Duration) UnmarshalYAML(node ast.Node) error { return unmarshalSpecScalar(node, d) }
+
 // Percent is a percentage written as "1%" or "0.5%"; the value is in percent.
 type Percent float64
 
@@ -37,12 +45,16 @@ func (p *Percent) UnmarshalText(b []byte) error {
 		return fmt.Errorf("invalid percentage %q: write it as a number followed by %%, such as 1%%", s)
 	}
 	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-	if err != nil || v < 0 || v > 100 {
+	if err != nil || math.IsNaN(v) || v < 0 || v > 100 {
 		return fmt.Errorf("invalid percentage %q: must be between 0%% and 100%%", s)
 	}
 	*p = Percent(v)
 	return nil
 }
+
+// UnmarshalYAML parses a percentage from a YAML scalar, keeping the field
+// and line of an invalid one for the message.
+func (p *Percent) UnmarshalYAML(node ast.Node) error { return unmarshalSpecScalar(node, p) }
 
 // MarshalText writes the percentage as "N%".
 func (p Percent) MarshalText() ([]byte, error) {

@@ -1,0 +1,56 @@
+package bundle
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// DefaultFileMode is the mode of a file whose spec gives none.
+const DefaultFileMode fs.FileMode = 0o644
+
+// fileModeRE admits permission bits only, written in octal ("0755" or "755").
+// Setuid, setgid and sticky bits are refused: a vendor rarely means them and
+// an operator would not expect an installer to set them.
+var fileModeRE = regexp.MustCompile(`^0?[0-7]{3}$`)
+
+// FileMode parses the mode of a FileSpec: an octal string from "0000" to
+// "0777"; empty means DefaultFileMode.
+func FileMode(s string) (fs.FileMode, error) {
+	if s == "" {
+		return DefaultFileMode, nil
+	}
+	if !fileModeRE.MatchString(s) {
+		return 0, fmt.Errorf("invalid file mode %q: write permission bits in octal, from \"0000\" to \"0777\", such as \"0755\"", s)
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		return 0, fmt.Errorf("invalid file mode %q: %w", s, err)
+	}
+	return fs.FileMode(v), nil
+}
+
+// checkFileDest checks a FileSpec destination: a clean relative slash path
+// inside the release directory, so that installing it can never write
+// anywhere else.
+func checkFileDest(dest string) error {
+	const hint = "write a relative path inside the release directory, such as bin/api"
+	switch {
+	case dest == "":
+		return fmt.Errorf("is required: %s", hint)
+	case strings.HasPrefix(dest, "/"):
+		return fmt.Errorf("%q is absolute: %s", dest, hint)
+	case strings.Contains(dest, `\`):
+		return fmt.Errorf("%q contains a backslash: separate directories with /", dest)
+	case dest == ".." || strings.HasPrefix(dest, "../") || strings.HasSuffix(dest, "/..") || strings.Contains(dest, "/../"):
+		return fmt.Errorf("%q leaves the release directory: %s", dest, hint)
+	case dest == ".":
+		return fmt.Errorf("names the release directory itself: %s", hint)
+	case path.Clean(dest) != dest:
+		return fmt.Errorf("%q is not a clean path (write %q): %s", dest, path.Clean(dest), hint)
+	}
+	return nil
+}
