@@ -9,12 +9,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
 
+// defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is not set: the
+// streaming design needs little, and appliances are often small, so the
+// garbage collector works harder instead of letting the heap double.
+const defaultMemoryLimit = 64 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
 
