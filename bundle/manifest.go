@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Format constants of bundle format v1 (docs/FORMAT.md).
@@ -209,7 +211,7 @@ func (m *Manifest) check() error {
 	if !validName(m.Name) {
 		return fmt.Errorf("name %q is not a valid bundle name", m.Name)
 	}
-	if _, err := strictSemver(m.Version); err != nil {
+	if _, err := semver.StrictNewVersion(m.Version); err != nil {
 		return fmt.Errorf("version %q: %v", m.Version, err)
 	}
 	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {

@@ -2,20 +2,15 @@ package bundle
 
 import (
 	"path"
-	"regexp"
 	"strings"
-
-	"github.com/Masterminds/semver/v3"
 )
 
-// bundleNameRE is the syntax of bundle and component names: they become
-// file and directory names on the appliance.
-var bundleNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
-func validName(s string) bool { return bundleNameRE.MatchString(s) }
-
-// strictSemver parses a version the way anti-rollback compares it.
-func strictSemver(v string) (*semver.Version, error) { return semver.StrictNewVersion(v) }
+// validName reports whether s is a valid bundle, component or service
+// name, with the same rule the spec validator applies: names become file
+// and directory names on the appliance.
+func validName(s string) bool {
+	return len(s) <= maxSpecNameLen && specNameRE.MatchString(s)
+}
 
 // isCleanRelPath reports whether p is a relative slash path that stays
 // inside its root: no "..", no absolute or empty path, already clean.
