@@ -32,15 +32,20 @@ gpg --batch --quiet --passphrase '' --quick-gen-key 'Bench <bench@example.invali
 # warm the page cache for both sides alike
 find "$work/corpus" -type f -exec cat {} + >/dev/null
 
-# measure NAME CMD...: wall seconds and peak RSS (KiB) into $NAME_s, $NAME_kb
+# measure NAME CMD...: runs CMD $repeat times; the median wall seconds and
+# the largest peak RSS (KiB) go into $NAME_s and $NAME_kb.
+repeat=${REPEAT:-3}
 measure() {
 	local name=$1; shift
-	local out
-	/usr/bin/time -o "$work/time.$name" -f '%e %M' "$@" >"$work/log.$name" 2>&1 ||
-		{ echo "bench: $name failed:" >&2; cat "$work/log.$name" >&2; exit 1; }
-	out=$(tail -1 "$work/time.$name")
-	printf -v "${name}_s" '%s' "${out% *}"
-	printf -v "${name}_kb" '%s' "${out#* }"
+	local i
+	: >"$work/times.$name"
+	for ((i = 0; i < repeat; i++)); do
+		/usr/bin/time -o "$work/time.$name" -f '%e %M' "$@" >"$work/log.$name" 2>&1 ||
+			{ echo "bench: $name failed:" >&2; cat "$work/log.$name" >&2; exit 1; }
+		tail -1 "$work/time.$name" >>"$work/times.$name"
+	done
+	printf -v "${name}_s" '%s' "$(cut -d' ' -f1 "$work/times.$name" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+	printf -v "${name}_kb" '%s' "$(cut -d' ' -f2 "$work/times.$name" | sort -n | tail -1)"
 }
 
 measure ferry_create "$ferry" bundle create -f "$work/corpus/ferry.yaml" -o "$work/bench.ferry" --key "$work/release.key"
@@ -66,7 +71,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
 
 cat <<REPORT
 
-ferry bench — corpus $size ($corpus_bytes bytes), $(nproc) cores
+ferry bench — corpus $size ($corpus_bytes bytes), $(nproc) cores, median of $repeat runs
 
 create                      wall      peak RSS   output
   ferry bundle create       ${ferry_create_s}s    $(mib "$ferry_create_kb")    $ferry_size bytes
