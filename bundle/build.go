@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -75,13 +76,18 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	defer os.RemoveAll(staging)
 
 	b := &builder{ctx: ctx, opts: opts, staging: staging, blobs: map[string]*blob{}}
+	start := time.Now()
 	m, err := b.collect(created)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
+	slog.Debug("build: sources resolved", "blobs", len(b.order), "took", time.Since(start))
+	start = time.Now()
 	if err := b.scan(workers); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
+	slog.Debug("build: content hashed and compressed", "workers", workers, "took", time.Since(start))
+	start = time.Now()
 	if err := b.finish(m); err != nil {
 		return nil, err
 	}
@@ -97,6 +103,7 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	if err != nil {
 		return nil, err
 	}
+	slog.Debug("build: bundle written", "bytes", size, "took", time.Since(start))
 	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: size}, nil
 }
 
@@ -263,15 +270,20 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 // pays, in parallel.
 func (b *builder) scan(workers int) error {
 	var todo []*blob
+	sizes := map[*blob]int64{}
 	var total int64
 	for _, bl := range b.order {
 		if !bl.image {
 			todo = append(todo, bl)
-			if fi, err := statSource(bl); err == nil {
-				total += fi
+			if n, err := statSource(bl); err == nil {
+				sizes[bl] = n
+				total += n
 			}
 		}
 	}
+	// Largest first, so that no worker starts a big file when the others
+	// are nearly done.
+	sort.SliceStable(todo, func(i, j int) bool { return sizes[todo[i]] > sizes[todo[j]] })
 	var done int64
 	var mu sync.Mutex
 	report := func(n int64) {
