@@ -1,0 +1,16 @@
+// Package verify owns ferry's signature schemes: key generation and
+// loading, signing the manifest, and checking signatures against a set of
+// trusted keys with a threshold.
+//
+// Two families of keys are supported, so that an assessor can check a
+// bundle with tools they already trust: sigstore-style keys (ECDSA P-256
+// and Ed25519, in the PEM formats cosign reads and writes) and OpenPGP keys
+// (the formats gpg imports and exports).
+//
+// Trust is anchored in keys the operator chose, not in a certificate
+// authority or a transparency log: the appliance is disconnected. A
+// [TrustSet] names those keys and how many of them must sign. Everything
+// that reaches this package from a bundle (signature entry names and
+// bytes) is treated as hostile: it is size-capped before it is parsed, and
+// parsed strictly.
+package verify
