@@ -4,11 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,17 +37,23 @@ var (
 	keysErr  error
 )
 
+// keys returns three in-memory sigstore-style keys (ECDSA, Ed25519,
+// ECDSA) and, once asked for, an OpenPGP key; generating encrypted keys is
+// slow by design and is tested in package verify.
 func keys(t testing.TB) testKeys {
 	t.Helper()
 	keysOnce.Do(func() {
-		pass := []byte("test passphrase")
-		for _, typ := range []verify.KeyType{verify.KeyECDSAP256, verify.KeyEd25519, verify.KeyECDSAP256} {
-			priv, _, err := verify.GenerateKey(typ, "test", pass)
-			if err != nil {
-				keysErr = err
+		for i := range 3 {
+			var priv crypto.PrivateKey
+			if i == 1 {
+				_, priv, keysErr = ed25519.GenerateKey(rand.Reader)
+			} else {
+				priv, keysErr = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			}
+			if keysErr != nil {
 				return
 			}
-			s, err := verify.LoadSigner(priv, pass)
+			s, err := verify.NewSigner(priv)
 			if err != nil {
 				keysErr = err
 				return
@@ -54,6 +66,21 @@ func keys(t testing.TB) testKeys {
 		t.Fatal(keysErr)
 	}
 	return keysVal
+}
+
+// openpgpSigner is a real, passphrase-protected OpenPGP key.
+func openpgpSigner(t testing.TB) verify.Signer {
+	t.Helper()
+	pass := []byte("test passphrase")
+	priv, _, err := verify.GenerateKey(verify.KeyOpenPGP, "Test <test@example.invalid>", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := verify.LoadSigner(priv, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // fixtureBundle is a bundle built once from the fixtures project, signed by
@@ -366,8 +393,36 @@ func TestStreamRefusals(t *testing.T) {
 // entry when the flip is in an entry's content.
 func TestTamperMatrix(t *testing.T) {
 	f := fixture(t)
+	tamperMatrix(t, f.data, trust(t, 2, 1))
+}
+
+// TestTamperMatrixOpenPGP does the same with an OpenPGP signature, whose
+// encoding has bytes no signature covers (armor checksum, packet framing,
+// hash tag): they must not change unnoticed either.
+func TestTamperMatrixOpenPGP(t *testing.T) {
+	pgp := openpgpSigner(t)
+	b, err := buildProject(t.TempDir(), []verify.Signer{pgp, keys(t).signers[0]}, fixtures.ProjectOptions{FileSize: 8 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamperMatrix(t, b.data, verify.TrustSet{Keys: []*verify.PublicKey{pgp.Public(), keys(t).pubs[0]}})
+	for _, s := range entrySpans(t, b.data) {
+		if !strings.HasSuffix(s.name, ".asc") {
+			continue
+		}
+		for pos := s.data; pos < s.data+s.size; pos++ {
+			data := bytes.Clone(b.data)
+			data[pos] ^= 0x01
+			if _, err := verifyBytes(data, verify.TrustSet{Keys: []*verify.PublicKey{pgp.Public()}}, false); err == nil {
+				t.Errorf("flip at byte %d of %s accepted", pos-s.data, s.name)
+			}
+		}
+	}
+}
+
+func tamperMatrix(t *testing.T, bundleData []byte, ts verify.TrustSet) {
+	f := struct{ data []byte }{bundleData}
 	spans := entrySpans(t, f.data)
-	ts := trust(t, 2, 1)
 	checked := 0
 	for _, s := range spans {
 		positions := []int64{s.header, s.header + 100, s.header + 124, s.header + 148}

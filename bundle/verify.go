@@ -76,6 +76,11 @@ func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Verified, er
 	if err != nil {
 		return nil, err
 	}
+	for _, sig := range head.Signatures {
+		if err := sig.CheckCanonical(head.RawManifest); err != nil {
+			return nil, newError(verify.ErrBadSignature, sig.FileName(), err)
+		}
+	}
 	signedBy, err := opts.Trust.Verify(head.RawManifest, head.Signatures)
 	if err != nil {
 		return nil, err

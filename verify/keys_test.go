@@ -218,6 +218,37 @@ func TestSignatureTrailingNewline(t *testing.T) {
 	}
 }
 
+// TestSignatureCanonicalForm: what ferry signs has one byte form, and any
+// change to it, even to bytes no signature covers, fails CheckCanonical or
+// Verify, as a bundle must refuse any changed byte.
+func TestSignatureCanonicalForm(t *testing.T) {
+	for _, kt := range allKeyTypes {
+		g := testKey(t, kt)
+		sig := sign(t, g.signer, testMessage)
+		if err := sig.CheckCanonical(testMessage); err != nil {
+			t.Fatalf("%s: ferry's own signature: %v", kt, err)
+		}
+		for name, data := range map[string][]byte{
+			"CRLF":          append(bytes.TrimSpace(sig.Data), "\r\n"...),
+			"extra newline": append(bytes.Clone(sig.Data), '\n'),
+		} {
+			bad := sig
+			bad.Data = data
+			if err := bad.CheckCanonical(testMessage); err == nil {
+				t.Errorf("%s, %s: accepted as canonical", kt, name)
+			}
+		}
+		for i := range sig.Data {
+			bad := sig
+			bad.Data = bytes.Clone(sig.Data)
+			bad.Data[i] ^= 0x01
+			if bad.CheckCanonical(testMessage) == nil && g.key.Verify(testMessage, bad) == nil {
+				t.Errorf("%s: flipping byte %d of %d (%q) is not detected", kt, i, len(sig.Data), sig.Data[i])
+			}
+		}
+	}
+}
+
 func TestSizeCaps(t *testing.T) {
 	g := testKey(t, KeyECDSAP256)
 	big := Signature{KeyID: g.key.ID(), Type: KeyECDSAP256, Data: bytes.Repeat([]byte("A"), MaxSignatureSize+1)}

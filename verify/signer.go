@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -52,4 +53,10 @@ func LoadSigner(data, passphrase []byte) (Signer, error) {
 		return nil, fmt.Errorf("private key: %w", err)
 	}
 	return s, nil
+}
+
+// NewSigner wraps an in-memory ECDSA P-256 or Ed25519 private key: for keys
+// that are never written to disk, such as ephemeral keys in tests.
+func NewSigner(priv crypto.PrivateKey) (Signer, error) {
+	return newSigstoreSigner(priv)
 }
