@@ -9,6 +9,8 @@ CORPUS    ?= 1GiB
 
 .PHONY: all build demo test deps fuzz fuzz-long bench clean
 
+export REPEAT
+
 all: build
 
 build:
@@ -26,11 +28,13 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1
 
 # Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
 # them for longer.
 FUZZ_TARGETS := \
 	./bundle:FuzzParseManifest \
+	./verify:FuzzVerify \
 	./bundle:FuzzVerify \
 	./bundle:FuzzParseSpec \
 	./bundle:FuzzLoadChartArchive \
@@ -41,8 +45,8 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) >/dev/null || \
-		{ $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME); exit 1; }; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s >/dev/null || \
+		{ $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; exit 1; }; \
 	done
 
 fuzz-long:

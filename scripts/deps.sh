@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when missing:
 # gnupg (gpg interoperability), skopeo (reads extracted OCI layouts),
-# zstd (the plain pipeline in benchmarks).
+# zstd and time (the plain pipeline and measurements in benchmarks).
 set -euo pipefail
 
 missing=()
 command -v gpg >/dev/null || missing+=(gnupg)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v zstd >/dev/null || missing+=(zstd)
+[ -x /usr/bin/time ] || missing+=(time)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
