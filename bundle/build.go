@@ -202,6 +202,10 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			if ri.SourceDigest != (v1.Hash{}) && ri.SourceDigest != ri.Descriptor.Digest {
 				img.SourceDigest = ri.SourceDigest.String()
 			}
+			for _, ib := range ri.Blobs {
+				img.Blobs = append(img.Blobs, ib.Digest.String())
+			}
+			sort.Strings(img.Blobs)
 			c.Images = append(c.Images, img)
 			b.images = append(b.images, img)
 			for _, ib := range ri.Blobs {

@@ -15,8 +15,16 @@ type Inspection struct {
 	Signatures []SignatureInfo `json:"signatures"`
 	Stored     int64           `json:"storedSize"`
 	Content    int64           `json:"contentSize"`
-	Verified   bool            `json:"verified"`
-	sigs       []verify.Signature
+	// Components has the size of each component's content, by name.
+	// Content shared between components counts in each of them.
+	Components map[string]Sizes `json:"components"`
+}
+
+// Sizes are the bytes of some content as stored in the bundle and as
+// installed.
+type Sizes struct {
+	Stored  int64 `json:"storedSize"`
+	Content int64 `json:"contentSize"`
 }
 
 // SignatureInfo names one signature entry.
@@ -49,9 +57,20 @@ func Inspect(r io.Reader) (*Inspection, error) {
 	for _, s := range head.Signatures {
 		in.Signatures = append(in.Signatures, SignatureInfo{KeyID: s.KeyID, Type: s.Type, Entry: s.FileName()})
 	}
+	byDigest := map[string]Entry{}
 	for _, e := range m.Entries {
 		in.Stored += e.StoredSize
 		in.Content += e.Size
+		byDigest[e.Digest] = e
+	}
+	in.Components = map[string]Sizes{}
+	for _, c := range m.Components {
+		var s Sizes
+		for _, d := range c.ComponentDigests() {
+			s.Stored += byDigest[d].StoredSize
+			s.Content += byDigest[d].Size
+		}
+		in.Components[c.Name] = s
 	}
 	return in, nil
 }

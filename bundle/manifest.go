@@ -78,6 +78,10 @@ type Image struct {
 	Size         int64    `json:"size"`
 	SourceDigest string   `json:"sourceDigest,omitempty"`
 	Platforms    []string `json:"platforms,omitempty"`
+	// Blobs are the digests of every blob of the image (indexes,
+	// manifests, configs, layers), sorted, so that what belongs to an
+	// image is known from the manifest alone.
+	Blobs []string `json:"blobs"`
 }
 
 // MigrationSet is the ordered migrations of one logical database.
@@ -286,6 +290,16 @@ func (m *Manifest) check() error {
 			if err := need("component "+c.Name+" image "+img.Name, img.Digest); err != nil {
 				return err
 			}
+			top := false
+			for _, d := range img.Blobs {
+				if err := need("component "+c.Name+" image "+img.Name, d); err != nil {
+					return err
+				}
+				top = top || d == img.Digest
+			}
+			if !top {
+				return fmt.Errorf("component %s image %s: its blobs do not include its own digest", c.Name, img.Name)
+			}
 		}
 		for _, ms := range c.Migrations {
 			for _, s := range ms.Steps {
@@ -331,6 +345,37 @@ func (m *Manifest) check() error {
 		return err
 	}
 	return nil
+}
+
+// ComponentDigests returns the distinct content digests a component uses.
+func (c *Component) ComponentDigests() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(d string) {
+		if d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, img := range c.Images {
+		for _, d := range img.Blobs {
+			add(d)
+		}
+	}
+	for _, ms := range c.Migrations {
+		for _, s := range ms.Steps {
+			add(s.Up)
+			add(s.Down)
+		}
+	}
+	for _, f := range c.Files {
+		add(f.Digest)
+	}
+	for _, ch := range c.Charts {
+		add(ch.Digest)
+		add(ch.Values)
+	}
+	return out
 }
 
 // Order returns the manifest's components in install order.

@@ -21,6 +21,7 @@ work=$(cd "$work" && pwd)
 export FERRY_PASSPHRASE=bench
 export GNUPGHOME=$work/gnupg
 mkdir -m 700 "$GNUPGHOME"
+trap 'gpgconf --kill gpg-agent 2>/dev/null || true' EXIT
 
 echo "bench: generating a $size corpus" >&2
 go run ./fixtures/cmd/fixturegen corpus -out "$work/corpus" -size "$size"

@@ -166,7 +166,8 @@ func printInspection(w io.Writer, in *bundle.Inspection) {
 		if len(notes) > 0 {
 			note = " (" + strings.Join(notes, "; ") + ")"
 		}
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, c.Name, note)
+		size := in.Components[c.Name]
+		fmt.Fprintf(w, "  %d. %s%s  %s stored, %s content\n", i+1, c.Name, note, humanBytes(size.Stored), humanBytes(size.Content))
 		for _, img := range c.Images {
 			fmt.Fprintf(w, "       image     %s  %s  %s\n", img.Name, img.Digest, strings.Join(img.Platforms, ","))
 		}
