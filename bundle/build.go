@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -75,36 +74,19 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	}
 	defer os.RemoveAll(staging)
 
-	b := &builder{ctx: ctx, opts: opts, staging: staging, blobs: map[string]*blob{}}
+	b := &builder{ctx: ctx, opts: opts, staging: staging, blobs: map[string]*blob{}, mtime: created}
 	start := time.Now()
 	m, err := b.collect(created)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
 	}
 	slog.Debug("build: sources resolved", "blobs", len(b.order), "took", time.Since(start))
-	start = time.Now()
-	if err := b.scan(workers); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSource, err)
-	}
-	slog.Debug("build: content hashed and compressed", "workers", workers, "took", time.Since(start))
-	start = time.Now()
-	if err := b.finish(m); err != nil {
-		return nil, err
-	}
-	raw, err := m.Marshal()
+	res, err := b.write(out, m, workers)
 	if err != nil {
 		return nil, err
 	}
-	sigs, err := signAll(raw, opts.Signers)
-	if err != nil {
-		return nil, err
-	}
-	size, err := b.write(out, raw, sigs, m, created)
-	if err != nil {
-		return nil, err
-	}
-	slog.Debug("build: bundle written", "bytes", size, "took", time.Since(start))
-	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: size}, nil
+	slog.Debug("build: bundle written", "bytes", res.Size, "took", time.Since(start))
+	return res, nil
 }
 
 // blob is one piece of content on its way into the bundle.
@@ -121,6 +103,12 @@ type blob struct {
 	staged    string // path of the compressed form, when encoding is zstd
 	// refs are the manifest fields to fill with the digest once known.
 	refs []*string
+	// sizeHint is the content size known before scanning (file size,
+	// declared image blob size), used to reserve room for the manifest.
+	sizeHint int64
+	// done is closed when the blob has been scanned; err says how.
+	done chan struct{}
+	err  error
 }
 
 type builder struct {
@@ -133,6 +121,7 @@ type builder struct {
 	order  []*blob
 	images []Image
 	index  []byte
+	mtime  time.Time
 }
 
 func (b *builder) add(key string, bl *blob, ref *string) {
@@ -150,7 +139,11 @@ func (b *builder) add(key string, bl *blob, ref *string) {
 }
 
 func (b *builder) addFile(path string, ref *string) {
-	b.add("file:"+path, &blob{source: path, open: fileOpener(path)}, ref)
+	var hint int64
+	if fi, err := os.Stat(path); err == nil {
+		hint = fi.Size()
+	}
+	b.add("file:"+path, &blob{source: path, open: fileOpener(path), sizeHint: hint}, ref)
 }
 
 func fileOpener(path string) Opener {
@@ -212,7 +205,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 				b.add("image:"+ib.Digest.String(), &blob{
 					source: ri.Source + " blob " + ib.Digest.String(),
 					open:   ib.Open, image: true,
-					digest: ib.Digest.String(), size: ib.Size,
+					digest: ib.Digest.String(), size: ib.Size, sizeHint: ib.Size,
 				}, nil)
 			}
 		}
@@ -256,8 +249,9 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			c.Charts[hi] = Chart{Name: ch.Name, Version: ch.Version, AppVersion: ch.AppVersion}
 			archive := ch.Archive
 			b.add("chart:"+hs.Path, &blob{
-				source: hs.Path,
-				open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(archive)), nil },
+				source:   hs.Path,
+				open:     func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(archive)), nil },
+				sizeHint: int64(len(archive)),
 			}, &c.Charts[hi].Digest)
 			if hs.Values != "" {
 				b.addFile(filepath.Join(s.Dir, hs.Values), &c.Charts[hi].Values)
@@ -268,147 +262,6 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 		}
 	}
 	return m, nil
-}
-
-// scan hashes every non-image blob and compresses the ones for which it
-// pays, in parallel.
-func (b *builder) scan(workers int) error {
-	var todo []*blob
-	sizes := map[*blob]int64{}
-	var total int64
-	for _, bl := range b.order {
-		if !bl.image {
-			todo = append(todo, bl)
-			if n, err := statSource(bl); err == nil {
-				sizes[bl] = n
-				total += n
-			}
-		}
-	}
-	// Largest first, so that no worker starts a big file when the others
-	// are nearly done.
-	sort.SliceStable(todo, func(i, j int) bool { return sizes[todo[i]] > sizes[todo[j]] })
-	var done int64
-	var mu sync.Mutex
-	report := func(n int64) {
-		if b.opts.Progress == nil {
-			return
-		}
-		mu.Lock()
-		done += n
-		d := done
-		mu.Unlock()
-		b.opts.Progress("scan", d, total)
-	}
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
-	work := make(chan *blob)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			c := newCompressor()
-			defer c.close()
-			for bl := range work {
-				if err := c.scan(ctx, bl, b.staging, report); err != nil {
-					errs <- fmt.Errorf("%s: %w", bl.source, err)
-					cancel()
-					return
-				}
-			}
-		})
-	}
-feed:
-	for _, bl := range todo {
-		select {
-		case work <- bl:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	return b.ctx.Err()
-}
-
-func statSource(bl *blob) (int64, error) {
-	if len(bl.source) > 0 && filepath.IsAbs(bl.source) {
-		fi, err := os.Stat(bl.source)
-		if err != nil {
-			return 0, err
-		}
-		return fi.Size(), nil
-	}
-	return 0, errors.New("not a file")
-}
-
-// finish fills the manifest's digests, dedupes content, and lays out the
-// OCI index and the entry list.
-func (b *builder) finish(m *Manifest) error {
-	byDigest := map[string]*blob{}
-	for _, bl := range b.order {
-		if bl.image {
-			// Image blobs are stored exactly as they are.
-			bl.encoding, bl.stored, bl.storedLen = EncodingRaw, bl.digest, bl.size
-		}
-		for _, r := range bl.refs {
-			*r = bl.digest
-		}
-		if prev, ok := byDigest[bl.digest]; ok {
-			// Same content from two sources: keep one, preferring an image
-			// blob (stored raw, as image digests require).
-			if bl.image && !prev.image {
-				byDigest[bl.digest] = bl
-			}
-			continue
-		}
-		byDigest[bl.digest] = bl
-	}
-	for ci := range m.Components {
-		for fi := range m.Components[ci].Files {
-			f := &m.Components[ci].Files[fi]
-			f.Size = byDigest[f.Digest].size
-		}
-	}
-	if len(b.images) > 0 {
-		layout := []byte(`{"imageLayoutVersion":"1.0.0"}`)
-		index, err := ociIndex(b.images)
-		if err != nil {
-			return err
-		}
-		b.index = index
-		m.Entries = append(m.Entries, rawEntry(LayoutPath, layout), rawEntry(IndexPath, index))
-	}
-	digests := make([]string, 0, len(byDigest))
-	for d := range byDigest {
-		digests = append(digests, d)
-	}
-	sort.Strings(digests)
-	b.order = b.order[:0]
-	for _, d := range digests {
-		bl := byDigest[d]
-		b.order = append(b.order, bl)
-		m.Entries = append(m.Entries, Entry{
-			Path: BlobEntryPath(bl.digest, bl.encoding), Digest: bl.digest, Size: bl.size,
-			Encoding: bl.encoding, StoredDigest: bl.stored, StoredSize: bl.storedLen,
-		})
-	}
-	if _, err := ParseManifest(mustMarshal(m)); err != nil {
-		return fmt.Errorf("build: the manifest does not pass its own checks: %w", err)
-	}
-	return nil
-}
-
-func mustMarshal(m *Manifest) []byte {
-	raw, err := m.Marshal()
-	if err != nil {
-		return nil
-	}
-	return raw
 }
 
 func rawEntry(path string, data []byte) Entry {
@@ -468,113 +321,6 @@ func signAll(raw []byte, signers []verify.Signer) ([]verify.Signature, error) {
 	}
 	sort.Slice(sigs, func(i, j int) bool { return sigs[i].FileName() < sigs[j].FileName() })
 	return sigs, nil
-}
-
-// write assembles the tar: manifest, signatures, OCI layout files, blobs in
-// manifest order. Every blob is hashed again as it is written, so a source
-// that changed since it was scanned fails the build.
-func (b *builder) write(out string, raw []byte, sigs []verify.Signature, m *Manifest, mtime time.Time) (int64, error) {
-	f, err := os.CreateTemp(filepath.Dir(out), ".ferry-bundle-*.tmp")
-	if err != nil {
-		return 0, fmt.Errorf("write %s: %w", out, err)
-	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	cw := &countWriter{w: f}
-	tw := tar.NewWriter(cw)
-	put := func(name string, data []byte) error {
-		if err := tw.WriteHeader(tarHeader(name, int64(len(data)), mtime)); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
-		return err
-	}
-	if err := put(ManifestPath, raw); err != nil {
-		return 0, err
-	}
-	for _, s := range sigs {
-		if err := put(s.FileName(), s.Data); err != nil {
-			return 0, err
-		}
-	}
-	if b.index != nil {
-		if err := put(LayoutPath, []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-			return 0, err
-		}
-		if err := put(IndexPath, b.index); err != nil {
-			return 0, err
-		}
-	}
-	var total, done int64
-	for _, bl := range b.order {
-		total += bl.storedLen
-	}
-	buf := make([]byte, chunkSize)
-	for _, bl := range b.order {
-		if err := b.ctx.Err(); err != nil {
-			return 0, err
-		}
-		if err := tw.WriteHeader(tarHeader(BlobEntryPath(bl.digest, bl.encoding), bl.storedLen, mtime)); err != nil {
-			return 0, err
-		}
-		if err := copyBlob(tw, bl, buf); err != nil {
-			return 0, err
-		}
-		done += bl.storedLen
-		if b.opts.Progress != nil {
-			b.opts.Progress("write", done, total)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return 0, err
-	}
-	committed = true
-	syncDir(filepath.Dir(out))
-	return cw.n, nil
-}
-
-// copyBlob writes one blob's stored bytes and checks them against the
-// digest the manifest signs.
-func copyBlob(w io.Writer, bl *blob, buf []byte) error {
-	var rc io.ReadCloser
-	var err error
-	if bl.staged != "" {
-		rc, err = os.Open(bl.staged)
-	} else {
-		rc, err = bl.open()
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", bl.source, err)
-	}
-	defer rc.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(rc, bl.storedLen), buf)
-	if err != nil {
-		return fmt.Errorf("%s: %w", bl.source, err)
-	}
-	if n != bl.storedLen || digestOf(h) != bl.stored {
-		return fmt.Errorf("%s: content changed while the bundle was being built (expected %s, %d bytes)", bl.source, bl.stored, bl.storedLen)
-	}
-	var one [1]byte
-	if k, _ := rc.Read(one[:]); k > 0 {
-		return fmt.Errorf("%s: content grew while the bundle was being built", bl.source)
-	}
-	return nil
 }
 
 // tarHeader is the header of every bundle entry: a regular file with fixed

@@ -344,6 +344,18 @@ func TestStructureRefusals(t *testing.T) {
 			return es
 		}, bundle.ErrForbiddenEntry, blobA.name},
 		{"manifest not first", func(es []tarEntry) []tarEntry { return append(clone(es[1:2]), es...) }, bundle.ErrNotABundle, entries[1].name},
+		{"padding twice", func(es []tarEntry) []tarEntry {
+			return insert(es, paddingAt(t, es), tarEntry{name: bundle.PaddingPath, data: make([]byte, 10)})
+		}, bundle.ErrMisorderedEntry, bundle.PaddingPath},
+		{"padding not zero", func(es []tarEntry) []tarEntry {
+			es = clone(es)
+			i := paddingAt(t, es)
+			es[i].data = append(make([]byte, 100), 1)
+			return es
+		}, bundle.ErrDigestMismatch, bundle.PaddingPath},
+		{"padding among content", func(es []tarEntry) []tarEntry {
+			return insert(es, first+1, tarEntry{name: bundle.PaddingPath, data: make([]byte, 10)})
+		}, bundle.ErrUnexpectedEntry, bundle.PaddingPath},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -352,6 +364,32 @@ func TestStructureRefusals(t *testing.T) {
 			checkRefusal(t, err, tc.want, tc.entry)
 		})
 	}
+}
+
+// TestPaddingIsOptional: the padding entry only fills the room reserved
+// for the manifest; a bundle without it, or with more of it, is the same.
+func TestPaddingIsOptional(t *testing.T) {
+	f := fixture(t)
+	entries := readEntries(t, f.data)
+	i := paddingAt(t, entries)
+	for name, es := range map[string][]tarEntry{
+		"without": append(clone(entries[:i]), entries[i+1:]...),
+		"longer":  append(append(clone(entries[:i]), tarEntry{name: bundle.PaddingPath, data: make([]byte, 5000)}), entries[i+1:]...),
+	} {
+		if _, err := verifyBytes(writeEntries(t, es), trust(t, 2, 1), false); err != nil {
+			t.Errorf("%s padding: %v", name, err)
+		}
+	}
+}
+
+func paddingAt(t testing.TB, es []tarEntry) int {
+	for i, e := range es {
+		if e.name == bundle.PaddingPath {
+			return i
+		}
+	}
+	t.Fatal("no padding entry in the fixture bundle")
+	return 0
 }
 
 // TestStreamRefusals covers truncation and trailing data.
@@ -441,6 +479,9 @@ func tamperMatrix(t *testing.T, bundleData []byte, ts verify.TrustSet) {
 				continue
 			}
 			checked++
+			if pos < s.header+blockSizeForTest && s.header > 0 && !errors.Is(err, bundle.ErrCorruptHeader) {
+				t.Errorf("flip at %d in the header of %s: got %v, want %v", pos, s.name, err, bundle.ErrCorruptHeader)
+			}
 			inContent := pos >= s.data && pos < s.data+s.size
 			if inContent && !isSignature(s.name) && s.name != bundle.ManifestPath {
 				checkRefusal(t, err, bundle.ErrDigestMismatch, s.name)
@@ -709,5 +750,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+const blockSizeForTest = 512
 
 func roundBlock(n int64) int64 { return (n + 511) / 512 * 512 }

@@ -21,6 +21,7 @@ var (
 	ErrTrailingData      = errors.New("data after the end of the bundle")
 	ErrInflation         = errors.New("compressed entry inflates past its declared size")
 	ErrNotABundle        = errors.New("not a ferry bundle")
+	ErrCorruptHeader     = errors.New("damaged tar header")
 )
 
 // Error is a refusal of a bundle that names the entry it concerns.

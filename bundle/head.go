@@ -48,6 +48,9 @@ func (w *walker) next() (*tar.Header, error) {
 		}
 		return nil, io.EOF
 	}
+	if errors.Is(err, tar.ErrHeader) && w.current != "" {
+		return nil, newError(ErrCorruptHeader, "", fmt.Errorf("the header after entry %q: %v", w.current, err))
+	}
 	if err != nil {
 		return nil, tarError(err, "after "+w.current)
 	}
@@ -102,6 +105,9 @@ func readHead(w *walker) (*Head, error) {
 		}
 		if hdr.Name == ManifestPath {
 			return nil, newError(ErrDuplicateEntry, hdr.Name, nil)
+		}
+		if hdr.Name == PaddingPath {
+			return h, readPadding(w, h, hdr)
 		}
 		if !strings.HasPrefix(hdr.Name, signatureDir) {
 			h.next = hdr
@@ -189,4 +195,38 @@ func tarError(err error, entry string) error {
 		return err
 	}
 	return newError(ErrNotABundle, entry, err)
+}
+
+// readPadding checks the padding entry that may follow the signatures (see
+// PaddingPath): bounded, all zero bytes, and not repeated. It leaves the
+// header after it in h.next.
+func readPadding(w *walker, h *Head, hdr *tar.Header) error {
+	if hdr.Size > MaxManifestSize {
+		return newError(ErrTooLarge, hdr.Name, fmt.Errorf("%d bytes of padding, more than the %d allowed", hdr.Size, MaxManifestSize))
+	}
+	buf := make([]byte, min(hdr.Size, 64<<10))
+	for remaining := hdr.Size; remaining > 0; {
+		n := min(remaining, int64(len(buf)))
+		if _, err := io.ReadFull(w, buf[:n]); err != nil {
+			return tarError(err, hdr.Name)
+		}
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return newError(ErrDigestMismatch, hdr.Name, fmt.Errorf("padding must be zero bytes"))
+			}
+		}
+		remaining -= n
+	}
+	next, err := w.next()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if next.Name == PaddingPath || next.Name == ManifestPath || strings.HasPrefix(next.Name, signatureDir) {
+		return newError(ErrMisorderedEntry, next.Name, fmt.Errorf("only content may follow the padding"))
+	}
+	h.next = next
+	return nil
 }

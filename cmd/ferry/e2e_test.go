@@ -135,7 +135,7 @@ func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdFlipByte flips one bit of a file: flipbyte FILE OFFSET (negative
-// offsets count from the end).
+// offsets count from the end, N% is a fraction of the size).
 func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: flipbyte FILE OFFSET")
@@ -143,10 +143,17 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	path := ts.MkAbs(args[0])
 	data, err := os.ReadFile(path)
 	ts.Check(err)
-	off, err := strconv.Atoi(args[1])
-	ts.Check(err)
-	if off < 0 {
-		off += len(data)
+	var off int
+	if pct, ok := strings.CutSuffix(args[1], "%"); ok {
+		p, err := strconv.Atoi(pct)
+		ts.Check(err)
+		off = len(data) * p / 100
+	} else {
+		off, err = strconv.Atoi(args[1])
+		ts.Check(err)
+		if off < 0 {
+			off += len(data)
+		}
 	}
 	data[off] ^= 0x01
 	ts.Check(os.WriteFile(path, data, 0o644))

@@ -33,6 +33,7 @@ const (
 	exitTruncated = 30
 	exitTrailing  = 31
 	exitInflation = 32
+	exitHeader    = 33
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -58,6 +59,7 @@ var exitClasses = []struct {
 	{bundle.ErrTruncated, exitTruncated},
 	{bundle.ErrTrailingData, exitTrailing},
 	{bundle.ErrInflation, exitInflation},
+	{bundle.ErrCorruptHeader, exitHeader},
 	{errUsage, exitUsage},
 	{errKey, exitKey},
 	{bundle.ErrSource, exitSource},

@@ -1,0 +1,323 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"ferry/verify"
+)
+
+// PaddingPath is the optional entry of zero bytes between the signatures and
+// the content: the builder writes content while it is still scanning, after
+// a region reserved for the manifest and signatures, whose exact size is only
+// known at the end.
+const PaddingPath = "padding"
+
+// write streams the bundle into a temporary file next to out: content
+// first, after a reserved region, while the scanner is still working; then
+// the manifest, signatures and padding into the reserved region; then fsync
+// and rename. Writing content while compressing keeps the disk busy during
+// the build instead of after it.
+func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, error) {
+	reserve, err := b.reserveHead(m)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(out), ".ferry-bundle-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", out, err)
+	}
+	tmp := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+
+	sc := b.startScan(workers)
+	body := &countWriter{w: io.NewOffsetWriter(f, reserve)}
+	tw := tar.NewWriter(body)
+	err = b.writeBody(tw, m, sc)
+	sc.stop()
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := b.finish(m); err != nil {
+		return nil, err
+	}
+	raw, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	sigs, err := signAll(raw, b.opts.Signers)
+	if err != nil {
+		return nil, err
+	}
+	head, err := headBytes(raw, sigs, reserve, b.mtime)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteAt(head, 0); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, err
+	}
+	committed = true
+	syncDir(filepath.Dir(out))
+	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: reserve + body.n}, nil
+}
+
+// writeBody writes the OCI layout files, then image blobs (which need no
+// scanning), then every scanned blob in scan order as it becomes ready. A
+// content digest is written once; m.Entries records what was written.
+func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
+	put := func(e Entry, data []byte) error {
+		if err := tw.WriteHeader(tarHeader(e.Path, e.StoredSize, b.mtime)); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		m.Entries = append(m.Entries, e)
+		return err
+	}
+	if len(b.images) > 0 {
+		layout := []byte(`{"imageLayoutVersion":"1.0.0"}`)
+		index, err := ociIndex(b.images)
+		if err != nil {
+			return err
+		}
+		if err := put(rawEntry(LayoutPath, layout), layout); err != nil {
+			return err
+		}
+		if err := put(rawEntry(IndexPath, index), index); err != nil {
+			return err
+		}
+	}
+	written := map[string]bool{}
+	var total, done int64
+	for _, bl := range b.order {
+		total += bl.sizeHint
+	}
+	buf := make([]byte, chunkSize)
+	writeBlob := func(bl *blob) error {
+		if written[bl.digest] {
+			return nil
+		}
+		written[bl.digest] = true
+		if err := tw.WriteHeader(tarHeader(BlobEntryPath(bl.digest, bl.encoding), bl.storedLen, b.mtime)); err != nil {
+			return err
+		}
+		if err := copyBlob(tw, bl, buf); err != nil {
+			return err
+		}
+		m.Entries = append(m.Entries, Entry{
+			Path: BlobEntryPath(bl.digest, bl.encoding), Digest: bl.digest, Size: bl.size,
+			Encoding: bl.encoding, StoredDigest: bl.stored, StoredSize: bl.storedLen,
+		})
+		done += bl.sizeHint
+		if b.opts.Progress != nil {
+			b.opts.Progress("write", done, total)
+		}
+		return nil
+	}
+	for _, bl := range b.order {
+		if !bl.image {
+			continue
+		}
+		bl.encoding, bl.stored, bl.storedLen = EncodingRaw, bl.digest, bl.size
+		if err := writeBlob(bl); err != nil {
+			return sc.err(fmt.Errorf("%w: %w", ErrSource, err))
+		}
+		if err := b.ctx.Err(); err != nil {
+			return sc.err(err)
+		}
+	}
+	for _, bl := range sc.todo {
+		if err := sc.wait(b.ctx, bl); err != nil {
+			return fmt.Errorf("%w: %w", ErrSource, err)
+		}
+		err := writeBlob(bl)
+		if bl.staged != "" {
+			os.Remove(bl.staged)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrSource, err)
+		}
+	}
+	return nil
+}
+
+// copyBlob writes one blob's stored bytes and checks them against the
+// digest the manifest will sign: a source that changed since it was
+// scanned, or an image blob that does not match its declared digest, fails
+// the build.
+func copyBlob(w io.Writer, bl *blob, buf []byte) error {
+	var rc io.ReadCloser
+	var err error
+	if bl.staged != "" {
+		rc, err = os.Open(bl.staged)
+	} else {
+		rc, err = bl.open()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", bl.source, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(rc, bl.storedLen), buf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", bl.source, err)
+	}
+	if n != bl.storedLen || digestOf(h) != bl.stored {
+		return fmt.Errorf("%s: content does not match %s (%d bytes): it changed while the bundle was being built, or its source declared it wrongly", bl.source, bl.stored, bl.storedLen)
+	}
+	var one [1]byte
+	if k, _ := rc.Read(one[:]); k > 0 {
+		return fmt.Errorf("%s: content grew while the bundle was being built", bl.source)
+	}
+	return nil
+}
+
+// finish fills the digests into the manifest's components and checks the
+// result against the rules every reader applies.
+func (b *builder) finish(m *Manifest) error {
+	sizes := map[string]int64{}
+	for _, bl := range b.order {
+		for _, r := range bl.refs {
+			*r = bl.digest
+		}
+		sizes[bl.digest] = bl.size
+	}
+	for ci := range m.Components {
+		for fi := range m.Components[ci].Files {
+			f := &m.Components[ci].Files[fi]
+			f.Size = sizes[f.Digest]
+		}
+	}
+	raw, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	if _, err := ParseManifest(raw); err != nil {
+		return fmt.Errorf("build: the manifest does not pass its own checks: %w", err)
+	}
+	return nil
+}
+
+// reserveHead returns how many bytes to reserve at the start of the file
+// for the manifest, the signatures and a padding entry. It builds the
+// largest manifest the spec can produce: every blob stored separately,
+// compressed (the longer path and encoding), with its full size, under a
+// placeholder digest of the real length.
+func (b *builder) reserveHead(m *Manifest) (int64, error) {
+	worst := *m
+	worst.Components = make([]Component, len(m.Components))
+	copy(worst.Components, m.Components)
+	if len(b.images) > 0 {
+		index, err := ociIndex(b.images)
+		if err != nil {
+			return 0, err
+		}
+		worst.Entries = append(worst.Entries, rawEntry(LayoutPath, []byte(`{"imageLayoutVersion":"1.0.0"}`)), rawEntry(IndexPath, index))
+	}
+	placeholder := func(i int) string { return fmt.Sprintf("sha256:%064x", i+1) }
+	for i, bl := range b.order {
+		d := bl.digest
+		if !bl.image {
+			d = placeholder(i)
+		}
+		for _, r := range bl.refs {
+			*r = d
+		}
+		worst.Entries = append(worst.Entries, Entry{
+			Path: BlobEntryPath(d, EncodingZstd), Digest: d, Size: bl.sizeHint,
+			Encoding: EncodingZstd, StoredDigest: d, StoredSize: bl.sizeHint,
+		})
+	}
+	for ci := range worst.Components {
+		files := make([]File, len(m.Components[ci].Files))
+		copy(files, m.Components[ci].Files)
+		for fi := range files {
+			files[fi].Size = 1<<42 - 1 // as many digits as any real size
+		}
+		worst.Components[ci].Files = files
+	}
+	raw, err := worst.Marshal()
+	for _, bl := range b.order {
+		for _, r := range bl.refs {
+			*r = ""
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	sigs, err := signAll(raw, b.opts.Signers)
+	if err != nil {
+		return 0, err
+	}
+	n := entrySize(int64(len(raw)))
+	for _, s := range sigs {
+		// OpenPGP signatures vary by a few bytes with their numbers.
+		n += entrySize(int64(len(s.Data)) + 64)
+	}
+	return n + blockSize, nil
+}
+
+// entrySize is the bytes a tar entry of size n takes: header and padded
+// content.
+func entrySize(n int64) int64 { return blockSize + roundBlock(n) }
+
+// headBytes encodes the manifest and signature entries and fills what is
+// left of the reserved region with a padding entry of zeros.
+func headBytes(raw []byte, sigs []verify.Signature, reserve int64, mtime time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(reserve))
+	tw := tar.NewWriter(&buf)
+	put := func(name string, data []byte) error {
+		if err := tw.WriteHeader(tarHeader(name, int64(len(data)), mtime)); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+		return tw.Flush()
+	}
+	if err := put(ManifestPath, raw); err != nil {
+		return nil, err
+	}
+	for _, s := range sigs {
+		if err := put(s.FileName(), s.Data); err != nil {
+			return nil, err
+		}
+	}
+	gap := reserve - int64(buf.Len())
+	switch {
+	case gap < 0:
+		return nil, fmt.Errorf("build: the manifest and signatures take %d bytes, more than the %d reserved (did a source grow during the build?)", buf.Len(), reserve)
+	case gap > 0:
+		if err := put(PaddingPath, make([]byte, gap-blockSize)); err != nil {
+			return nil, err
+		}
+	}
+	if int64(buf.Len()) != reserve {
+		return nil, fmt.Errorf("build: head of %d bytes does not fill the %d reserved", buf.Len(), reserve)
+	}
+	return buf.Bytes(), nil
+}
