@@ -38,9 +38,10 @@ func FuzzParseManifest(f *testing.F) {
 	})
 }
 
-// FuzzVerify feeds mutated bundles to the streaming reader: it must never
-// panic or hang, and must accept only the original bytes (a mutation that
-// verifies must leave every signed byte unchanged).
+// FuzzVerify feeds mutated bundles to the verifier and to the reader the
+// installer uses: they must never panic or hang, must agree, and must accept
+// only the original bytes (a mutation that verifies must leave every signed
+// byte unchanged).
 func FuzzVerify(f *testing.F) {
 	fx := smallBundle(f)
 	ts := trust(f, 2, 1)
@@ -54,7 +55,11 @@ func FuzzVerify(f *testing.F) {
 			data[pos%len(data)] ^= flip
 		}
 		_, _ = bundle.Inspect(bytes.NewReader(data))
+		_, readErr := readAll(data, ts)
 		v, err := bundle.Verify(context.Background(), bytes.NewReader(data), bundle.VerifyOptions{Trust: ts, Deep: true})
+		if (err == nil) != (readErr == nil) {
+			t.Fatalf("the verifier and the installing reader disagree: %v / %v", err, readErr)
+		}
 		if err != nil {
 			return
 		}
