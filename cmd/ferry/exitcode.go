@@ -2,8 +2,11 @@ package main
 
 import (
 	"errors"
+	"syscall"
 
 	"ferry/bundle"
+	"ferry/installer"
+	"ferry/installer/state"
 	"ferry/verify"
 )
 
@@ -34,6 +37,18 @@ const (
 	exitTrailing  = 31
 	exitInflation = 32
 	exitHeader    = 33
+	exitLocked    = 40 // another ferry holds the appliance
+	exitCorrupt   = 41 // state.db is damaged
+	exitNotRoot   = 42 // --root is not a ferry appliance
+	exitNoTrust   = 43 // no trusted keys
+	exitNotNewer  = 44 // bundle not newer than the installed release
+	exitConflict  = 45 // same version, another bundle
+	exitCheck     = 46 // a post-install check failed
+	exitNoSpace   = 47 // disk full
+	exitDenied    = 48 // permission denied
+	exitReadOnly  = 49 // read-only file system
+	exitAudit     = 50 // the audit chain is broken
+	exitSchema    = 51 // state.db was written by a newer ferry
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -60,6 +75,19 @@ var exitClasses = []struct {
 	{bundle.ErrTrailingData, exitTrailing},
 	{bundle.ErrInflation, exitInflation},
 	{bundle.ErrCorruptHeader, exitHeader},
+	{state.ErrLocked, exitLocked},
+	{state.ErrCorrupt, exitCorrupt},
+	{state.ErrNotARoot, exitNotRoot},
+	{state.ErrSchemaTooNew, exitSchema},
+	{state.ErrAuditBroken, exitAudit},
+	{installer.ErrNoTrust, exitNoTrust},
+	{installer.ErrNotNewer, exitNotNewer},
+	{installer.ErrConflict, exitConflict},
+	{installer.ErrCheckFail, exitCheck},
+	{syscall.ENOSPC, exitNoSpace},
+	{syscall.EROFS, exitReadOnly},
+	{syscall.EACCES, exitDenied},
+	{syscall.EPERM, exitDenied},
 	{errUsage, exitUsage},
 	{errKey, exitKey},
 	{bundle.ErrSource, exitSource},

@@ -67,6 +67,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			keysCommand(),
 			bundleCommand(),
 			verifyCommand(),
+			trustCommand(),
+			planCommand(),
+			installCommand(),
+			statusCommand(),
+			historyCommand(),
+			auditCommand(),
 		},
 	}
 }

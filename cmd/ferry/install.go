@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"ferry/bundle"
+	"ferry/installer"
+	"ferry/installer/state"
+	"ferry/verify"
+)
+
+// rootFlag is --root, also from FERRY_ROOT.
+func rootFlag() cli.Flag {
+	return &cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR`", Required: true}
+}
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "machine-readable output"}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func installCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "verify a bundle and install it as the current release",
+		ArgsUsage: "BUNDLE",
+		Flags: []cli.Flag{
+			rootFlag(),
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` (needed on the first install; added to the appliance's trust)"},
+			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "number of distinct trusted keys that must have signed"},
+			&cli.StringFlag{Name: "components", Usage: "install only these optional components (comma-separated), with their dependencies"},
+			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
+			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
+			jsonFlag(),
+		},
+		Action: installBundle,
+	}
+}
+
+func installBundle(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("install takes one bundle file")
+	}
+	keys, err := readKeyFiles(c.StringSlice("key"))
+	if err != nil {
+		return err
+	}
+	res, err := installer.Install(c.Context, c.Args().First(), installer.Options{
+		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
+		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
+		Log:       logger(c),
+	})
+	if res != nil && c.Bool("json") {
+		_ = writeJSON(c.App.Writer, res)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return nil
+	}
+	if res.NoOp {
+		fmt.Fprintf(c.App.Writer, "already installed and current: %s\n", res.ReleaseAt)
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "installed %s %s (%d components, %d blobs stored, %d reused)\nrelease %s\n",
+		res.Plan.Name, res.Plan.Version, len(res.Plan.Components), res.Stored, res.Reused, res.ReleaseAt)
+	for _, ch := range res.Checks {
+		fmt.Fprintf(c.App.Writer, "check %s: ok\n", ch.Name)
+	}
+	return nil
+}
+
+func readKeyFiles(paths []string) ([][]byte, error) {
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errKey, err)
+		}
+		if _, err := verify.ParsePublicKey(b); err != nil {
+			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "plan",
+		Usage:     "show the steps an install of a bundle would run (changes nothing)",
+		ArgsUsage: "BUNDLE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
+			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
+			jsonFlag(),
+		},
+		Action: planBundle,
+	}
+}
+
+func planBundle(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("plan takes one bundle file")
+	}
+	f, err := os.Open(c.Args().First())
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	in, err := bundle.Inspect(f)
+	if err != nil {
+		return err
+	}
+	p, err := installer.MakePlan(in.Manifest, in.Digest, installer.Selection{
+		Components: splitList(c.String("components")), Skip: splitList(c.String("skip")),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, p)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "plan for %s %s (%s; signatures are checked by install)\n", p.Name, p.Version, p.Digest)
+	for i, level := range p.Levels {
+		fmt.Fprintf(w, "  stage %d: %s\n", i+1, strings.Join(level, ", "))
+	}
+	if len(p.Skipped) > 0 {
+		fmt.Fprintf(w, "  skipped: %s\n", strings.Join(p.Skipped, ", "))
+	}
+	if !p.Reversible {
+		fmt.Fprintf(w, "  not reversible: a migration has no down file\n")
+	}
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "%3d. %s\n", i+1, s.ID())
+	}
+	return nil
+}
+
+func trustCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "trust",
+		Usage: "manage the appliance's trusted release keys",
+		Subcommands: []*cli.Command{
+			{Name: "add", Usage: "trust a public key", ArgsUsage: "KEY.pub", Flags: []cli.Flag{rootFlag()}, Action: trustAdd},
+			{Name: "list", Usage: "list trusted keys", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: trustList},
+			{Name: "remove", Usage: "stop trusting a key", ArgsUsage: "KEYID", Flags: []cli.Flag{rootFlag()}, Action: trustRemove},
+		},
+	}
+}
+
+func trustAdd(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("trust add takes one public key file")
+	}
+	keys, err := readKeyFiles([]string{c.Args().First()})
+	if err != nil {
+		return err
+	}
+	pk, _ := verify.ParsePublicKey(keys[0])
+	db, err := state.Open(c.String("root"), true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.AddTrust(pk.ID(), keys[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "trusted %s key %s\n", pk.Type(), pk.ID())
+	return nil
+}
+
+func trustList(c *cli.Context) error {
+	db, err := state.OpenReadOnly(c.String("root"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := db.Trust()
+	if err != nil {
+		return err
+	}
+	type row struct {
+		ID   string         `json:"id"`
+		Type verify.KeyType `json:"type"`
+	}
+	var rows []row
+	for id, b := range keys {
+		r := row{ID: id}
+		if pk, err := verify.ParsePublicKey(b); err == nil {
+			r.Type = pk.Type()
+		}
+		rows = append(rows, r)
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, rows)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(c.App.Writer, "%-11s %s\n", r.Type, r.ID)
+	}
+	return nil
+}
+
+func trustRemove(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("trust remove takes one key id")
+	}
+	db, err := state.Open(c.String("root"), false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.RemoveTrust(c.Args().First())
+}

@@ -1,0 +1,65 @@
+package installer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"ferry/installer/state"
+)
+
+// activate makes version the current release: a new symlink renamed over
+// `current` (atomic on POSIX file systems), then the state. It is the
+// commit point of an install: before it the old release runs untouched.
+func activate(db *state.DB, root, version string) error {
+	if err := switchCurrent(root, version); err != nil {
+		return err
+	}
+	previous, err := db.Current()
+	if err != nil {
+		return err
+	}
+	if err := db.SetCurrent(version); err != nil {
+		return err
+	}
+	if previous != "" && previous != version {
+		if rel, err := db.Release(previous); err == nil {
+			rel.Status = statusInactive
+			if err := db.PutRelease(rel); err != nil {
+				return err
+			}
+		}
+	}
+	rel, err := db.Release(version)
+	if err != nil {
+		return err
+	}
+	rel.Status = statusActive
+	return db.PutRelease(rel)
+}
+
+// switchCurrent points <root>/current at releases/<version>.
+func switchCurrent(root, version string) error {
+	if err := os.MkdirAll(releaseDir(root, version), 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(root, ".current.tmp")
+	os.Remove(tmp)
+	if err := os.Symlink(filepath.Join("releases", version), tmp); err != nil {
+		return fmt.Errorf("activate %s: %w", version, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(root, "current")); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("activate %s: %w", version, err)
+	}
+	return syncDir(root)
+}
+
+// removeCurrent removes the current link when no release is left.
+func removeCurrent(root string) error {
+	err := os.Remove(filepath.Join(root, "current"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,345 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"ferry/bundle"
+	"ferry/installer/state"
+	"ferry/installer/store"
+	"ferry/verify"
+)
+
+// Sentinel errors of installation; the command line gives each an exit
+// code.
+var (
+	ErrNoTrust   = errors.New("no trusted keys")
+	ErrNotNewer  = errors.New("bundle is not newer than the installed release")
+	ErrConflict  = errors.New("version already installed from another bundle")
+	ErrCheckFail = errors.New("post-install check failed")
+)
+
+// Options control Install.
+type Options struct {
+	// Root is the appliance directory (state.db, store, releases, current).
+	Root string
+	// Keys are extra trusted public keys (PEM or armored bytes), added to
+	// the appliance's trust when the install succeeds: the first install
+	// needs them.
+	Keys [][]byte
+	// Threshold is the number of distinct trusted keys that must have
+	// signed (default 1).
+	Threshold int
+	// Selection chooses optional components.
+	Selection Selection
+	// Keep is how many releases to keep (default 3).
+	Keep int
+	// Log receives progress; nil discards it.
+	Log *slog.Logger
+}
+
+// Result says what an install did.
+type Result struct {
+	Plan      *Plan
+	NoOp      bool // the bundle was already installed and current
+	Stored    int  // blobs written to the store
+	Reused    int  // blobs the store already had
+	ReleaseAt string
+	Checks    []state.CheckResult
+}
+
+// releaseDir is where a release's files live.
+func releaseDir(root, version string) string {
+	return filepath.Join(root, "releases", version)
+}
+
+// Install verifies the bundle at path against the appliance's trusted keys
+// (and opts.Keys), then installs it as a new release and activates it. A
+// bundle that fails verification changes nothing but the audit log.
+func Install(ctx context.Context, path string, opts Options) (*Result, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := state.Open(opts.Root, true)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := recover(db, opts.Root, log); err != nil {
+		return nil, err
+	}
+	trust, err := trustSet(db, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	// Signatures and manifest first: a reinstall of the current bundle is
+	// a no-op that needs no more than this.
+	head, err := openBundle(path, trust)
+	if err != nil {
+		return nil, refuse(db, path, err)
+	}
+	m, digest := head.Manifest(), head.Digest()
+	head.close()
+	current, _ := db.Current()
+	if rel, err := db.Release(m.Version); err == nil {
+		if rel.ManifestDigest != digest {
+			return nil, refuse(db, path, fmt.Errorf("%w: %s %s is installed from bundle %s, this is %s", ErrConflict, m.Name, m.Version, rel.ManifestDigest, digest))
+		}
+		if current == m.Version && rel.Status == statusActive {
+			_ = db.Audit("install.noop", map[string]string{"version": m.Version, "bundle": digest})
+			return &Result{NoOp: true, ReleaseAt: releaseDir(opts.Root, m.Version)}, nil
+		}
+	}
+	if current != "" {
+		if err := newerThan(m.Version, current); err != nil {
+			return nil, refuse(db, path, err)
+		}
+	}
+	plan, err := MakePlan(m, digest, opts.Selection)
+	if err != nil {
+		return nil, err
+	}
+
+	// The whole bundle is verified before anything is placed, so a bad
+	// entry at the end leaves no content of it on the host.
+	log.Info("verifying", "bundle", path)
+	if _, err := bundle.VerifyFile(ctx, path, bundle.VerifyOptions{Trust: trust}); err != nil {
+		return nil, refuse(db, path, err)
+	}
+
+	txn, err := db.BeginTxn("install", m.Version, digest)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{db: db, txn: txn, crashAt: crashStep()}
+	res, err := r.install(ctx, path, trust, plan, opts, log)
+	if err != nil {
+		_ = abort(db, opts.Root, txn, err)
+		return nil, err
+	}
+	for _, k := range opts.Keys {
+		pk, err := verify.ParsePublicKey(k)
+		if err == nil {
+			_ = db.AddTrust(pk.ID(), k)
+		}
+	}
+	if err := retain(db, opts.Root, opts.Keep); err != nil {
+		log.Warn("retention", "error", err)
+	}
+	return res, nil
+}
+
+const (
+	statusInstalling = "installing"
+	statusActive     = "active"
+	statusInactive   = "inactive"
+	statusFailed     = "failed"
+)
+
+// run is one transaction in progress.
+type run struct {
+	db  *state.DB
+	txn state.Txn
+	// steps counts the steps started; crashAt is the test hook that
+	// simulates a crash at one of them (see crashStep).
+	steps, crashAt int
+}
+
+// install runs the plan inside the transaction.
+func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, plan *Plan, opts Options, log *slog.Logger) (*Result, error) {
+	db := r.db
+	root := opts.Root
+	st, err := store.Open(filepath.Join(root, "store"), true)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := openBundle(path, trust)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.close()
+	m := rd.Manifest()
+	if err := db.PutRelease(state.Release{
+		Version: m.Version, ManifestDigest: rd.Digest(), Manifest: rd.RawManifest(),
+		Components: plan.Components, Status: statusInstalling, Created: m.Created, Installed: time.Now().UTC(),
+	}); err != nil {
+		return nil, err
+	}
+	res := &Result{Plan: plan, ReleaseAt: releaseDir(root, m.Version)}
+
+	// One pass over the bundle places every needed blob in the store, each
+	// checked against the signed manifest as it streams.
+	if err := r.step("content", func() error {
+		stored, reused, err := storeContent(ctx, rd, st, plan, m)
+		res.Stored, res.Reused = stored, reused
+		log.Info("content stored", "new", stored, "reused", reused)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	byName := map[string]bundle.Component{}
+	for _, c := range m.Components {
+		byName[c.Name] = c
+	}
+	for _, s := range plan.Steps {
+		if s.Kind == StepActivate || s.Kind == StepCheck {
+			continue
+		}
+		s := s
+		if err := r.step(s.ID(), func() error {
+			return runStep(st, root, m, byName[s.Component], s)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.step("activate:"+m.Version, func() error {
+		return activate(db, root, m.Version)
+	}); err != nil {
+		return nil, err
+	}
+	if err := db.FinishTxn(r.txn.ID, "committed", ""); err != nil {
+		return nil, err
+	}
+	_ = db.Audit("install.activated", map[string]string{"version": m.Version, "bundle": rd.Digest()})
+
+	res.Checks = runChecks(ctx, root, m.Version, plan, byName)
+	if rel, err := db.Release(m.Version); err == nil {
+		rel.Checks = res.Checks
+		_ = db.PutRelease(rel)
+	}
+	for _, c := range res.Checks {
+		if !c.OK {
+			_ = db.Audit("install.check-failed", map[string]string{"version": m.Version, "check": c.Name, "detail": c.Detail})
+			return res, fmt.Errorf("%w: %s: %s", ErrCheckFail, c.Name, c.Detail)
+		}
+	}
+	return res, nil
+}
+
+// step runs fn once per transaction: a step already done (the install is
+// resuming after a crash) is skipped; every step is journalled before and
+// after it runs.
+func (r *run) step(name string, fn func() error) error {
+	done, err := r.db.StepDone(r.txn.ID, name)
+	if err != nil || done {
+		return err
+	}
+	if err := r.db.RecordStep(r.txn.ID, name, "started", ""); err != nil {
+		return err
+	}
+	r.steps++
+	crashIf(r.crashAt == r.steps)
+	if err := fn(); err != nil {
+		_ = r.db.RecordStep(r.txn.ID, name, "failed", err.Error())
+		return fmt.Errorf("step %s: %w", name, err)
+	}
+	return r.db.RecordStep(r.txn.ID, name, "done", "")
+}
+
+// storeContent streams the bundle once and puts every blob the plan needs
+// into the store (and every blob of its images).
+func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *Plan, m *bundle.Manifest) (stored, reused int, err error) {
+	need := map[string]bool{}
+	for _, d := range plan.Needed() {
+		need[d] = true
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return stored, reused, err
+		}
+		e, err := rd.Next()
+		if err == io.EOF {
+			return stored, reused, nil
+		}
+		if err != nil {
+			return stored, reused, err
+		}
+		if !need[e.Digest] || e.Path == bundle.IndexPath || e.Path == bundle.LayoutPath {
+			continue
+		}
+		if has, err := st.Has(e.Digest); err != nil {
+			return stored, reused, err
+		} else if has {
+			reused++
+			continue
+		}
+		c, err := rd.Content()
+		if err != nil {
+			return stored, reused, err
+		}
+		written, err := st.Put(e.Digest, e.Size, c)
+		c.Close()
+		if err != nil {
+			return stored, reused, err
+		}
+		if written {
+			stored++
+		} else {
+			reused++
+		}
+	}
+}
+
+// newerThan refuses a bundle whose version is not above the current one:
+// going back is `ferry rollback`, to a kept release.
+func newerThan(version, current string) error {
+	v, err := semver.StrictNewVersion(version)
+	if err != nil {
+		return err
+	}
+	c, err := semver.StrictNewVersion(current)
+	if err != nil {
+		return err
+	}
+	if !v.GreaterThan(c) {
+		return fmt.Errorf("%w: %s is installed, this bundle is %s", ErrNotNewer, current, version)
+	}
+	return nil
+}
+
+// trustSet is the appliance's trusted keys plus those given for this
+// install.
+func trustSet(db *state.DB, opts Options) (verify.TrustSet, error) {
+	stored, err := db.Trust()
+	if err != nil {
+		return verify.TrustSet{}, err
+	}
+	var keys []*verify.PublicKey
+	for id, pem := range stored {
+		k, err := verify.ParsePublicKey(pem)
+		if err != nil {
+			return verify.TrustSet{}, fmt.Errorf("trusted key %s in the appliance state: %w", id, err)
+		}
+		keys = append(keys, k)
+	}
+	for _, b := range opts.Keys {
+		k, err := verify.ParsePublicKey(b)
+		if err != nil {
+			return verify.TrustSet{}, err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return verify.TrustSet{}, fmt.Errorf("%w: add one with `ferry trust add KEY.pub` or give --key on the first install", ErrNoTrust)
+	}
+	return verify.TrustSet{Keys: keys, Threshold: opts.Threshold}, nil
+}
+
+// refuse records a refused bundle in the audit log, the only trace a
+// refusal leaves, and returns err.
+func refuse(db *state.DB, path string, err error) error {
+	_ = db.Audit("install.refused", map[string]string{"bundle": filepath.Base(path), "error": err.Error()})
+	return err
+}
+
+func ensureDir(dir string) error { return os.MkdirAll(dir, 0o755) }

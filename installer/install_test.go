@@ -1,0 +1,283 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ferry/bundle"
+	"ferry/fixtures"
+	"ferry/installer/state"
+	"ferry/verify"
+)
+
+// testBundle builds a fixtures project of the given version, signed by a
+// fresh in-memory key, and returns the bundle path and the public key.
+type testBundle struct {
+	path string
+	pub  []byte
+	res  *bundle.BuildResult
+}
+
+func buildBundle(t testing.TB, dir, version string, priv *ecdsa.PrivateKey) testBundle {
+	t.Helper()
+	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := verify.NewSigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "app-"+version+".ferry")
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testBundle{path: out, pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), res: res}
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	res, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NoOp || res.Stored == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	checkInstalled(t, root, b.res.Manifest)
+
+	// Reinstalling is a no-op, and fast.
+	start := time.Now()
+	res, err = Install(context.Background(), b.path, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.NoOp || time.Since(start) > 2*time.Second {
+		t.Fatalf("reinstall: no-op %v after %s", res.NoOp, time.Since(start))
+	}
+}
+
+func TestInstallRefusedChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	data, err := os.ReadFile(b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)*3/5] ^= 0x10
+	bad := filepath.Join(dir, "bad.ferry")
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), bad, Options{Root: root, Keys: [][]byte{b.pub}}); err == nil {
+		t.Fatal("a tampered bundle was installed")
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		switch e.Name() {
+		case "state.db", "ferry.lock":
+		default:
+			t.Errorf("a refused bundle left %s in the root", e.Name())
+		}
+	}
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rels, _ := db.Releases()
+	trust, _ := db.Trust()
+	log, _ := db.AuditLog()
+	if len(rels) != 0 || len(trust) != 0 {
+		t.Fatalf("a refused bundle left %d releases and %d trusted keys", len(rels), len(trust))
+	}
+	if len(log) == 0 || log[len(log)-1].Event != "install.refused" {
+		t.Fatalf("the refusal is not in the audit log: %+v", log)
+	}
+}
+
+func TestInstallNewerAndRefuseOlder(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	b2 := buildBundle(t, dir, "1.1.0", key)
+	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Install(context.Background(), b2.path, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reused == 0 {
+		t.Error("content shared with 1.0.0 was stored again")
+	}
+	checkInstalled(t, root, b2.res.Manifest)
+	if _, err := Install(context.Background(), b1.path, Options{Root: root}); !errors.Is(err, ErrNotNewer) {
+		t.Fatalf("downgrade: got %v, want %v", err, ErrNotNewer)
+	}
+}
+
+// TestCrashLoop kills the installer at every journalled step (a hook that
+// SIGKILLs the process, as a power cut would), then installs again: the
+// result must be exactly an uninterrupted install's.
+func TestCrashLoop(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	b2 := buildBundle(t, dir, "1.1.0", key)
+	crashes := 0
+	for k := 1; ; k++ {
+		root := filepath.Join(dir, fmt.Sprintf("root-%d", k))
+		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+			t.Fatal(err)
+		}
+		killed := installInChild(t, root, b2.path, k)
+		if !killed {
+			break
+		}
+		crashes++
+		// The interrupted update left the host on 1.0.0, whole.
+		checkCurrent(t, root, "1.0.0", "1.1.0")
+		if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
+			t.Fatalf("crash at step %d, then install: %v", k, err)
+		}
+		checkInstalled(t, root, b2.res.Manifest)
+	}
+	if crashes < 5 {
+		t.Fatalf("only %d crash points", crashes)
+	}
+	t.Logf("%d crash points, each recovered", crashes)
+}
+
+// checkCurrent: after a crash, `current` is either the old release (whole)
+// or the new one, and no trace of a half-installed release is visible.
+func checkCurrent(t *testing.T, root, old, newer string) {
+	t.Helper()
+	link, err := os.Readlink(filepath.Join(root, "current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if link != filepath.Join("releases", old) && link != filepath.Join("releases", newer) {
+		t.Fatalf("current -> %s", link)
+	}
+}
+
+// checkInstalled compares the installed release with the manifest: every
+// file with its digest and mode, current, and the state.
+func checkInstalled(t *testing.T, root string, m *bundle.Manifest) {
+	t.Helper()
+	link, err := os.Readlink(filepath.Join(root, "current"))
+	if err != nil || link != filepath.Join("releases", m.Version) {
+		t.Fatalf("current -> %q (%v), want releases/%s", link, err, m.Version)
+	}
+	want := map[string]bool{}
+	for _, c := range m.Components {
+		for _, f := range c.Files {
+			want[f.Dest] = true
+			path := filepath.Join(root, "current", f.Dest)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(data)
+			if "sha256:"+hex.EncodeToString(sum[:]) != f.Digest {
+				t.Errorf("%s: content differs", f.Dest)
+			}
+			fi, _ := os.Stat(path)
+			if mode, _ := strconv.ParseUint(f.Mode, 8, 32); fi.Mode().Perm() != fs.FileMode(mode) {
+				t.Errorf("%s: mode %v, want %s", f.Dest, fi.Mode().Perm(), f.Mode)
+			}
+		}
+	}
+	_ = filepath.WalkDir(filepath.Join(root, "releases", m.Version), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".ferry-tmp") {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if cur, _ := db.Current(); cur != m.Version {
+		t.Fatalf("state says current %q, want %s", cur, m.Version)
+	}
+	if _, open, _ := db.OpenTxn(); open {
+		t.Fatal("a transaction is still open")
+	}
+	if err := db.VerifyAudit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// installInChild runs Install in a child process that kills itself at step
+// k; it reports whether the child was killed (false: it finished).
+func installInChild(t *testing.T, root, path string, k int) bool {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallChild$")
+	cmd.Env = append(os.Environ(), "FERRY_INSTALL_CHILD=1", "FERRY_CHILD_ROOT="+root, "FERRY_CHILD_BUNDLE="+path,
+		crashEnv+"="+strconv.Itoa(k))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true
+		}
+		t.Fatalf("child: %v\n%s", err, out.String())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
+}
+
+// TestInstallChild is the child side of installInChild.
+func TestInstallChild(t *testing.T) {
+	if os.Getenv("FERRY_INSTALL_CHILD") != "1" {
+		t.Skip("run by TestCrashLoop")
+	}
+	if _, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), Options{Root: os.Getenv("FERRY_CHILD_ROOT")}); err != nil {
+		t.Fatal(err)
+	}
+}

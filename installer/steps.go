@@ -1,0 +1,158 @@
+package installer
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"ferry/bundle"
+	"ferry/installer/store"
+)
+
+// runStep performs one planned step; each is idempotent, so a step that
+// ran before a crash runs again safely.
+func runStep(st *store.Store, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
+	switch s.Kind {
+	case StepMigrations, StepChart:
+		// Their content is in the store; applying migrations and charts
+		// is the work of the database and Helm steps.
+		return requireBlobs(st, s.Digests)
+	case StepImage:
+		for _, img := range c.Images {
+			if img.Name == s.Name {
+				return addImageRef(st, img)
+			}
+		}
+		return fmt.Errorf("image %s is not in component %s", s.Name, c.Name)
+	case StepFile:
+		for _, f := range c.Files {
+			if f.Dest == s.Name {
+				return placeFile(st, releaseDir(root, m.Version), f)
+			}
+		}
+		return fmt.Errorf("file %s is not in component %s", s.Name, c.Name)
+	case StepService:
+		for _, svc := range c.Services {
+			if svc.Name == s.Name {
+				return writeService(releaseDir(root, m.Version), c.Name, svc)
+			}
+		}
+		return fmt.Errorf("service %s is not in component %s", s.Name, c.Name)
+	}
+	return fmt.Errorf("unknown step kind %q", s.Kind)
+}
+
+func requireBlobs(st *store.Store, digests []string) error {
+	for _, d := range digests {
+		has, err := st.Has(d)
+		if err != nil {
+			return err
+		}
+		if !has {
+			return fmt.Errorf("blob %s is missing from the store", d)
+		}
+	}
+	return nil
+}
+
+// addImageRef makes the store's registry serve img under its name.
+func addImageRef(st *store.Store, img bundle.Image) error {
+	if err := requireBlobs(st, img.Blobs); err != nil {
+		return err
+	}
+	refs, err := st.Refs()
+	if err != nil {
+		return err
+	}
+	out := refs[:0]
+	for _, r := range refs {
+		if r.Name != img.Name {
+			out = append(out, r)
+		}
+	}
+	out = append(out, store.Ref{Name: img.Name, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size})
+	return st.SetRefs(out)
+}
+
+// placeFile copies a file from the store into the release directory:
+// temporary file, fsync, rename, so a file is either whole or absent.
+func placeFile(st *store.Store, dir string, f bundle.File) error {
+	mode, err := strconv.ParseUint(f.Mode, 8, 32)
+	if err != nil {
+		return fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
+	}
+	dst := filepath.Join(dir, filepath.FromSlash(f.Dest))
+	src, err := st.Open(f.Digest)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return writeAtomic(dst, os.FileMode(mode), func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	})
+}
+
+// writeService records a service definition for `ferry serve`.
+func writeService(dir, component string, svc bundle.ServiceSpec) error {
+	data, err := json.MarshalIndent(struct {
+		Component string             `json:"component"`
+		Service   bundle.ServiceSpec `json:"service"`
+	}{component, svc}, "", "  ")
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(dir, ".ferry", "services", svc.Name+".json")
+	return writeAtomic(dst, 0o644, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
+}
+
+// writeAtomic writes a file by temporary file, fsync and rename, creating
+// its directory.
+func writeAtomic(dst string, mode os.FileMode, fill func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ferry-tmp-*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(filepath.Dir(dst))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
