@@ -1,0 +1,273 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// dbName is the state file in the root.
+const dbName = "state.db"
+
+const (
+	// boltTimeout bounds bbolt's own flock on state.db. ferry's lock is
+	// taken first, so this only waits when a program other than ferry has
+	// the file open.
+	boltTimeout = time.Second
+
+	// lockWait is how long OpenReadOnly waits for a writer to finish, and
+	// how long Open waits for readers; a writer never waits for a writer.
+	lockWait = 2 * time.Second
+)
+
+// DB is the open state of one appliance root. Its methods are safe for
+// concurrent use by several goroutines.
+type DB struct {
+	root     string
+	path     string
+	bolt     *bolt.DB
+	lock     *rootLock
+	readOnly bool
+}
+
+// Open opens the state of the appliance at root for writing. It takes the
+// root's exclusive lock (<root>/ferry.lock, with this pid written in it), so
+// a second ferry fails at once with a *LockedError naming this process.
+//
+// With create, a missing root is made (mode 0700) and a missing state.db is
+// laid out (mode 0600) in an empty root; a directory that holds other files
+// but no state.db is not taken over. Without create, a root without
+// state.db is ErrNotARoot. A state.db that cannot be read is ErrCorrupt and
+// is never recreated; one written by a newer ferry is ErrSchemaTooNew.
+func Open(root string, create bool) (*DB, error) {
+	root, err := checkRoot(root, create)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockRoot(root, true, lockWait)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openLocked(root, create, lock)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenReadOnly opens the state at root for reading (status, history,
+// audit). It takes the root's lock shared, waiting a short time for a
+// writer to finish before failing with a *LockedError. Writes through the
+// returned DB fail with ErrReadOnly.
+func OpenReadOnly(root string) (*DB, error) {
+	return openReadOnly(root, lockWait)
+}
+
+func openReadOnly(root string, wait time.Duration) (*DB, error) {
+	root, err := checkRoot(root, false)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockRoot(root, false, wait)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(root, dbName)
+	b, _, err := openChecked(path)
+	if err != nil {
+		lock.release()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, notARoot(root, "it has no "+dbName+"; check --root, or install into it first")
+		}
+		return nil, err
+	}
+	return &DB{root: root, path: path, bolt: b, lock: lock, readOnly: true}, nil
+}
+
+// checkRoot cleans root and checks, before any lock file is made in it,
+// that it is a directory that can hold ferry state.
+func checkRoot(root string, create bool) (string, error) {
+	if root == "" {
+		return "", fmt.Errorf("%w: no root directory given; pass --root or set FERRY_ROOT", ErrNotARoot)
+	}
+	root = filepath.Clean(root)
+	info, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && create:
+		if err := os.MkdirAll(filepath.Dir(root), 0o755); err != nil {
+			return "", fmt.Errorf("create parent of root %s: %w", root, err)
+		}
+		if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("create root %s: %w", root, err)
+		}
+		return root, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", notARoot(root, "it does not exist")
+	case err != nil:
+		return "", fmt.Errorf("root %s: %w", root, err)
+	case !info.IsDir():
+		return "", notARoot(root, "it is not a directory")
+	}
+	if _, err := os.Stat(filepath.Join(root, dbName)); errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return "", notARoot(root, "it has no "+dbName+"; check --root, or install into it first")
+		}
+		// Checked again under the lock; checked here so that no lock file
+		// is left in a directory that is not to become a root.
+		if err := checkEmpty(root); err != nil {
+			return "", err
+		}
+	}
+	return root, nil
+}
+
+// openLocked does the rest of Open once the root is locked: it makes
+// state.db if asked to, checks it, and opens it for writing.
+func openLocked(root string, create bool, lock *rootLock) (*DB, error) {
+	path := filepath.Join(root, dbName)
+	_, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && create:
+		if err := createState(root); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, notARoot(root, "it has no "+dbName+"; check --root, or install into it first")
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+
+	ro, _, err := openChecked(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := ro.Close(); err != nil {
+		return nil, fmt.Errorf("close %s after checking it: %w", path, err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: boltTimeout})
+	if err != nil {
+		return nil, classifyOpen(path, err)
+	}
+	// A state.db restored from backup may have come back readable by all;
+	// it holds the trust set and the audit log.
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("restrict %s to its owner: %w", path, err)
+		}
+	}
+	return &DB{root: root, path: path, bolt: b, lock: lock}, nil
+}
+
+// createState lays out a new state.db. It is built under a temporary name
+// and renamed into place, so a crash part-way leaves no half-made state.db
+// that the next Open would have to call corrupt.
+func createState(root string) error {
+	path := filepath.Join(root, dbName)
+	if err := checkEmpty(root); err != nil {
+		return err
+	}
+	tmp := path + ".new"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove leftover %s: %w", tmp, err)
+	}
+	b, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: boltTimeout})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) })
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := syncDir(root); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkEmpty refuses to make a new state.db in a directory that already
+// holds something else, so that a mistyped --root does not turn an
+// unrelated directory into an appliance root. Only ferry's own lock and
+// temporary files and a file system's lost+found may be there.
+func checkEmpty(root string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("read root %s: %w", root, err)
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case lockName, dbName + ".new", "lost+found":
+			continue
+		}
+		return notARoot(root, fmt.Sprintf("it has no %s but is not empty (it holds %s); if it was a ferry root, restore %s from backup, otherwise choose an empty or new directory", dbName, e.Name(), dbName))
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func notARoot(root, why string) error {
+	return fmt.Errorf("%s is %w: %s", root, ErrNotARoot, why)
+}
+
+// Close releases the database and the root's lock. It is safe to call more
+// than once.
+func (db *DB) Close() error {
+	if db == nil {
+		return nil
+	}
+	err := db.bolt.Close()
+	if lerr := db.lock.release(); err == nil {
+		err = lerr
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Root returns the appliance root this state belongs to.
+func (db *DB) Root() string { return db.root }
+
+// Path returns the path of state.db.
+func (db *DB) Path() string { return db.path }
+
+// update runs fn in one bbolt read-write transaction: atomic, and fsync'd
+// before it returns.
+func (db *DB) update(fn func(tx *bolt.Tx) error) error {
+	if db.readOnly {
+		return fmt.Errorf("%s: %w; open it with Open to change it", db.path, ErrReadOnly)
+	}
+	return db.bolt.Update(fn)
+}
+
+func (db *DB) view(fn func(tx *bolt.Tx) error) error {
+	return db.bolt.View(fn)
+}
+
+// now is the time recorded in state: UTC, so that entries compare and read
+// the same on every host, and without the monotonic reading.
+func now() time.Time {
+	return time.Now().UTC()
+}

@@ -1,0 +1,66 @@
+package state
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestTrust(t *testing.T) {
+	root, db := newRoot(t)
+	pubA := []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+	pubB := []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\nBBBB\n-----END PGP PUBLIC KEY BLOCK-----\n")
+	if err := db.AddTrust("a", pubA); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddTrust("b", pubB); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddTrust("a", pubA); err != nil {
+		t.Errorf("adding the same key again: %v", err)
+	}
+	if err := db.AddTrust("a", pubB); !errors.Is(err, ErrExists) {
+		t.Errorf("replacing key a: %v, want ErrExists", err)
+	}
+	if err := db.AddTrust("", pubA); !errors.Is(err, ErrInvalid) {
+		t.Errorf("empty id: %v, want ErrInvalid", err)
+	}
+	if err := db.RemoveTrust("b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RemoveTrust("b"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("removing a missing key: %v, want ErrNotFound", err)
+	}
+	mustClose(t, db)
+
+	db, err := Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := db.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || string(keys["a"]) != string(pubA) {
+		t.Errorf("Trust after reopen = %q, want only a", keys)
+	}
+
+	// The changes are audited by digest, never with the key itself.
+	log, err := db.AuditLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, e := range log {
+		events = append(events, e.Event+":"+e.Fields["id"])
+		for _, v := range e.Fields {
+			if strings.Contains(v, "PUBLIC KEY") {
+				t.Errorf("audit entry %d holds key material", e.Seq)
+			}
+		}
+	}
+	if got, want := strings.Join(events, " "), "state.create: trust.add:a trust.add:b trust.remove:b"; got != want {
+		t.Errorf("audited %q, want %q", got, want)
+	}
+}
