@@ -49,6 +49,7 @@ const (
 	exitReadOnly  = 49 // read-only file system
 	exitAudit     = 50 // the audit chain is broken
 	exitSchema    = 51 // state.db was written by a newer ferry
+	exitDrift     = 52 // ferry check found differences
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -84,6 +85,7 @@ var exitClasses = []struct {
 	{installer.ErrNotNewer, exitNotNewer},
 	{installer.ErrConflict, exitConflict},
 	{installer.ErrCheckFail, exitCheck},
+	{installer.ErrDrift, exitDrift},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

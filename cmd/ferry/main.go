@@ -73,6 +73,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			statusCommand(),
 			historyCommand(),
 			auditCommand(),
+			gcCommand(),
+			checkCommand(),
+			registryCommand(),
 		},
 	}
 }
