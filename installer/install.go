@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"golang.org/x/sync/errgroup"
 
 	"ferry/bundle"
 	"ferry/installer/state"
@@ -150,9 +153,47 @@ const (
 type run struct {
 	db  *state.DB
 	txn state.Txn
+	// refs serialises changes to the store's image names.
+	refs sync.Mutex
+
+	mu sync.Mutex
 	// steps counts the steps started; crashAt is the test hook that
 	// simulates a crash at one of them (see crashStep).
 	steps, crashAt int
+}
+
+// runLevels runs the component steps of the plan level by level: the
+// components of one level depend only on earlier levels, so they run in
+// parallel (bounded by the number of CPUs), each its own steps in order.
+func (r *run) runLevels(ctx context.Context, plan *Plan, do func(Step) error) error {
+	byComponent := map[string][]Step{}
+	for _, s := range plan.Steps {
+		if s.Component != "" && s.Kind != StepCheck {
+			byComponent[s.Component] = append(byComponent[s.Component], s)
+		}
+	}
+	for _, level := range plan.Levels {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for _, name := range level {
+			steps := byComponent[name]
+			g.Go(func() error {
+				for _, s := range steps {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+					if err := r.step(s.ID(), func() error { return do(s) }); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // install runs the plan inside the transaction.
@@ -191,16 +232,10 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	for _, c := range m.Components {
 		byName[c.Name] = c
 	}
-	for _, s := range plan.Steps {
-		if s.Kind == StepActivate || s.Kind == StepCheck {
-			continue
-		}
-		s := s
-		if err := r.step(s.ID(), func() error {
-			return runStep(st, root, m, byName[s.Component], s)
-		}); err != nil {
-			return nil, err
-		}
+	if err := r.runLevels(ctx, plan, func(s Step) error {
+		return runStep(st, &r.refs, root, m, byName[s.Component], s)
+	}); err != nil {
+		return nil, err
 	}
 	if err := r.step("activate:"+m.Version, func() error {
 		return activate(db, root, m.Version)
@@ -237,8 +272,11 @@ func (r *run) step(name string, fn func() error) error {
 	if err := r.db.RecordStep(r.txn.ID, name, "started", ""); err != nil {
 		return err
 	}
+	r.mu.Lock()
 	r.steps++
-	crashIf(r.crashAt == r.steps)
+	crash := r.crashAt == r.steps
+	r.mu.Unlock()
+	crashIf(crash)
 	if err := fn(); err != nil {
 		_ = r.db.RecordStep(r.txn.ID, name, "failed", err.Error())
 		return fmt.Errorf("step %s: %w", name, err)

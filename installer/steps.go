@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"ferry/bundle"
 	"ferry/installer/store"
@@ -14,7 +15,7 @@ import (
 
 // runStep performs one planned step; each is idempotent, so a step that
 // ran before a crash runs again safely.
-func runStep(st *store.Store, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
+func runStep(st *store.Store, refs *sync.Mutex, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
 	switch s.Kind {
 	case StepMigrations, StepChart:
 		// Their content is in the store; applying migrations and charts
@@ -23,6 +24,8 @@ func runStep(st *store.Store, root string, m *bundle.Manifest, c bundle.Componen
 	case StepImage:
 		for _, img := range c.Images {
 			if img.Name == s.Name {
+				refs.Lock()
+				defer refs.Unlock()
 				return addImageRef(st, img)
 			}
 		}
