@@ -15,27 +15,36 @@ func activate(db *state.DB, root, version string) error {
 	if err := switchCurrent(root, version); err != nil {
 		return err
 	}
-	previous, err := db.Current()
-	if err != nil {
-		return err
-	}
+	// The commit point: one bbolt transaction. Recovery after a crash
+	// looks at the state's current release to know which side of it the
+	// install was on.
 	if err := db.SetCurrent(version); err != nil {
 		return err
 	}
-	if previous != "" && previous != version {
-		if rel, err := db.Release(previous); err == nil {
-			rel.Status = statusInactive
+	return markActive(db, version)
+}
+
+// markActive sets the status of every release to match the current one.
+func markActive(db *state.DB, version string) error {
+	rels, err := db.Releases()
+	if err != nil {
+		return err
+	}
+	for _, rel := range rels {
+		want := statusInactive
+		if rel.Version == version {
+			want = statusActive
+		} else if rel.Status != statusActive {
+			continue
+		}
+		if rel.Status != want {
+			rel.Status = want
 			if err := db.PutRelease(rel); err != nil {
 				return err
 			}
 		}
 	}
-	rel, err := db.Release(version)
-	if err != nil {
-		return err
-	}
-	rel.Status = statusActive
-	return db.PutRelease(rel)
+	return nil
 }
 
 // switchCurrent points <root>/current at releases/<version>.

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,7 +171,7 @@ func TestCrashLoop(t *testing.T) {
 		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
 			t.Fatal(err)
 		}
-		killed := installInChild(t, root, b2.path, k)
+		killed := installInChild(t, root, b2.path, k, 0, nil)
 		if !killed {
 			break
 		}
@@ -185,7 +186,38 @@ func TestCrashLoop(t *testing.T) {
 	if crashes < 5 {
 		t.Fatalf("only %d crash points", crashes)
 	}
-	t.Logf("%d crash points, each recovered", crashes)
+
+	// Then SIGKILL at random moments of the update.
+	start := time.Now()
+	if installInChild(t, filepath.Join(dir, "timing"), b1.path, 0, 0, b1.pub) {
+		t.Fatal("the timing run was killed")
+	}
+	span := time.Since(start)
+	kills := randomKills()
+	for i := range kills {
+		root := filepath.Join(dir, fmt.Sprintf("random-%d", i))
+		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(mathrand.Int64N(int64(span)))
+		installInChild(t, root, b2.path, 0, delay, nil)
+		checkCurrent(t, root, "1.0.0", "1.1.0")
+		if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
+			t.Fatalf("kill after %s, then install: %v", delay, err)
+		}
+		checkInstalled(t, root, b2.res.Manifest)
+		os.RemoveAll(root)
+	}
+	t.Logf("%d crash points at steps and %d random kills, each recovered", crashes, kills)
+}
+
+// randomKills is how many random SIGKILLs TestCrashLoop sends: a short
+// run by default, FERRY_CRASH_LOOPS for the long campaign (make crash).
+func randomKills() int {
+	if n, err := strconv.Atoi(os.Getenv("FERRY_CRASH_LOOPS")); err == nil && n > 0 {
+		return n
+	}
+	return 45
 }
 
 // checkCurrent: after a crash, `current` is either the old release (whole)
@@ -251,14 +283,29 @@ func checkInstalled(t *testing.T, root string, m *bundle.Manifest) {
 }
 
 // installInChild runs Install in a child process that kills itself at step
-// k; it reports whether the child was killed (false: it finished).
-func installInChild(t *testing.T, root, path string, k int) bool {
+// k (when k > 0) or is killed after delay (when delay > 0); it reports
+// whether the child was killed (false: it finished first).
+func installInChild(t *testing.T, root, path string, k int, delay time.Duration, key []byte) bool {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallChild$")
 	cmd.Env = append(os.Environ(), "FERRY_INSTALL_CHILD=1", "FERRY_CHILD_ROOT="+root, "FERRY_CHILD_BUNDLE="+path,
-		crashEnv+"="+strconv.Itoa(k))
+		crashEnv+"="+strconv.Itoa(k), "GORACE=atexit_sleep_ms=0")
+	if key != nil {
+		kf := filepath.Join(t.TempDir(), "key.pub")
+		if err := os.WriteFile(kf, key, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, "FERRY_CHILD_KEY="+kf)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if delay > 0 {
+		timer := time.AfterFunc(delay, func() { _ = cmd.Process.Kill() })
+		defer timer.Stop()
+	}
+	err := cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
@@ -277,7 +324,15 @@ func TestInstallChild(t *testing.T) {
 	if os.Getenv("FERRY_INSTALL_CHILD") != "1" {
 		t.Skip("run by TestCrashLoop")
 	}
-	if _, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), Options{Root: os.Getenv("FERRY_CHILD_ROOT")}); err != nil {
+	opts := Options{Root: os.Getenv("FERRY_CHILD_ROOT")}
+	if kf := os.Getenv("FERRY_CHILD_KEY"); kf != "" {
+		key, err := os.ReadFile(kf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Keys = [][]byte{key}
+	}
+	if _, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), opts); err != nil {
 		t.Fatal(err)
 	}
 }

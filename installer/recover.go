@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"ferry/installer/state"
 )
@@ -20,18 +19,19 @@ func recover(db *state.DB, root string, log *slog.Logger) error {
 	if err != nil || !open {
 		return err
 	}
-	steps, err := db.Steps(txn.ID)
+	current, err := db.Current()
 	if err != nil {
 		return err
 	}
-	activated := false
-	for _, s := range steps {
-		if strings.HasPrefix(s.Name, "activate:") && s.Phase == "done" {
-			activated = true
-		}
-	}
-	if activated {
+	if current == txn.Version {
+		// The state's current release is the commit point: it was reached.
 		log.Warn("an interrupted install had already activated its release; committing it", "version", txn.Version)
+		if err := switchCurrent(root, current); err != nil {
+			return err
+		}
+		if err := markActive(db, current); err != nil {
+			return err
+		}
 		if err := db.FinishTxn(txn.ID, "committed", "interrupted after activation; committed at the next start"); err != nil {
 			return err
 		}
