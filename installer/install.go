@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ var (
 	ErrNotNewer  = errors.New("bundle is not newer than the installed release")
 	ErrConflict  = errors.New("version already installed from another bundle")
 	ErrCheckFail = errors.New("post-install check failed")
+	ErrPlatform  = errors.New("bundle is not for this platform")
 )
 
 // Options control Install.
@@ -47,6 +49,9 @@ type Options struct {
 	Keep int
 	// Log receives progress; nil discards it.
 	Log *slog.Logger
+	// Platform is the host's "os/arch" (default: this binary's); images
+	// of the chosen components must include it.
+	Platform string
 }
 
 // Result says what an install did.
@@ -111,6 +116,9 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	plan, err := MakePlan(m, digest, opts.Selection)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkPlatform(m, plan, opts.Platform); err != nil {
+		return nil, refuse(db, path, err)
 	}
 
 	// The whole bundle is verified before anything is placed, so a bad
@@ -381,3 +389,33 @@ func refuse(db *state.DB, path string, err error) error {
 }
 
 func ensureDir(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+// checkPlatform refuses a bundle whose images cannot run here: every image
+// of a chosen component that names its platforms must include this host's.
+func checkPlatform(m *bundle.Manifest, plan *Plan, platform string) error {
+	if platform == "" {
+		platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	chosen := map[string]bool{}
+	for _, c := range plan.Components {
+		chosen[c] = true
+	}
+	for _, c := range m.Components {
+		if !chosen[c.Name] {
+			continue
+		}
+		for _, img := range c.Images {
+			if len(img.Platforms) == 0 {
+				continue
+			}
+			ok := false
+			for _, p := range img.Platforms {
+				ok = ok || p == platform || strings.HasPrefix(p, platform+"/")
+			}
+			if !ok {
+				return fmt.Errorf("%w: image %s of component %s is for %s, this host is %s", ErrPlatform, img.Name, c.Name, strings.Join(img.Platforms, ", "), platform)
+			}
+		}
+	}
+	return nil
+}

@@ -39,7 +39,13 @@ type testBundle struct {
 
 func buildBundle(t testing.TB, dir, version string, priv *ecdsa.PrivateKey) testBundle {
 	t.Helper()
-	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: 32 << 10})
+	return buildBundleSize(t, dir, version, priv, 32<<10)
+}
+
+func buildBundleSize(t testing.TB, dir, version string, key any, fileSize int64) testBundle {
+	t.Helper()
+	priv := key.(*ecdsa.PrivateKey)
+	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: fileSize})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,7 @@ const (
 	exitAudit     = 50 // the audit chain is broken
 	exitSchema    = 51 // state.db was written by a newer ferry
 	exitDrift     = 52 // ferry check found differences
+	exitPlatform  = 53 // bundle images are for another platform
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -86,6 +87,7 @@ var exitClasses = []struct {
 	{installer.ErrConflict, exitConflict},
 	{installer.ErrCheckFail, exitCheck},
 	{installer.ErrDrift, exitDrift},
+	{installer.ErrPlatform, exitPlatform},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // The grammar of the OCI distribution specification. The repository path is
@@ -72,12 +73,16 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ref returns the reference an image named image in the store gets at the
-// target: under its tag, or under its digest when the name has no tag.
-func (t target) ref(image string) (name.Reference, error) {
+// ref returns the reference the image named image in the store, whose
+// manifest has digest want, gets at the target: under its tag, or under its
+// digest when the name has no tag.
+func (t target) ref(image string, want v1.Hash) (name.Reference, error) {
 	repo, tag, digest, err := splitImageName(image)
 	if err != nil {
 		return nil, err
+	}
+	if digest != "" && digest != want.String() {
+		return nil, fmt.Errorf("image %s: the name says digest %s, the store holds %s", image, digest, want)
 	}
 	if t.prefix != "" {
 		repo = t.prefix + "/" + repo

@@ -1,0 +1,126 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"ferry/installer/state"
+)
+
+// mountTmpfs mounts a small tmpfs at dir for the test, or skips when this
+// process may not mount.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+}
+
+func TestInstallDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "small")
+	mountTmpfs(t, root, "600k")
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	big := buildBigBundle(t, dir, "1.1.0", key)
+	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+		t.Skipf("the first release does not fit either: %v", err)
+	}
+	_, err := Install(context.Background(), big.path, Options{Root: root})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("got %v, want ENOSPC", err)
+	}
+	// Nothing lost: 1.0.0 is whole and current, nothing is half-open.
+	checkInstalled(t, root, b1.res.Manifest)
+}
+
+// buildBigBundle is a bundle whose files do not fit a small file system.
+func buildBigBundle(t *testing.T, dir, version string, key any) testBundle {
+	t.Helper()
+	return buildBundleSize(t, dir, version, key, 2<<20)
+}
+
+func TestInstallReadOnlyRoot(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "ro")
+	mountTmpfs(t, root, "8m")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := buildBundle(t, dir, "1.1.0", newKey(t))
+	if out, err := exec.Command("mount", "-o", "remount,ro", root).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount read-only: %v: %s", err, out)
+	}
+	_, err := Install(context.Background(), b2.path, Options{Root: root, Keys: [][]byte{b2.pub}})
+	if !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("got %v, want EROFS", err)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,rw", root).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v: %s", err, out)
+	}
+	checkInstalled(t, root, b.res.Manifest)
+}
+
+func TestInstallOtherPlatform(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	_, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}, Platform: "linux/riscv64"})
+	if !errors.Is(err, ErrPlatform) {
+		t.Fatalf("got %v, want %v", err, ErrPlatform)
+	}
+	if _, err := os.Stat(filepath.Join(root, "releases")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a refused bundle left a releases directory")
+	}
+}
+
+func TestInstallCorruptState(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(root, "state.db")
+	data, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4096; i < 4096+64 && i < len(data); i++ {
+		data[i] ^= 0xff
+	}
+	if err := os.WriteFile(db, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), b.path, Options{Root: root}); !errors.Is(err, state.ErrCorrupt) {
+		t.Fatalf("got %v, want %v", err, state.ErrCorrupt)
+	}
+	after, _ := os.ReadFile(db)
+	if string(after) != string(data) {
+		t.Fatal("a corrupted state.db was changed")
+	}
+}
+
+func TestInstallNotARoot(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "unrelated.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := buildBundle(t, t.TempDir(), "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: dir, Keys: [][]byte{b.pub}}); !errors.Is(err, state.ErrNotARoot) {
+		t.Fatalf("got %v, want %v", err, state.ErrNotARoot)
+	}
+}
