@@ -7,7 +7,7 @@ OUT       := out
 FUZZTIME  ?= 10s
 CORPUS    ?= 1GiB
 
-.PHONY: all build demo test deps fuzz fuzz-long bench clean
+.PHONY: all build demo test deps fuzz fuzz-long crash bench clean
 
 export REPEAT
 
@@ -51,6 +51,12 @@ fuzz:
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=10m
+
+# The installer's crash loop: SIGKILL at every journalled step and at
+# CRASH_LOOPS random moments of an update (make test runs a short form).
+CRASH_LOOPS ?= 1000
+crash:
+	FERRY_CRASH_LOOPS=$(CRASH_LOOPS) $(GO) test -count=1 -timeout 120m -run '^TestCrashLoop$$' -v ./installer
 
 # Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) in the same
 # run; CORPUS=4GiB for the large run.
