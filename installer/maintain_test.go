@@ -1,0 +1,108 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ferry/installer/state"
+	"ferry/installer/store"
+)
+
+// TestRetentionAndGC installs four versions keeping three: the oldest
+// release goes, gc removes what only it used, and never a blob a kept
+// release needs.
+func TestRetentionAndGC(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	var bundles []testBundle
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0", "1.3.0"} {
+		b := buildBundle(t, dir, v, key)
+		bundles = append(bundles, b)
+		if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}, Keep: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels, _ := db.Releases()
+	db.Close()
+	if len(rels) != 3 || rels[0].Version != "1.1.0" {
+		t.Fatalf("kept %d releases from %v", len(rels), rels[0].Version)
+	}
+	if _, err := os.Stat(releaseDir(root, "1.0.0")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the release directory of 1.0.0 was kept")
+	}
+	res, err := GC(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Removed) == 0 {
+		t.Fatal("gc removed nothing, though 1.0.0 had content of its own")
+	}
+	// Everything the kept releases use is still there and intact.
+	if drift, err := Check(context.Background(), root); err != nil {
+		t.Fatalf("after gc: %v %+v", err, drift)
+	}
+	checkInstalled(t, root, bundles[3].res.Manifest)
+	st, err := store.Open(filepath.Join(root, "store"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, _ := st.Refs()
+	for _, r := range refs {
+		if r.Name == "wf/api:1.0.0" || r.Name == "wf/worker:1.0.0" {
+			t.Errorf("gc kept the image name %s of a removed release", r.Name)
+		}
+	}
+}
+
+func TestCheckFindsDrift(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	rel := releaseDir(root, "1.0.0")
+	must(t, os.WriteFile(filepath.Join(rel, "etc", "api.conf"), []byte("changed"), 0o644))
+	must(t, os.Remove(filepath.Join(rel, "bin", "api")))
+	must(t, os.WriteFile(filepath.Join(rel, "bin", "implant"), []byte("x"), 0o755))
+	st, err := store.Open(filepath.Join(root, "store"), false)
+	must(t, err)
+	refs, _ := st.Refs()
+	p, err := st.Path(refs[0].Digest)
+	must(t, err)
+	must(t, os.WriteFile(p, []byte("{}"), 0o644))
+
+	drift, err := Check(context.Background(), root)
+	if !errors.Is(err, ErrDrift) {
+		t.Fatalf("got %v, want %v", err, ErrDrift)
+	}
+	kinds := map[string]string{}
+	for _, d := range drift {
+		kinds[d.Path] = d.Kind
+	}
+	if kinds["etc/api.conf"] != "changed" || kinds["bin/api"] != "missing" || kinds["bin/implant"] != "extra" {
+		t.Fatalf("drift %+v", drift)
+	}
+	changedBlob := false
+	for _, d := range drift {
+		changedBlob = changedBlob || (d.Path == p && d.Kind == store.DriftChanged)
+	}
+	if !changedBlob {
+		t.Fatalf("a changed store blob was not reported: %+v", drift)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
