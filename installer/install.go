@@ -52,6 +52,8 @@ type Options struct {
 	// Platform is the host's "os/arch" (default: this binary's); images
 	// of the chosen components must include it.
 	Platform string
+	// Appliers apply migrations and charts, by step kind (see Applier).
+	Appliers map[string]Applier
 }
 
 // Result says what an install did.
@@ -241,7 +243,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		byName[c.Name] = c
 	}
 	if err := r.runLevels(ctx, plan, func(s Step) error {
-		return runStep(st, &r.refs, root, m, byName[s.Component], s)
+		return runStep(ctx, st, &r.refs, opts.Appliers, root, m, byName[s.Component], s)
 	}); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	mathrand "math/rand/v2"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -340,5 +342,48 @@ func TestInstallChild(t *testing.T) {
 	}
 	if _, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), opts); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// recordingApplier records the steps it was asked to apply and reads their
+// content, as a database or Helm applier would.
+type recordingApplier struct {
+	mu    sync.Mutex
+	steps []string
+	bytes int
+}
+
+func (a *recordingApplier) Apply(ctx context.Context, s Step, c bundle.Component, version string, open func(string) (io.ReadCloser, error)) error {
+	for _, d := range s.Digests {
+		rc, err := open(d)
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.bytes += len(b)
+		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	a.steps = append(a.steps, s.ID())
+	a.mu.Unlock()
+	return nil
+}
+
+func TestAppliers(t *testing.T) {
+	dir := t.TempDir()
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	a := &recordingApplier{}
+	_, err := Install(context.Background(), b.path, Options{Root: filepath.Join(dir, "root"), Keys: [][]byte{b.pub},
+		Appliers: map[string]Applier{StepMigrations: a, StepChart: a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.steps) != 3 || a.bytes == 0 {
+		t.Fatalf("applied %v (%d bytes), want the migrations and both charts", a.steps, a.bytes)
 	}
 }

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,12 +16,17 @@ import (
 
 // runStep performs one planned step; each is idempotent, so a step that
 // ran before a crash runs again safely.
-func runStep(st *store.Store, refs *sync.Mutex, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
+func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers map[string]Applier, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
 	switch s.Kind {
 	case StepMigrations, StepChart:
-		// Their content is in the store; applying migrations and charts
-		// is the work of the database and Helm steps.
-		return requireBlobs(st, s.Digests)
+		if err := requireBlobs(st, s.Digests); err != nil {
+			return err
+		}
+		if a := appliers[s.Kind]; a != nil {
+			open := func(d string) (io.ReadCloser, error) { return st.Open(d) }
+			return a.Apply(ctx, s, c, m.Version, open)
+		}
+		return nil
 	case StepImage:
 		for _, img := range c.Images {
 			if img.Name == s.Name {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
 // refNameAnnotation carries an image's name on its descriptor in the
@@ -17,30 +16,26 @@ type storeImage struct {
 	desc v1.Descriptor
 }
 
-// readImages returns the images named in the layout's index.json, in the
+// readImages returns the images named in the store's index.json, root, in the
 // order of want, or in the index's order when want is empty. A wanted name
 // the store does not have is an error, before anything is pushed.
-func readImages(lp layout.Path, want []string) ([]storeImage, error) {
-	ii, err := lp.ImageIndex()
+func readImages(root v1.ImageIndex, dir string, want []string) ([]storeImage, error) {
+	im, err := root.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("content store %s: %w", lp, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("content store %s: index.json: %w", lp, err)
+		return nil, fmt.Errorf("content store %s: index.json: %w", dir, err)
 	}
 	var all []storeImage
 	byName := make(map[string]storeImage, len(im.Manifests))
 	for i, d := range im.Manifests {
 		n := d.Annotations[refNameAnnotation]
 		if n == "" {
-			return nil, fmt.Errorf("content store %s: index.json entry %d (%s) has no %s annotation", lp, i, d.Digest, refNameAnnotation)
+			return nil, fmt.Errorf("content store %s: index.json entry %d (%s) has no %s annotation", dir, i, d.Digest, refNameAnnotation)
 		}
 		if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
-			return nil, fmt.Errorf("content store %s: image %s: media type %q is not an image manifest or index", lp, n, d.MediaType)
+			return nil, fmt.Errorf("content store %s: image %s: media type %q is not an image manifest or index", dir, n, d.MediaType)
 		}
 		if prev, dup := byName[n]; dup {
-			return nil, fmt.Errorf("content store %s: image %s is named twice (%s and %s)", lp, n, prev.desc.Digest, d.Digest)
+			return nil, fmt.Errorf("content store %s: image %s is named twice (%s and %s)", dir, n, prev.desc.Digest, d.Digest)
 		}
 		si := storeImage{name: n, desc: d}
 		byName[n] = si
@@ -54,7 +49,7 @@ func readImages(lp layout.Path, want []string) ([]storeImage, error) {
 	for _, n := range want {
 		si, ok := byName[n]
 		if !ok {
-			return nil, fmt.Errorf("image %s: not in the content store %s", n, lp)
+			return nil, fmt.Errorf("image %s: not in the content store %s", n, dir)
 		}
 		if !seen[n] {
 			seen[n] = true

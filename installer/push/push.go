@@ -37,7 +37,11 @@ func Push(ctx context.Context, storeDir string, opts Options) ([]Result, error) 
 	if err != nil {
 		return nil, fmt.Errorf("content store %s: %w", storeDir, err)
 	}
-	images, err := readImages(lp, opts.Images)
+	root, err := lp.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("content store %s: %w", storeDir, err)
+	}
+	images, err := readImages(root, storeDir, opts.Images)
 	if err != nil {
 		return nil, err
 	}
@@ -55,10 +59,6 @@ func Push(ctx context.Context, storeDir string, opts Options) ([]Result, error) 
 	var rt http.RoundTripper = tr
 	if !tgt.plainHTTP {
 		rt = httpsOnly{next: tr}
-	}
-	root, err := lp.ImageIndex()
-	if err != nil {
-		return nil, fmt.Errorf("content store %s: %w", storeDir, err)
 	}
 	p := pusher{
 		dir:     storeDir,
@@ -150,11 +150,11 @@ func (p *pusher) load(im storeImage) (remote.Taggable, error) {
 		t, err = p.store.Image(im.desc.Digest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("content store %s: %w", p.layout, err)
+		return nil, fmt.Errorf("content store %s: %w", p.dir, err)
 	}
 	raw, err := t.RawManifest()
 	if err != nil {
-		return nil, fmt.Errorf("content store %s: %w", p.layout, err)
+		return nil, fmt.Errorf("content store %s: %w", p.dir, err)
 	}
 	got, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
