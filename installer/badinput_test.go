@@ -124,3 +124,49 @@ func TestInstallNotARoot(t *testing.T) {
 		t.Fatalf("got %v, want %v", err, state.ErrNotARoot)
 	}
 }
+
+// TestInstallPermissionDenied runs the installer as an unprivileged user
+// against a root it may not write: a clear EACCES, and nothing changes.
+func TestInstallPermissionDenied(t *testing.T) {
+	if os.Getenv("FERRY_DENIED_CHILD") == "1" {
+		_, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), Options{Root: os.Getenv("FERRY_CHILD_ROOT")})
+		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+			os.Exit(3)
+		}
+		t.Fatalf("got %v, want permission denied", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a child as another user")
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := buildBundle(t, dir, "1.1.0", newKey(t))
+	// The child needs to reach its own binary and the bundle.
+	pub, err := os.MkdirTemp("", "ferry-denied-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(pub) })
+	must(t, os.Chmod(pub, 0o755))
+	exe := filepath.Join(pub, "installer.test")
+	data, err := os.ReadFile(os.Args[0])
+	must(t, err)
+	must(t, os.WriteFile(exe, data, 0o755))
+	bundleCopy := filepath.Join(pub, "app.ferry")
+	data, err = os.ReadFile(b2.path)
+	must(t, err)
+	must(t, os.WriteFile(bundleCopy, data, 0o644))
+	must(t, os.Chmod(dir, 0o755))
+
+	cmd := exec.Command(exe, "-test.run=^TestInstallPermissionDenied$")
+	cmd.Env = append(os.Environ(), "FERRY_DENIED_CHILD=1", "FERRY_CHILD_ROOT="+root, "FERRY_CHILD_BUNDLE="+bundleCopy, "GORACE=atexit_sleep_ms=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	checkInstalled(t, root, b.res.Manifest)
+}
