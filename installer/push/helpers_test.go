@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"io"
 	"log"
 	"net/http"
@@ -19,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 // testStore is an OCI layout built the way the content store is laid out:
@@ -149,19 +149,84 @@ func pullDigest(t *testing.T, ref string) v1.Hash {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validate.Index(ii); err != nil {
-			t.Fatalf("pull %s: %v", ref, err)
-		}
+		checkIndex(t, ref, ii)
 	} else {
 		img, err := desc.Image()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := validate.Image(img); err != nil {
-			t.Fatalf("pull %s: %v", ref, err)
-		}
+		checkImage(t, ref, img)
 	}
 	return desc.Digest
+}
+
+// checkIndex checks every image of a pulled index.
+func checkIndex(t *testing.T, ref string, ii v1.ImageIndex) {
+	t.Helper()
+	im, err := ii.IndexManifest()
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	if len(im.Manifests) == 0 {
+		t.Fatalf("pull %s: the index is empty", ref)
+	}
+	for _, d := range im.Manifests {
+		img, err := ii.Image(d.Digest)
+		if err != nil {
+			t.Fatalf("pull %s: %s: %v", ref, d.Digest, err)
+		}
+		checkImage(t, ref+" "+d.Digest.String(), img)
+	}
+}
+
+// checkImage reads a pulled image's manifest, config and layers and checks
+// each against its digest.
+func checkImage(t *testing.T, ref string, img v1.Image) {
+	t.Helper()
+	check := func(what string, want v1.Hash, r io.Reader) {
+		t.Helper()
+		got, _, err := v1.SHA256(r)
+		if err != nil {
+			t.Fatalf("pull %s: %s: %v", ref, what, err)
+		}
+		if got != want {
+			t.Fatalf("pull %s: %s has digest %s, want %s", ref, what, got, want)
+		}
+	}
+	raw, err := img.RawManifest()
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("manifest", d, bytes.NewReader(raw))
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatalf("pull %s: config: %v", ref, err)
+	}
+	cn, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("config", cn, bytes.NewReader(cfg))
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	for _, l := range layers {
+		ld, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatalf("pull %s: layer %s: %v", ref, ld, err)
+		}
+		check("layer", ld, rc)
+		rc.Close()
+	}
 }
 
 // layoutName is the option naming an image in the layout.
