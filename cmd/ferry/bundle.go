@@ -101,15 +101,7 @@ func sourceDateEpoch() (time.Time, error) {
 }
 
 func bundleInspect(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("bundle inspect takes one bundle file")
-	}
-	f, err := os.Open(c.Args().First())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	in, err := bundle.Inspect(f)
+	in, err := inspectArg(c, "bundle inspect")
 	if err != nil {
 		return err
 	}
@@ -208,4 +200,17 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// inspectArg reads the head of the one bundle named on the command line.
+func inspectArg(c *cli.Context, command string) (*bundle.Inspection, error) {
+	if c.NArg() != 1 {
+		return nil, usageError("%s takes one bundle file", command)
+	}
+	f, err := os.Open(c.Args().First())
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return bundle.Inspect(f)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"ferry/bundle"
 	"ferry/installer"
 	"ferry/installer/state"
 	"ferry/verify"
@@ -122,15 +121,7 @@ func planCommand() *cli.Command {
 }
 
 func planBundle(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("plan takes one bundle file")
-	}
-	f, err := os.Open(c.Args().First())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	in, err := bundle.Inspect(f)
+	in, err := inspectArg(c, "plan")
 	if err != nil {
 		return err
 	}
