@@ -64,6 +64,8 @@ type Result struct {
 	Reused    int  // blobs the store already had
 	ReleaseAt string
 	Checks    []state.CheckResult
+	// Images are the names of the installed images.
+	Images []string
 }
 
 // releaseDir is where a release's files live.
@@ -227,6 +229,11 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, err
 	}
 	res := &Result{Plan: plan, ReleaseAt: releaseDir(root, m.Version)}
+	for _, c := range installedComponents(m, state.Release{Components: plan.Components}) {
+		for _, img := range c.Images {
+			res.Images = append(res.Images, img.Name)
+		}
+	}
 
 	// One pass over the bundle places every needed blob in the store, each
 	// checked against the signed manifest as it streams.

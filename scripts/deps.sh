@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and benchmarks use, when missing:
 # gnupg (gpg interoperability), skopeo (reads extracted OCI layouts),
-# zstd and time (the plain pipeline and measurements in benchmarks).
+# zstd and time (the plain pipeline and measurements in benchmarks),
+# docker-registry (a real registry for --push-to).
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v gpg >/dev/null || missing+=(gnupg)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

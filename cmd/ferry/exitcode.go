@@ -51,6 +51,7 @@ const (
 	exitSchema    = 51 // state.db was written by a newer ferry
 	exitDrift     = 52 // ferry check found differences
 	exitPlatform  = 53 // bundle images are for another platform
+	exitPush      = 54 // installed, but --push-to failed
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -92,6 +93,7 @@ var exitClasses = []struct {
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},
 	{syscall.EPERM, exitDenied},
+	{errPush, exitPush},
 	{errUsage, exitUsage},
 	{errKey, exitKey},
 	{bundle.ErrSource, exitSource},
@@ -100,6 +102,7 @@ var exitClasses = []struct {
 var (
 	errUsage = errors.New("usage")
 	errKey   = errors.New("key")
+	errPush  = errors.New("push")
 )
 
 // exitCode classifies err for the process exit status.

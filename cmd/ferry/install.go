@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"ferry/installer"
+	"ferry/installer/push"
 	"ferry/installer/state"
 	"ferry/verify"
 )
@@ -51,6 +53,9 @@ func installCommand() *cli.Command {
 			&cli.StringFlag{Name: "components", Usage: "install only these optional components (comma-separated), with their dependencies"},
 			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
 			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
+			&cli.StringFlag{Name: "push-to", Usage: "also copy the installed images to the registry `HOST[:PORT][/PREFIX]`"},
+			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
+			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
 			jsonFlag(),
 		},
 		Action: installBundle,
@@ -70,8 +75,15 @@ func installBundle(c *cli.Context) error {
 		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
 		Log:       logger(c),
 	})
+	var pushed []push.Result
+	if err == nil && c.String("push-to") != "" {
+		pushed, err = pushImages(c, res)
+	}
 	if res != nil && c.Bool("json") {
-		_ = writeJSON(c.App.Writer, res)
+		_ = writeJSON(c.App.Writer, struct {
+			*installer.Result
+			Pushed []push.Result `json:"pushed,omitempty"`
+		}{res, pushed})
 	}
 	if err != nil {
 		return err
@@ -88,7 +100,30 @@ func installBundle(c *cli.Context) error {
 	for _, ch := range res.Checks {
 		fmt.Fprintf(c.App.Writer, "check %s: ok\n", ch.Name)
 	}
+	for _, p := range pushed {
+		state := "pushed"
+		if !p.Pushed {
+			state = "already there"
+		}
+		fmt.Fprintf(c.App.Writer, "%s %s -> %s\n", state, p.Image, p.Target)
+	}
 	return nil
+}
+
+// pushImages copies the installed release's images to --push-to.
+func pushImages(c *cli.Context, res *installer.Result) ([]push.Result, error) {
+	names := res.Images
+	if len(names) == 0 {
+		return nil, nil
+	}
+	out, err := push.Push(c.Context, filepath.Join(c.String("root"), "store"), push.Options{
+		Target: c.String("push-to"), PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure"),
+		Images: names, Log: logger(c),
+	})
+	if err != nil {
+		return out, fmt.Errorf("%w: %w", errPush, err)
+	}
+	return out, nil
 }
 
 func readKeyFiles(paths []string) ([][]byte, error) {
