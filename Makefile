@@ -58,8 +58,9 @@ CRASH_LOOPS ?= 1000
 crash:
 	FERRY_CRASH_LOOPS=$(CRASH_LOOPS) $(GO) test -count=1 -timeout 120m -run '^TestCrashLoop$$' -v ./installer
 
-# Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) in the same
-# run; CORPUS=4GiB for the large run.
+# Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) and, for
+# the registry, net/http's FileServer, in the same run: create, verify,
+# install and image pull; CORPUS=4GiB for the large run.
 bench: deps build
 	./scripts/bench.sh $(OUT)/bench $(CORPUS)
 

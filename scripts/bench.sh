@@ -6,9 +6,18 @@
 #            vs  tar -c | zstd -T0 -3, sha256sum of every input, gpg --detach-sign of the sums
 #   verify:  ferry verify
 #            vs  gpg --verify of the sums, zstd -t of the archive, sha256sum -c of the inputs
+#   install: ferry install into a fresh root
+#            vs  gpg --verify of the sums, zstd -dc | tar -x into a fresh directory,
+#                sha256sum -c there, sync(1) of every extracted file and directory
+#   pull:    every blob of one image (min(500 MiB, corpus/2), 8 layers) from
+#            ferry registry serve over an installed root
+#            vs  the same blob files from net/http's FileServer
+#            (scripts/pullbench), fetched over loopback by the same client,
+#            4 connections, bytes discarded
 #
-# Both sides end with their outputs on disk (ferry fsyncs its bundle; the
-# pipeline's outputs are synced with sync(1)) and run with a warm page cache.
+# Both sides end with their outputs on disk (ferry fsyncs its bundle and
+# every installed file; the pipeline's outputs are synced with sync(1)) and
+# run with a warm page cache.
 # Timings are reported, never judged: this script fails only if a step fails.
 set -euo pipefail
 
@@ -21,7 +30,13 @@ work=$(cd "$work" && pwd)
 export FERRY_PASSPHRASE=bench
 export GNUPGHOME=$work/gnupg
 mkdir -m 700 "$GNUPGHOME"
-trap 'gpgconf --kill gpg-agent 2>/dev/null || true' EXIT
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	gpgconf --kill gpg-agent 2>/dev/null || true
+}
+trap cleanup EXIT
 
 echo "bench: generating a $size corpus" >&2
 go run ./fixtures/cmd/fixturegen corpus -out "$work/corpus" -size "$size"
@@ -34,13 +49,15 @@ gpg --batch --quiet --passphrase '' --quick-gen-key 'Bench <bench@example.invali
 find "$work/corpus" -type f -exec cat {} + >/dev/null
 
 # measure NAME CMD...: runs CMD $repeat times; the median wall seconds and
-# the largest peak RSS (KiB) go into $NAME_s and $NAME_kb.
+# the largest peak RSS (KiB) go into $NAME_s and $NAME_kb. With prep=SCRIPT
+# set, bash runs SCRIPT before each run, outside the timing.
 repeat=${REPEAT:-3}
 measure() {
 	local name=$1; shift
 	local i
 	: >"$work/times.$name"
 	for ((i = 0; i < repeat; i++)); do
+		if [[ -n ${prep:-} ]]; then bash -c "$prep"; fi
 		/usr/bin/time -o "$work/time.$name" -f '%e %M' "$@" >"$work/log.$name" 2>&1 ||
 			{ echo "bench: $name failed:" >&2; cat "$work/log.$name" >&2; exit 1; }
 		tail -1 "$work/time.$name" >>"$work/times.$name"
@@ -64,11 +81,70 @@ measure pipe_verify bash -c "
 	zstd -t -q '$work/pipe.tar.zst'
 	cd '$work/corpus' && sha256sum -c --quiet '$work/SHA256SUMS'"
 
+# install: both sides start from nothing (and a clean page cache: nothing
+# dirty left to write back) and end durable.
+prep="rm -rf '$work/root' && sync" measure ferry_install "$ferry" install "$work/bench.ferry" --root "$work/root" --key "$work/release.pub"
+prep="rm -rf '$work/extract' && sync" measure pipe_install bash -c "
+	gpg --batch --verify '$work/SHA256SUMS.sig' '$work/SHA256SUMS'
+	mkdir '$work/extract'
+	zstd -dc -q '$work/pipe.tar.zst' | tar -xf - -C '$work/extract'
+	cd '$work/extract' && sha256sum -c --quiet '$work/SHA256SUMS'
+	find . -exec sync {} +"
+rm -rf "$work/root" "$work/extract"
+
+# pull: one image of min(500 MiB, corpus/2), bundled and installed into its
+# own root, served by ferry and by a static file server over the same store.
+echo "bench: registry pull" >&2
+pull_image=$(( corpus_bytes / 2 < 500 * 1024 * 1024 ? corpus_bytes / 2 : 500 * 1024 * 1024 ))
+# a pull takes a fraction of a second: at least 3 runs, and enough to move
+# about 512 MiB per side (at most 50) so that small images are not all noise
+pull_runs=$(( (512 * 1024 * 1024 + pull_image - 1) / pull_image ))
+pull_runs=$(( pull_runs > 50 ? 50 : pull_runs < 3 ? 3 : pull_runs ))
+pull_runs=$(( pull_runs < repeat ? repeat : pull_runs ))
+go build -o "$work/pullbench" ./scripts/pullbench
+"$work/pullbench" image -out "$work/pull" -size "$pull_image" -layers 8
+"$ferry" bundle create -f "$work/pull/ferry.yaml" -o "$work/pull.ferry" --key "$work/release.key" >"$work/log.pull_create" 2>&1 ||
+	{ echo "bench: bundle create of the pull image failed:" >&2; cat "$work/log.pull_create" >&2; exit 1; }
+"$ferry" install "$work/pull.ferry" --root "$work/pullroot" --key "$work/release.pub" >"$work/log.pull_install" 2>&1 ||
+	{ echo "bench: install of the pull image failed:" >&2; cat "$work/log.pull_install" >&2; exit 1; }
+
+# start_server NAME PROBE CMD...: starts CMD, which prints "serving ... on
+# http://ADDR" once it listens on a free loopback port, and waits until
+# ADDR/PROBE answers; the base URL and pid go into $NAME_url and $NAME_pid.
+start_server() {
+	local name=$1 probe=$2; shift 2
+	"$@" >"$work/log.$name" 2>&1 &
+	local pid=$! url='' i
+	pids+=("$pid")
+	for ((i = 0; i < 200; i++)); do
+		url=$(sed -n 's|^serving .* on \(http://127\.0\.0\.1:[0-9]*\)$|\1|p' "$work/log.$name")
+		[[ -n $url ]] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[[ -n $url ]] && "$work/pullbench" wait "$url$probe" ||
+		{ echo "bench: $name did not start:" >&2; cat "$work/log.$name" >&2; exit 1; }
+	printf -v "${name}_url" '%s' "$url"
+	printf -v "${name}_pid" '%s' "$pid"
+}
+start_server registry /v2/ "$ferry" registry serve --root "$work/pullroot" --addr 127.0.0.1:0
+start_server static / "$work/pullbench" serve -dir "$work/pullroot/store" -addr 127.0.0.1:0
+find "$work/pullroot/store/blobs" -type f -exec cat {} + >/dev/null
+"$work/pullbench" pull -store "$work/pullroot/store" -ref bench/big:1.0.0 -c 4 -runs "$pull_runs" \
+	-registry "$registry_url" -static "$static_url" >"$work/pull.out" 2>"$work/log.pull" ||
+	{ echo "bench: pull failed:" >&2; cat "$work/log.pull" >&2; exit 1; }
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+registry_kb=$(hwm "$registry_pid")
+static_kb=$(hwm "$static_pid")
+read -r _ registry_pull_s pull_bytes pull_blobs < <(grep '^registry ' "$work/pull.out")
+read -r _ static_pull_s _ < <(grep '^static ' "$work/pull.out")
+
 ferry_size=$(stat -c %s "$work/bench.ferry")
 pipe_size=$(( $(stat -c %s "$work/pipe.tar.zst") + $(stat -c %s "$work/SHA256SUMS") + $(stat -c %s "$work/SHA256SUMS.sig") ))
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) b = 0.001; printf "%.2f", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+mbps() { awk -v n="$1" -v s="$2" 'BEGIN { if (s == 0) s = 0.0001; printf "%.0f MB/s", n / s / 1e6 }'; }
 
 cat <<REPORT
 
@@ -84,4 +160,14 @@ verify                      wall      peak RSS
   ferry verify --deep       ${ferry_deep_s}s    $(mib "$ferry_deep_kb")
   gpg + zstd -t + sha256sum ${pipe_verify_s}s    $(mib "$pipe_verify_kb")
   speed-up (pipeline/ferry) $(ratio "$pipe_verify_s" "$ferry_verify_s")x        (--deep: $(ratio "$pipe_verify_s" "$ferry_deep_s")x)
+
+install                     wall      peak RSS
+  ferry install             ${ferry_install_s}s    $(mib "$ferry_install_kb")
+  tar -x + sha256sum + sync ${pipe_install_s}s    $(mib "$pipe_install_kb")
+  ratio (ferry/pipeline)    $(ratio "$ferry_install_s" "$pipe_install_s")x        (targets: <= 1.30x, peak RSS <= 128 MiB)
+
+registry pull               speed       server peak RSS
+  ferry registry serve      $(mbps "$pull_bytes" "$registry_pull_s")   $(mib "$registry_kb")
+  net/http FileServer       $(mbps "$pull_bytes" "$static_pull_s")   $(mib "$static_kb")
+  ratio (ferry/static)      $(ratio "$static_pull_s" "$registry_pull_s")x        (target >= 0.80x; $pull_bytes bytes in $pull_blobs blobs, 4 connections, median of $pull_runs pulls)
 REPORT
