@@ -96,10 +96,10 @@ rm -rf "$work/root" "$work/extract"
 # own root, served by ferry and by a static file server over the same store.
 echo "bench: registry pull" >&2
 pull_image=$(( corpus_bytes / 2 < 500 * 1024 * 1024 ? corpus_bytes / 2 : 500 * 1024 * 1024 ))
-# a pull takes a fraction of a second: at least 3 runs, and enough to move
-# about 512 MiB per side (at most 50) so that small images are not all noise
-pull_runs=$(( (512 * 1024 * 1024 + pull_image - 1) / pull_image ))
-pull_runs=$(( pull_runs > 50 ? 50 : pull_runs < 3 ? 3 : pull_runs ))
+# a pull takes a fraction of a second and varies run to run: enough runs to
+# move about 4 GiB per side (5 to 50), alternating between the servers
+pull_runs=$(( (4096 * 1024 * 1024 + pull_image - 1) / pull_image ))
+pull_runs=$(( pull_runs > 50 ? 50 : pull_runs < 5 ? 5 : pull_runs ))
 pull_runs=$(( pull_runs < repeat ? repeat : pull_runs ))
 go build -o "$work/pullbench" ./scripts/pullbench
 "$work/pullbench" image -out "$work/pull" -size "$pull_image" -layers 8
