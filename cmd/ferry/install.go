@@ -147,6 +147,7 @@ func planCommand() *cli.Command {
 		Usage:     "show the steps an install of a bundle would run (changes nothing)",
 		ArgsUsage: "BUNDLE",
 		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR`, to compare with what is installed (optional)"},
 			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
 			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
 			jsonFlag(),
@@ -166,11 +167,27 @@ func planBundle(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	var host *installer.HostView
+	if root := c.String("root"); root != "" {
+		if host, err = installer.View(root, p); err != nil {
+			return err
+		}
+	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, p)
+		return writeJSON(c.App.Writer, struct {
+			*installer.Plan
+			Host *installer.HostView `json:"host,omitempty"`
+		}{p, host})
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "plan for %s %s (%s; signatures are checked by install)\n", p.Name, p.Version, p.Digest)
+	if host != nil {
+		cur := host.Current
+		if cur == "" {
+			cur = "nothing"
+		}
+		fmt.Fprintf(w, "  installed: %s; %d of %d blobs already in the store\n", cur, host.Stored, host.Needed)
+	}
 	for i, level := range p.Levels {
 		fmt.Fprintf(w, "  stage %d: %s\n", i+1, strings.Join(level, ", "))
 	}
