@@ -21,6 +21,9 @@ func activate(db *state.DB, root, version string) error {
 	if err := db.SetCurrent(version); err != nil {
 		return err
 	}
+	if err := raiseHighest(db, version); err != nil {
+		return err
+	}
 	return markActive(db, version)
 }
 

@@ -117,6 +117,9 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 			return nil, refuse(db, path, err)
 		}
 	}
+	if err := notBelowHighest(db, m.Version); err != nil {
+		return nil, refuse(db, path, err)
+	}
 	plan, err := MakePlan(m, digest, opts.Selection)
 	if err != nil {
 		return nil, err
@@ -360,6 +363,39 @@ func newerThan(version, current string) error {
 		return fmt.Errorf("%w: %s is installed, this bundle is %s", ErrNotNewer, current, version)
 	}
 	return nil
+}
+
+// highestMark is the state mark that holds the highest version ever
+// activated: anti-rollback must survive the removal of old releases.
+const highestMark = "highest-version"
+
+// notBelowHighest refuses a version older than the highest ever activated
+// on this host.
+func notBelowHighest(db *state.DB, version string) error {
+	b, err := db.Mark(highestMark)
+	if err != nil || b == nil {
+		return err
+	}
+	v, err := semver.StrictNewVersion(version)
+	if err != nil {
+		return err
+	}
+	h, err := semver.StrictNewVersion(string(b))
+	if err != nil {
+		return fmt.Errorf("the highest-version mark in the state is damaged: %w", err)
+	}
+	if v.LessThan(h) {
+		return fmt.Errorf("%w: %s has been installed on this host, this bundle is %s (go back with ferry rollback)", ErrNotNewer, h, version)
+	}
+	return nil
+}
+
+// raiseHighest records version as the highest ever activated, if it is.
+func raiseHighest(db *state.DB, version string) error {
+	if err := notBelowHighest(db, version); err != nil {
+		return nil // an older release re-activated by rollback
+	}
+	return db.SetMark(highestMark, []byte(version))
 }
 
 // trustSet is the appliance's trusted keys plus those given for this

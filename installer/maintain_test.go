@@ -106,3 +106,70 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestRollbackAndHighWaterMark(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	b2 := buildBundle(t, dir, "1.1.0", key)
+	for _, b := range []testBundle{b1, b2} {
+		if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	to, err := Rollback(context.Background(), root, "", nil)
+	if err != nil || to != "1.0.0" {
+		t.Fatalf("rollback to %q: %v", to, err)
+	}
+	checkInstalled(t, root, b1.res.Manifest)
+	if _, err := Rollback(context.Background(), root, "0.9.0", nil); !errors.Is(err, ErrNoRelease) {
+		t.Fatalf("rollback to an unknown release: %v", err)
+	}
+	// Forward again to the kept newer release: allowed, it is not below
+	// the highest version ever installed.
+	if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, root, b2.res.Manifest)
+
+	// Once 1.0.0 is gone, its bundle stays refused: the high-water mark
+	// does not depend on kept releases.
+	db, err := state.Open(root, false)
+	must(t, err)
+	must(t, db.DeleteRelease("1.0.0"))
+	db.Close()
+	if _, err := Install(context.Background(), b1.path, Options{Root: root}); !errors.Is(err, ErrNotNewer) {
+		t.Fatalf("got %v, want %v", err, ErrNotNewer)
+	}
+}
+
+// TestRollbackCrash: a rollback killed at its activation step leaves the
+// host on one of the two releases, and the kept release intact.
+func TestRollbackCrash(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	b2 := buildBundle(t, dir, "1.1.0", key)
+	for _, b := range []testBundle{b1, b2} {
+		if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(crashEnv, "0")
+	db, err := state.Open(root, false)
+	must(t, err)
+	txn, err := db.BeginTxn("rollback", "1.0.0", "sha256:x")
+	must(t, err)
+	must(t, db.RecordStep(txn.ID, "activate:1.0.0", "started", ""))
+	db.Close()
+	// The next command recovers: the rollback did not commit, 1.1.0 stays.
+	if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, root, b2.res.Manifest)
+	if _, err := os.Stat(releaseDir(root, "1.0.0")); err != nil {
+		t.Fatalf("the kept release was removed by recovery: %v", err)
+	}
+}

@@ -65,7 +65,9 @@ func compensate(db *state.DB, root string, txn state.Txn) error {
 	if err != nil {
 		return err
 	}
-	if current != txn.Version {
+	// Only an install created the release; a rollback's target is a kept
+	// release that must stay.
+	if txn.Kind == "install" && current != txn.Version {
 		if err := os.RemoveAll(releaseDir(root, txn.Version)); err != nil {
 			return err
 		}

@@ -52,6 +52,7 @@ const (
 	exitDrift     = 52 // ferry check found differences
 	exitPlatform  = 53 // bundle images are for another platform
 	exitPush      = 54 // installed, but --push-to failed
+	exitNoRelease = 55 // rollback target not kept on the host
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -89,6 +90,7 @@ var exitClasses = []struct {
 	{installer.ErrCheckFail, exitCheck},
 	{installer.ErrDrift, exitDrift},
 	{installer.ErrPlatform, exitPlatform},
+	{installer.ErrNoRelease, exitNoRelease},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

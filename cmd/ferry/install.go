@@ -278,3 +278,22 @@ func trustRemove(c *cli.Context) error {
 	defer db.Close()
 	return db.RemoveTrust(c.Args().First())
 }
+
+func rollbackCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "rollback",
+		Usage: "make a kept release current again (default: the newest one older than the current)",
+		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the release `VERSION` to go back to"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError("rollback takes no arguments (use --to VERSION)")
+			}
+			to, err := installer.Rollback(c.Context, c.String("root"), c.String("to"), logger(c))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "current %s\n", to)
+			return nil
+		},
+	}
+}

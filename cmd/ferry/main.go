@@ -70,6 +70,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trustCommand(),
 			planCommand(),
 			installCommand(),
+			rollbackCommand(),
 			statusCommand(),
 			historyCommand(),
 			auditCommand(),
