@@ -16,6 +16,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"ferry/verify"
@@ -39,6 +40,10 @@ type BuildOptions struct {
 	// Progress, when set, is called as content is processed: phase is
 	// "scan" or "write", done and total are bytes.
 	Progress func(phase string, done, total int64)
+	// Base, when set, is the path of the bundle this one updates: content
+	// the base carries is left out and named in the manifest's baseBlobs,
+	// and the manifest names the base by its digest.
+	Base string
 }
 
 // BuildResult describes a written bundle.
@@ -79,6 +84,11 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	m, err := b.collect(created)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	if opts.Base != "" {
+		if err := b.readBase(m, opts.Base); err != nil {
+			return nil, err
+		}
 	}
 	slog.Debug("build: sources resolved", "blobs", len(b.order), "took", time.Since(start))
 	res, err := b.write(out, m, workers)
@@ -122,6 +132,43 @@ type builder struct {
 	images []Image
 	index  []byte
 	mtime  time.Time
+	// base is the content of the bundle this one updates; fromBase what
+	// of it this bundle uses and so leaves out.
+	base     map[string]bool
+	fromBase map[string]bool
+}
+
+// readBase reads the manifest of the base bundle: the content it carries
+// (or names from its own base) need not travel again.
+func (b *builder) readBase(m *Manifest, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("base bundle: %w", err)
+	}
+	defer f.Close()
+	in, err := Inspect(f)
+	if err != nil {
+		return fmt.Errorf("base bundle %s: %w", path, err)
+	}
+	bm := in.Manifest
+	if bm.Name != m.Name {
+		return fmt.Errorf("base bundle %s is %s, not %s", path, bm.Name, m.Name)
+	}
+	bv, _ := semver.StrictNewVersion(bm.Version)
+	if v, _ := semver.StrictNewVersion(m.Version); !v.GreaterThan(bv) {
+		return fmt.Errorf("version %s is not newer than the base's %s", m.Version, bm.Version)
+	}
+	m.Base = &Base{Digest: in.Digest, Version: bm.Version}
+	b.base, b.fromBase = map[string]bool{}, map[string]bool{}
+	for _, e := range bm.Entries {
+		if e.Path != IndexPath && e.Path != LayoutPath {
+			b.base[e.Digest] = true
+		}
+	}
+	for _, d := range bm.BaseBlobs {
+		b.base[d] = true
+	}
+	return nil
 }
 
 func (b *builder) add(key string, bl *blob, ref *string) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"ferry/verify"
@@ -121,6 +122,10 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 			return nil
 		}
 		written[bl.digest] = true
+		if b.base[bl.digest] {
+			b.fromBase[bl.digest] = true
+			return nil
+		}
 		if err := tw.WriteHeader(tarHeader(BlobEntryPath(bl.digest, bl.encoding), bl.storedLen, b.mtime)); err != nil {
 			return err
 		}
@@ -211,6 +216,11 @@ func (b *builder) finish(m *Manifest) error {
 			f.Size = sizes[f.Digest]
 		}
 	}
+	m.BaseBlobs = nil
+	for d := range b.fromBase {
+		m.BaseBlobs = append(m.BaseBlobs, d)
+	}
+	sort.Strings(m.BaseBlobs)
 	raw, err := m.Marshal()
 	if err != nil {
 		return err

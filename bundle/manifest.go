@@ -48,6 +48,10 @@ type Manifest struct {
 	// Entries lists every tar entry that follows the signatures, in the
 	// exact order in which they appear.
 	Entries []Entry `json:"entries"`
+	// BaseBlobs are the content digests, sorted, that an update bundle
+	// does not carry because its base has them: the host must already hold
+	// them, from installing the base.
+	BaseBlobs []string `json:"baseBlobs,omitempty"`
 }
 
 // Base names the bundle an update applies to, by manifest digest.
@@ -221,6 +225,18 @@ func (m *Manifest) check() error {
 	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {
 		return fmt.Errorf("base: digest %q and version %q must both be set", m.Base.Digest, m.Base.Version)
 	}
+	if m.Base == nil && len(m.BaseBlobs) > 0 {
+		return fmt.Errorf("baseBlobs without a base")
+	}
+	if m.Base != nil {
+		bv, err := semver.StrictNewVersion(m.Base.Version)
+		if err != nil {
+			return fmt.Errorf("base version %q: %v", m.Base.Version, err)
+		}
+		if v, _ := semver.StrictNewVersion(m.Version); !v.GreaterThan(bv) {
+			return fmt.Errorf("version %s is not newer than its base %s", m.Version, m.Base.Version)
+		}
+	}
 	if len(m.Entries) > MaxEntries {
 		return fmt.Errorf("%d entries, more than the %d allowed", len(m.Entries), MaxEntries)
 	}
@@ -271,8 +287,20 @@ func (m *Manifest) check() error {
 	if hasLayout != hasIndex {
 		return fmt.Errorf("entries: %s and %s go together", LayoutPath, IndexPath)
 	}
+	for i, d := range m.BaseBlobs {
+		if !isDigest(d) || (i > 0 && m.BaseBlobs[i-1] >= d) {
+			return fmt.Errorf("baseBlobs[%d]: %q: digests must be valid, sorted and distinct", i, d)
+		}
+		if blobs[d] {
+			return fmt.Errorf("baseBlobs[%d]: %s is also carried in the bundle", i, d)
+		}
+	}
+	fromBase := make(map[string]bool, len(m.BaseBlobs))
+	for _, d := range m.BaseBlobs {
+		fromBase[d] = true
+	}
 	need := func(where, d string) error {
-		if !blobs[d] {
+		if !blobs[d] && !fromBase[d] {
 			return fmt.Errorf("%s: blob %s is not among the entries", where, d)
 		}
 		return nil

@@ -30,6 +30,7 @@ var (
 	ErrConflict  = errors.New("version already installed from another bundle")
 	ErrCheckFail = errors.New("post-install check failed")
 	ErrPlatform  = errors.New("bundle is not for this platform")
+	ErrWrongBase = errors.New("update bundle does not apply to this host")
 )
 
 // Options control Install.
@@ -118,6 +119,9 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		}
 	}
 	if err := notBelowHighest(db, m.Version); err != nil {
+		return nil, refuse(db, path, err)
+	}
+	if err := checkBase(db, opts.Root, m, current); err != nil {
 		return nil, refuse(db, path, err)
 	}
 	plan, err := MakePlan(m, digest, opts.Selection)
@@ -460,6 +464,38 @@ func checkPlatform(m *bundle.Manifest, plan *Plan, platform string) error {
 			if !ok {
 				return fmt.Errorf("%w: image %s of component %s is for %s, this host is %s", ErrPlatform, img.Name, c.Name, strings.Join(img.Platforms, ", "), platform)
 			}
+		}
+	}
+	return nil
+}
+
+// checkBase: an update bundle applies only to the exact release it names,
+// installed and current, whose content is still in the store.
+func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) error {
+	if m.Base == nil {
+		return nil
+	}
+	if current == "" {
+		return fmt.Errorf("%w: it updates %s (%s), and nothing is installed; install the full bundle", ErrWrongBase, m.Base.Version, m.Base.Digest)
+	}
+	rel, err := db.Release(current)
+	if err != nil {
+		return err
+	}
+	if rel.ManifestDigest != m.Base.Digest {
+		return fmt.Errorf("%w: it updates %s (%s), this host runs %s (%s)", ErrWrongBase, m.Base.Version, m.Base.Digest, current, rel.ManifestDigest)
+	}
+	st, err := store.Open(filepath.Join(root, "store"), false)
+	if err != nil {
+		return err
+	}
+	for _, d := range m.BaseBlobs {
+		has, err := st.Has(d)
+		if err != nil {
+			return err
+		}
+		if !has {
+			return fmt.Errorf("%w: content %s of the base is missing from the store (ferry check says more)", ErrWrongBase, d)
 		}
 	}
 	return nil

@@ -2,13 +2,17 @@ package installer
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"ferry/bundle"
+	"ferry/fixtures"
 	"ferry/installer/state"
 	"ferry/installer/store"
+	"ferry/verify"
 )
 
 // TestRetentionAndGC installs four versions keeping three: the oldest
@@ -171,5 +175,52 @@ func TestRollbackCrash(t *testing.T) {
 	checkInstalled(t, root, b2.res.Manifest)
 	if _, err := os.Stat(releaseDir(root, "1.0.0")); err != nil {
 		t.Fatalf("the kept release was removed by recovery: %v", err)
+	}
+}
+
+func buildDelta(t *testing.T, dir, version string, key *ecdsa.PrivateKey, base testBundle) testBundle {
+	t.Helper()
+	p, err := fixtures.WriteProject(filepath.Join(dir, "delta-"+version), fixtures.ProjectOptions{Version: version, FileSize: 32 << 10})
+	must(t, err)
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	must(t, err)
+	signer, err := verify.NewSigner(key)
+	must(t, err)
+	out := filepath.Join(dir, "app-"+version+"-delta.ferry")
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signer}, Base: base.path})
+	must(t, err)
+	return testBundle{path: out, pub: base.pub, res: res}
+}
+
+func TestInstallDelta(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	other := buildBundle(t, filepath.Join(dir, "other"), "1.0.1", key)
+	d2 := buildDelta(t, dir, "1.1.0", key, b1)
+
+	// On a host without the base, or with another release, it is refused.
+	fresh := filepath.Join(dir, "fresh")
+	if _, err := Install(context.Background(), d2.path, Options{Root: fresh, Keys: [][]byte{b1.pub}}); !errors.Is(err, ErrWrongBase) {
+		t.Fatalf("delta on an empty host: %v", err)
+	}
+	wrong := filepath.Join(dir, "wrong")
+	if _, err := Install(context.Background(), other.path, Options{Root: wrong, Keys: [][]byte{other.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), d2.path, Options{Root: wrong}); !errors.Is(err, ErrWrongBase) {
+		t.Fatalf("delta on another base: %v", err)
+	}
+
+	root := filepath.Join(dir, "root")
+	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), d2.path, Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, root, d2.res.Manifest)
+	if drift, err := Check(context.Background(), root); err != nil {
+		t.Fatalf("%v %+v", err, drift)
 	}
 }

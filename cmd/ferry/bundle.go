@@ -30,6 +30,7 @@ func bundleCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "key", Usage: "private signing key `FILE` (repeat for several)"},
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to image registries (local registries)"},
 					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
+					&cli.StringFlag{Name: "base", Usage: "make an update of the bundle `FILE`: only what it lacks travels"},
 					passphraseFlag(),
 				},
 				Action: bundleCreate,
@@ -76,6 +77,7 @@ func bundleCreate(c *cli.Context) error {
 		Images:   bundle.ImageOptions{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
 		Created:  created,
 		Progress: bar.phase,
+		Base:     c.String("base"),
 	})
 	if err != nil {
 		return err
@@ -127,7 +129,7 @@ func printInspection(w io.Writer, in *bundle.Inspection) {
 		fmt.Fprintf(tw, "expires\t%s\n", m.Expires.Format(time.RFC3339))
 	}
 	if m.Base != nil {
-		fmt.Fprintf(tw, "base\t%s %s\n", m.Base.Version, m.Base.Digest)
+		fmt.Fprintf(tw, "base\t%s %s (%d blobs from it)\n", m.Base.Version, m.Base.Digest, len(m.BaseBlobs))
 	}
 	fmt.Fprintf(tw, "size\t%s stored, %s content, %d entries\n", humanBytes(in.Stored), humanBytes(in.Content), len(m.Entries))
 	tw.Flush()

@@ -53,6 +53,7 @@ const (
 	exitPlatform  = 53 // bundle images are for another platform
 	exitPush      = 54 // installed, but --push-to failed
 	exitNoRelease = 55 // rollback target not kept on the host
+	exitWrongBase = 56 // update bundle for another base
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -91,6 +92,7 @@ var exitClasses = []struct {
 	{installer.ErrDrift, exitDrift},
 	{installer.ErrPlatform, exitPlatform},
 	{installer.ErrNoRelease, exitNoRelease},
+	{installer.ErrWrongBase, exitWrongBase},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

@@ -1,0 +1,63 @@
+package bundle_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ferry/bundle"
+	"ferry/fixtures"
+)
+
+// TestDeltaBundle: an update built against a base carries only what the
+// base lacks, names the base by digest, and verifies on its own.
+func TestDeltaBundle(t *testing.T) {
+	k := keys(t)
+	dir := t.TempDir()
+	base, err := buildProject(filepath.Join(dir), k.signers[:1], fixtures.ProjectOptions{Version: "1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fixtures.WriteProject(filepath.Join(dir, "project-2"), fixtures.ProjectOptions{Version: "1.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := bundle.Build(context.Background(), filepath.Join(dir, "full.ferry"), bundle.BuildOptions{Spec: spec, Signers: k.signers[:1], Created: time.Unix(1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := bundle.Build(context.Background(), filepath.Join(dir, "delta.ferry"), bundle.BuildOptions{Spec: spec, Signers: k.signers[:1], Created: time.Unix(1, 0), Base: base.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := delta.Manifest
+	if m.Base == nil || m.Base.Digest != base.res.Digest || m.Base.Version != "1.0.0" {
+		t.Fatalf("base %+v, want %s", m.Base, base.res.Digest)
+	}
+	if len(m.BaseBlobs) == 0 || delta.Size >= full.Size {
+		t.Fatalf("delta of %d bytes with %d base blobs; the full bundle is %d", delta.Size, len(m.BaseBlobs), full.Size)
+	}
+	carried := map[string]bool{}
+	for _, e := range m.Entries {
+		carried[e.Digest] = true
+	}
+	for _, d := range m.BaseBlobs {
+		if carried[d] {
+			t.Errorf("%s is both carried and expected from the base", d)
+		}
+	}
+	if _, err := bundle.VerifyFile(context.Background(), filepath.Join(dir, "delta.ferry"), bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("full %d bytes, delta %d bytes (%d blobs from the base)", full.Size, delta.Size, len(m.BaseBlobs))
+
+	// A base of another version order is refused at build time.
+	if _, err := bundle.Build(context.Background(), filepath.Join(dir, "bad.ferry"), bundle.BuildOptions{Spec: spec, Signers: k.signers[:1], Base: filepath.Join(dir, "full.ferry")}); err == nil {
+		t.Fatal("a delta against a base of the same version was built")
+	}
+}
