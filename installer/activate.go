@@ -9,19 +9,16 @@ import (
 )
 
 // activate makes version the current release: a new symlink renamed over
-// `current` (atomic on POSIX file systems), then the state. It is the
-// commit point of an install: before it the old release runs untouched.
+// `current` (atomic on POSIX file systems), then the state. Before it the
+// old release runs untouched; an install commits once its checks pass
+// after it (see recover).
 func activate(db *state.DB, root, version string) error {
 	if err := switchCurrent(root, version); err != nil {
 		return err
 	}
-	// The commit point: one bbolt transaction. Recovery after a crash
-	// looks at the state's current release to know which side of it the
-	// install was on.
+	// One bbolt transaction: recovery after a crash looks at the state's
+	// current release to know which side of the switch it was on.
 	if err := db.SetCurrent(version); err != nil {
-		return err
-	}
-	if err := raiseHighest(db, version); err != nil {
 		return err
 	}
 	return markActive(db, version)

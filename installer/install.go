@@ -143,11 +143,19 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
+		return nil, err
+	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
 	res, err := r.install(ctx, path, trust, plan, opts, log)
 	if err != nil {
-		_ = abort(db, opts.Root, txn, err)
-		return nil, err
+		if aerr := abort(db, opts.Root, txn, err); aerr != nil {
+			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr)
+		}
+		if current != "" {
+			return res, fmt.Errorf("%w (rolled back: %s is current again)", err, current)
+		}
+		return res, err
 	}
 	for _, k := range opts.Keys {
 		pk, err := verify.ParsePublicKey(k)
@@ -266,22 +274,27 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	}); err != nil {
 		return nil, err
 	}
-	if err := db.FinishTxn(r.txn.ID, "committed", ""); err != nil {
+	// The declared checks decide: the install commits only once they pass;
+	// a failure returns the host to the release it replaced.
+	if err := r.step(stepChecks, func() error {
+		res.Checks = runChecks(ctx, root, m.Version, plan, byName)
+		if rel, err := db.Release(m.Version); err == nil {
+			rel.Checks = res.Checks
+			_ = db.PutRelease(rel)
+		}
+		for _, c := range res.Checks {
+			if !c.OK {
+				return fmt.Errorf("%w: %s: %s", ErrCheckFail, c.Name, c.Detail)
+			}
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	if err := commit(db, r.txn); err != nil {
 		return nil, err
 	}
-	_ = db.Audit("install.activated", map[string]string{"version": m.Version, "bundle": rd.Digest()})
-
-	res.Checks = runChecks(ctx, root, m.Version, plan, byName)
-	if rel, err := db.Release(m.Version); err == nil {
-		rel.Checks = res.Checks
-		_ = db.PutRelease(rel)
-	}
-	for _, c := range res.Checks {
-		if !c.OK {
-			_ = db.Audit("install.check-failed", map[string]string{"version": m.Version, "check": c.Name, "detail": c.Detail})
-			return res, fmt.Errorf("%w: %s: %s", ErrCheckFail, c.Name, c.Detail)
-		}
-	}
+	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest()})
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ferry/bundle"
@@ -222,5 +223,54 @@ func TestInstallDelta(t *testing.T) {
 	checkInstalled(t, root, d2.res.Manifest)
 	if drift, err := Check(context.Background(), root); err != nil {
 		t.Fatalf("%v %+v", err, drift)
+	}
+}
+
+// TestFailedCheckRollsBack: an update whose declared check fails after
+// activation returns the host to the release it replaced, by itself.
+func TestFailedCheckRollsBack(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	b1 := buildBundle(t, dir, "1.0.0", key)
+	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := fixtures.WriteProject(filepath.Join(dir, "bad"), fixtures.ProjectOptions{Version: "1.1.0", FileSize: 32 << 10})
+	must(t, err)
+	specData, err := os.ReadFile(p.SpecPath)
+	must(t, err)
+	bad := strings.Replace(string(specData), "test, -s, etc/api.conf", "test, -s, etc/missing.conf", 1)
+	if bad == string(specData) {
+		t.Fatal("the fixture's check was not found")
+	}
+	must(t, os.WriteFile(p.SpecPath, []byte(bad), 0o644))
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	must(t, err)
+	signer, err := verify.NewSigner(key)
+	must(t, err)
+	out := filepath.Join(dir, "bad.ferry")
+	_, err = bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signer}})
+	must(t, err)
+
+	_, err = Install(context.Background(), out, Options{Root: root})
+	if !errors.Is(err, ErrCheckFail) || !strings.Contains(err.Error(), "1.0.0 is current again") {
+		t.Fatalf("got %v", err)
+	}
+	checkInstalled(t, root, b1.res.Manifest)
+	if _, err := os.Stat(releaseDir(root, "1.1.0")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the failed release's directory was kept")
+	}
+	db, err := state.OpenReadOnly(root)
+	must(t, err)
+	defer db.Close()
+	txns, _ := db.Txns()
+	last := txns[len(txns)-1]
+	if last.State != "aborted" || !strings.Contains(last.Reason, "etc/missing.conf") {
+		t.Fatalf("the cause is not recorded: %+v", last)
+	}
+	// The failed version did not raise the anti-rollback mark.
+	if mark, _ := db.Mark(highestMark); string(mark) != "1.0.0" {
+		t.Fatalf("highest mark %q", mark)
 	}
 }

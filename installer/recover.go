@@ -8,12 +8,23 @@ import (
 	"ferry/installer/state"
 )
 
-// recover finishes what an interrupted ferry left: a transaction whose
-// activation was journalled as done is committed (the crash came after the
-// commit point); any other is compensated — its release directory and row
-// removed, `current` pointed back at the release the state names — so the
-// host is on the old release or the new one, never a mix. Blobs it stored
-// stay: they are content-addressed, and gc removes them if unused.
+// Journal records with a meaning beyond "this step ran".
+const (
+	// stepPrevious records, at the start of an install, the release that
+	// was current, so that a failure after activation can return to it.
+	stepPrevious = "previous"
+	// stepChecks is done once the post-activation checks passed: the
+	// commit point of an install.
+	stepChecks = "checks"
+)
+
+// recover finishes what an interrupted ferry left, so that the host is on
+// the old release or the new one, never a mix. An install commits when its
+// checks have passed after activation: one that got that far is committed;
+// any other is undone — `current` back to the release it replaced, its
+// release directory and row removed. A rollback commits at its activation.
+// Blobs already stored stay: they are content-addressed, and gc removes
+// them if unused.
 func recover(db *state.DB, root string, log *slog.Logger) error {
 	txn, open, err := db.OpenTxn()
 	if err != nil || !open {
@@ -23,31 +34,49 @@ func recover(db *state.DB, root string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if current == txn.Version {
-		// The state's current release is the commit point: it was reached.
-		log.Warn("an interrupted install had already activated its release; committing it", "version", txn.Version)
+	committed := current == txn.Version
+	if txn.Kind == "install" {
+		passed, err := db.StepDone(txn.ID, stepChecks)
+		if err != nil {
+			return err
+		}
+		committed = committed && passed
+	}
+	if committed {
+		log.Warn("an interrupted transaction had reached its commit point; committing it", "kind", txn.Kind, "version", txn.Version)
 		if err := switchCurrent(root, current); err != nil {
 			return err
 		}
-		if err := markActive(db, current); err != nil {
+		if err := commit(db, txn); err != nil {
 			return err
 		}
-		if err := db.FinishTxn(txn.ID, "committed", "interrupted after activation; committed at the next start"); err != nil {
-			return err
-		}
-		return db.Audit("install.recovered", map[string]string{"version": txn.Version, "outcome": "committed"})
+		return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "committed"})
 	}
-	log.Warn("an interrupted install is rolled back", "version", txn.Version)
+	log.Warn("an interrupted transaction is rolled back", "kind", txn.Kind, "version", txn.Version)
 	if err := compensate(db, root, txn); err != nil {
-		return fmt.Errorf("rolling back the interrupted install of %s: %w", txn.Version, err)
+		return fmt.Errorf("rolling back the interrupted %s of %s: %w", txn.Kind, txn.Version, err)
 	}
-	if err := db.FinishTxn(txn.ID, "aborted", "interrupted before activation; rolled back at the next start"); err != nil {
+	if err := db.FinishTxn(txn.ID, "aborted", "interrupted before its commit point; rolled back at the next start"); err != nil {
 		return err
 	}
-	return db.Audit("install.recovered", map[string]string{"version": txn.Version, "outcome": "rolled back"})
+	return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "rolled back"})
 }
 
-// abort compensates a transaction that failed before activation.
+// commit ends a transaction that reached its commit point: statuses follow
+// the current release, an install raises the anti-rollback mark.
+func commit(db *state.DB, txn state.Txn) error {
+	if err := markActive(db, txn.Version); err != nil {
+		return err
+	}
+	if txn.Kind == "install" {
+		if err := raiseHighest(db, txn.Version); err != nil {
+			return err
+		}
+	}
+	return db.FinishTxn(txn.ID, "committed", "")
+}
+
+// abort undoes a transaction that failed before its commit point.
 func abort(db *state.DB, root string, txn state.Txn, cause error) error {
 	if err := compensate(db, root, txn); err != nil {
 		return err
@@ -55,15 +84,29 @@ func abort(db *state.DB, root string, txn state.Txn, cause error) error {
 	if err := db.FinishTxn(txn.ID, "aborted", cause.Error()); err != nil {
 		return err
 	}
-	return db.Audit("install.failed", map[string]string{"version": txn.Version, "error": cause.Error()})
+	return db.Audit(txn.Kind+".failed", map[string]string{"version": txn.Version, "error": cause.Error()})
 }
 
-// compensate undoes the visible effects of a transaction that did not
-// reach activation.
+// compensate undoes the visible effects of an uncommitted transaction.
 func compensate(db *state.DB, root string, txn state.Txn) error {
 	current, err := db.Current()
 	if err != nil {
 		return err
+	}
+	previous, err := previousRelease(db, txn)
+	if err != nil {
+		return err
+	}
+	if current == txn.Version && previous != txn.Version {
+		// Activated but not committed: back to what it replaced.
+		if previous == "" {
+			if err := db.SetCurrent(""); err != nil {
+				return err
+			}
+		} else if err := activate(db, root, previous); err != nil {
+			return err
+		}
+		current = previous
 	}
 	// Only an install created the release; a rollback's target is a kept
 	// release that must stay.
@@ -71,7 +114,7 @@ func compensate(db *state.DB, root string, txn state.Txn) error {
 		if err := os.RemoveAll(releaseDir(root, txn.Version)); err != nil {
 			return err
 		}
-		if rel, err := db.Release(txn.Version); err == nil && rel.Status == statusInstalling {
+		if _, err := db.Release(txn.Version); err == nil {
 			if err := db.DeleteRelease(txn.Version); err != nil {
 				return err
 			}
@@ -81,5 +124,22 @@ func compensate(db *state.DB, root string, txn state.Txn) error {
 	if current == "" {
 		return removeCurrent(root)
 	}
-	return switchCurrent(root, current)
+	if err := switchCurrent(root, current); err != nil {
+		return err
+	}
+	return markActive(db, current)
+}
+
+// previousRelease is the release that was current when txn began.
+func previousRelease(db *state.DB, txn state.Txn) (string, error) {
+	steps, err := db.Steps(txn.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range steps {
+		if s.Name == stepPrevious {
+			return s.Detail, nil
+		}
+	}
+	return "", nil
 }

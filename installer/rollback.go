@@ -49,12 +49,15 @@ func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, e
 	if err != nil {
 		return "", err
 	}
+	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
+		return "", err
+	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
 	if err := r.step("activate:"+target, func() error { return activate(db, root, target) }); err != nil {
 		_ = abort(db, root, txn, err)
 		return "", err
 	}
-	if err := db.FinishTxn(txn.ID, "committed", "rollback from "+current); err != nil {
+	if err := commit(db, txn); err != nil {
 		return "", err
 	}
 	_ = db.Audit("rollback", map[string]string{"from": current, "to": target})

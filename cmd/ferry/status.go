@@ -52,10 +52,18 @@ func showStatus(c *cli.Context) error {
 		Components []string            `json:"components"`
 		Checks     []state.CheckResult `json:"checks,omitempty"`
 	}
+	txns, err := db.Txns()
+	if err != nil {
+		return err
+	}
 	out := struct {
-		Current  string    `json:"current"`
-		Releases []release `json:"releases"`
+		Current  string     `json:"current"`
+		Releases []release  `json:"releases"`
+		Last     *state.Txn `json:"lastTransaction,omitempty"`
 	}{Current: current}
+	if n := len(txns); n > 0 {
+		out.Last = &txns[n-1]
+	}
 	for _, r := range rels {
 		out.Releases = append(out.Releases, release{r.Version, r.Status, r.ManifestDigest, r.Installed, r.Components, r.Checks})
 	}
@@ -66,6 +74,9 @@ func showStatus(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, "no release installed")
 	} else {
 		fmt.Fprintf(c.App.Writer, "current %s\n", current)
+	}
+	if l := out.Last; l != nil && l.State != "committed" {
+		fmt.Fprintf(c.App.Writer, "last %s of %s: %s: %s\n", l.Kind, l.Version, l.State, l.Reason)
 	}
 	for _, r := range out.Releases {
 		fmt.Fprintf(c.App.Writer, "  %-12s %-9s %s  %s  %v\n", r.Version, r.Status, r.Installed.Format(time.RFC3339), r.Digest, r.Components)
