@@ -31,6 +31,7 @@ var (
 	ErrCheckFail = errors.New("post-install check failed")
 	ErrPlatform  = errors.New("bundle is not for this platform")
 	ErrWrongBase = errors.New("update bundle does not apply to this host")
+	ErrReplay    = errors.New("this update is already applied")
 )
 
 // Options control Install.
@@ -55,6 +56,9 @@ type Options struct {
 	Platform string
 	// Appliers apply migrations and charts, by step kind (see Applier).
 	Appliers map[string]Applier
+	// RefuseReplay makes re-applying the current bundle an error (ErrReplay)
+	// instead of a no-op: `ferry update apply` says so.
+	RefuseReplay bool
 }
 
 // Result says what an install did.
@@ -109,6 +113,9 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 			return nil, refuse(db, path, fmt.Errorf("%w: %s %s is installed from bundle %s, this is %s", ErrConflict, m.Name, m.Version, rel.ManifestDigest, digest))
 		}
 		if current == m.Version && rel.Status == statusActive {
+			if opts.RefuseReplay {
+				return nil, refuse(db, path, fmt.Errorf("%w: %s %s (%s) is current", ErrReplay, m.Name, m.Version, digest))
+			}
 			_ = db.Audit("install.noop", map[string]string{"version": m.Version, "bundle": digest})
 			return &Result{NoOp: true, ReleaseAt: releaseDir(opts.Root, m.Version)}, nil
 		}

@@ -54,6 +54,7 @@ const (
 	exitPush      = 54 // installed, but --push-to failed
 	exitNoRelease = 55 // rollback target not kept on the host
 	exitWrongBase = 56 // update bundle for another base
+	exitReplay    = 57 // update already applied
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -93,6 +94,7 @@ var exitClasses = []struct {
 	{installer.ErrPlatform, exitPlatform},
 	{installer.ErrNoRelease, exitNoRelease},
 	{installer.ErrWrongBase, exitWrongBase},
+	{installer.ErrReplay, exitReplay},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

@@ -62,7 +62,24 @@ func installCommand() *cli.Command {
 	}
 }
 
-func installBundle(c *cli.Context) error {
+func updateCommand() *cli.Command {
+	flags := installCommand().Flags
+	return &cli.Command{
+		Name:  "update",
+		Usage: "apply an update bundle (a newer full bundle, or one made with --base)",
+		Subcommands: []*cli.Command{
+			{Name: "plan", Usage: "what an update would change (changes nothing)", ArgsUsage: "UPDATE", Flags: planCommand().Flags, Action: planBundle},
+			{Name: "apply", Usage: "verify and apply an update; any failure rolls back by itself", ArgsUsage: "UPDATE", Flags: flags,
+				Action: func(c *cli.Context) error { return runInstall(c, true) }},
+		},
+	}
+}
+
+func installBundle(c *cli.Context) error { return runInstall(c, false) }
+
+// runInstall is install and update apply; an update refuses a replay of
+// the bundle already applied instead of doing nothing.
+func runInstall(c *cli.Context, update bool) error {
 	if c.NArg() != 1 {
 		return usageError("install takes one bundle file")
 	}
@@ -72,8 +89,9 @@ func installBundle(c *cli.Context) error {
 	}
 	res, err := installer.Install(c.Context, c.Args().First(), installer.Options{
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
-		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
-		Log:       logger(c),
+		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
+		Log:          logger(c),
+		RefuseReplay: update,
 	})
 	var pushed []push.Result
 	if err == nil && c.String("push-to") != "" {

@@ -71,6 +71,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			planCommand(),
 			installCommand(),
 			rollbackCommand(),
+			updateCommand(),
 			statusCommand(),
 			historyCommand(),
 			auditCommand(),
