@@ -119,6 +119,11 @@ type blob struct {
 	// done is closed when the blob has been scanned; err says how.
 	done chan struct{}
 	err  error
+	// dest is the release path of a file blob: an update may patch it
+	// against the base's file at the same path.
+	dest string
+	// patchBase is the base content a zstd-patch blob applies to.
+	patchBase string
 }
 
 type builder struct {
@@ -133,9 +138,12 @@ type builder struct {
 	index  []byte
 	mtime  time.Time
 	// base is the content of the bundle this one updates; fromBase what
-	// of it this bundle uses and so leaves out.
-	base     map[string]bool
-	fromBase map[string]bool
+	// of it this bundle uses and so leaves out; baseFiles its files by
+	// release path, and baseManifest the whole.
+	base         map[string]bool
+	fromBase     map[string]bool
+	baseFiles    map[string]File
+	baseManifest *Manifest
 }
 
 // readBase reads the manifest of the base bundle: the content it carries
@@ -167,6 +175,12 @@ func (b *builder) readBase(m *Manifest, path string) error {
 	}
 	for _, d := range bm.BaseBlobs {
 		b.base[d] = true
+	}
+	b.baseManifest, b.baseFiles = bm, map[string]File{}
+	for _, c := range bm.Components {
+		for _, f := range c.Files {
+			b.baseFiles[f.Dest] = f
+		}
 	}
 	return nil
 }
@@ -283,6 +297,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			}
 			c.Files[fi] = File{Dest: fs.Dest, Mode: fmt.Sprintf("%04o", mode.Perm())}
 			b.addFile(filepath.Join(s.Dir, fs.Src), &c.Files[fi].Digest)
+			b.blobs["file:"+filepath.Join(s.Dir, fs.Src)].dest = fs.Dest
 		}
 		if len(c.Files) == 0 {
 			c.Files = nil

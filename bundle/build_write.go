@@ -126,6 +126,9 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 			b.fromBase[bl.digest] = true
 			return nil
 		}
+		if err := b.tryPatch(bl); err != nil {
+			return err
+		}
 		if err := tw.WriteHeader(tarHeader(BlobEntryPath(bl.digest, bl.encoding), bl.storedLen, b.mtime)); err != nil {
 			return err
 		}
@@ -135,6 +138,7 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 		m.Entries = append(m.Entries, Entry{
 			Path: BlobEntryPath(bl.digest, bl.encoding), Digest: bl.digest, Size: bl.size,
 			Encoding: bl.encoding, StoredDigest: bl.stored, StoredSize: bl.storedLen,
+			PatchBase: bl.patchBase,
 		})
 		done += bl.sizeHint
 		if b.opts.Progress != nil {

@@ -20,8 +20,10 @@ const (
 	BlobDir           = "blobs/sha256/"
 	ZstdSuffix        = ".zst"
 
-	EncodingRaw  = "raw"
-	EncodingZstd = "zstd"
+	EncodingRaw       = "raw"
+	EncodingZstd      = "zstd"
+	EncodingZstdPatch = "zstd-patch"
+	PatchSuffix       = ".patch.zst"
 )
 
 // Hard caps applied before any signature is checked, so that a hostile
@@ -129,6 +131,9 @@ type Entry struct {
 	Encoding     string `json:"encoding"`
 	StoredDigest string `json:"storedDigest"`
 	StoredSize   int64  `json:"storedSize"`
+	// PatchBase is, for a zstd-patch entry, the digest of the content the
+	// patch applies to: one of the manifest's baseBlobs.
+	PatchBase string `json:"patchBase,omitempty"`
 }
 
 // Marshal returns the canonical encoding of m: compact JSON with fields in
@@ -193,8 +198,11 @@ func (m *Manifest) EntryByDigest(d string) (Entry, bool) {
 // encoding enc.
 func BlobEntryPath(d, enc string) string {
 	p := BlobDir + trimAlgo(d)
-	if enc == EncodingZstd {
+	switch enc {
+	case EncodingZstd:
 		p += ZstdSuffix
+	case EncodingZstdPatch:
+		p += PatchSuffix
 	}
 	return p
 }
@@ -260,6 +268,10 @@ func (m *Manifest) check() error {
 				return fmt.Errorf("entries[%d] %q: a raw entry's stored digest and size must equal its content's", i, e.Path)
 			}
 		case EncodingZstd:
+		case EncodingZstdPatch:
+			if !isDigest(e.PatchBase) {
+				return fmt.Errorf("entries[%d] %q: a patch names its base content", i, e.Path)
+			}
 		default:
 			return fmt.Errorf("entries[%d] %q: unknown encoding %q", i, e.Path, e.Encoding)
 		}
@@ -298,6 +310,14 @@ func (m *Manifest) check() error {
 	fromBase := make(map[string]bool, len(m.BaseBlobs))
 	for _, d := range m.BaseBlobs {
 		fromBase[d] = true
+	}
+	for i, e := range m.Entries {
+		if e.Encoding != EncodingZstdPatch && e.PatchBase != "" {
+			return fmt.Errorf("entries[%d] %q: patchBase on an entry that is not a patch", i, e.Path)
+		}
+		if e.Encoding == EncodingZstdPatch && !fromBase[e.PatchBase] {
+			return fmt.Errorf("entries[%d] %q: patch base %s is not among the base blobs", i, e.Path, e.PatchBase)
+		}
 	}
 	need := func(where, d string) error {
 		if !blobs[d] && !fromBase[d] {

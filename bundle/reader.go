@@ -21,6 +21,11 @@ import (
 // reads. A consumer must treat content as trusted only once it has read it
 // to io.EOF without error.
 type Reader struct {
+	// PatchBase returns the content a zstd-patch entry applies to (one of
+	// the manifest's baseBlobs, which the host holds); the content is
+	// checked against the digest after patching.
+	PatchBase func(digest string) ([]byte, error)
+
 	w        *walker
 	manifest *Manifest
 	raw      []byte
@@ -146,7 +151,20 @@ func (r *Reader) Content() (io.ReadCloser, error) {
 		r.content = io.NopCloser(r.stored)
 		return r.content, nil
 	}
-	dec, err := NewZstdReader(r.stored)
+	var dec *zstd.Decoder
+	var err error
+	if r.cur.Encoding == EncodingZstdPatch {
+		if r.PatchBase == nil {
+			return nil, fmt.Errorf("entry %q is a patch and its base content is not available", r.cur.Path)
+		}
+		base, berr := r.PatchBase(r.cur.PatchBase)
+		if berr != nil {
+			return nil, fmt.Errorf("entry %q: patch base %s: %w", r.cur.Path, r.cur.PatchBase, berr)
+		}
+		dec, err = NewPatchReader(r.stored, base)
+	} else {
+		dec, err = NewZstdReader(r.stored)
+	}
 	if err != nil {
 		return nil, newError(ErrDigestMismatch, r.cur.Path, err)
 	}

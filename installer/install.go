@@ -2,6 +2,8 @@ package installer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -331,6 +333,7 @@ func (r *run) step(name string, fn func() error) error {
 // storeContent streams the bundle once and puts every blob the plan needs
 // into the store (and every blob of its images).
 func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *Plan, m *bundle.Manifest) (stored, reused int, err error) {
+	rd.PatchBase = func(d string) ([]byte, error) { return readBaseContent(st, d) }
 	need := map[string]bool{}
 	for _, d := range plan.Needed() {
 		need[d] = true
@@ -519,4 +522,23 @@ func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) er
 		}
 	}
 	return nil
+}
+
+// readBaseContent reads the store blob a patch applies to, re-hashing it:
+// the store may have been changed on disk since the blob was stored.
+func readBaseContent(st *store.Store, d string) ([]byte, error) {
+	f, err := st.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, bundle.MaxPatchBase+1))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if len(b) > bundle.MaxPatchBase || "sha256:"+hex.EncodeToString(sum[:]) != d {
+		return nil, fmt.Errorf("%w: the store's copy of %s is damaged (ferry check lists it)", ErrWrongBase, d)
+	}
+	return b, nil
 }

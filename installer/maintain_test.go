@@ -1,8 +1,11 @@
 package installer
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -273,4 +276,91 @@ func TestFailedCheckRollsBack(t *testing.T) {
 	if mark, _ := db.Mark(highestMark); string(mark) != "1.0.0" {
 		t.Fatalf("highest mark %q", mark)
 	}
+}
+
+// patchProject writes a project whose bin/app is content; a second version
+// changes a few bytes of it, so an update carries it as a patch.
+func patchProject(t *testing.T, dir, version string, content []byte) string {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "app"), content, 0o755))
+	spec := "apiVersion: ferry/v1\nkind: Bundle\nmetadata: {name: patched, version: " + version + "}\n" +
+		"components:\n  - name: app\n    files:\n      - {src: bin/app, dest: bin/app, mode: \"0755\"}\n"
+	must(t, os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644))
+	return filepath.Join(dir, "ferry.yaml")
+}
+
+func buildSpec(t *testing.T, specPath, out, base string, key *ecdsa.PrivateKey) *bundle.BuildResult {
+	t.Helper()
+	spec, err := bundle.LoadSpec(specPath)
+	must(t, err)
+	signer, err := verify.NewSigner(key)
+	must(t, err)
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signer}, Base: base})
+	must(t, err)
+	return res
+}
+
+// TestPatchUpdate: a changed file travels as a zstd patch against the
+// base's file, and the host rebuilds it exactly; a damaged base in the
+// store is refused, with nothing changed.
+func TestPatchUpdate(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	content := make([]byte, 3<<20)
+	must(t, fixtures.WriteFile(filepath.Join(dir, "seed"), "random", int64(len(content)), "patch"))
+	content, _ = os.ReadFile(filepath.Join(dir, "seed"))
+	v1 := buildSpec(t, patchProject(t, filepath.Join(dir, "p1"), "1.0.0", content), filepath.Join(dir, "v1.ferry"), "", key)
+	changed := bytes.Clone(content)
+	copy(changed[1<<20:], "a few changed bytes in the middle")
+	changed = append(changed, "and some more at the end"...)
+	v2 := buildSpec(t, patchProject(t, filepath.Join(dir, "p2"), "1.1.0", changed), filepath.Join(dir, "v2.ferry"), filepath.Join(dir, "v1.ferry"), key)
+
+	var patch *bundle.Entry
+	for i, e := range v2.Manifest.Entries {
+		if e.Encoding == bundle.EncodingZstdPatch {
+			patch = &v2.Manifest.Entries[i]
+		}
+	}
+	if patch == nil || patch.StoredSize > 64<<10 {
+		t.Fatalf("no small patch in the update: %+v", v2.Manifest.Entries)
+	}
+	t.Logf("a %d-byte file changed in two places travels as a %d-byte patch; the full bundle is %d bytes", len(changed), patch.StoredSize, v1.Size)
+
+	pub := v1Pub(t, key)
+	root := filepath.Join(dir, "root")
+	if _, err := Install(context.Background(), filepath.Join(dir, "v1.ferry"), Options{Root: root, Keys: [][]byte{pub}}); err != nil {
+		t.Fatal(err)
+	}
+	// A damaged base blob in the store: the patch cannot reproduce the
+	// signed digest, the update is refused and 1.0.0 stays.
+	damaged := filepath.Join(dir, "damaged")
+	must(t, os.CopyFS(damaged, os.DirFS(root)))
+	st, err := store.Open(filepath.Join(damaged, "store"), false)
+	must(t, err)
+	p, err := st.Path(patch.PatchBase)
+	must(t, err)
+	broken := bytes.Clone(content)
+	broken[10] ^= 1
+	must(t, os.WriteFile(p, broken, 0o644))
+	if _, err := Install(context.Background(), filepath.Join(dir, "v2.ferry"), Options{Root: damaged}); err == nil {
+		t.Fatal("an update against a damaged base was installed")
+	}
+	checkInstalled(t, damaged, v1.Manifest)
+
+	if _, err := Install(context.Background(), filepath.Join(dir, "v2.ferry"), Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	checkInstalled(t, root, v2.Manifest)
+	got, err := os.ReadFile(filepath.Join(root, "current", "bin", "app"))
+	must(t, err)
+	if !bytes.Equal(got, changed) {
+		t.Fatal("the patched file differs")
+	}
+}
+
+func v1Pub(t *testing.T, key *ecdsa.PrivateKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	must(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
