@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -303,7 +304,8 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	if err := commit(db, r.txn); err != nil {
 		return nil, err
 	}
-	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest()})
+	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(),
+		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, trust.Threshold))})
 	return res, nil
 }
 

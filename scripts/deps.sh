@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and benchmarks use, when missing:
 # gnupg (gpg interoperability), skopeo (reads extracted OCI layouts),
 # zstd and time (the plain pipeline and measurements in benchmarks),
-# docker-registry (a real registry for --push-to).
+# docker-registry (a real registry for --push-to), libxml2-utils (xmllint
+# validates STIG checklists against DISA's schema).
 set -euo pipefail
 
 missing=()
@@ -11,6 +12,7 @@ command -v skopeo >/dev/null || missing+=(skopeo)
 command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
