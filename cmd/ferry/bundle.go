@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/bundle"
+	"ferry/compliance"
 )
 
 func bundleCommand() *cli.Command {
@@ -34,6 +38,15 @@ func bundleCommand() *cli.Command {
 					passphraseFlag(),
 				},
 				Action: bundleCreate,
+			},
+			{
+				Name:      "guide",
+				Usage:     "write the air-gap installation guide of a bundle (Markdown)",
+				ArgsUsage: "BUNDLE",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (default: standard output)"},
+				},
+				Action: bundleGuide,
 			},
 			{
 				Name:      "inspect",
@@ -215,4 +228,27 @@ func inspectArg(c *cli.Context, command string) (*bundle.Inspection, error) {
 	}
 	defer f.Close()
 	return bundle.Inspect(f)
+}
+
+func bundleGuide(c *cli.Context) error {
+	in, err := inspectArg(c, "bundle guide")
+	if err != nil {
+		return err
+	}
+	path := c.Args().First()
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	g := compliance.GuideInput{File: filepath.Base(path), Size: n, FileSHA256: hex.EncodeToString(h.Sum(nil)), In: in}
+	if out := c.String("output"); out != "" {
+		return writeFileAtomicFunc(out, 0o644, func(w io.Writer) error { return compliance.WriteGuide(w, g) })
+	}
+	return compliance.WriteGuide(c.App.Writer, g)
 }
