@@ -50,7 +50,8 @@ func complianceReport(c *cli.Context) error {
 	})
 }
 
-// writeFileAtomicFunc writes a report through a temporary file and rename.
+// writeFileAtomicFunc writes a file through a temporary file, fsync and
+// rename, so that a crash never leaves it half-written.
 func writeFileAtomicFunc(path string, mode os.FileMode, fill func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
