@@ -62,6 +62,9 @@ type Options struct {
 	// RefuseReplay makes re-applying the current bundle an error (ErrReplay)
 	// instead of a no-op: `ferry update apply` says so.
 	RefuseReplay bool
+	// DSNs are PostgreSQL databases by logical name; every other database
+	// of the bundle's migrations is embedded SQLite under <root>/data.
+	DSNs map[string]string
 }
 
 // Result says what an install did.
@@ -94,7 +97,8 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer db.Close()
-	if err := recover(db, opts.Root, log); err != nil {
+	u := newUndoer(opts.Root, opts.DSNs, log)
+	if err := recover(db, opts.Root, log, u); err != nil {
 		return nil, err
 	}
 	trust, err := trustSet(db, opts)
@@ -157,9 +161,18 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
+	if opts.Appliers[StepMigrations] == nil {
+		appliers := map[string]Applier{}
+		for k, v := range opts.Appliers {
+			appliers[k] = v
+		}
+		appliers[StepMigrations] = &migrationApplier{dbs: u.dbs, db: db, txn: txn, applied: map[string][]int{}}
+		opts.Appliers = appliers
+	}
 	res, err := r.install(ctx, path, trust, plan, opts, log)
 	if err != nil {
-		if aerr := abort(db, opts.Root, txn, err); aerr != nil {
+		u = newUndoer(opts.Root, opts.DSNs, log) // the store exists now
+		if aerr := abort(db, opts.Root, txn, err, u); aerr != nil {
 			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr)
 		}
 		if current != "" {

@@ -14,6 +14,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/fixtures"
+	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/verify"
@@ -363,4 +364,54 @@ func v1Pub(t *testing.T, key *ecdsa.PrivateKey) []byte {
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	must(t, err)
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// migrationProject writes a project with migrations 1..n for database
+// "app" and a check that passes unless failCheck.
+func migrationProject(t *testing.T, dir, version string, n int, failCheck bool) string {
+	t.Helper()
+	must(t, fixtures.WriteMigrations(filepath.Join(dir, "migrations"), n))
+	must(t, os.WriteFile(filepath.Join(dir, "app.conf"), []byte("v="+version+"\n"), 0o644))
+	check := "app.conf"
+	if failCheck {
+		check = "missing.conf"
+	}
+	spec := "apiVersion: ferry/v1\nkind: Bundle\nmetadata: {name: withdb, version: " + version + "}\n" +
+		"components:\n  - name: db\n    migrations: [{database: app, path: migrations}]\n" +
+		"  - name: app\n    dependsOn: [db]\n    files: [{src: app.conf, dest: app.conf}]\n" +
+		"    checks: [{command: [test, -s, " + check + "]}]\n"
+	must(t, os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644))
+	return filepath.Join(dir, "ferry.yaml")
+}
+
+// TestUpgradeRollsBackMigrations: a failed upgrade runs the down
+// migrations it applied, newest first, and the database is back at the
+// version the previous release expects.
+func TestUpgradeRollsBackMigrations(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	pub := v1Pub(t, key)
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), filepath.Join(dir, "v1.ferry"), "", key)
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p2"), "1.1.0", 4, true), filepath.Join(dir, "v2.ferry"), "", key)
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p3"), "1.2.0", 4, false), filepath.Join(dir, "v3.ferry"), "", key)
+	if _, err := Install(context.Background(), filepath.Join(dir, "v1.ferry"), Options{Root: root, Keys: [][]byte{pub}}); err != nil {
+		t.Fatal(err)
+	}
+	dbs := &migrate.Databases{Root: root}
+	if v, dirty, err := dbs.Version(context.Background(), "app"); err != nil || v != 2 || dirty {
+		t.Fatalf("after 1.0.0: version %d dirty %v: %v", v, dirty, err)
+	}
+	if _, err := Install(context.Background(), filepath.Join(dir, "v2.ferry"), Options{Root: root}); !errors.Is(err, ErrCheckFail) {
+		t.Fatalf("got %v, want %v", err, ErrCheckFail)
+	}
+	if v, dirty, err := dbs.Version(context.Background(), "app"); err != nil || v != 2 || dirty {
+		t.Fatalf("after the failed 1.1.0: version %d dirty %v: %v, want 2", v, dirty, err)
+	}
+	if _, err := Install(context.Background(), filepath.Join(dir, "v3.ferry"), Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := dbs.Version(context.Background(), "app"); err != nil || v != 4 {
+		t.Fatalf("after 1.2.0: version %d: %v, want 4", v, err)
+	}
 }

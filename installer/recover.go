@@ -25,7 +25,7 @@ const (
 // release directory and row removed. A rollback commits at its activation.
 // Blobs already stored stay: they are content-addressed, and gc removes
 // them if unused.
-func recover(db *state.DB, root string, log *slog.Logger) error {
+func recover(db *state.DB, root string, log *slog.Logger, u *undoer) error {
 	txn, open, err := db.OpenTxn()
 	if err != nil || !open {
 		return err
@@ -53,7 +53,7 @@ func recover(db *state.DB, root string, log *slog.Logger) error {
 		return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "committed"})
 	}
 	log.Warn("an interrupted transaction is rolled back", "kind", txn.Kind, "version", txn.Version)
-	if err := compensate(db, root, txn); err != nil {
+	if err := compensate(db, root, txn, u); err != nil {
 		return fmt.Errorf("rolling back the interrupted %s of %s: %w", txn.Kind, txn.Version, err)
 	}
 	if err := db.FinishTxn(txn.ID, "aborted", "interrupted before its commit point; rolled back at the next start"); err != nil {
@@ -77,8 +77,8 @@ func commit(db *state.DB, txn state.Txn) error {
 }
 
 // abort undoes a transaction that failed before its commit point.
-func abort(db *state.DB, root string, txn state.Txn, cause error) error {
-	if err := compensate(db, root, txn); err != nil {
+func abort(db *state.DB, root string, txn state.Txn, cause error, u *undoer) error {
+	if err := compensate(db, root, txn, u); err != nil {
 		return err
 	}
 	if err := db.FinishTxn(txn.ID, "aborted", cause.Error()); err != nil {
@@ -88,7 +88,7 @@ func abort(db *state.DB, root string, txn state.Txn, cause error) error {
 }
 
 // compensate undoes the visible effects of an uncommitted transaction.
-func compensate(db *state.DB, root string, txn state.Txn) error {
+func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 	current, err := db.Current()
 	if err != nil {
 		return err
@@ -96,6 +96,13 @@ func compensate(db *state.DB, root string, txn state.Txn) error {
 	previous, err := previousRelease(db, txn)
 	if err != nil {
 		return err
+	}
+	// An upgrade takes its migrations back with it: the release it
+	// returns to expects its own schema.
+	if txn.Kind == "install" && previous != "" && u != nil {
+		if err := u.revert(db, txn); err != nil {
+			return err
+		}
 	}
 	if current == txn.Version && previous != txn.Version {
 		// Activated but not committed: back to what it replaced.

@@ -27,7 +27,7 @@ func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, e
 		return "", err
 	}
 	defer db.Close()
-	if err := recover(db, root, log); err != nil {
+	if err := recover(db, root, log, newUndoer(root, nil, log)); err != nil {
 		return "", err
 	}
 	current, err := db.Current()
@@ -54,7 +54,7 @@ func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, e
 	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
 	if err := r.step("activate:"+target, func() error { return activate(db, root, target) }); err != nil {
-		_ = abort(db, root, txn, err)
+		_ = abort(db, root, txn, err, nil)
 		return "", err
 	}
 	if err := commit(db, txn); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/installer"
+	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/verify"
 )
@@ -55,6 +56,10 @@ const (
 	exitNoRelease = 55 // rollback target not kept on the host
 	exitWrongBase = 56 // update bundle for another base
 	exitReplay    = 57 // update already applied
+	exitMigration = 58 // a database migration failed (rolled back)
+	exitDBDrift   = 59 // an applied migration differs from the bundle's
+	exitDBLocked  = 60 // another ferry is migrating the database
+	exitNoDown    = 61 // a migration to undo has no down file
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -95,6 +100,10 @@ var exitClasses = []struct {
 	{installer.ErrNoRelease, exitNoRelease},
 	{installer.ErrWrongBase, exitWrongBase},
 	{installer.ErrReplay, exitReplay},
+	{migrate.ErrMigration, exitMigration},
+	{migrate.ErrDrift, exitDBDrift},
+	{migrate.ErrLocked, exitDBLocked},
+	{migrate.ErrIrreversible, exitNoDown},
 	{syscall.ENOSPC, exitNoSpace},
 	{syscall.EROFS, exitReadOnly},
 	{syscall.EACCES, exitDenied},

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/installer"
+	"ferry/installer/migrate"
 	"ferry/installer/push"
 	"ferry/installer/state"
 	"ferry/verify"
@@ -53,6 +54,7 @@ func installCommand() *cli.Command {
 			&cli.StringFlag{Name: "components", Usage: "install only these optional components (comma-separated), with their dependencies"},
 			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
 			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
+			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database for migrations, `NAME=DSN` (or FERRY_DB_NAME=DSN); others are embedded SQLite"},
 			&cli.StringFlag{Name: "push-to", Usage: "also copy the installed images to the registry `HOST[:PORT][/PREFIX]`"},
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
@@ -87,7 +89,12 @@ func runInstall(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
+	dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+	if err != nil {
+		return err
+	}
 	res, err := installer.Install(c.Context, c.Args().First(), installer.Options{
+		DSNs: dsns,
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
 		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
 		Log:          logger(c),
@@ -314,4 +321,26 @@ func rollbackCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// databaseDSNs gathers PostgreSQL DSNs by logical database name from --db
+// NAME=DSN and FERRY_DB_NAME=DSN (the flag wins). DSNs carry passwords:
+// they are never printed.
+func databaseDSNs(flags, environ []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range environ {
+		if rest, ok := strings.CutPrefix(kv, "FERRY_DB_"); ok {
+			if name, dsn, ok := strings.Cut(rest, "="); ok && name != "" && dsn != "" {
+				out[strings.ToLower(name)] = dsn
+			}
+		}
+	}
+	for _, f := range flags {
+		name, dsn, ok := strings.Cut(f, "=")
+		if !ok || name == "" || dsn == "" {
+			return nil, usageError("--db %s: write NAME=DSN", migrate.Redact(f))
+		}
+		out[name] = dsn
+	}
+	return out, nil
 }
