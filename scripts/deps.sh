@@ -3,7 +3,8 @@
 # gnupg (gpg interoperability), skopeo (reads extracted OCI layouts),
 # zstd and time (the plain pipeline and measurements in benchmarks),
 # docker-registry (a real registry for --push-to), libxml2-utils (xmllint
-# validates STIG checklists against DISA's schema).
+# validates STIG checklists against DISA's schema), postgresql (migration
+# tests start a throwaway server of their own).
 set -euo pipefail
 
 missing=()
@@ -13,6 +14,7 @@ command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
