@@ -173,6 +173,7 @@ func planCommand() *cli.Command {
 		ArgsUsage: "BUNDLE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR`, to compare with what is installed (optional)"},
+			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database, `NAME=DSN` (or FERRY_DB_NAME=DSN), to read its migration version"},
 			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
 			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
 			jsonFlag(),
@@ -194,7 +195,11 @@ func planBundle(c *cli.Context) error {
 	}
 	var host *installer.HostView
 	if root := c.String("root"); root != "" {
-		if host, err = installer.View(root, p); err != nil {
+		dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+		if err != nil {
+			return err
+		}
+		if host, err = installer.View(c.Context, root, p, in.Manifest, dsns); err != nil {
 			return err
 		}
 	}
@@ -212,6 +217,13 @@ func planBundle(c *cli.Context) error {
 			cur = "nothing"
 		}
 		fmt.Fprintf(w, "  installed: %s; %d of %d blobs already in the store\n", cur, host.Stored, host.Needed)
+		for _, d := range host.Databases {
+			if d.Unknown != "" {
+				fmt.Fprintf(w, "  database %s: migrations up to %d; current version unknown: %s\n", d.Name, d.Target, d.Unknown)
+				continue
+			}
+			fmt.Fprintf(w, "  database %s: at version %d, %d pending (up to %d)\n", d.Name, d.Version, d.Pending, d.Target)
+		}
 	}
 	for i, level := range p.Levels {
 		fmt.Fprintf(w, "  stage %d: %s\n", i+1, strings.Join(level, ", "))
