@@ -56,6 +56,10 @@ func driverError(err error) (e *dbError, line uint) {
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
+		if pg.Position == 0 {
+			// golang-migrate puts an error without a position on line 1.
+			line = 0
+		}
 		msg := fmt.Sprintf("%s: %s", pg.Severity, pg.Message)
 		if pg.Detail != "" {
 			msg += ": " + pg.Detail

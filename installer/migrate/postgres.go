@@ -88,6 +88,12 @@ func (d *Databases) openPostgres(ctx context.Context, name, dsn string) (*target
 		t.db.Close()
 		return nil, err
 	}
+	// Before golang-migrate's driver: it takes golang-migrate's own lock,
+	// which a killed ferry's session may still hold while its migration
+	// runs on to a commit.
+	if err := t.endOrphans(ctx); err != nil {
+		return fail(err)
+	}
 	if _, err := t.db.ExecContext(ctx, postgresRecordTable); err != nil {
 		return fail(t.errorf("create %s: %w", recordTable, err))
 	}

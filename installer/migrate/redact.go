@@ -11,17 +11,31 @@ const redacted = "xxxxx"
 
 // kvPasswordRE finds the password of a key=value DSN
 // ("host=db user=app password=secret").
-var kvPasswordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+var kvPasswordRE = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)`)
 
 // Redact returns dsn with its password replaced by "xxxxx", for logs, the
 // audit log and status output. A password in the user information and one
 // in a password= query parameter are both replaced. A DSN that cannot be
 // parsed is reduced to its scheme, since what cannot be parsed cannot be
 // known to be free of the password.
+//
+// Given text that is not one DSN, such as an error message, it redacts
+// every URL and key=value password in it.
 func Redact(dsn string) string {
 	if !strings.Contains(dsn, "://") {
 		return kvPasswordRE.ReplaceAllString(dsn, "${1}"+redacted)
 	}
+	if strings.ContainsAny(dsn, " \t\n") || !urlRE.MatchString(dsn) || urlRE.FindString(dsn) != dsn {
+		return kvPasswordRE.ReplaceAllString(urlRE.ReplaceAllStringFunc(dsn, redactURL), "${1}"+redacted)
+	}
+	return redactURL(dsn)
+}
+
+// urlRE finds URLs in text: a scheme, "://", and what follows up to white
+// space, a quote or a closing bracket.
+var urlRE = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'`()<>]+")
+
+func redactURL(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		scheme, _, _ := strings.Cut(dsn, "://")

@@ -100,11 +100,6 @@ func (t *target) migrator(steps []bundle.Migration, open func(string) (io.ReadCl
 // its transaction either committed, and recorded it, or did not. It
 // returns the database's version.
 func (t *target) repair(ctx context.Context) (int, error) {
-	if t.kind == kindPostgres {
-		if err := t.endOrphans(ctx); err != nil {
-			return 0, err
-		}
-	}
 	recs, err := readRecords(ctx, t.db)
 	if err != nil {
 		return 0, t.errorf("read %s: %w", recordTable, err)
