@@ -72,6 +72,11 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 	if _, err := f.WriteAt(head, 0); err != nil {
 		return nil, err
 	}
+	// A bundle is for others to read and carry: not the temporary file's
+	// owner-only mode.
+	if err := f.Chmod(0o644); err != nil {
+		return nil, err
+	}
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo of README.md: build a signed bundle from generated fixtures, then
-# verify and inspect it, offline. Usage: demo.sh WORKDIR
+# The demo of README.md, offline: build a signed bundle from generated
+# fixtures, verify and inspect it, install it on an appliance directory,
+# apply an update bundle, check, roll back, and report compliance evidence.
+# Usage: demo.sh WORKDIR
 set -euo pipefail
 
 work=${1:-out/demo}
@@ -41,4 +43,35 @@ set -e
 if [ "$code" -eq 0 ]; then echo "demo: the tampered bundle was accepted" >&2; exit 1; fi
 echo "refused with exit code $code, as expected"
 
-step "done: $work/demo-app-1.0.0.ferry"
+root="$work/appliance"
+
+step "plan the install on an empty appliance"
+"$ferry" plan "$work/demo-app-1.0.0.ferry" --root "$root"
+
+step "install it (verified first; migrations into embedded SQLite; images into the offline registry's store)"
+"$ferry" install "$work/demo-app-1.0.0.ferry" --root "$root" --key "$work/release.pub" --key "$work/release-pgp.pub"
+"$ferry" status --root "$root"
+
+step "an update carries only what changed, and applies only to its base"
+go run ./fixtures/cmd/fixturegen project -out "$work/project-1.1.0" -name demo-app -version 1.1.0
+"$ferry" bundle create -f "$work/project-1.1.0/ferry.yaml" -o "$work/demo-app-1.1.0-update.ferry" \
+	--key "$work/release.key" --base "$work/demo-app-1.0.0.ferry"
+ls -l "$work"/*.ferry
+"$ferry" update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
+
+step "check installed content against the signed manifests, and the audit chain"
+"$ferry" check --root "$root"
+"$ferry" audit --verify --root "$root" | tail -3
+
+step "roll back to the kept release, then forward again"
+"$ferry" rollback --root "$root"
+"$ferry" update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
+"$ferry" history --root "$root" | grep -v '^      '
+
+step "compliance evidence (NIST SP 800-53 rev5) from what ferry recorded"
+"$ferry" compliance report --root "$root" --format markdown -o "$work/COMPLIANCE.md"
+"$ferry" compliance report --root "$root" --format oscal -o "$work/assessment-results.json"
+sed -n '1,12p' "$work/COMPLIANCE.md"
+"$ferry" bundle guide "$work/demo-app-1.0.0.ferry" -o "$work/AIRGAP_INSTALLATION.md"
+
+step "done: bundles, appliance and reports under $work"
