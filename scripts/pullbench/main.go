@@ -22,19 +22,12 @@
 package main
 
 import (
-	"archive/tar"
-	"bufio"
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -46,7 +39,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"ferry/fixtures"
 )
@@ -109,7 +101,7 @@ func imageCmd(args []string) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			layers[i], errs[i] = writeLayer(blobDir, i, n)
+			layers[i], errs[i] = fixtures.FileLayer(blobDir, "big", i, n)
 		})
 	}
 	wg.Wait()
@@ -137,107 +129,6 @@ components:
       - {source: "oci:layout:` + imageRef + `", name: "bench/big:1.0.0"}
 `
 	return os.WriteFile(filepath.Join(*out, "ferry.yaml"), []byte(spec), 0o644)
-}
-
-// writeLayer writes a gzip layer (stored blocks: the content is random and
-// would not compress) holding one file of size random bytes, under its
-// digest in blobDir.
-func writeLayer(blobDir string, i int, size int64) (v1.Layer, error) {
-	tmp, err := os.CreateTemp(blobDir, ".layer-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	digest, diffID := sha256.New(), sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(tmp, digest)}
-	bw := bufio.NewWriterSize(cw, 1<<20)
-	zw, err := gzip.NewWriterLevel(bw, gzip.NoCompression)
-	if err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	tw := tar.NewWriter(io.MultiWriter(zw, diffID))
-	werr := func() error {
-		hdr := &tar.Header{Name: fmt.Sprintf("opt/big/blob-%02d.bin", i), Mode: 0o644, Size: size,
-			ModTime: time.Unix(0, 0), Uname: "root", Gname: "root", Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		var seed [32]byte
-		seed[0] = byte(i)
-		rng := rand.NewChaCha8(seed)
-		buf := make([]byte, 1<<20)
-		for left := size; left > 0; {
-			n := min(left, int64(len(buf)))
-			rng.Read(buf[:n])
-			if _, err := tw.Write(buf[:n]); err != nil {
-				return err
-			}
-			left -= n
-		}
-		if err := tw.Close(); err != nil {
-			return err
-		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		return bw.Flush()
-	}()
-	if err := errors.Join(werr, tmp.Close()); err != nil {
-		return nil, err
-	}
-	l := &fileLayer{
-		digest: v1.Hash{Algorithm: "sha256", Hex: hexSum(digest)},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: hexSum(diffID)},
-		size:   cw.n,
-	}
-	l.path = filepath.Join(blobDir, l.digest.Hex)
-	if err := os.Rename(tmp.Name(), l.path); err != nil {
-		return nil, err
-	}
-	return l, os.Chmod(l.path, 0o644)
-}
-
-func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// fileLayer is a layer already stored in the layout, so writing the layout
-// copies nothing.
-type fileLayer struct {
-	path           string
-	digest, diffID v1.Hash
-	size           int64
-}
-
-func (l *fileLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *fileLayer) Size() (int64, error)                { return l.size, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.path)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, f}, nil
 }
 
 // ---- serve ----
