@@ -1,13 +1,11 @@
 package bundle
 
 import (
-	"archive/tar"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -30,45 +28,22 @@ type Reader struct {
 	manifest *Manifest
 	raw      []byte
 	signedBy []string
-	pending  *tar.Header // the first content header, read with the head
+	seq      *sequence
 
-	index    int // position in manifest.Entries of the current entry
-	cur      *Entry
-	stored   *digestReader
-	content  io.ReadCloser
-	expected map[string]int
-	seen     map[string]bool
+	cur     *Entry
+	stored  *digestReader
+	content io.ReadCloser
 }
 
 // Open reads and checks the head of a bundle: caps, signatures against
 // trust, and the manifest.
 func Open(r io.Reader, trust verify.TrustSet) (*Reader, error) {
 	w := newWalker(r, nil)
-	head, err := readHead(w)
+	head, m, signedBy, err := trustedHead(w, trust)
 	if err != nil {
 		return nil, err
 	}
-	for _, sig := range head.Signatures {
-		if err := sig.CheckCanonical(head.RawManifest); err != nil {
-			return nil, newError(verify.ErrBadSignature, sig.FileName(), err)
-		}
-	}
-	signedBy, err := trust.Verify(head.RawManifest, head.Signatures)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseManifest(head.RawManifest)
-	if err != nil {
-		return nil, err
-	}
-	rd := &Reader{
-		w: w, manifest: m, raw: head.RawManifest, signedBy: signedBy, pending: head.next,
-		index: -1, expected: make(map[string]int, len(m.Entries)), seen: map[string]bool{},
-	}
-	for i, e := range m.Entries {
-		rd.expected[e.Path] = i
-	}
-	return rd, nil
+	return &Reader{w: w, manifest: m, raw: head.RawManifest, signedBy: signedBy, seq: newSequence(w, m, head.next)}, nil
 }
 
 // Manifest returns the verified manifest.
@@ -90,38 +65,11 @@ func (r *Reader) Next() (Entry, error) {
 	if err := r.finishEntry(); err != nil {
 		return Entry{}, err
 	}
-	r.index++
-	var hdr *tar.Header
-	if r.index == 0 && r.pending != nil {
-		hdr, r.pending = r.pending, nil
-	} else {
-		h, err := r.w.next()
-		if errors.Is(err, io.EOF) {
-			if r.index < len(r.manifest.Entries) {
-				return Entry{}, newError(ErrMissingEntry, r.manifest.Entries[r.index].Path, nil)
-			}
-			return Entry{}, io.EOF
-		}
-		if err != nil {
-			return Entry{}, err
-		}
-		hdr = h
-	}
-	if r.index >= len(r.manifest.Entries) {
-		if r.seen[hdr.Name] || hdr.Name == ManifestPath || strings.HasPrefix(hdr.Name, signatureDir) {
-			return Entry{}, newError(ErrDuplicateEntry, hdr.Name, nil)
-		}
-		return Entry{}, newError(ErrUnexpectedEntry, hdr.Name, fmt.Errorf("not listed in the manifest"))
-	}
-	want := r.manifest.Entries[r.index]
-	if err := placeEntry(hdr.Name, r.index, want, r.expected, r.seen); err != nil {
+	want, err := r.seq.next()
+	if err != nil {
 		return Entry{}, err
 	}
-	r.seen[hdr.Name] = true
-	if hdr.Size != want.StoredSize {
-		return Entry{}, newError(ErrSizeMismatch, hdr.Name, fmt.Errorf("tar header says %d bytes, the manifest %d", hdr.Size, want.StoredSize))
-	}
-	r.cur = &r.manifest.Entries[r.index]
+	r.cur = &r.manifest.Entries[r.seq.index]
 	r.stored = &digestReader{r: io.LimitReader(r.w, want.StoredSize), h: sha256.New(), entry: want.Path,
 		want: want.StoredDigest, size: want.StoredSize}
 	return want, nil

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -72,20 +71,7 @@ func VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verified
 // accepted. Errors are *Error (or verify's signature errors) naming the entry.
 func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Verified, error) {
 	w := newWalker(r, opts.Progress)
-	head, err := readHead(w)
-	if err != nil {
-		return nil, err
-	}
-	for _, sig := range head.Signatures {
-		if err := sig.CheckCanonical(head.RawManifest); err != nil {
-			return nil, newError(verify.ErrBadSignature, sig.FileName(), err)
-		}
-	}
-	signedBy, err := opts.Trust.Verify(head.RawManifest, head.Signatures)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ParseManifest(head.RawManifest)
+	head, m, signedBy, err := trustedHead(w, opts.Trust)
 	if err != nil {
 		return nil, err
 	}
@@ -153,74 +139,28 @@ func checkEntries(ctx context.Context, w *walker, first *tar.Header, m *Manifest
 // feedEntries is the reading side of checkEntries. On error it also returns
 // the position of the entry concerned.
 func feedEntries(ctx context.Context, w *walker, first *tar.Header, m *Manifest, jobs chan<- *hashJob, free chan []byte) (int, error) {
-	expected := make(map[string]int, len(m.Entries))
-	for i, e := range m.Entries {
-		expected[e.Path] = i
-	}
-	seen := make(map[string]bool, len(m.Entries))
-	hdr := first
-	for i, want := range m.Entries {
-		if i > 0 || hdr == nil {
-			h, err := w.next()
-			if errors.Is(err, io.EOF) {
-				return i, newError(ErrMissingEntry, want.Path, nil)
-			}
-			if err != nil {
-				return i, err
-			}
-			hdr = h
+	seq := newSequence(w, m, first)
+	for {
+		want, err := seq.next()
+		if errors.Is(err, io.EOF) {
+			return seq.index, nil
 		}
-		name := hdr.Name
-		if err := placeEntry(name, i, want, expected, seen); err != nil {
-			return i, err
+		if err != nil {
+			return seq.index, err
 		}
-		seen[name] = true
-		if hdr.Size != want.StoredSize {
-			return i, newError(ErrSizeMismatch, name, fmt.Errorf("tar header says %d bytes, the manifest %d", hdr.Size, want.StoredSize))
-		}
-		job := &hashJob{index: i, entry: want, chunks: make(chan []byte, 4)}
+		job := &hashJob{index: seq.index, entry: want, chunks: make(chan []byte, 4)}
 		select {
 		case jobs <- job:
 		case <-ctx.Done():
-			return i, ctx.Err()
+			return seq.index, ctx.Err()
 		}
-		err := sendChunks(ctx, w, job, free)
+		err = sendChunks(ctx, w, job, free)
 		job.aborted = err != nil
 		close(job.chunks)
 		if err != nil {
-			return i, err
+			return seq.index, err
 		}
 	}
-	end := len(m.Entries)
-	hdr, err := w.next()
-	if errors.Is(err, io.EOF) {
-		return end, nil
-	}
-	if err != nil {
-		return end, err
-	}
-	if seen[hdr.Name] || hdr.Name == ManifestPath || strings.HasPrefix(hdr.Name, signatureDir) {
-		return end, newError(ErrDuplicateEntry, hdr.Name, nil)
-	}
-	return end, newError(ErrUnexpectedEntry, hdr.Name, fmt.Errorf("not listed in the manifest"))
-}
-
-// placeEntry checks that the entry found is the one the manifest expects at
-// position i, and says precisely what is wrong when it is not.
-func placeEntry(name string, i int, want Entry, expected map[string]int, seen map[string]bool) error {
-	if name == want.Path {
-		return nil
-	}
-	if seen[name] || name == ManifestPath {
-		return newError(ErrDuplicateEntry, name, nil)
-	}
-	if strings.HasPrefix(name, signatureDir) {
-		return newError(ErrMisorderedEntry, name, fmt.Errorf("signatures must directly follow %s", ManifestPath))
-	}
-	if j, ok := expected[name]; ok {
-		return newError(ErrMisorderedEntry, name, fmt.Errorf("listed at position %d, found at %d where %q belongs", j, i, want.Path))
-	}
-	return newError(ErrUnexpectedEntry, name, fmt.Errorf("not listed in the manifest (expected %q)", want.Path))
 }
 
 // sendChunks reads the current entry in chunks and hands them to its job.
