@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,6 +134,9 @@ type builder struct {
 	blobs  map[string]*blob
 	order  []*blob
 	images []Image
+	// layout are the oci-layout and index.json entries (none without
+	// images), and index the bytes of index.json.
+	layout []Entry
 	index  []byte
 	mtime  time.Time
 	// base is the content of the bundle this one updates; fromBase what
@@ -323,12 +325,22 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			c.Charts = nil
 		}
 	}
+	if len(b.images) > 0 {
+		index, err := ociIndex(b.images)
+		if err != nil {
+			return nil, err
+		}
+		b.layout = []Entry{rawEntry(LayoutPath, []byte(ociLayout)), rawEntry(IndexPath, index)}
+		b.index = index
+	}
 	return m, nil
 }
 
+// ociLayout is the oci-layout file of every bundle with images.
+const ociLayout = `{"imageLayoutVersion":"1.0.0"}`
+
 func rawEntry(path string, data []byte) Entry {
-	sum := sha256.Sum256(data)
-	d := "sha256:" + fmt.Sprintf("%x", sum[:])
+	d := digestBytes(data)
 	return Entry{Path: path, Digest: d, Size: int64(len(data)), Encoding: EncodingRaw, StoredDigest: d, StoredSize: int64(len(data))}
 }
 

@@ -3,7 +3,6 @@ package bundle
 import (
 	"archive/tar"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -51,9 +50,8 @@ func (b *builder) tryPatch(bl *blob) error {
 	if bl.staged != "" {
 		os.Remove(bl.staged)
 	}
-	sum := sha256.Sum256(patch)
 	bl.encoding, bl.staged, bl.storedLen = EncodingZstdPatch, f.Name(), int64(len(patch))
-	bl.stored = fmt.Sprintf("sha256:%x", sum[:])
+	bl.stored = digestBytes(patch)
 	bl.patchBase = bf.Digest
 	b.fromBase[bf.Digest] = true
 	return nil
@@ -108,8 +106,7 @@ func readBaseBlob(path string, m *Manifest, d string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("base bundle %s: %s: %w", path, want.Path, err)
 		}
-		sum := sha256.Sum256(content)
-		if int64(len(content)) != want.Size || fmt.Sprintf("sha256:%x", sum[:]) != d {
+		if int64(len(content)) != want.Size || digestBytes(content) != d {
 			return nil, fmt.Errorf("base bundle %s: %s does not match its digest", path, want.Path)
 		}
 		return content, nil
@@ -128,8 +125,7 @@ func readAllVerified(bl *blob) ([]byte, error) {
 	if _, err := io.Copy(&buf, io.LimitReader(rc, bl.size+1)); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(buf.Bytes())
-	if int64(buf.Len()) != bl.size || fmt.Sprintf("sha256:%x", sum[:]) != bl.digest {
+	if int64(buf.Len()) != bl.size || digestBytes(buf.Bytes()) != bl.digest {
 		return nil, fmt.Errorf("%s: content changed while the bundle was being built", bl.source)
 	}
 	return buf.Bytes(), nil

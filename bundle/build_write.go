@@ -103,16 +103,11 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 		m.Entries = append(m.Entries, e)
 		return err
 	}
-	if len(b.images) > 0 {
-		layout := []byte(`{"imageLayoutVersion":"1.0.0"}`)
-		index, err := ociIndex(b.images)
-		if err != nil {
+	if len(b.layout) > 0 {
+		if err := put(b.layout[0], []byte(ociLayout)); err != nil {
 			return err
 		}
-		if err := put(rawEntry(LayoutPath, layout), layout); err != nil {
-			return err
-		}
-		if err := put(rawEntry(IndexPath, index), index); err != nil {
+		if err := put(b.layout[1], b.index); err != nil {
 			return err
 		}
 	}
@@ -249,13 +244,7 @@ func (b *builder) reserveHead(m *Manifest) (int64, error) {
 	worst := *m
 	worst.Components = make([]Component, len(m.Components))
 	copy(worst.Components, m.Components)
-	if len(b.images) > 0 {
-		index, err := ociIndex(b.images)
-		if err != nil {
-			return 0, err
-		}
-		worst.Entries = append(worst.Entries, rawEntry(LayoutPath, []byte(`{"imageLayoutVersion":"1.0.0"}`)), rawEntry(IndexPath, index))
-	}
+	worst.Entries = append(worst.Entries, b.layout...)
 	placeholder := func(i int) string { return fmt.Sprintf("sha256:%064x", i+1) }
 	for i, bl := range b.order {
 		d := bl.digest

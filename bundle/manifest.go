@@ -149,10 +149,14 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// Digest returns the manifest's identity: "sha256:" and the hex SHA-256 of
-// its canonical bytes.
-func ManifestDigest(raw []byte) string {
-	sum := sha256.Sum256(raw)
+// ManifestDigest returns the manifest's identity: the digest of its
+// canonical bytes.
+func ManifestDigest(raw []byte) string { return digestBytes(raw) }
+
+// digestBytes is the "sha256:<hex>" digest of b, the form every digest in
+// a bundle takes.
+func digestBytes(b []byte) string {
+	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
