@@ -75,18 +75,6 @@ func (r *Reader) Next() (Entry, error) {
 	return want, nil
 }
 
-// Read reads the current entry as stored. At its end it returns io.EOF
-// only if the bytes match the signed stored digest.
-func (r *Reader) Read(p []byte) (int, error) {
-	if r.stored == nil {
-		return 0, errors.New("bundle: Read before Next")
-	}
-	if r.content != nil {
-		return 0, errors.New("bundle: Read after Content on the same entry")
-	}
-	return r.stored.Read(p)
-}
-
 // Content returns the current entry's content: the stored bytes for a raw
 // entry, the decompressed bytes for a zstd entry, decoded with bounded
 // memory and stopped at the declared size. At its end it returns io.EOF

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -474,8 +473,6 @@ func refuse(db *state.DB, path string, err error) error {
 	_ = db.Audit("install.refused", map[string]string{"bundle": filepath.Base(path), "error": err.Error()})
 	return err
 }
-
-func ensureDir(dir string) error { return os.MkdirAll(dir, 0o755) }
 
 // checkPlatform refuses a bundle whose images cannot run here: every image
 // of a chosen component that names its platforms must include this host's.
