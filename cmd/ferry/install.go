@@ -151,21 +151,6 @@ func pushImages(c *cli.Context, res *installer.Result) ([]push.Result, error) {
 	return out, nil
 }
 
-func readKeyFiles(paths []string) ([][]byte, error) {
-	var out [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", errKey, err)
-		}
-		if _, err := verify.ParsePublicKey(b); err != nil {
-			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
 func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "plan",

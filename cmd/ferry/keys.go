@@ -132,22 +132,37 @@ func loadSigners(c *cli.Context, paths []string) ([]verify.Signer, error) {
 	return out, nil
 }
 
-// loadPublicKeys reads the public keys given with --key.
+// loadPublicKeys reads and parses the public keys given with --key.
 func loadPublicKeys(paths []string) ([]*verify.PublicKey, error) {
-	var out []*verify.PublicKey
+	raw, err := readKeyFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*verify.PublicKey, len(raw))
+	for i, b := range raw {
+		if out[i], err = verify.ParsePublicKey(b); err != nil {
+			return nil, err // readKeyFiles parsed them already
+		}
+	}
+	return out, nil
+}
+
+// readKeyFiles reads public key files, checking that each is one: the
+// bytes are what the appliance stores as trust.
+func readKeyFiles(paths []string) ([][]byte, error) {
+	var out [][]byte
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errKey, err)
 		}
-		if strings.Contains(string(data), "PRIVATE KEY") {
-			return nil, fmt.Errorf("%w: %s is a private key; verify with the public key (.pub)", errKey, p)
+		if strings.Contains(string(b), "PRIVATE KEY") {
+			return nil, fmt.Errorf("%w: %s is a private key; give the public key (.pub)", errKey, p)
 		}
-		k, err := verify.ParsePublicKey(data)
-		if err != nil {
+		if _, err := verify.ParsePublicKey(b); err != nil {
 			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
 		}
-		out = append(out, k)
+		out = append(out, b)
 	}
 	return out, nil
 }
