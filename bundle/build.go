@@ -187,26 +187,29 @@ func (b *builder) readBase(m *Manifest, path string) error {
 	return nil
 }
 
-func (b *builder) add(key string, bl *blob, ref *string) {
+// add records a source once per key and returns its blob; ref, when set,
+// receives the content digest once it is known.
+func (b *builder) add(key string, bl *blob, ref *string) *blob {
 	if old, ok := b.blobs[key]; ok {
 		if ref != nil {
 			old.refs = append(old.refs, ref)
 		}
-		return
+		return old
 	}
 	if ref != nil {
 		bl.refs = append(bl.refs, ref)
 	}
 	b.blobs[key] = bl
 	b.order = append(b.order, bl)
+	return bl
 }
 
-func (b *builder) addFile(path string, ref *string) {
+func (b *builder) addFile(path string, ref *string) *blob {
 	var hint int64
 	if fi, err := os.Stat(path); err == nil {
 		hint = fi.Size()
 	}
-	b.add("file:"+path, &blob{source: path, open: fileOpener(path), sizeHint: hint}, ref)
+	return b.add("file:"+path, &blob{source: path, open: fileOpener(path), sizeHint: hint}, ref)
 }
 
 func fileOpener(path string) Opener {
@@ -298,8 +301,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 				return nil, fmt.Errorf("component %s: file %s: %w", cs.Name, fs.Dest, err)
 			}
 			c.Files[fi] = File{Dest: fs.Dest, Mode: fmt.Sprintf("%04o", mode.Perm())}
-			b.addFile(filepath.Join(s.Dir, fs.Src), &c.Files[fi].Digest)
-			b.blobs["file:"+filepath.Join(s.Dir, fs.Src)].dest = fs.Dest
+			b.addFile(filepath.Join(s.Dir, fs.Src), &c.Files[fi].Digest).dest = fs.Dest
 		}
 		if len(c.Files) == 0 {
 			c.Files = nil
