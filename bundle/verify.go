@@ -224,28 +224,17 @@ func hashEntry(job *hashJob, free chan []byte, deep bool) error {
 }
 
 // checkInflation decompresses a zstd entry with bounded memory and checks
-// its content against the signed size and digest.
+// its content against the signed size and digest, as the installing
+// Reader does.
 func checkInflation(r io.Reader, e Entry) error {
 	dec, err := NewZstdReader(r)
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
-	content := sha256.New()
-	n, err := io.Copy(content, io.LimitReader(dec, e.Size+1))
-	if err != nil {
-		return newError(ErrDigestMismatch, e.Path, fmt.Errorf("decompressing: %v", err))
-	}
-	if n > e.Size {
-		return newError(ErrInflation, e.Path, fmt.Errorf("more than the %d bytes declared", e.Size))
-	}
-	if n < e.Size {
-		return newError(ErrSizeMismatch, e.Path, fmt.Errorf("inflates to %d bytes, %d declared", n, e.Size))
-	}
-	if got := digestOf(content); got != e.Digest {
-		return newError(ErrDigestMismatch, e.Path, fmt.Errorf("content %s, signed %s", got, e.Digest))
-	}
-	return nil
+	_, err = io.Copy(io.Discard, &digestReader{r: io.LimitReader(dec, e.Size+1), h: sha256.New(),
+		entry: e.Path, want: e.Digest, size: e.Size, inflation: true})
+	return err
 }
 
 // NewZstdReader returns a zstd decoder with memory bounded for untrusted
