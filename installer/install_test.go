@@ -294,16 +294,27 @@ func checkInstalled(t *testing.T, root string, m *bundle.Manifest) {
 // k (when k > 0) or is killed after delay (when delay > 0); it reports
 // whether the child was killed (false: it finished first).
 func installInChild(t *testing.T, root, path string, k int, delay time.Duration, key []byte) bool {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallChild$")
-	cmd.Env = append(os.Environ(), "FERRY_INSTALL_CHILD=1", "FERRY_CHILD_ROOT="+root, "FERRY_CHILD_BUNDLE="+path,
-		crashEnv+"="+strconv.Itoa(k), "GORACE=atexit_sleep_ms=0")
+	env := []string{"FERRY_CHILD_BUNDLE=" + path}
 	if key != nil {
 		kf := filepath.Join(t.TempDir(), "key.pub")
 		if err := os.WriteFile(kf, key, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Env = append(cmd.Env, "FERRY_CHILD_KEY="+kf)
+		env = append(env, "FERRY_CHILD_KEY="+kf)
 	}
+	return runInChild(t, root, env, k, delay)
+}
+
+// rollbackInChild is installInChild for `ferry rollback --to to`.
+func rollbackInChild(t *testing.T, root, to string, k int, delay time.Duration) bool {
+	return runInChild(t, root, []string{"FERRY_CHILD_ROLLBACK_TO=" + to}, k, delay)
+}
+
+func runInChild(t *testing.T, root string, env []string, k int, delay time.Duration) bool {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestInstallChild$")
+	cmd.Env = append(os.Environ(), "FERRY_INSTALL_CHILD=1", "FERRY_CHILD_ROOT="+root,
+		crashEnv+"="+strconv.Itoa(k), "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(cmd.Env, env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -331,6 +342,12 @@ func installInChild(t *testing.T, root, path string, k int, delay time.Duration,
 func TestInstallChild(t *testing.T) {
 	if os.Getenv("FERRY_INSTALL_CHILD") != "1" {
 		t.Skip("run by TestCrashLoop")
+	}
+	if to := os.Getenv("FERRY_CHILD_ROLLBACK_TO"); to != "" {
+		if _, err := Rollback(context.Background(), os.Getenv("FERRY_CHILD_ROOT"), RollbackOptions{To: to}); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	opts := Options{Root: os.Getenv("FERRY_CHILD_ROOT")}
 	if kf := os.Getenv("FERRY_CHILD_KEY"); kf != "" {

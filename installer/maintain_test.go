@@ -7,10 +7,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"ferry/bundle"
 	"ferry/fixtures"
@@ -127,12 +130,12 @@ func TestRollbackAndHighWaterMark(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	to, err := Rollback(context.Background(), root, "", nil)
+	to, err := Rollback(context.Background(), root, RollbackOptions{})
 	if err != nil || to != "1.0.0" {
 		t.Fatalf("rollback to %q: %v", to, err)
 	}
 	checkInstalled(t, root, b1.res.Manifest)
-	if _, err := Rollback(context.Background(), root, "0.9.0", nil); !errors.Is(err, ErrNoRelease) {
+	if _, err := Rollback(context.Background(), root, RollbackOptions{To: "0.9.0"}); !errors.Is(err, ErrNoRelease) {
 		t.Fatalf("rollback to an unknown release: %v", err)
 	}
 	// Forward again to the kept newer release: allowed, it is not below
@@ -413,5 +416,134 @@ func TestUpgradeRollsBackMigrations(t *testing.T) {
 	}
 	if v, _, err := dbs.Version(context.Background(), "app"); err != nil || v != 4 {
 		t.Fatalf("after 1.2.0: version %d: %v, want 4", v, err)
+	}
+}
+
+// TestRollbackMovesSchemas: `ferry rollback` takes the databases to the
+// schema of the release it makes current, down and up again, and a
+// rollback killed at any step leaves the host on one release with that
+// release's schema, never a mix.
+func TestRollbackMovesSchemas(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	pub := v1Pub(t, key)
+	v1 := filepath.Join(dir, "v1.ferry")
+	v2 := filepath.Join(dir, "v2.ferry")
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), v1, "", key)
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p2"), "1.1.0", 4, false), v2, "", key)
+	setup := func(root string) {
+		t.Helper()
+		if _, err := Install(context.Background(), v1, Options{Root: root, Keys: [][]byte{pub}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Install(context.Background(), v2, Options{Root: root}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schemaOf := map[string]int{"1.0.0": 2, "1.1.0": 4}
+	// consistent recovers the root with a read of its state (any command
+	// does) and checks that the schema is the current release's.
+	consistent := func(root string) string {
+		t.Helper()
+		if _, err := Rollback(context.Background(), root, RollbackOptions{To: "no-such"}); !errors.Is(err, ErrNoRelease) {
+			t.Fatalf("recovering command: %v", err)
+		}
+		db, err := state.OpenReadOnly(root)
+		must(t, err)
+		cur, err := db.Current()
+		db.Close()
+		must(t, err)
+		v, dirty, err := (&migrate.Databases{Root: root}).Version(context.Background(), "app")
+		if err != nil || dirty || v != schemaOf[cur] {
+			t.Fatalf("current %s with schema version %d (dirty %v, %v), want %d", cur, v, dirty, err, schemaOf[cur])
+		}
+		return cur
+	}
+
+	root := filepath.Join(dir, "root")
+	setup(root)
+	if to, err := Rollback(context.Background(), root, RollbackOptions{}); err != nil || to != "1.0.0" {
+		t.Fatalf("rollback: %q %v", to, err)
+	}
+	if cur := consistent(root); cur != "1.0.0" {
+		t.Fatalf("current %s after rollback", cur)
+	}
+	if to, err := Rollback(context.Background(), root, RollbackOptions{To: "1.1.0"}); err != nil || to != "1.1.0" {
+		t.Fatalf("forward again: %q %v", to, err)
+	}
+	if cur := consistent(root); cur != "1.1.0" {
+		t.Fatalf("current %s after going forward", cur)
+	}
+
+	crashes := 0
+	for k := 1; ; k++ {
+		root := filepath.Join(dir, fmt.Sprintf("crash-%d", k))
+		setup(root)
+		if !rollbackInChild(t, root, "1.0.0", k, 0) {
+			break
+		}
+		crashes++
+		consistent(root)
+		if _, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil && !strings.Contains(err.Error(), "already current") {
+			t.Fatalf("rollback after a crash at step %d: %v", k, err)
+		}
+		if cur := consistent(root); cur != "1.0.0" {
+			t.Fatalf("crash at step %d: current %s after the second rollback", k, cur)
+		}
+	}
+	if crashes < 2 {
+		t.Fatalf("only %d crash points in a rollback", crashes)
+	}
+	for i := range 10 {
+		root := filepath.Join(dir, fmt.Sprintf("random-%d", i))
+		setup(root)
+		rollbackInChild(t, root, "1.0.0", 0, time.Duration(mathrand.Int64N(int64(150*time.Millisecond))))
+		consistent(root)
+	}
+	t.Logf("%d crash points and 10 random kills in rollbacks, each consistent", crashes)
+}
+
+// TestRollbackFailedDownMigration: when a down migration fails, the
+// rollback migrates back up what it had run down and the host stays, whole,
+// on the release it started from.
+func TestRollbackFailedDownMigration(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	pub := v1Pub(t, key)
+	v1 := filepath.Join(dir, "v1.ferry")
+	v2 := filepath.Join(dir, "v2.ferry")
+	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), v1, "", key)
+	spec2 := migrationProject(t, filepath.Join(dir, "p2"), "1.1.0", 4, false)
+	downs, err := filepath.Glob(filepath.Join(dir, "p2", "migrations", "003_*.down.sql"))
+	must(t, err)
+	if len(downs) != 1 {
+		t.Fatalf("down files of 003: %v", downs)
+	}
+	must(t, os.WriteFile(downs[0], []byte("THIS IS NOT SQL;\n"), 0o644))
+	buildSpec(t, spec2, v2, "", key)
+	if _, err := Install(context.Background(), v1, Options{Root: root, Keys: [][]byte{pub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(context.Background(), v2, Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Rollback(context.Background(), root, RollbackOptions{})
+	if err == nil || !strings.Contains(err.Error(), "003_") {
+		t.Fatalf("rollback with a failing down migration: %v", err)
+	}
+	v, dirty, err := (&migrate.Databases{Root: root}).Version(context.Background(), "app")
+	if err != nil || dirty || v != 4 {
+		t.Fatalf("schema version %d dirty %v (%v), want 4: the reverted 004 was not migrated up again", v, dirty, err)
+	}
+	db, err := state.OpenReadOnly(root)
+	must(t, err)
+	defer db.Close()
+	if cur, _ := db.Current(); cur != "1.1.0" {
+		t.Fatalf("current %s, want 1.1.0", cur)
+	}
+	txns, _ := db.Txns()
+	if last := txns[len(txns)-1]; last.Kind != "rollback" || last.State != "aborted" || !strings.Contains(last.Reason, "003_") {
+		t.Fatalf("the cause is not recorded: %+v", last)
 	}
 }

@@ -42,6 +42,15 @@ func (u *undoer) revert(db *state.DB, txn state.Txn) error {
 	return revertMigrations(context.Background(), u.dbs, db, txn, open)
 }
 
+// reapply migrates up again what an uncommitted rollback ran down.
+func (u *undoer) reapply(db *state.DB, txn state.Txn) error {
+	if u.st == nil {
+		return nil
+	}
+	open := func(d string) (io.ReadCloser, error) { return u.st.Open(d) }
+	return reapplyReverted(context.Background(), u.dbs, db, txn, open)
+}
+
 // appliedPrefix names the journal records of the migrations a transaction
 // applied, per database, so that a failed or interrupted upgrade can run
 // their down migrations even after a crash.

@@ -98,9 +98,13 @@ func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 		return err
 	}
 	// An upgrade takes its migrations back with it: the release it
-	// returns to expects its own schema.
-	if txn.Kind == "install" && previous != "" && u != nil {
+	// returns to expects its own schema. So does a rollback, which may
+	// have run migrations down (or, to a newer kept release, up).
+	if (txn.Kind == "install" || txn.Kind == "rollback") && previous != "" && u != nil {
 		if err := u.revert(db, txn); err != nil {
+			return err
+		}
+		if err := u.reapply(db, txn); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -15,10 +16,24 @@ import (
 // ErrNoRelease reports a rollback target that is not kept on the host.
 var ErrNoRelease = errors.New("no such release on this host")
 
-// Rollback makes a kept release current again: to, or when to is empty the
-// newest kept release older than the current one. It is journalled like an
-// install, and activation is its commit point.
-func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, error) {
+// RollbackOptions say where a rollback goes and how to reach the databases.
+type RollbackOptions struct {
+	// To is the kept release to make current; empty means the newest kept
+	// release older than the current one.
+	To string
+	// DSNs are the PostgreSQL databases by logical name, as for Install.
+	DSNs map[string]string
+	Log  *slog.Logger
+}
+
+// Rollback makes a kept release current again. The databases go with it:
+// migrations the target release does not have are run down (their down
+// files come from the current release's manifest), and a rollback to a
+// newer kept release migrates forward. It is journalled like an install,
+// and activation is its commit point; a failure before it migrates back
+// up what was run down and leaves the current release as it was.
+func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, error) {
+	log, to := opts.Log, opts.To
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -27,7 +42,8 @@ func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, e
 		return "", err
 	}
 	defer db.Close()
-	if err := recover(db, root, log, newUndoer(root, nil, log)); err != nil {
+	u := newUndoer(root, opts.DSNs, log)
+	if err := recover(db, root, log, u); err != nil {
 		return "", err
 	}
 	current, err := db.Current()
@@ -53,8 +69,17 @@ func Rollback(ctx context.Context, root, to string, log *slog.Logger) (string, e
 		return "", err
 	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
+	if u.st != nil {
+		open := func(d string) (io.ReadCloser, error) { return u.st.Open(d) }
+		if err := moveSchemas(ctx, r, u.dbs, open, current, target); err != nil {
+			if aerr := abort(db, root, txn, err, u); aerr != nil {
+				return "", fmt.Errorf("%w; undoing it: %v", err, aerr)
+			}
+			return "", err
+		}
+	}
 	if err := r.step("activate:"+target, func() error { return activate(db, root, target) }); err != nil {
-		_ = abort(db, root, txn, err, nil)
+		_ = abort(db, root, txn, err, u)
 		return "", err
 	}
 	if err := commit(db, txn); err != nil {

@@ -305,12 +305,17 @@ func rollbackCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rollback",
 		Usage: "make a kept release current again (default: the newest one older than the current)",
-		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the release `VERSION` to go back to"}},
+		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the release `VERSION` to go back to"},
+			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too, `NAME=DSN` (or FERRY_DB_NAME=DSN)"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("rollback takes no arguments (use --to VERSION)")
 			}
-			to, err := installer.Rollback(c.Context, c.String("root"), c.String("to"), logger(c))
+			dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+			if err != nil {
+				return err
+			}
+			to, err := installer.Rollback(c.Context, c.String("root"), installer.RollbackOptions{To: c.String("to"), DSNs: dsns, Log: logger(c)})
 			if err != nil {
 				return err
 			}
