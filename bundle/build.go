@@ -233,6 +233,19 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 		t := s.Metadata.Expires.UTC()
 		m.Expires = &t
 	}
+	if s.License != nil {
+		m.License = &License{Required: s.License.Required}
+		for _, k := range s.License.Keys {
+			data, err := os.ReadFile(filepath.Join(s.Dir, k))
+			if err != nil {
+				return nil, fmt.Errorf("license key: %w", err)
+			}
+			if _, err := verify.ParsePublicKey(data); err != nil {
+				return nil, fmt.Errorf("license key %s: %w", k, err)
+			}
+			m.License.Keys = append(m.License.Keys, string(data))
+		}
+	}
 	imageNames := map[string]string{}
 	for ci, cs := range s.Components {
 		c := &m.Components[ci]

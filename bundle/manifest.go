@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+
+	"ferry/verify"
 )
 
 // Format constants of bundle format v1 (docs/FORMAT.md).
@@ -46,6 +48,7 @@ type Manifest struct {
 	Created       time.Time   `json:"created"`
 	Expires       *time.Time  `json:"expires,omitempty"`
 	Base          *Base       `json:"base,omitempty"`
+	License       *License    `json:"license,omitempty"`
 	Components    []Component `json:"components"`
 	// Entries lists every tar entry that follows the signatures, in the
 	// exact order in which they appear.
@@ -55,6 +58,20 @@ type Manifest struct {
 	// them, from installing the base.
 	BaseBlobs []string `json:"baseBlobs,omitempty"`
 }
+
+// License is the bundle's licence policy: whether a licence is required,
+// and the public keys (PEM or armored OpenPGP text) whose signatures a
+// licence for this bundle must carry.
+type License struct {
+	Required bool     `json:"required,omitempty"`
+	Keys     []string `json:"keys"`
+}
+
+// Limits of the licence policy, checked on the untrusted manifest.
+const (
+	MaxLicenseKeys    = 8
+	MaxLicenseKeySize = 64 << 10
+)
 
 // Base names the bundle an update applies to, by manifest digest.
 type Base struct {
@@ -247,6 +264,19 @@ func (m *Manifest) check() error {
 		}
 		if v, _ := semver.StrictNewVersion(m.Version); !v.GreaterThan(bv) {
 			return fmt.Errorf("version %s is not newer than its base %s", m.Version, m.Base.Version)
+		}
+	}
+	if l := m.License; l != nil {
+		if len(l.Keys) == 0 || len(l.Keys) > MaxLicenseKeys {
+			return fmt.Errorf("license: %d keys; want 1 to %d", len(l.Keys), MaxLicenseKeys)
+		}
+		for i, k := range l.Keys {
+			if len(k) > MaxLicenseKeySize {
+				return fmt.Errorf("license key %d: %d bytes, more than the %d allowed", i, len(k), MaxLicenseKeySize)
+			}
+			if _, err := verify.ParsePublicKey([]byte(k)); err != nil {
+				return fmt.Errorf("license key %d: %v", i, err)
+			}
 		}
 	}
 	if len(m.Entries) > MaxEntries {

@@ -17,6 +17,7 @@ type Spec struct {
 	APIVersion string          `yaml:"apiVersion" json:"apiVersion"`
 	Kind       string          `yaml:"kind" json:"kind"`
 	Metadata   Metadata        `yaml:"metadata" json:"metadata"`
+	License    *LicenseSpec    `yaml:"license,omitempty" json:"license,omitempty"`
 	Components []ComponentSpec `yaml:"components" json:"components"`
 
 	// Dir is where the spec file lives; it is not part of the YAML.
@@ -29,6 +30,16 @@ type Metadata struct {
 	Version string     `yaml:"version" json:"version"`
 	Vendor  string     `yaml:"vendor,omitempty" json:"vendor,omitempty"`
 	Expires *time.Time `yaml:"expires,omitempty" json:"expires,omitempty"`
+}
+
+// LicenseSpec names the public keys of the vendor's licence signer. They
+// travel inside the signed bundle, so the host learns them from the release
+// keys it already trusts, and they are separate from the release keys: a
+// key that signs licences cannot sign software. Required makes a licence
+// mandatory for install and update.
+type LicenseSpec struct {
+	Required bool     `yaml:"required,omitempty" json:"required,omitempty"`
+	Keys     []string `yaml:"keys" json:"keys"`
 }
 
 // ComponentSpec is one installable unit. Components are required unless

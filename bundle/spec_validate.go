@@ -19,6 +19,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"ferry/verify"
 )
 
 var (
@@ -69,6 +71,7 @@ func validateSpec(s *Spec, file string, ix *specIndex) error {
 	}
 	v.header(s)
 	v.metadata(&s.Metadata)
+	v.license(s.License)
 	v.components(s.Components)
 	if len(v.errs) == 0 {
 		return nil
@@ -119,6 +122,41 @@ func (v *specValidator) metadata(m *Metadata) {
 			if _, err := time.Parse(time.RFC3339, text); err != nil {
 				v.errorf("metadata.expires", "%q is not an RFC 3339 time: write it like 2027-12-31T00:00:00Z", text)
 			}
+		}
+	}
+}
+
+// license checks the licence section: each key file must be a public key
+// ferry can verify licences with (never a private key).
+func (v *specValidator) license(l *LicenseSpec) {
+	if l == nil {
+		return
+	}
+	if len(l.Keys) == 0 {
+		v.errorf("license.keys", "is required: the public key file(s) of the licence signer, such as keys/license.pub")
+		return
+	}
+	if len(l.Keys) > MaxLicenseKeys {
+		v.errorf("license.keys", "%d keys, more than the %d allowed", len(l.Keys), MaxLicenseKeys)
+		return
+	}
+	for i, k := range l.Keys {
+		f := fmt.Sprintf("license.keys[%d]", i)
+		real, ok := v.path(f, k, specFile)
+		if !ok {
+			continue
+		}
+		data, err := os.ReadFile(real)
+		if err != nil {
+			v.errorf(f, "%q: %v", k, err)
+			continue
+		}
+		if len(data) > MaxLicenseKeySize {
+			v.errorf(f, "%q: %d bytes, more than the %d allowed for a public key", k, len(data), MaxLicenseKeySize)
+			continue
+		}
+		if _, err := verify.ParsePublicKey(data); err != nil {
+			v.errorf(f, "%q is not a public key ferry can use: %v", k, err)
 		}
 	}
 }
