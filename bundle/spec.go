@@ -115,6 +115,29 @@ type RolloutSpec struct {
 	Interval Duration      `yaml:"interval,omitempty" json:"interval,omitempty"`
 	Analysis *AnalysisSpec `yaml:"analysis,omitempty" json:"analysis,omitempty"`
 	Approval []int         `yaml:"approval,omitempty" json:"approval,omitempty"`
+	// ScaleDownDelay is how long blue-green keeps the old version running
+	// after the switch, during which a rollback is instant (default 30s).
+	ScaleDownDelay Duration `yaml:"scaleDownDelay,omitempty" json:"scaleDownDelay,omitempty"`
+	// Smoke tests run against the new version directly, before it gets
+	// traffic: an HTTP path on it, or a command run in its release
+	// directory with PORT set to its port.
+	Smoke []CheckSpec `yaml:"smoke,omitempty" json:"smoke,omitempty"`
+	// Sticky names a cookie that keeps a client on the version it was
+	// first sent to.
+	Sticky string `yaml:"sticky,omitempty" json:"sticky,omitempty"`
+	// Route sends matching requests to the new version whatever its
+	// weight, so testers reach it first.
+	Route []RouteSpec `yaml:"route,omitempty" json:"route,omitempty"`
+}
+
+// RouteSpec matches requests by a header value, a cookie value or the
+// client's address range (CIDR); every condition given must hold.
+type RouteSpec struct {
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	Cookie string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
+	// Value is the header's or the cookie's value; empty matches any.
+	Value  string `yaml:"value,omitempty" json:"value,omitempty"`
+	Client string `yaml:"client,omitempty" json:"client,omitempty"`
 }
 
 // AnalysisSpec bounds the metrics of a new version during a rollout.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -472,7 +473,51 @@ func (v *specValidator) rollout(f string, r *RolloutSpec) {
 	if a := r.Analysis; a != nil && a.MinRequests < 0 {
 		v.errorf(f+".analysis.minRequests", "%d is negative", a.MinRequests)
 	}
+	for i, c := range r.Smoke {
+		sf := fmt.Sprintf("%s.smoke[%d]", f, i)
+		switch {
+		case c.HTTP != "" && len(c.Command) > 0:
+			v.errorf(sf, "has both http and command: give exactly one")
+		case c.HTTP == "" && len(c.Command) == 0:
+			v.errorf(sf, "has neither http nor command: give exactly one")
+		case c.HTTP != "":
+			if !strings.HasPrefix(c.HTTP, "/") || strings.ContainsAny(c.HTTP, " \t\r\n") {
+				v.errorf(sf+".http", "%q is not a request path: a smoke test is sent to the new version directly, such as /healthz", c.HTTP)
+			}
+		default:
+			v.command(sf+".command", c.Command, "")
+		}
+	}
+	if r.Sticky != "" && !cookieNameRE.MatchString(r.Sticky) {
+		v.errorf(f+".sticky", "%q is not a cookie name: use letters, digits and -_.", r.Sticky)
+	}
+	for i, rt := range r.Route {
+		rf := fmt.Sprintf("%s.route[%d]", f, i)
+		switch {
+		case rt.Header == "" && rt.Cookie == "" && rt.Client == "":
+			v.errorf(rf, "matches everything: give a header, a cookie or a client range")
+		case rt.Header != "" && rt.Cookie != "":
+			v.errorf(rf, "has both header and cookie: value would be ambiguous; write two routes")
+		case rt.Value != "" && rt.Header == "" && rt.Cookie == "":
+			v.errorf(rf+".value", "needs a header or a cookie to compare with")
+		}
+		if rt.Header != "" && !cookieNameRE.MatchString(rt.Header) {
+			v.errorf(rf+".header", "%q is not a header name", rt.Header)
+		}
+		if rt.Cookie != "" && !cookieNameRE.MatchString(rt.Cookie) {
+			v.errorf(rf+".cookie", "%q is not a cookie name", rt.Cookie)
+		}
+		if rt.Client != "" {
+			if _, err := netip.ParsePrefix(rt.Client); err != nil {
+				v.errorf(rf+".client", "%q is not an address range: write it like 10.0.0.0/8", rt.Client)
+			}
+		}
+	}
 }
+
+// cookieNameRE is what ferry accepts as a cookie or header name: a plain
+// subset of the HTTP token characters.
+var cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 func (v *specValidator) check(f string, c CheckSpec) {
 	switch {

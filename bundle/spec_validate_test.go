@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // replaceOnce returns an edit of the valid spec that replaces old with new,
@@ -393,6 +394,44 @@ func TestComponentOrderDeterministic(t *testing.T) {
 			if pos[d] >= pos[c.Name] {
 				t.Errorf("%s comes before its dependency %s", c.Name, d)
 			}
+		}
+	}
+}
+
+// TestParseSpecRolloutRouting: smoke tests, sticky cookie, routing rules
+// and the scale-down delay are read, and each mistake names its field.
+func TestParseSpecRolloutRouting(t *testing.T) {
+	dir := specTree(t)
+	base := strings.Replace(validSpecText(t), "          strategy: canary\n          steps: [1, 5, 10, 25, 50, 100]\n",
+		"          strategy: blue-green\n          scaleDownDelay: 5s\n          sticky: ferry-track\n"+
+			"          smoke: [{http: /healthz}, {command: [bin/api, --self-check]}]\n"+
+			"          route: [{header: X-Canary, value: \"1\"}, {client: 10.0.0.0/8}]\n", 1)
+	base = strings.Replace(base, "approval: [50]", "approval: [100]", 1)
+	s, err := ParseSpec([]byte(base), "ferry.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r *RolloutSpec
+	for _, c := range s.Components {
+		for _, svc := range c.Services {
+			if svc.Rollout != nil {
+				r = svc.Rollout
+			}
+		}
+	}
+	if r == nil || time.Duration(r.ScaleDownDelay) != 5*time.Second || r.Sticky != "ferry-track" || len(r.Smoke) != 2 || len(r.Route) != 2 || r.Route[1].Client != "10.0.0.0/8" {
+		t.Fatalf("rollout %+v", r)
+	}
+	for _, tc := range []struct{ old, new, msg string }{
+		{"{http: /healthz}", "{http: healthz}", "is not a request path"},
+		{"sticky: ferry-track", "sticky: \"a b\"", "is not a cookie name"},
+		{"{client: 10.0.0.0/8}", "{client: ten}", "is not an address range"},
+		{"{client: 10.0.0.0/8}", "{value: x}", "matches everything"},
+		{"{header: X-Canary, value: \"1\"}", "{header: X-Canary, cookie: c}", "has both header and cookie"},
+	} {
+		_, err := ParseSpec([]byte(strings.Replace(base, tc.old, tc.new, 1)), "ferry.yaml", dir)
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s -> %s: got %v, want %q", tc.old, tc.new, err, tc.msg)
 		}
 	}
 }

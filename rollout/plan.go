@@ -62,6 +62,9 @@ func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
 		ScaleDownDelay: DefaultScaleDownDelay,
 		Approval:       slices.Clone(spec.Approval),
 	}
+	if spec.ScaleDownDelay > 0 {
+		p.ScaleDownDelay = time.Duration(spec.ScaleDownDelay)
+	}
 	if p.Strategy == "" {
 		p.Strategy = DefaultStrategy
 	}
