@@ -61,6 +61,29 @@ func Open(root string, create bool) (*DB, error) {
 	return db, nil
 }
 
+// OpenBrief opens the state at root for a short write, for a long-running
+// process that saves a little now and then (`ferry serve`). It takes the
+// lock exclusively but without writing its pid, so a ferry command that
+// comes meanwhile waits the moment out as it would for a reader instead
+// of failing; it fails at once, like Open, while a writer holds the root.
+// Close it as soon as the write is done.
+func OpenBrief(root string) (*DB, error) {
+	root, err := checkRoot(root, false)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockRootAs(root, true, false, lockWait)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openLocked(root, false, lock)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return db, nil
+}
+
 // OpenReadOnly opens the state at root for reading (status, history,
 // audit). It takes the root's lock shared, waiting a short time for a
 // writer to finish before failing with a *LockedError. Writes through the

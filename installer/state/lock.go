@@ -37,6 +37,13 @@ type rootLock struct {
 // them. A reader waits up to wait for a writer. Either then gives up with a
 // *LockedError: never a hang.
 func lockRoot(root string, exclusive bool, wait time.Duration) (*rootLock, error) {
+	return lockRootAs(root, exclusive, exclusive, wait)
+}
+
+// lockRootAs is lockRoot with the choice of writing this process's pid: a
+// holder that writes none is waited for like a reader, which is what a
+// brief writer (see OpenBrief) wants.
+func lockRootAs(root string, exclusive, withPID bool, wait time.Duration) (*rootLock, error) {
 	path := filepath.Join(root, lockName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil && !exclusive && errors.Is(err, fs.ErrPermission) {
@@ -72,7 +79,7 @@ func lockRoot(root string, exclusive bool, wait time.Duration) (*rootLock, error
 		time.Sleep(lockPoll)
 	}
 	l := &rootLock{f: f, exclusive: exclusive}
-	if exclusive {
+	if withPID {
 		if err := l.writePID(); err != nil {
 			l.release()
 			return nil, fmt.Errorf("write pid to %s: %w", path, err)

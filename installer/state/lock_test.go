@@ -144,3 +144,33 @@ func TestStalePIDIgnored(t *testing.T) {
 	}
 	mustClose(t, db)
 }
+
+// A brief writer (ferry serve saving a decision) is waited for, not
+// failed on: an install that comes at that moment goes ahead after it.
+func TestBriefWriterIsWaitedFor(t *testing.T) {
+	root, db := newRoot(t)
+	mustClose(t, db)
+	brief, err := OpenBrief(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		released <- time.Now()
+		mustClose(t, brief)
+	}()
+	db, err = Open(root, false)
+	if err != nil {
+		t.Fatalf("Open while a brief writer holds the root: %v", err)
+	}
+	opened := time.Now()
+	defer mustClose(t, db)
+	if at := <-released; opened.Before(at) {
+		t.Fatal("Open went ahead while the brief writer held the root")
+	}
+	// And a brief writer fails at once while a real writer holds it.
+	if _, err := OpenBrief(root); !errors.Is(err, ErrLocked) {
+		t.Fatalf("OpenBrief while a writer holds the root: %v", err)
+	}
+}
