@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 
@@ -55,9 +54,10 @@ type Verified struct {
 	Size int64
 }
 
-// VerifyFile verifies the bundle at path; see Verify.
+// VerifyFile verifies the bundle at path, in any form OpenArchive
+// accepts; see Verify.
 func VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verified, error) {
-	f, err := os.Open(path)
+	f, err := OpenArchive(path)
 	if err != nil {
 		return nil, err
 	}
