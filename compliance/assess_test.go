@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -29,6 +30,9 @@ func TestHealthyRoot(t *testing.T) {
 	}
 	wantStatus(t, fs, Satisfied, ferryControls()...)
 	wantStatus(t, fs, NotApplicable, "cm-10")
+	if s := byControl(fs)["cm-10"].Summary; !strings.Contains(s, "release 1.0.0 names no licence keys") {
+		t.Errorf("CM-10 does not say why it is not applicable: %s", s)
+	}
 	if fips140.Enabled() {
 		wantStatus(t, fs, Satisfied, "sc-13")
 	} else {
@@ -191,14 +195,89 @@ func TestFIPSClaim(t *testing.T) {
 	wantStatus(t, Assess(ev), Satisfied, "sc-13")
 }
 
-// Without licences in this ferry, licence findings are not applicable,
-// never satisfied.
-func TestNoLicence(t *testing.T) {
-	fs := Assess(goldenEvidence())
-	wantStatus(t, fs, NotApplicable, "cm-10")
-	for _, r := range checkRules(goldenEvidence()) {
-		if r.num == 110 && r.status != NotApplicable {
-			t.Errorf("licence rule is %s", r.status)
+// CM-10 and the licence rule are decided from the licence evidence alone:
+// satisfied only for a verified, recorded, valid licence that ferry
+// checked; a licence in its grace period says so; nothing to enforce is
+// not applicable.
+func TestLicenceDecisions(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(ev *Evidence)
+		want   Status
+		say    string // in the summary
+		detail string // in an evidence item
+	}{
+		{"valid", func(*Evidence) {}, Satisfied, "valid until 2027-01-15", "verified against the licence keys of release 1.0.0"},
+		{"no policy", func(ev *Evidence) { ev.Licence = Licence{Release: "1.0.0", UpdatesAllowed: true} }, NotApplicable, "names no licence keys", ""},
+		{"optional and none", func(ev *Evidence) {
+			ev.Licence.Required, ev.Licence.Installed, ev.Licence.State = false, nil, ""
+		}, NotApplicable, "does not require one", ""},
+		{"grace", func(ev *Evidence) {
+			ev.Licence.State, ev.Licence.GraceEnds = "grace", time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+		}, Satisfied, "IT HAS EXPIRED and is in its grace period", "THE LICENCE HAS EXPIRED"},
+		{"required and missing", func(ev *Evidence) {
+			ev.Licence.Installed, ev.Licence.State, ev.Licence.UpdatesAllowed = nil, "", false
+			ev.Licence.Problem = "no licence is installed and release 1.0.0 requires one"
+		}, NotSatisfied, "no licence is installed", ""},
+		{"never checked", func(ev *Evidence) { ev.Licence.Events = ev.Licence.Events[1:] }, NotSatisfied, "no check of licence lic-0001", ""},
+		{"not the recorded file", func(ev *Evidence) { ev.Licence.Installed.Recorded = false }, NotSatisfied, "behind ferry's back", ""},
+		{"does not verify", func(ev *Evidence) {
+			in := &InstalledLicence{SHA256: ev.Licence.Installed.SHA256}
+			ev.Licence.Installed, ev.Licence.State = in, ""
+			ev.Licence.Problem = "licence is not signed by a trusted key: no signature by a trusted key"
+		}, NotSatisfied, "untrusted or tampered with", ""},
+		{"audit log broken", func(ev *Evidence) { ev.Audit.Verified = false }, NotSatisfied, "does not verify", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev := goldenEvidence()
+			c.change(ev)
+			f := byControl(Assess(ev))["cm-10"]
+			if f.Status != c.want || !strings.Contains(f.Summary, c.say) {
+				t.Fatalf("CM-10 is %s (%s), want %s saying %q", f.Status, f.Summary, c.want, c.say)
+			}
+			if c.detail != "" && !hasEvidence(f, c.detail) {
+				t.Errorf("no evidence says %q: %+v", c.detail, f.Evidence)
+			}
+			for _, r := range checkRules(ev) {
+				if r.num == 110 && r.status != c.want {
+					t.Errorf("rule %s is %s, CM-10 %s", r.version(), r.status, c.want)
+				}
+			}
+		})
+	}
+}
+
+// AU-8 fails for a clock behind the high-water mark now, and for one that
+// ferry found behind before.
+func TestClockDecisions(t *testing.T) {
+	ev := goldenEvidence()
+	wantStatus(t, Assess(ev), Satisfied, "au-8")
+
+	ev.Clock.System, ev.Clock.Behind = ev.Clock.HighWater.Add(-time.Hour), true
+	f := byControl(Assess(ev))["au-8"]
+	if f.Status != NotSatisfied || !strings.Contains(f.Summary, "1h0m0s behind the latest time this host has seen") {
+		t.Errorf("AU-8 with the clock behind: %s: %s", f.Status, f.Summary)
+	}
+
+	ev = goldenEvidence()
+	ev.Clock.Events = []ClockEvent{{Seq: 17, Time: ev.Audit.Last, System: "2026-01-01T00:00:00Z", HighWater: "2026-02-01T09:20:00Z"}}
+	f = byControl(Assess(ev))["au-8"]
+	if f.Status != NotSatisfied || !strings.Contains(f.Summary, "at audit entry 17") {
+		t.Errorf("AU-8 after a clock.behind record: %s: %s", f.Status, f.Summary)
+	}
+	for _, r := range checkRules(ev) {
+		if r.num == 70 && r.status != NotSatisfied {
+			t.Errorf("rule %s is %s after a clock.behind record", r.version(), r.status)
 		}
 	}
+}
+
+func hasEvidence(f Finding, text string) bool {
+	for _, it := range f.Evidence {
+		if strings.Contains(it.Description, text) {
+			return true
+		}
+	}
+	return false
 }

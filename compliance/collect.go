@@ -21,6 +21,7 @@ import (
 	"ferry/bundle"
 	"ferry/installer"
 	"ferry/installer/state"
+	"ferry/license"
 	"ferry/verify"
 )
 
@@ -34,24 +35,25 @@ func rootPaths() []string {
 	return []string{".", "state.db", "ferry.lock", "store", "releases", "current", "data", "logs"}
 }
 
-// Collect gathers evidence from the appliance at root at time now. It only
-// reads: the state is opened with state.OpenReadOnly, the audit chain is
-// re-verified and installed content is re-hashed against the signed
-// manifests (as `ferry check` does), so the report shows what holds now,
-// not only what was once recorded.
+// Collect gathers evidence from the appliance at root at time now, the
+// system clock's reading. It only reads: the state is opened with
+// state.OpenReadOnly, the audit chain is re-verified, installed content is
+// re-hashed against the signed manifests (as `ferry check` does) and the
+// installed licence is verified and judged at the later of now and the
+// host's clock high-water mark, so the report shows what holds now, not
+// only what was once recorded.
 func Collect(ctx context.Context, root string, now time.Time) (*Evidence, error) {
 	ev := &Evidence{
 		Collected: now.UTC(),
 		Root:      root,
 		Tool:      currentTool(),
-		Licence:   Feature{Status: "this ferry has no licences: none is installed, checked or enforced, and no enforcement events are recorded"},
 		Rollouts:  Feature{Status: "this ferry has no rollouts: no traffic shifting or rollout decisions are recorded"},
 	}
 	db, err := state.OpenReadOnly(root)
 	if err != nil {
 		return nil, err
 	}
-	err = collectState(db, ev)
+	err = collectState(db, ev, license.ReadHost(os.DirFS("/")).Fingerprints())
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -79,7 +81,9 @@ func currentTool() Tool {
 	return t
 }
 
-func collectState(db *state.DB, ev *Evidence) error {
+// collectState reads the state database; fps are the host's fingerprints,
+// for a licence bound to a host.
+func collectState(db *state.DB, ev *Evidence, fps []string) error {
 	log, err := db.AuditLog()
 	if err != nil {
 		return err
@@ -151,11 +155,15 @@ func collectState(db *state.DB, ev *Evidence) error {
 	ev.Migrations = migrations(ev.Txns, steps, manifests)
 	ev.Bundles, ev.Rollbacks = auditHistory(log)
 
-	if v, err := db.Mark(highestMark); err != nil {
-		return err
-	} else if v != nil {
-		ev.Marks = append(ev.Marks, Mark{Name: highestMark, Value: string(v)})
+	for _, name := range []string{highestMark, clockMark} {
+		if v, err := db.Mark(name); err != nil {
+			return err
+		} else if v != nil {
+			ev.Marks = append(ev.Marks, Mark{Name: name, Value: string(v)})
+		}
 	}
+	ev.Clock = collectClock(db, log, ev.Collected)
+	ev.Licence = collectLicence(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
 	return nil
 }
 

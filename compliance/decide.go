@@ -15,6 +15,7 @@ func auditedEvents() []string {
 		"state.create", "trust.add", "trust.remove", "txn.begin", "txn.finish", "release.current",
 		"release.delete", "release.removed", "install.committed", "install.noop", "install.refused",
 		"install.failed", "install.recovered", "rollback", "gc",
+		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind",
 	}
 }
 
@@ -27,7 +28,7 @@ func decideAU2(ev *Evidence, f *finder) {
 	f.examine(ev.Collected, "ferry logs these event types on every appliance (and the same for updates and rollbacks): %s", strings.Join(auditedEvents(), ", "))
 	f.examine(a.Last, "the audit log holds %d entries from %s to %s: %s", a.Entries, stamp(a.First), stamp(a.Last), eventCounts(a))
 	auditMustVerify(ev, f)
-	f.ok = "ferry logs trust changes, transactions, installs, refusals, failures and release changes in an append-only, hash-chained log that verifies"
+	f.ok = "ferry logs trust changes, transactions, installs, refusals, failures, release changes, licence decisions and a clock found set back in an append-only, hash-chained log that verifies"
 }
 
 func decideAU3(ev *Evidence, f *finder) {
@@ -55,8 +56,9 @@ func decideAU8(ev *Evidence, f *finder) {
 	if a.OutOfOrder > 0 {
 		f.fail("%d audit records are earlier than the record before them: the host clock was set back", a.OutOfOrder)
 	}
+	clockEvidence(ev, f)
 	auditMustVerify(ev, f)
-	f.ok = "audit records are time-stamped in UTC, in order"
+	f.ok = "audit records are time-stamped in UTC and in order, and the host clock is not behind the latest time the host has seen, nor was it ever found so"
 }
 
 func decideAU9(ev *Evidence, f *finder) {
@@ -116,14 +118,6 @@ func decideCM8(ev *Evidence, f *finder) {
 		f.fail("no release is current")
 	}
 	f.ok = "every release on the appliance is inventoried from its signed manifest: components, images by digest, files and migrations"
-}
-
-func decideCM10(ev *Evidence, f *finder) {
-	if !ev.Licence.Available {
-		f.na = ev.Licence.Status + "; software usage restrictions are the organisation's responsibility"
-		return
-	}
-	f.fail("licence evidence is not assessed by this ferry")
 }
 
 func decideCM14(ev *Evidence, f *finder) {

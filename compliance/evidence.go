@@ -30,7 +30,8 @@ type Evidence struct {
 	Integrity  Integrity     `json:"integrity"`
 	Algorithms []Algorithm   `json:"algorithms"`
 	Marks      []Mark        `json:"marks,omitempty"`
-	Licence    Feature       `json:"licence"`
+	Licence    Licence       `json:"licence"`
+	Clock      Clock         `json:"clock"`
 	Rollouts   Feature       `json:"rollouts"`
 }
 
@@ -202,6 +203,145 @@ type Algorithm struct {
 type Mark struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+}
+
+// Licence is the appliance's licence standing for its current release,
+// judged at the evidence's clock (Clock.Now), with the licence history
+// and the audit entries that show ferry enforcing it.
+type Licence struct {
+	// Release and Product are the current release's version and bundle
+	// name: what the licence is judged for.
+	Release string `json:"release,omitempty"`
+	Product string `json:"product,omitempty"`
+	// Policy says the release names licence keys (its ferry.yaml has a
+	// license section); Keys is how many. Required says the release needs
+	// a licence to be installed or updated.
+	Policy   bool `json:"policy"`
+	Keys     int  `json:"keys,omitempty"`
+	Required bool `json:"required"`
+	// Installed is the licence file stored on the host; nil when none is.
+	Installed *InstalledLicence `json:"installed,omitempty"`
+	// State is where the installed licence stands at Clock.Now: valid,
+	// grace, expired or not-yet-valid; empty when there is none to judge.
+	State string `json:"state,omitempty"`
+	// GraceEnds is when the grace period ends, while the licence is in it.
+	GraceEnds time.Time `json:"graceEnds,omitzero"`
+	// Problem says why the licence does not allow installs and updates of
+	// the release; empty when it does or when none is needed.
+	Problem string `json:"problem,omitempty"`
+	// UpdatesAllowed says whether an install or update of the current
+	// product and version would pass the licence check at Clock.Now.
+	UpdatesAllowed bool `json:"updatesAllowed"`
+	// History is every licence installed on the host, oldest first.
+	History []LicenceRecord `json:"history,omitempty"`
+	// Events are the audit entries of licence enforcement, in log order.
+	Events []LicenceEvent `json:"events,omitempty"`
+	// ReadError says why the licence state could not be read; nothing
+	// above is known then.
+	ReadError string `json:"readError,omitempty"`
+}
+
+// InstalledLicence is the licence file stored on the host. Its terms are
+// filled in only when the file verified against the release's licence
+// keys: an unverified file's claims are not evidence.
+type InstalledLicence struct {
+	// SHA256 is of the file as stored.
+	SHA256 string `json:"sha256"`
+	// Verified says its signatures verified against the licence keys of
+	// the current release.
+	Verified bool `json:"verified"`
+	// Recorded says it is the file ferry last installed: its SHA-256 is
+	// the one the history recorded. A file changed or swapped behind
+	// ferry's back is not.
+	Recorded   bool      `json:"recorded"`
+	ID         string    `json:"id,omitempty"`
+	Customer   string    `json:"customer,omitempty"`
+	Product    string    `json:"product,omitempty"` // empty: any product
+	Issued     time.Time `json:"issued,omitzero"`
+	NotBefore  time.Time `json:"notBefore,omitzero"`
+	Expires    time.Time `json:"expires,omitzero"`
+	Grace      string    `json:"grace,omitempty"`      // as the licence file writes it, "720h0m0s"
+	Components []string  `json:"components,omitempty"` // empty: all
+	Versions   string    `json:"versions,omitempty"`   // empty: all
+	Nodes      int       `json:"nodes,omitempty"`      // 0: unlimited; recorded, not counted
+	Bind       string    `json:"bind,omitempty"`       // empty: any host
+	// Installed is when ferry installed it, from the history.
+	Installed time.Time `json:"installed,omitzero"`
+}
+
+// LicenceRecord is one licence in the host's history.
+type LicenceRecord struct {
+	ID        string    `json:"id"`
+	Customer  string    `json:"customer"`
+	Issued    time.Time `json:"issued"`
+	Expires   time.Time `json:"expires"`
+	Installed time.Time `json:"installed"`
+	SHA256    string    `json:"sha256"`
+}
+
+// LicenceEvent is one audit entry of licence enforcement: a licence
+// installed, checked, used in its grace period or refused, or a bundle
+// refused for its licence.
+type LicenceEvent struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Event    string    `json:"event"`
+	Licence  string    `json:"licence,omitempty"`
+	Customer string    `json:"customer,omitempty"`
+	Version  string    `json:"version,omitempty"`
+	State    string    `json:"state,omitempty"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Status is the licence standing in a sentence, for the report's list of
+// features.
+func (l Licence) Status() string {
+	switch {
+	case l.ReadError != "":
+		return "the licence state could not be read: " + l.ReadError
+	case l.Release == "":
+		return "no release is current, so no licence applies"
+	case !l.Policy:
+		return "release " + l.Release + " names no licence keys: ferry checks no licence for it"
+	case l.Installed == nil && l.Required:
+		return "release " + l.Release + " requires a licence and none is installed"
+	case l.Installed == nil:
+		return "release " + l.Release + " accepts a licence but does not require one, and none is installed"
+	case l.Problem != "":
+		return "the installed licence does not allow installs or updates: " + l.Problem
+	case l.State == "grace":
+		return "licence " + l.Installed.ID + " for " + l.Installed.Customer + " HAS EXPIRED and is in its grace period until " + stamp(l.GraceEnds) + "; install a renewed licence"
+	}
+	return "licence " + l.Installed.ID + " for " + l.Installed.Customer + " is " + l.State + " until " + stamp(l.Installed.Expires) + " and enforced by ferry"
+}
+
+// Clock is the time evidence: what the system clock said when the
+// evidence was collected, the latest time the host has recorded seeing,
+// and the times ferry found the clock set back. Licences and bundle
+// expiry are judged at Now, the later of System and HighWater, so setting
+// the clock back revives nothing.
+type Clock struct {
+	System time.Time `json:"system"`
+	// HighWater is the later of the clock-high-water mark and the newest
+	// audit entry.
+	HighWater time.Time `json:"highWater,omitzero"`
+	Now       time.Time `json:"now"`
+	// Behind says System is more than Tolerance behind HighWater.
+	Behind    bool          `json:"behind"`
+	Tolerance time.Duration `json:"tolerance"`
+	// Events are the clock.behind entries of the audit log: each time ferry
+	// found the system clock behind the latest time it had seen.
+	Events []ClockEvent `json:"events,omitempty"`
+	// Problem says why the clock evidence could not be read.
+	Problem string `json:"problem,omitempty"`
+}
+
+// ClockEvent is one clock.behind audit entry.
+type ClockEvent struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	System    string    `json:"system"`
+	HighWater string    `json:"highWater"`
 }
 
 // Feature says whether a ferry feature that evidence depends on exists

@@ -15,6 +15,7 @@ import (
 	"ferry/bundle"
 	"ferry/fixtures"
 	"ferry/installer"
+	"ferry/installer/state"
 	"ferry/verify"
 )
 
@@ -88,9 +89,29 @@ func tamper(t *testing.T, b testBundle) string {
 	return bad
 }
 
+// collect collects evidence at an hour after the newest audit entry: a
+// time that follows everything the root recorded, as a report's does, and
+// the same for the same state, so two reports of it can be compared.
 func collect(t *testing.T, root string) (*Evidence, []Finding) {
 	t.Helper()
-	ev, err := Collect(context.Background(), root, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := db.LastAuditTime()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return collectAt(t, root, last.UTC().Truncate(time.Second).Add(time.Hour))
+}
+
+// collectAt collects evidence with the system clock reading at.
+func collectAt(t *testing.T, root string, at time.Time) (*Evidence, []Finding) {
+	t.Helper()
+	ev, err := Collect(context.Background(), root, at)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,8 +156,8 @@ func writeOSCAL(w io.Writer, ev *Evidence, findings []Finding) error {
 	res := oscalResult{
 		UUID:  nameUUID("result", docID),
 		Title: "ferry assessment of the appliance at " + ev.Root,
-		Description: "Evidence that ferry recorded on this appliance (trust store, releases and their signed manifests, the install journal, the hash-chained audit log, file modes), " +
-			"re-checked when the report was made (audit chain, installed content against the signed manifests), and the status of each control decided from it.",
+		Description: "Evidence that ferry recorded on this appliance (trust store, releases and their signed manifests, the install journal, the hash-chained audit log, the installed licence and its history, the clock high-water mark, file modes), " +
+			"re-checked when the report was made (audit chain, installed content against the signed manifests, the licence against the release's licence keys and the clock), and the status of each control decided from it.",
 		Start: collected,
 		End:   collected,
 		Links: []oscalLink{{Href: "#" + catalogID, Rel: "reference", Text: src.Title + " " + src.Version}},
@@ -239,7 +239,8 @@ func writeOSCAL(w io.Writer, ev *Evidence, findings []Finding) error {
 				Title: "ferry compliance report method",
 				Description: "ferry opens the appliance state read-only, reads the trust store, the releases with their signed manifests, the install journal and the audit log, " +
 					"re-verifies the audit log's hash chain and its recorded head, recomputes each release's manifest digest, re-hashes installed files and store blobs " +
-					"against the signed manifests (as ferry check does), records the modes and owners of the root and state.db, and whether it runs in FIPS 140-3 mode. " +
+					"against the signed manifests (as ferry check does), verifies the installed licence against the current release's licence keys and judges it at the later of the system clock and the clock high-water mark, " +
+					"records the modes and owners of the root and state.db, and whether it runs in FIPS 140-3 mode. " +
 					"Each control is then decided from that evidence alone.",
 			},
 		}},

@@ -21,8 +21,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // goldenEvidence is a fixed appliance: two releases (one rolled back to),
-// a refused bundle, an OpenPGP key beside an ECDSA one, and an audit log
-// that verifies. It exercises every part of every report without the
+// a refused bundle, an OpenPGP key beside an ECDSA one, a valid licence
+// that ferry checked, and an audit log that verifies. It exercises every part of every report without the
 // times and random keys of a real install.
 func goldenEvidence() *Evidence {
 	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
@@ -31,8 +31,12 @@ func goldenEvidence() *Evidence {
 	t1 := Txn{ID: 1, Kind: "install", Version: "1.0.0", BundleDigest: d1, Started: at(1), Finished: at(2), State: "committed", Steps: 9}
 	t2 := Txn{ID: 2, Kind: "install", Version: "1.1.0", BundleDigest: d2, Started: at(10), Finished: at(11), State: "committed", Steps: 9}
 	t3 := Txn{ID: 3, Kind: "rollback", Version: "1.0.0", BundleDigest: d1, Started: at(20), Finished: at(20), State: "committed", Reason: "rollback from 1.1.0", Steps: 1}
+	collected := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	issued := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+	expires := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
+	licSHA := "sha256:" + strings.Repeat("4", 64)
 	return &Evidence{
-		Collected: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		Collected: collected,
 		Root:      "/var/lib/ferry",
 		Host:      "appliance-01",
 		Tool:      Tool{Name: "ferry", Version: "v1.0.0", GoVersion: "go1.26.0"},
@@ -70,12 +74,27 @@ func goldenEvidence() *Evidence {
 		Rollbacks:  []Rollback{{Time: at(20), Kind: "rollback", From: "1.1.0", To: "1.0.0"}},
 		Migrations: []Migration{{Release: "1.0.0", Database: "app", Version: 1, Name: "create_users", Applied: at(1)}},
 		Audit: Audit{Entries: 19, HeadSeq: 19, Head: strings.Repeat("e", 64), First: at(0), Last: at(20), Verified: true,
-			Events: []EventCount{{Event: "install.committed", Count: 2, Last: at(11)}, {Event: "install.refused", Count: 1, Last: at(5)}, {Event: "state.create", Count: 1, Last: at(0)}}},
+			Events: []EventCount{{Event: "install.committed", Count: 2, Last: at(11)}, {Event: "install.refused", Count: 1, Last: at(5)},
+				{Event: "license.checked", Count: 1, Last: at(15)}, {Event: "license.installed", Count: 1, Last: at(15)}, {Event: "state.create", Count: 1, Last: at(0)}}},
 		Integrity:  Integrity{Checked: true, Releases: 2},
 		Algorithms: algorithms([]TrustKey{{Type: "ecdsa-p256"}, {Type: "openpgp"}}),
-		Marks:      []Mark{{Name: highestMark, Value: "1.1.0"}},
-		Licence:    Feature{Status: "this ferry has no licences"},
-		Rollouts:   Feature{Status: "this ferry has no rollouts"},
+		Marks:      []Mark{{Name: highestMark, Value: "1.1.0"}, {Name: clockMark, Value: stamp(at(20))}},
+		Licence: Licence{
+			Release: "1.0.0", Product: "demo-app", Policy: true, Keys: 1, Required: true,
+			Installed: &InstalledLicence{
+				SHA256: licSHA, Verified: true, Recorded: true, ID: "lic-0001", Customer: "Example Customer", Product: "demo-app",
+				Issued: issued, NotBefore: issued, Expires: expires, Grace: "720h0m0s", Versions: ">=1.0.0 <2.0.0", Nodes: 3, Installed: at(15),
+			},
+			State: "valid", UpdatesAllowed: true,
+			History: []LicenceRecord{{ID: "lic-0001", Customer: "Example Customer", Issued: issued, Expires: expires, Installed: at(15), SHA256: licSHA}},
+			Events: []LicenceEvent{
+				{Seq: 15, Time: at(15), Event: "license.checked", Licence: "lic-0001", Customer: "Example Customer", Version: "1.1.0", State: "valid"},
+				{Seq: 16, Time: at(15), Event: "license.installed", Licence: "lic-0001", Customer: "Example Customer",
+					Detail: "issued 2026-01-15T00:00:00Z, expires 2027-01-15T00:00:00Z, file SHA-256 " + licSHA},
+			},
+		},
+		Clock:    Clock{System: collected, HighWater: at(20), Now: collected, Tolerance: installer.ClockTolerance},
+		Rollouts: Feature{Status: "this ferry has no rollouts"},
 	}
 }
 
@@ -138,9 +157,15 @@ func reports(t *testing.T) map[string]*Evidence {
 		t.Fatal("a tampered bundle was installed")
 	}
 	refused, _ := collect(t, root)
+	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
 	empty := goldenEvidence()
 	empty.Releases, empty.Trust, empty.Txns, empty.Bundles, empty.Integrity = nil, nil, nil, nil, Integrity{Problem: "no release is installed"}
-	return map[string]*Evidence{"golden": goldenEvidence(), "healthy": healthy, "refused": refused, "empty": empty}
+	empty.Current, empty.Licence = "", Licence{UpdatesAllowed: true}
+	expired := goldenEvidence()
+	expired.Licence.State, expired.Licence.UpdatesAllowed = "expired", false
+	expired.Licence.Problem = `licence lic-0001 for "Example Customer" expired at 2027-01-15T00:00:00Z and its grace of 720h0m0s ended at 2027-02-14T00:00:00Z (now 2027-03-01T12:00:00Z); install a renewed licence: licence expired`
+	expired.Clock.Events = []ClockEvent{{Seq: 17, Time: at(16), System: "2026-02-01T08:00:00Z", HighWater: "2026-02-01T09:15:00Z"}}
+	return map[string]*Evidence{"golden": goldenEvidence(), "healthy": healthy, "refused": refused, "empty": empty, "expired": expired}
 }
 
 // TestReportsValidate checks the OSCAL output against the OSCAL 1.2.1

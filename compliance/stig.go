@@ -164,10 +164,10 @@ func rules() []rule {
 				f.ok = "only the root's owner can write it"
 			}},
 		{num: 70, severity: "low", nist: []string{"AU-8", "AU-3"},
-			title:      "Audit records must be time-stamped in UTC and in order.",
-			discussion: "Records out of order show that the host clock was set back, which also affects expiry decisions; records without UTC cannot be compared across hosts.",
-			check:      "ferry reads every audit record's time. It is a finding if any is not in UTC or is earlier than the record before it, if the log is empty, or if it does not verify.",
-			fix:        "Synchronise the host clock with an authoritative source, and find out why it went back.",
+			title:      "Audit records must be time-stamped in UTC and in order, by a clock that was never set back.",
+			discussion: "A clock set back stamps records too early and would revive expired licences and bundles; ferry therefore judges expiry at the later of the system clock and the latest time the host has seen (its clock high-water mark), and records each time it finds the clock behind. Records without UTC cannot be compared across hosts.",
+			check:      "ferry reads every audit record's time, the system clock and the clock high-water mark (the later of the stored mark and the newest audit record). It is a finding if any record is not in UTC or is earlier than the record before it, if the system clock is more than five minutes behind the high-water mark when the checklist is made, if the audit log holds a clock.behind record (ferry found the clock set back during an install or licence check), if the log is empty, or if it does not verify.",
+			fix:        "Synchronise the host clock with an authoritative source, and find out why it went back; record the follow-up of each clock.behind record.",
 			decide:     decideAU8},
 		{num: 80, severity: "medium", nist: []string{"SI-7(1)"},
 			title:      "No install, update or rollback may be left unfinished.",
@@ -219,9 +219,9 @@ func rules() []rule {
 			}},
 		{num: 110, severity: "medium", nist: []string{"CM-10"},
 			title:      "The appliance must hold a valid licence, and ferry must enforce it.",
-			discussion: "A licence limits use to what was agreed; enforcement events show it is applied.",
-			check:      "ferry reads its licence state. Not applicable while this ferry has no licences.",
-			fix:        "None until ferry supports licences.",
+			discussion: "A licence limits use to what the vendor and the customer agreed: products, versions, components, hosts and dates. ferry verifies it offline against the licence keys carried in the release's signed manifest and refuses installs and updates it does not allow; its enforcement events in the audit log show it is applied.",
+			check:      "ferry reads the current release's licence policy from its signed manifest, the installed licence file and its history from state.db, verifies the file against the release's licence keys and judges it at the later of the system clock and the clock high-water mark, for the release's product and version and this host's fingerprints. Not applicable if the release names no licence keys, or accepts a licence without requiring one and none is installed. It is a finding if a required licence is missing; if the installed licence does not verify (untrusted or tampered with), is not the file ferry last installed, is for another product, host or version range, is not yet valid or has expired beyond its grace period; if the audit log records no license.checked entry for it; or if the log does not verify. A licence in its grace period is not a finding, and the details say so.",
+			fix:        "Obtain a licence for this host and release from the vendor and install it with `ferry license install FILE` (or `ferry install --license FILE`); renew a licence in its grace period before the grace ends. If the stored licence was changed behind ferry's back, investigate and reinstall the vendor's file.",
 			decide:     decideCM10},
 	}
 }

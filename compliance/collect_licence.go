@@ -1,0 +1,174 @@
+package compliance
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"ferry/bundle"
+	"ferry/installer"
+	"ferry/installer/state"
+	"ferry/license"
+)
+
+// The installer's marks of the installed licence file and of the latest
+// time the host has seen.
+const (
+	licenceMark = "license"
+	clockMark   = "clock-high-water"
+)
+
+// collectClock reads the clock the installer judges expiry by: the later
+// of the system clock (now) and the high-water mark, which is the later of
+// the clock-high-water mark and the newest audit entry (so deleting the
+// mark alone does not bring time back), and the times ferry found the
+// clock behind.
+func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
+	c := Clock{System: now, Now: now, Tolerance: installer.ClockTolerance}
+	for _, e := range log {
+		if e.Event == "clock.behind" {
+			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), System: e.Fields["system"], HighWater: e.Fields["high-water"]})
+		}
+	}
+	v, err := db.Mark(clockMark)
+	if err != nil {
+		c.Problem = "the latest time this host has seen could not be read: " + err.Error()
+		return c
+	}
+	if v != nil {
+		t, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			c.Problem = fmt.Sprintf("the %s mark %.64q is not a time: state.db was changed behind ferry's back", clockMark, v)
+			return c
+		}
+		c.HighWater = t.UTC()
+	}
+	if len(log) > 0 && log[len(log)-1].Time.After(c.HighWater) {
+		c.HighWater = log[len(log)-1].Time.UTC()
+	}
+	c.Now, c.Behind = license.EffectiveNow(now, c.HighWater, installer.ClockTolerance)
+	return c
+}
+
+// collectLicence reads the licence standing of the current release (at
+// version, from manifest m, nil when it cannot be read).
+//
+// installer.DescribeLicense says whether the release names licence keys,
+// whether the stored licence verifies against them, and gives the
+// history. The licence is then judged again at the evidence's clock
+// (clock.Now), so that the whole report speaks of one moment and the same
+// state and time give the same report. fps are the host's fingerprints,
+// for licences bound to a host.
+func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version string, m *bundle.Manifest, fps []string) Licence {
+	lic := Licence{Release: version, UpdatesAllowed: true, Events: enforcementEvents(log)}
+	if m != nil {
+		lic.Product = m.Name
+		if m.License != nil {
+			lic.Keys = len(m.License.Keys)
+		}
+	}
+	info, err := installer.DescribeLicense(db, fps)
+	if err != nil {
+		lic.ReadError = err.Error()
+		return lic
+	}
+	lic.Policy, lic.Required = info.Policy, info.Required
+	for _, r := range info.History {
+		lic.History = append(lic.History, LicenceRecord{
+			ID: r.ID, Customer: r.Customer, Issued: r.Issued.UTC(), Expires: r.Expires.UTC(),
+			Installed: r.Installed.UTC(), SHA256: r.SHA256,
+		})
+	}
+	data, err := db.Mark(licenceMark)
+	if err != nil {
+		lic.ReadError = err.Error()
+		return lic
+	}
+	if data != nil {
+		lic.Installed = storedLicence(data, lic.History)
+	}
+	if !lic.Policy {
+		return lic
+	}
+	switch {
+	case data == nil:
+		if lic.Required {
+			lic.Problem, lic.UpdatesAllowed = info.Problem, false
+		}
+	case info.License == nil:
+		// The file does not verify against the release's licence keys.
+		lic.Problem, lic.UpdatesAllowed = info.Problem, false
+	default:
+		l := info.License
+		in := lic.Installed
+		in.Verified = true
+		in.ID, in.Customer, in.Product = l.ID, l.Customer, l.Product
+		in.Issued, in.NotBefore, in.Expires = l.Issued.UTC(), l.NotBefore.UTC(), l.Expires.UTC()
+		in.Grace, in.Components, in.Versions, in.Nodes, in.Bind = l.Grace.String(), l.Components, l.Versions, l.Nodes, l.Bind
+		st, err := l.Check(license.CheckInput{Now: clock.Now, Product: lic.Product, Version: version, Fingerprints: fps})
+		lic.State = string(st.State)
+		if st.State == license.StateGrace {
+			lic.GraceEnds = l.Expires.Add(l.Grace).UTC()
+		}
+		if err != nil {
+			lic.Problem, lic.UpdatesAllowed = err.Error(), false
+		}
+	}
+	return lic
+}
+
+// storedLicence describes the stored licence file before anything in it
+// is trusted: its digest, and whether it is the file ferry last installed.
+func storedLicence(data []byte, history []LicenceRecord) *InstalledLicence {
+	sum := sha256.Sum256(data)
+	in := &InstalledLicence{SHA256: "sha256:" + hex.EncodeToString(sum[:])}
+	for i, r := range history {
+		if r.SHA256 == in.SHA256 {
+			in.Installed = r.Installed
+			in.Recorded = i == len(history)-1
+		}
+	}
+	return in
+}
+
+// enforcementEvents picks from the audit log the entries of licence
+// enforcement.
+func enforcementEvents(log []state.AuditEntry) []LicenceEvent {
+	var out []LicenceEvent
+	for _, e := range log {
+		f := e.Fields
+		ev := LicenceEvent{Seq: e.Seq, Time: e.Time.UTC(), Event: e.Event, Licence: f["license"], Customer: f["customer"], Version: f["version"], State: f["state"]}
+		switch e.Event {
+		case "license.installed":
+			ev.Detail = "issued " + f["issued"] + ", expires " + f["expires"] + ", file " + f["sha256"]
+			if f["replaces"] != "" {
+				ev.Detail += ", replacing licence " + f["replaces"]
+			}
+		case "license.checked":
+			if f["skipped"] != "" {
+				ev.Detail = "optional components the licence does not entitle were skipped: " + f["skipped"]
+			}
+		case "license.grace":
+			ev.Detail = "expired at " + f["expires"] + ", grace left " + f["grace-left"]
+		case "license.refused":
+			ev.Detail = f["error"]
+		case "install.refused", "update.refused":
+			if !aboutLicence(f["error"]) {
+				continue
+			}
+			ev.Detail = f["bundle"] + ": " + f["error"]
+		default:
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// aboutLicence reports whether a refusal's error is about the licence:
+// every licence error of the installer says "licence".
+func aboutLicence(msg string) bool {
+	return strings.Contains(msg, "licence")
+}
