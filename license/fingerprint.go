@@ -160,12 +160,21 @@ func readIdentityFile(root fs.FS, path string) (string, error) {
 func describeOpenError(err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("not present: %w", fs.ErrNotExist)
+		return sourceError{"not present", fs.ErrNotExist}
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("not readable by this user (run as root to use it): %w", fs.ErrPermission)
+		return sourceError{"not readable by this user (run as root to use it)", fs.ErrPermission}
 	}
 	return err
 }
+
+// sourceError is a short message for an operator over the cause.
+type sourceError struct {
+	msg   string
+	cause error
+}
+
+func (e sourceError) Error() string { return e.msg }
+func (e sourceError) Unwrap() error { return e.cause }
 
 var (
 	uuidRE      = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
