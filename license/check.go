@@ -93,7 +93,7 @@ func (l *License) Check(in CheckInput) (Status, error) {
 	}
 	switch s.State {
 	case StateNotYetValid:
-		return s, fmt.Errorf("%s is valid from %s, %s from %s: %w", l, formatTime(l.NotBefore), roundDuration(s.StartsIn), formatTime(in.Now), ErrNotYetValid)
+		return s, fmt.Errorf("%s is valid from %s, %s after now (%s): %w", l, formatTime(l.NotBefore), roundDuration(s.StartsIn), formatTime(in.Now), ErrNotYetValid)
 	case StateExpired:
 		return s, fmt.Errorf("%s expired at %s and its grace of %s ended at %s (now %s); install a renewed licence: %w",
 			l, formatTime(l.Expires), l.Grace, formatTime(l.Expires.Add(l.Grace)), formatTime(in.Now), ErrExpired)
