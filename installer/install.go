@@ -64,6 +64,13 @@ type Options struct {
 	// DSNs are PostgreSQL databases by logical name; every other database
 	// of the bundle's migrations is embedded SQLite under <root>/data.
 	DSNs map[string]string
+	// License is a licence file given with the command (nil: the one
+	// installed on the host, if any). It is installed when the install
+	// succeeds.
+	License []byte
+	// Fingerprints are this host's fingerprints for licences bound to a
+	// host; nil reads them from the host (see license.ReadHost).
+	Fingerprints []string
 }
 
 // Result says what an install did.
@@ -74,6 +81,8 @@ type Result struct {
 	Reused    int  // blobs the store already had
 	ReleaseAt string
 	Checks    []state.CheckResult
+	// License is what the licence check decided (nil: no licence used).
+	License *LicenseDecision
 	// Images are the names of the installed images.
 	Images []string
 }
@@ -137,7 +146,29 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := checkBase(db, opts.Root, m, current); err != nil {
 		return nil, refuse(db, path, err)
 	}
-	plan, err := MakePlan(m, digest, opts.Selection)
+	clock, err := observeClock(db, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBundleExpiry(m, clock); err != nil {
+		return nil, refuse(db, path, err)
+	}
+	fps := opts.Fingerprints
+	if fps == nil {
+		fps = hostFingerprints()
+	}
+	lic, err := checkLicense(db, m, opts.License, clock, fps, log)
+	if err != nil {
+		return nil, refuse(db, path, err)
+	}
+	sel, err := entitle(m, opts.Selection, lic)
+	if err != nil {
+		return nil, refuse(db, path, err)
+	}
+	if lic != nil && len(lic.Skipped) > 0 {
+		log.Warn("optional components not covered by the licence are skipped", "components", lic.Skipped, "license", lic.License.ID)
+	}
+	plan, err := MakePlan(m, digest, sel)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +216,10 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 			_ = db.AddTrust(pk.ID(), k)
 		}
 	}
+	if err := recordLicense(db, lic, m.Version, clock, log); err != nil {
+		return res, err
+	}
+	res.License = lic
 	if err := retain(db, opts.Root, opts.Keep); err != nil {
 		log.Warn("retention", "error", err)
 	}

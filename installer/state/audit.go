@@ -226,3 +226,30 @@ func (db *DB) VerifyAudit() error {
 		return nil
 	})
 }
+
+// LastAuditTime returns the time of the newest audit entry (zero when the
+// log is empty). The chain makes it hard to move back unnoticed, so it is
+// one of the high-water marks of time the clock rule judges by.
+func (db *DB) LastAuditTime() (time.Time, error) {
+	var at time.Time
+	err := db.view(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketAudit)
+		if err != nil {
+			return err
+		}
+		_, v := b.Cursor().Last()
+		if v == nil {
+			return nil
+		}
+		var e AuditEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("%w: the last audit entry is damaged: %v", ErrCorrupt, err)
+		}
+		at = e.Time
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the last audit entry: %w", err)
+	}
+	return at, nil
+}

@@ -1,0 +1,73 @@
+package installer
+
+import (
+	"log/slog"
+	"time"
+
+	"ferry/installer/state"
+	"ferry/license"
+)
+
+// clockMark is the latest time this host has seen, RFC 3339 in UTC.
+const clockMark = "clock-high-water"
+
+// ClockTolerance is how far the system clock may be behind the high-water
+// mark before ferry reports it: NTP steps and a VM restored a little
+// earlier stay quiet; a clock set back by hours does not.
+const ClockTolerance = 5 * time.Minute
+
+// Clock is the time judged by (max of the system clock and the high-water
+// mark) and what the system clock said.
+type Clock struct {
+	Now, System, HighWater time.Time
+	// Behind is set when the system clock is more than ClockTolerance
+	// behind the high-water mark.
+	Behind bool
+}
+
+// readClock applies the clock rule without changing anything: the
+// high-water mark is the later of the stored mark and the newest audit
+// entry, so deleting the mark alone does not bring time back.
+func readClock(db *state.DB, system time.Time) (Clock, error) {
+	hw := time.Time{}
+	if v, err := db.Mark(clockMark); err != nil {
+		return Clock{}, err
+	} else if v != nil {
+		if t, err := time.Parse(time.RFC3339Nano, string(v)); err == nil {
+			hw = t
+		}
+	}
+	last, err := db.LastAuditTime()
+	if err != nil {
+		return Clock{}, err
+	}
+	if last.After(hw) {
+		hw = last
+	}
+	now, behind := license.EffectiveNow(system.UTC(), hw.UTC(), ClockTolerance)
+	return Clock{Now: now, System: system.UTC(), HighWater: hw.UTC(), Behind: behind}, nil
+}
+
+// observeClock reads the clock and raises the high-water mark to it; a
+// clock set back is logged and audited.
+func observeClock(db *state.DB, log *slog.Logger) (Clock, error) {
+	c, err := readClock(db, time.Now())
+	if err != nil {
+		return c, err
+	}
+	if c.Behind {
+		log.Warn("the system clock is behind the latest time this host has seen; judging expiry by the later time",
+			"system", c.System.Format(time.RFC3339), "seen", c.HighWater.Format(time.RFC3339))
+		if err := db.Audit("clock.behind", map[string]string{
+			"system": c.System.Format(time.RFC3339Nano), "high-water": c.HighWater.Format(time.RFC3339Nano),
+		}); err != nil {
+			return c, err
+		}
+	}
+	if c.Now.After(c.HighWater) {
+		if err := db.SetMark(clockMark, []byte(c.Now.Format(time.RFC3339Nano))); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
