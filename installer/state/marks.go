@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,4 +47,24 @@ func (db *DB) Mark(name string) ([]byte, error) {
 		return nil, fmt.Errorf("read mark %s: %w", name, err)
 	}
 	return value, nil
+}
+
+// Marks returns every mark whose name starts with prefix.
+func (db *DB) Marks(prefix string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := db.view(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketMarks)
+		if err != nil {
+			return err
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			out[string(k)] = clone(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read marks %s*: %w", prefix, err)
+	}
+	return out, nil
 }

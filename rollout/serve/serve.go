@@ -1,0 +1,518 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"ferry/installer/registry"
+	"ferry/installer/state"
+	"ferry/rollout"
+	"ferry/rollout/metrics"
+	"ferry/rollout/supervise"
+)
+
+// Defaults of Options.
+const (
+	DefaultTick         = time.Second
+	DefaultStopGrace    = 10 * time.Second
+	DefaultStartTimeout = 2 * time.Minute
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Options configure Run.
+type Options struct {
+	// Root is the appliance.
+	Root string
+	// MetricsAddr, if set, serves /metrics (Prometheus text format).
+	MetricsAddr string
+	// RegistryAddr, if set, serves the appliance's images (the OCI
+	// distribution API, read-only), as `ferry registry serve` does.
+	RegistryAddr string
+	// Socket is the control socket of `ferry rollout`; default
+	// <root>/run/serve.sock.
+	Socket string
+	// Tick is how often rollouts are analysed and the current release is
+	// looked at.
+	Tick time.Duration
+	// StopGrace is how long a stopped version has between SIGTERM and
+	// SIGKILL.
+	StopGrace time.Duration
+	// StartTimeout aborts a rollout whose new version is not healthy in
+	// that time.
+	StartTimeout time.Duration
+	// DrainTimeout bounds the wait for requests in flight to a version
+	// that loses its traffic.
+	DrainTimeout time.Duration
+	Log          *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Socket == "" {
+		o.Socket = filepath.Join(o.Root, "run", "serve.sock")
+	}
+	if o.Tick <= 0 {
+		o.Tick = DefaultTick
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// server is one run of `ferry serve`. Its fields belong to the controller
+// goroutine (Run's loop) unless noted.
+type server struct {
+	ctx      context.Context
+	opts     Options
+	log      *slog.Logger
+	saver    *saver
+	sampler  *metrics.Sampler
+	exporter *metrics.Exporter
+
+	// do carries work to the controller from other goroutines.
+	do chan func()
+	// wg counts goroutines Run must wait for (stops, smoke tests).
+	wg sync.WaitGroup
+
+	current  string
+	services map[string]*service
+	// defs caches the service definitions of releases by version.
+	defs map[string]map[string]serviceDef
+}
+
+// Run serves the appliance at opts.Root until ctx ends, then stops every
+// service (SIGTERM, then SIGKILL after StopGrace) and returns.
+func Run(ctx context.Context, opts Options) error {
+	opts.defaults()
+	s := &server{
+		ctx: ctx, opts: opts, log: opts.Log,
+		saver:    &saver{root: opts.Root, log: opts.Log},
+		do:       make(chan func(), 64),
+		services: map[string]*service{},
+		defs:     map[string]map[string]serviceDef{},
+	}
+	if _, err := os.Stat(filepath.Join(opts.Root, "state.db")); err != nil {
+		return fmt.Errorf("%w: %s has no state.db (install a bundle first)", state.ErrNotARoot, opts.Root)
+	}
+	for _, dir := range []string{s.logDir(), s.runDir()} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+	}
+	// A ferry serve killed with SIGKILL leaves its services running.
+	stale, err := supervise.KillStale(ctx, s.runDir(), opts.StopGrace)
+	if err != nil {
+		return err
+	}
+	for _, g := range stale {
+		s.log.Warn("stopped a service left by an earlier ferry serve", "group", g)
+	}
+	if s.sampler, err = metrics.NewSampler("/proc"); err != nil {
+		s.log.Warn("no CPU and memory figures", "error", err)
+		s.sampler = nil
+	}
+	s.exporter = metrics.NewExporter(s.sampler)
+
+	var servers []*http.Server
+	defer func() {
+		for _, hs := range servers {
+			_ = hs.Close()
+		}
+	}()
+	control, err := s.listenControl()
+	if err != nil {
+		return err
+	}
+	servers = append(servers, control)
+	if opts.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.exporter.Handler())
+		hs, err := s.listenHTTP(opts.MetricsAddr, mux)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		servers = append(servers, hs)
+	}
+	if opts.RegistryAddr != "" {
+		h := registry.Handler(filepath.Join(opts.Root, "store"), registry.Options{Logger: s.log})
+		hs, err := s.listenHTTP(opts.RegistryAddr, h)
+		if err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		servers = append(servers, hs)
+	}
+
+	if err := s.start(); err != nil {
+		s.shutdown()
+		return err
+	}
+	s.log.Info("serving", "root", opts.Root, "release", s.current, "services", len(s.services), "control", opts.Socket)
+	ticker := time.NewTicker(opts.Tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.shutdown()
+			return nil
+		case <-ticker.C:
+			s.tick()
+		case f := <-s.do:
+			f()
+		}
+	}
+}
+
+// post runs f on the controller; it gives up when serve is stopping.
+func (s *server) post(f func()) {
+	select {
+	case s.do <- f:
+	case <-s.ctx.Done():
+	}
+}
+
+// call runs f on the controller and waits for it.
+func call[T any](s *server, f func() T) (T, error) {
+	done := make(chan T, 1)
+	s.post(func() { done <- f() })
+	select {
+	case v := <-done:
+		return v, nil
+	case <-s.ctx.Done():
+		var zero T
+		return zero, errors.New("ferry serve is stopping")
+	}
+}
+
+func (s *server) logDir() string { return filepath.Join(s.opts.Root, "logs") }
+func (s *server) runDir() string { return filepath.Join(s.opts.Root, "run") }
+
+func (s *server) listenHTTP(addr string, h http.Handler) (*http.Server, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	return hs, nil
+}
+
+// start brings up the current release, continuing saved rollouts.
+func (s *server) start() error {
+	db, err := state.OpenReadOnly(s.opts.Root)
+	if err != nil {
+		return err
+	}
+	cur, err := db.Current()
+	if err == nil && cur == "" {
+		err = errors.New("no release is installed: install a bundle first")
+	}
+	var saved map[string]rollout.State
+	if err == nil {
+		saved, err = savedRollouts(db)
+	}
+	var defs map[string]serviceDef
+	if err == nil {
+		defs, err = s.releaseDefs(db, cur)
+	}
+	if err == nil {
+		for _, st := range saved {
+			if !st.Phase.Finished() {
+				if _, err = s.releaseDefs(db, st.Stable); err != nil {
+					s.log.Warn("the stable release of a saved rollout is gone", "service", st.Service, "release", st.Stable, "error", err)
+					err = nil
+				}
+			}
+		}
+	}
+	db.Close()
+	if err != nil {
+		return err
+	}
+	for name, def := range defs {
+		svc, err := s.newService(def)
+		if err != nil {
+			return err
+		}
+		s.services[name] = svc
+		st, ok := saved[name]
+		switch {
+		case ok && !st.Phase.Finished() && st.New == cur && s.defs[st.Stable] != nil:
+			if err := s.resume(svc, st); err != nil {
+				return err
+			}
+		default:
+			if err := s.runStable(svc, def); err != nil {
+				return err
+			}
+			if ok {
+				svc.ro = &st
+				if !st.Phase.Finished() {
+					// Saved mid-rollout to a release that is no longer
+					// current: it ended while serve was down.
+					s.event(svc, rollout.Abort{Reason: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
+				}
+			}
+		}
+	}
+	s.current = cur
+	return s.saver.flush()
+}
+
+// releaseDefs reads (once) the service definitions of a release.
+func (s *server) releaseDefs(db *state.DB, version string) (map[string]serviceDef, error) {
+	if d, ok := s.defs[version]; ok {
+		return d, nil
+	}
+	d, err := releaseServices(db, s.opts.Root, version)
+	if err != nil {
+		return nil, err
+	}
+	s.defs[version] = d
+	return d, nil
+}
+
+// tick looks for a new current release, analyses rollouts in progress and
+// saves what is pending.
+func (s *server) tick() {
+	if link := currentLink(s.opts.Root); link != "" && link != s.current {
+		s.follow()
+	}
+	now := time.Now()
+	for _, svc := range s.services {
+		s.sampleProcesses(svc)
+		if svc.ro == nil || svc.ro.Phase.Finished() {
+			continue
+		}
+		if svc.ro.Phase == rollout.PhaseStarting && now.Sub(svc.newStarted) > s.opts.StartTimeout {
+			s.event(svc, rollout.Abort{Reason: fmt.Sprintf("version %s did not become healthy within %s", svc.ro.New, s.opts.StartTimeout)})
+			continue
+		}
+		s.event(svc, rollout.Tick{Canary: svc.sample(svc.ro.New), Stable: svc.sample(svc.ro.Stable)})
+	}
+	if err := s.saver.flush(); err != nil {
+		s.log.Error("saving rollout state", "error", err)
+	}
+}
+
+// follow takes up a new current release once its transaction committed.
+func (s *server) follow() {
+	if writerActive(s.opts.Root) {
+		return // an install or update is running: look again next tick
+	}
+	db, err := state.OpenReadOnly(s.opts.Root)
+	if err != nil {
+		s.log.Debug("reading the current release", "error", err)
+		return
+	}
+	cur, err := db.Current()
+	var open bool
+	if err == nil {
+		_, open, err = db.OpenTxn()
+	}
+	var defs map[string]serviceDef
+	if err == nil && !open && cur != "" && cur != s.current {
+		defs, err = s.releaseDefs(db, cur)
+	}
+	db.Close()
+	if err != nil || open || cur == "" || cur == s.current {
+		if err != nil {
+			s.log.Warn("reading the current release", "error", err)
+		}
+		return
+	}
+	s.log.Info("new current release", "from", s.current, "to", cur)
+	s.saver.audit("serve.release", map[string]string{"from": s.current, "to": cur})
+	previous := s.current
+	s.current = cur
+	for name, def := range defs {
+		svc := s.services[name]
+		if svc == nil {
+			svc, err := s.newService(def)
+			if err == nil {
+				s.services[name] = svc
+				err = s.runStable(svc, def)
+			}
+			if err != nil {
+				s.log.Error("starting a new service", "service", name, "error", err)
+			}
+			continue
+		}
+		s.change(svc, def, previous)
+	}
+	for name, svc := range s.services {
+		if _, ok := defs[name]; !ok {
+			s.log.Info("service removed by the new release", "service", name)
+			s.removeService(svc)
+			delete(s.services, name)
+		}
+	}
+}
+
+// change moves one service to the definition of the new current release.
+func (s *server) change(svc *service, def serviceDef, previous string) {
+	cur := def.Version
+	if svc.ro != nil && !svc.ro.Phase.Finished() {
+		if svc.ro.New == cur {
+			return
+		}
+		reason := fmt.Sprintf("release %s became current during the rollout of %s", cur, svc.ro.New)
+		s.event(svc, rollout.Abort{Reason: reason})
+	}
+	if svc.stable == cur {
+		return
+	}
+	stable := svc.versions[svc.stable]
+	if def.Service.Listen == "" || def.Service.Listen != svc.listen {
+		// No router (or a new address): a restart on the new release.
+		s.restart(svc, def)
+		return
+	}
+	spec := def.Service
+	if stable != nil && stable.def.Fingerprint == def.Fingerprint {
+		// Same code and definition: move to the new release directory
+		// at once, without the gates of a rollout.
+		spec.Rollout = moveRollout()
+	}
+	st, acts, err := rollout.Start(spec, svc.stable, cur, time.Now())
+	if err != nil {
+		s.log.Error("cannot start the rollout", "service", svc.name, "error", err)
+		s.restart(svc, def)
+		return
+	}
+	svc.ro = &st
+	svc.rebase()
+	s.commit(svc, st, acts)
+}
+
+// event feeds ev to the service's rollout and carries out what it
+// decides. A refused event changes nothing and is returned.
+func (s *server) event(svc *service, ev rollout.Event) error {
+	if svc.ro == nil {
+		return fmt.Errorf("%w: service %s has no rollout", rollout.ErrRefused, svc.name)
+	}
+	prev := *svc.ro
+	st, acts, err := rollout.Next(prev, ev, time.Now())
+	if err != nil {
+		return err
+	}
+	svc.ro = &st
+	if !st.WindowStart.Equal(prev.WindowStart) {
+		svc.rebase()
+	}
+	s.commit(svc, st, acts)
+	return nil
+}
+
+// commit saves the state and the decisions, then carries out the actions
+// in order. A leading weight change goes first, before the save: it is how
+// traffic leaves a failing version, and it must not wait for a disk; a
+// crash in between loses nothing, since a restarted serve routes by the
+// saved state.
+func (s *server) commit(svc *service, st rollout.State, acts []rollout.Action) {
+	if len(acts) > 0 {
+		if w, ok := acts[0].(rollout.SetWeight); ok {
+			s.route(svc, w.CanaryPercent)
+			acts = acts[1:]
+		}
+	}
+	s.saver.saveRollout(st)
+	for _, a := range acts {
+		if r, ok := a.(rollout.Record); ok {
+			s.saver.audit("rollout."+string(r.Decision.Action), decisionAttrs(st, r.Decision))
+			s.log.Info("rollout decision", "service", st.Service, "action", r.Decision.Action, "reason", r.Decision.Reason, "weight", st.Weight)
+		}
+	}
+	if err := s.saver.flush(); err != nil {
+		s.log.Error("saving rollout state", "error", err)
+	}
+	for _, a := range acts {
+		s.act(svc, st, a)
+	}
+}
+
+// act carries out one action of a rollout.
+func (s *server) act(svc *service, st rollout.State, a rollout.Action) {
+	switch a := a.(type) {
+	case rollout.SetWeight:
+		s.route(svc, a.CanaryPercent)
+	case rollout.StartNew:
+		def, ok := s.defs[a.Version][svc.name]
+		if !ok {
+			s.post(func() {
+				_ = s.event(svc, rollout.Unhealthy{Reason: "release " + a.Version + " has no service " + svc.name})
+			})
+			return
+		}
+		if _, running := svc.versions[a.Version]; running {
+			return
+		}
+		svc.newStarted = time.Now()
+		if err := s.startVersion(svc, def); err != nil {
+			reason := err.Error()
+			s.post(func() { _ = s.event(svc, rollout.Unhealthy{Reason: reason}) })
+		}
+	case rollout.StopNew:
+		s.stopVersion(svc, a.Version)
+	case rollout.StopOld:
+		svc.stable = st.New
+		s.route(svc, 0)
+		s.stopVersion(svc, a.Version)
+	case rollout.RunSmoke:
+		s.smoke(svc, a.Version)
+	case rollout.RollbackRelease:
+		s.rollbackRelease(a)
+	case rollout.Done:
+		if a.Phase == rollout.PhaseSucceeded {
+			svc.stable = st.New
+		} else {
+			svc.stable = st.Stable
+		}
+		s.route(svc, 0)
+	}
+}
+
+// shutdown stops every service and waits for the stops.
+func (s *server) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.StopGrace+5*time.Second)
+	defer cancel()
+	for _, svc := range s.services {
+		s.removeServiceCtx(ctx, svc)
+	}
+	s.wg.Wait()
+	if err := s.saver.flush(); err != nil {
+		s.log.Error("saving rollout state", "error", err)
+	}
+}
+
+// writerActive reports whether a ferry holds the appliance for writing
+// (its pid is in the lock file).
+func writerActive(root string) bool {
+	data, err := os.ReadFile(filepath.Join(root, "ferry.lock"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil
+}

@@ -1,0 +1,126 @@
+package serve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"ferry/installer/state"
+	"ferry/rollout"
+)
+
+// rolloutMarkPrefix names the state.db mark holding a service's rollout.
+const rolloutMarkPrefix = "rollout:"
+
+// write is one change to state.db: a rollout state to save or an audit
+// entry to append.
+type write struct {
+	mark  string
+	value []byte
+	event string
+	attrs map[string]string
+}
+
+// saver writes the controller's changes to state.db in order. When an
+// install or update holds the appliance, the changes wait in memory and go
+// out, still in order, at the next flush: traffic decisions are not held
+// up by a transaction, and the audit log still gets every one.
+type saver struct {
+	root    string
+	log     *slog.Logger
+	pending []write
+}
+
+// saveRollout queues s as the saved rollout of its service.
+func (w *saver) saveRollout(s rollout.State) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		w.log.Error("encoding rollout state", "service", s.Service, "error", err)
+		return
+	}
+	w.pending = append(w.pending, write{mark: rolloutMarkPrefix + s.Service, value: data})
+}
+
+// audit queues an audit entry.
+func (w *saver) audit(event string, attrs map[string]string) {
+	w.pending = append(w.pending, write{event: event, attrs: attrs})
+}
+
+// flush writes what is queued; an appliance held by a writer is not an
+// error, the writes wait for the next flush.
+func (w *saver) flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	db, err := state.OpenBrief(w.root)
+	if errors.Is(err, state.ErrLocked) {
+		w.log.Debug("state.db is held by another ferry; saving later", "pending", len(w.pending))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for len(w.pending) > 0 {
+		p := w.pending[0]
+		if p.event != "" {
+			err = db.Audit(p.event, p.attrs)
+		} else {
+			err = db.SetMark(p.mark, p.value)
+		}
+		if err != nil {
+			return fmt.Errorf("saving rollout state: %w", err)
+		}
+		w.pending = w.pending[1:]
+	}
+	return nil
+}
+
+// savedRollouts reads every saved rollout, by service.
+func savedRollouts(db *state.DB) (map[string]rollout.State, error) {
+	marks, err := db.Marks(rolloutMarkPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]rollout.State{}
+	for name, v := range marks {
+		var s rollout.State
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, fmt.Errorf("%w: saved rollout %s: %v", state.ErrCorrupt, name, err)
+		}
+		out[strings.TrimPrefix(name, rolloutMarkPrefix)] = s
+	}
+	return out, nil
+}
+
+// SavedRollouts reads the rollouts saved at root, for `ferry rollout
+// status` when `ferry serve` is not running.
+func SavedRollouts(root string) (map[string]rollout.State, error) {
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return savedRollouts(db)
+}
+
+// decisionAttrs are the audit fields of a rollout decision.
+func decisionAttrs(s rollout.State, d rollout.Decision) map[string]string {
+	attrs := map[string]string{
+		"service": s.Service, "strategy": s.Plan.Strategy, "stable": s.Stable, "new": s.New,
+		"phase": string(s.Phase), "weight": fmt.Sprint(s.Weight), "action": string(d.Action), "reason": d.Reason,
+	}
+	if d.Canary != nil {
+		attrs["canary"] = sampleText(*d.Canary)
+	}
+	if d.Stable != nil {
+		attrs["stable-metrics"] = sampleText(*d.Stable)
+	}
+	return attrs
+}
+
+func sampleText(s rollout.Sample) string {
+	return fmt.Sprintf("requests=%d errors=%d p95=%s cpu=%.1f%% memory=%.1f%%", s.Requests, s.Errors, s.P95, 100*s.CPU, 100*s.Memory)
+}
