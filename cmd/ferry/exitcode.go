@@ -8,6 +8,7 @@ import (
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
+	"ferry/license"
 	"ferry/verify"
 )
 
@@ -60,6 +61,20 @@ const (
 	exitDBDrift   = 59 // an applied migration differs from the bundle's
 	exitDBLocked  = 60 // another ferry is migrating the database
 	exitNoDown    = 61 // a migration to undo has no down file
+	exitExpired   = 62 // the bundle is past its metadata.expires
+
+	exitLicMalformed  = 70 // the licence file is not a licence
+	exitLicUntrusted  = 71 // not signed by a licence key the bundle names
+	exitLicBadSig     = 72 // the licence or its signature was changed
+	exitLicNotYet     = 73 // the licence is not valid yet
+	exitLicExpired    = 74 // the licence expired and its grace is over
+	exitLicHost       = 75 // bound to another host (or no fingerprint)
+	exitLicVersion    = 76 // the bundle's version is outside the licence
+	exitLicProduct    = 77 // the licence is for another product
+	exitLicNotNewer   = 78 // an older licence cannot replace a newer one
+	exitLicRequired   = 79 // the bundle needs a licence and none was given
+	exitNotEntitled   = 69 // a required (or asked-for) component is not licensed
+	exitNoLicenseKeys = 68 // the release names no licence keys
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -67,6 +82,21 @@ var exitClasses = []struct {
 	err  error
 	code int
 }{
+	// Licence errors first: they wrap the signature errors of verify.
+	{license.ErrMalformed, exitLicMalformed},
+	{license.ErrUntrusted, exitLicUntrusted},
+	{license.ErrBadSignature, exitLicBadSig},
+	{license.ErrNotYetValid, exitLicNotYet},
+	{license.ErrExpired, exitLicExpired},
+	{license.ErrWrongHost, exitLicHost},
+	{license.ErrNoFingerprint, exitLicHost},
+	{license.ErrVersionNotCovered, exitLicVersion},
+	{license.ErrWrongProduct, exitLicProduct},
+	{license.ErrNotNewer, exitLicNotNewer},
+	{installer.ErrLicenseRequired, exitLicRequired},
+	{installer.ErrNotEntitled, exitNotEntitled},
+	{installer.ErrNoLicensePolicy, exitNoLicenseKeys},
+	{installer.ErrBundleExpired, exitExpired},
 	{verify.ErrNoSignature, exitNoSig},
 	{verify.ErrBadSignature, exitBadSig},
 	{verify.ErrUntrustedKey, exitUntrusted},

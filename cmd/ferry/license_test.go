@@ -10,26 +10,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
 
 	"ferry/license"
 )
 
-// runLicenseCLI runs ferry in-process with the licence commands, whether or
-// not main.go registers them yet.
+// runLicenseCLI runs ferry in-process.
 func runLicenseCLI(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errw bytes.Buffer
 	app := newApp(&out, &errw)
-	if findCommand(app.Commands, "license") == nil {
-		app.Commands = append(app.Commands, &cli.Command{
-			Name:        "license",
-			Subcommands: []*cli.Command{licenseIssueCommand(), licenseInspectCommand()},
-		})
-	}
-	if findCommand(app.Commands, "fingerprint") == nil {
-		app.Commands = append(app.Commands, fingerprintCommand())
-	}
 	err = app.RunContext(context.Background(), intersperse(app, append([]string{"ferry"}, args...)))
 	return out.String(), errw.String(), err
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ferry/installer"
 	"ferry/installer/state"
 )
 
@@ -56,11 +57,16 @@ func showStatus(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	lic, err := installer.DescribeLicense(db, nil)
+	if err != nil {
+		return err
+	}
 	out := struct {
-		Current  string     `json:"current"`
-		Releases []release  `json:"releases"`
-		Last     *state.Txn `json:"lastTransaction,omitempty"`
-	}{Current: current}
+		Current  string                 `json:"current"`
+		Releases []release              `json:"releases"`
+		Last     *state.Txn             `json:"lastTransaction,omitempty"`
+		License  *installer.LicenseInfo `json:"license"`
+	}{Current: current, License: lic}
 	if n := len(txns); n > 0 {
 		out.Last = &txns[n-1]
 	}
@@ -77,6 +83,9 @@ func showStatus(c *cli.Context) error {
 	}
 	if l := out.Last; l != nil && l.State != "committed" {
 		fmt.Fprintf(c.App.Writer, "last %s of %s: %s: %s\n", l.Kind, l.Version, l.State, l.Reason)
+	}
+	if current != "" {
+		writeLicenseInfo(c.App.Writer, lic, false)
 	}
 	for _, r := range out.Releases {
 		fmt.Fprintf(c.App.Writer, "  %-12s %-9s %s  %s  %v\n", r.Version, r.Status, r.Installed.Format(time.RFC3339), r.Digest, r.Components)
