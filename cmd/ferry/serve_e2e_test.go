@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ferry/fixtures"
+	"ferry/fixtures/load"
+	"ferry/rollout/serve"
+)
+
+// TestServeKilledMidRollout drives the built binary: ferry serve is killed
+// with SIGKILL while a canary waits for approval at 50%; the next ferry
+// serve stops what the killed one left running, resumes the rollout at the
+// saved step, and `ferry rollout promote` takes it to the end. The audit
+// log records every decision and still verifies.
+func TestServeKilledMidRollout(t *testing.T) {
+	bin := buildFerry(t)
+	svcBin := fixtures.BuildTestService(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	listen := freeTCPAddr(t)
+	env := append(os.Environ(), "FERRY_PASSPHRASE=e2e", "FERRY_ROOT="+root)
+	ferry := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ferry %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	ferry("keys", "generate", "--type", "ed25519", "--out", "release")
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		writeServedProject(t, filepath.Join(dir, v), v, svcBin, listen)
+		ferry("bundle", "create", "-f", filepath.Join(v, "ferry.yaml"), "-o", v+".ferry", "--key", "release.key")
+	}
+	ferry("install", "1.0.0.ferry", "--key", "release.pub")
+
+	startServe := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(bin, "serve", "--tick", "100ms", "--stop-grace", "2s")
+		cmd.Dir, cmd.Env = dir, env
+		logf, err := os.OpenFile(filepath.Join(dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+		return cmd
+	}
+	status := func() []serve.ServiceStatus {
+		cmd := exec.Command(bin, "rollout", "status", "--json")
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.Output()
+		if err != nil {
+			return nil
+		}
+		var st []serve.ServiceStatus
+		_ = json.Unmarshal(out, &st)
+		return st
+	}
+	waitFor := func(what string, ok func([]serve.ServiceStatus) bool) []serve.ServiceStatus {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if st := status(); len(st) == 1 && ok(st) {
+				return st
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+		t.Fatalf("waiting for %s; status %+v\nserve log:\n%s", what, status(), log)
+		return nil
+	}
+	atApproval50 := func(st []serve.ServiceStatus) bool {
+		r := st[0].Rollout
+		return r != nil && r.Phase == "waiting-approval" && r.NewWeight == 50 && len(st[0].Versions) == 2
+	}
+
+	first := startServe()
+	waitFor("serving 1.0.0", func(st []serve.ServiceStatus) bool { return st[0].Stable == "1.0.0" })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_, _ = load.Run(ctx, load.Options{URL: "http://" + listen + "/", Concurrency: 2, Rate: 200, Duration: 5 * time.Minute})
+	}()
+	ferry("install", "1.1.0.ferry")
+	waitFor("approval at 50%", atApproval50)
+
+	// Kill -9: the services it supervised keep running, orphaned.
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	startServe()
+	st := waitFor("the resumed rollout at 50%", atApproval50)
+	if st[0].Rollout.Step != 2 {
+		t.Fatalf("resumed at step %d, want 2", st[0].Rollout.Step)
+	}
+	out := ferry("rollout", "promote", "api")
+	if !strings.Contains(out, "api") {
+		t.Fatalf("promote printed %q", out)
+	}
+	waitFor("the canary to succeed", func(st []serve.ServiceStatus) bool {
+		return st[0].Rollout != nil && st[0].Rollout.Phase == "succeeded" && st[0].Stable == "1.1.0"
+	})
+	audit := ferry("audit", "--verify")
+	for _, e := range []string{"rollout.advance", "rollout.wait", "rollout.resumed", "rollout.command", "rollout.succeed"} {
+		if !strings.Contains(audit, e) {
+			t.Errorf("the audit log has no %s", e)
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "serve.log"))
+	if !strings.Contains(string(log), "stopped a service left by an earlier ferry serve") {
+		t.Errorf("the second serve did not stop what the killed one left:\n%s", log)
+	}
+}
+
+func writeServedProject(t *testing.T, dir, version, svcBin, listen string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(svcBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "testservice"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := fmt.Sprintf(`apiVersion: ferry/v1
+kind: Bundle
+metadata: {name: served, version: %[1]s}
+components:
+  - name: api
+    files:
+      - {src: bin/testservice, dest: bin/testservice, mode: "0755"}
+    services:
+      - name: api
+        command: [bin/testservice, --listen, "127.0.0.1:${PORT}", --version, "%[1]s"]
+        listen: %[2]s
+        health: {http: /healthz, interval: 100ms}
+        rollout:
+          strategy: canary
+          steps: [10, 50, 100]
+          interval: 300ms
+          approval: [50]
+          analysis: {errorRate: 5%%, minRequests: 5}
+`, version, listen)
+	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
