@@ -10,7 +10,7 @@ import (
 // Archive is a bundle on disk, whichever form it travels in: a plain bundle
 // file, an installer carrying it (read in place, never copied), or parts
 // of a split file, checked part by part and read as one. Every reader of a
-// bundle given by path goes through OpenFile, so each form is accepted
+// bundle given by path goes through OpenArchive, so each form is accepted
 // wherever a bundle is.
 //
 // Archive reads sequentially from the first byte of the bundle (Read) and at
@@ -70,13 +70,13 @@ func OpenArchive(path string) (*Archive, error) {
 		tail := make([]byte, TrailerSize)
 		if _, err := src.ReadAt(tail, size-TrailerSize); err != nil {
 			closer.Close()
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
 		if hasTrailerMagic(tail) {
 			p, err := ReadPayload(src, size)
 			if err != nil {
 				closer.Close()
-				return nil, fmt.Errorf("%s: %w", path, err)
+				return nil, err
 			}
 			a.payload = p
 			a.r = io.NewSectionReader(src, p.BundleOffset, p.BundleLength)
@@ -86,7 +86,7 @@ func OpenArchive(path string) (*Archive, error) {
 	head := make([]byte, 4)
 	if n, _ := src.ReadAt(head, 0); isExecutable(head[:n]) {
 		closer.Close()
-		return nil, fmt.Errorf("%s: %w: an executable without an installer payload, or with a damaged trailer", path, ErrNotInstaller)
+		return nil, fmt.Errorf("%w: an executable without an installer payload, or with a damaged trailer", ErrNotInstaller)
 	}
 	return a, nil
 }

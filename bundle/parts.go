@@ -68,7 +68,7 @@ func firstPartBase(path string) (base string, ok bool, err error) {
 		return "", false, nil
 	}
 	if num != "000" {
-		return "", true, fmt.Errorf("%s is part %s: give the first part, %s", path, num, PartName(name[:i], 0))
+		return "", true, fmt.Errorf("this is part %s of a split file: give the first part, %s", num, PartName(name[:i], 0))
 	}
 	return filepath.Join(filepath.Dir(path), name[:i]), true, nil
 }

@@ -69,22 +69,14 @@ func WriteInstaller(ctx context.Context, w io.Writer, opts InstallerOptions) (*I
 	}
 	t.BundleOffset = out.n
 
-	// Verify reads the bundle to its end; every byte it reads is copied.
-	tee := &countingWriter{w: out}
-	v, err := Verify(ctx, io.TeeReader(opts.Bundle, tee), VerifyOptions{
+	v, n, err := CopyVerified(ctx, out, opts.Bundle, VerifyOptions{
 		Trust:    verify.TrustSet{Keys: pubs, Threshold: 1},
 		Progress: opts.Progress,
 	})
-	if tee.err != nil {
-		return nil, fmt.Errorf("writing the bundle: %w", tee.err)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("the bundle does not verify with the keys to embed: %w", err)
+		return nil, fmt.Errorf("checking the bundle against the keys to embed: %w", err)
 	}
-	if n, err := io.Copy(out, opts.Bundle); err != nil || n != 0 {
-		return nil, fmt.Errorf("reading past the end of the bundle: %d bytes, %v", n, err)
-	}
-	t.BundleLength = tee.n
+	t.BundleLength = n
 	t.ManifestDigest = v.Digest
 	trailer, err := t.MarshalBinary()
 	if err != nil {
@@ -94,6 +86,25 @@ func WriteInstaller(ctx context.Context, w io.Writer, opts InstallerOptions) (*I
 		return nil, err
 	}
 	return &InstallerResult{Trailer: t, Size: out.n, SHA256: hex.EncodeToString(out.h.Sum(nil)), Verified: v}, nil
+}
+
+// CopyVerified copies a bundle from r to w while verifying it, in one
+// pass, and returns the verification and the number of bytes copied. On
+// error, what was written to w must be discarded.
+func CopyVerified(ctx context.Context, w io.Writer, r io.Reader, opts VerifyOptions) (*Verified, int64, error) {
+	// Verify reads the bundle to its end; every byte it reads is copied.
+	tee := &countingWriter{w: w}
+	v, err := Verify(ctx, io.TeeReader(r, tee), opts)
+	if tee.err != nil {
+		return nil, tee.n, fmt.Errorf("writing the bundle: %w", tee.err)
+	}
+	if err != nil {
+		return nil, tee.n, err
+	}
+	if n, err := io.Copy(w, r); err != nil || n != 0 {
+		return nil, tee.n, fmt.Errorf("reading past the end of the bundle: %d bytes, %v", n, err)
+	}
+	return v, tee.n, nil
 }
 
 // countingWriter counts, optionally hashes, and keeps the first write

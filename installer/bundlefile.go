@@ -1,20 +1,19 @@
 package installer
 
 import (
-	"os"
-
 	"ferry/bundle"
 	"ferry/verify"
 )
 
-// bundleReader is a bundle file opened for a verified read.
+// bundleReader is a bundle file (plain, in an installer or in parts)
+// opened for a verified read.
 type bundleReader struct {
 	*bundle.Reader
-	f *os.File
+	f *bundle.Archive
 }
 
 func openBundle(path string, trust verify.TrustSet) (*bundleReader, error) {
-	f, err := os.Open(path)
+	f, err := bundle.OpenArchive(path)
 	if err != nil {
 		return nil, err
 	}

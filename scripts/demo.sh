@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo of README.md, offline: build a signed bundle from generated
 # fixtures, verify and inspect it, install it on an appliance directory,
-# apply an update bundle, check, roll back, and report compliance evidence.
+# apply an update bundle, check, roll back, report compliance evidence, then
+# make a self-contained installer and install from it on a fresh root, and
+# split the bundle into parts for size-limited media.
 # Usage: demo.sh WORKDIR
 set -euo pipefail
 
@@ -74,4 +76,29 @@ step "compliance evidence (NIST SP 800-53 rev5) from what ferry recorded"
 sed -n '1,12p' "$work/COMPLIANCE.md"
 "$ferry" bundle guide "$work/demo-app-1.0.0.ferry" -o "$work/AIRGAP_INSTALLATION.md"
 
-step "done: bundles, appliance and reports under $work"
+step "a self-contained installer: ferry, the bundle and the release keys in one executable"
+"$ferry" installer build "$work/demo-app-1.0.0.ferry" -o "$work/demo-app-1.0.0-installer" \
+	--key "$work/release.pub" --key "$work/release-pgp.pub" --sign-key "$work/release.key"
+if command -v sha256sum >/dev/null; then (cd "$work" && sha256sum -c demo-app-1.0.0-installer.sha256); fi
+
+step "on a fresh host the installer is the only file: verify, install, extract"
+site="$work/site"
+mkdir -p "$site"
+cp "$work/demo-app-1.0.0-installer" "$site/"
+(
+	cd "$site"
+	./demo-app-1.0.0-installer verify --threshold 2
+	./demo-app-1.0.0-installer install --root appliance
+	./demo-app-1.0.0-installer status --root appliance
+	./demo-app-1.0.0-installer extract -o demo-app-1.0.0.ferry
+)
+cmp "$site/demo-app-1.0.0.ferry" "$work/demo-app-1.0.0.ferry"
+
+step "split the bundle for media with a file size limit; verify from the first part; join it back"
+mkdir -p "$work/media"
+"$ferry" bundle split "$work/demo-app-1.0.0.ferry" --size 128KiB --dir "$work/media"
+"$ferry" verify "$work/media/demo-app-1.0.0.ferry.part000" --key "$work/release.pub"
+"$ferry" bundle join "$work/media/demo-app-1.0.0.ferry.part000" -o "$work/media/demo-app-1.0.0.ferry"
+cmp "$work/media/demo-app-1.0.0.ferry" "$work/demo-app-1.0.0.ferry" && echo "joined bundle is identical"
+
+step "done: bundles, installer, appliances and reports under $work"

@@ -57,6 +57,8 @@ func bundleCommand() *cli.Command {
 				},
 				Action: bundleInspect,
 			},
+			bundleSplitCommand(),
+			bundleJoinCommand(),
 		},
 	}
 }
@@ -217,20 +219,20 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// inspectArg reads the head of the one bundle named on the command line.
+// inspectArg reads the head of the bundle named on the command line, or
+// of this installer's own.
 func inspectArg(c *cli.Context, command string) (*bundle.Inspection, error) {
-	if c.NArg() != 1 {
-		return nil, usageError("%s takes one bundle file", command)
-	}
-	f, err := os.Open(c.Args().First())
+	src, err := bundleArg(c, command)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return bundle.Inspect(f)
+	return bundle.InspectFile(src.path)
 }
 
 func bundleGuide(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("bundle guide takes one bundle file")
+	}
 	in, err := inspectArg(c, "bundle guide")
 	if err != nil {
 		return err

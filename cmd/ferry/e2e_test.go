@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"ferry/bundle"
 	"ferry/fixtures"
 )
 
@@ -45,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"appendfile": cmdAppend,
 			"freeport":   cmdFreePort,
 			"waithttp":   cmdWaitHTTP,
+			"regionat":   cmdRegionAt,
 		},
 		Condition: func(cond string) (bool, error) {
 			if name, ok := strings.CutPrefix(cond, "cmd:"); ok {
@@ -221,4 +223,42 @@ func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// cmdRegionAt sets VAR to an offset inside a region of an installer,
+// read from its trailer: the region's start plus DELTA bytes, or plus N%
+// of the region's length: regionat VAR FILE keys|bundle [DELTA]
+func cmdRegionAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: regionat VAR FILE keys|bundle [DELTA]")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	size := int64(len(data))
+	if size < bundle.TrailerSize {
+		ts.Fatalf("regionat: %s is too short to be an installer", args[1])
+	}
+	t, err := bundle.ParseTrailer(data[size-bundle.TrailerSize:], size)
+	ts.Check(err)
+	var start, length int64
+	switch args[2] {
+	case "keys":
+		start, length = t.KeysOffset, t.KeysLength
+	case "bundle":
+		start, length = t.BundleOffset, t.BundleLength
+	default:
+		ts.Fatalf("regionat: unknown region %q (keys or bundle)", args[2])
+	}
+	var delta int64
+	if len(args) == 4 {
+		if pct, ok := strings.CutSuffix(args[3], "%"); ok {
+			p, err := strconv.ParseInt(pct, 10, 64)
+			ts.Check(err)
+			delta = length * p / 100
+		} else {
+			delta, err = strconv.ParseInt(args[3], 10, 64)
+			ts.Check(err)
+		}
+	}
+	ts.Setenv(args[0], strconv.FormatInt(start+delta, 10))
 }

@@ -82,10 +82,11 @@ func installBundle(c *cli.Context) error { return runInstall(c, false) }
 // runInstall is install and update apply; an update refuses a replay of
 // the bundle already applied instead of doing nothing.
 func runInstall(c *cli.Context, update bool) error {
-	if c.NArg() != 1 {
-		return usageError("install takes one bundle file")
+	src, err := bundleArg(c, "install")
+	if err != nil {
+		return err
 	}
-	keys, err := readKeyFiles(c.StringSlice("key"))
+	keys, err := src.installKeys(c.String("root"), c.StringSlice("key"))
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func runInstall(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
-	res, err := installer.Install(c.Context, c.Args().First(), installer.Options{
+	res, err := installer.Install(c.Context, src.path, installer.Options{
 		DSNs: dsns,
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
 		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},

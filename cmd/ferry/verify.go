@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -38,23 +39,24 @@ type verifyReport struct {
 	Bytes    int64    `json:"bytes"`
 	Deep     bool     `json:"deep"`
 	Seconds  float64  `json:"seconds"`
+	// EmbeddedKeys are the release keys of the installer being run, for
+	// comparison with the ids the vendor publishes.
+	EmbeddedKeys []string `json:"embeddedKeys,omitempty"`
 }
 
 func verifyBundle(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usageError("verify takes one bundle file")
+	src, err := bundleArg(c, "verify")
+	if err != nil {
+		return err
 	}
-	if len(c.StringSlice("key")) == 0 {
-		return usageError("at least one --key (a trusted public key) is required")
-	}
-	keys, err := loadPublicKeys(c.StringSlice("key"))
+	keys, err := src.publicKeys(c.StringSlice("key"))
 	if err != nil {
 		return err
 	}
 	if t := c.Int("threshold"); t < 1 {
 		return usageError("--threshold must be at least 1")
 	}
-	path := c.Args().First()
+	path := src.path
 	bar := newProgress(c.App.ErrWriter, "verifying")
 	defer bar.finish()
 	var total int64
@@ -78,7 +80,7 @@ func verifyBundle(c *cli.Context) error {
 	r := verifyReport{
 		Bundle: path, Name: v.Manifest.Name, Version: v.Manifest.Version, Digest: v.Digest,
 		SignedBy: v.SignedBy, Entries: len(v.Manifest.Entries), Bytes: v.Size, Deep: c.Bool("deep"),
-		Seconds: time.Since(start).Seconds(),
+		Seconds: time.Since(start).Seconds(), EmbeddedKeys: src.embeddedKeyIDs(),
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
@@ -88,6 +90,10 @@ func verifyBundle(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "verified %s: %s %s\ndigest %s\nsigned by %d of %d required: %v\n%d entries, %s checked in %s\n",
 		path, r.Name, r.Version, r.Digest, len(r.SignedBy), c.Int("threshold"), r.SignedBy,
 		r.Entries, humanBytes(r.Bytes), time.Since(start).Round(time.Millisecond))
+	if len(r.EmbeddedKeys) > 0 {
+		fmt.Fprintf(c.App.Writer, "release keys embedded in this installer (compare them with the key ids the vendor published):\n  %s\n",
+			strings.Join(r.EmbeddedKeys, "\n  "))
+	}
 	return nil
 }
 

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"ferry/bundle"
+	"ferry/installer/state"
+	"ferry/verify"
+)
+
+// bundleSource is the bundle a command reads, and the keys it trusts when
+// the operator names none.
+type bundleSource struct {
+	path string
+	// embedded are the release keys of this executable's own payload,
+	// set only when it is an installer run without a bundle argument.
+	// Keys carried by any other file are never trusted by default: anyone
+	// can build an installer.
+	embedded [][]byte
+}
+
+// bundleArg returns the bundle named on the command line (a bundle, an
+// installer or a first part) or, with no argument, the bundle this
+// executable carries when it is an installer.
+func bundleArg(c *cli.Context, command string) (bundleSource, error) {
+	if c.NArg() == 1 {
+		return bundleSource{path: c.Args().First()}, nil
+	}
+	if c.NArg() == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return bundleSource{}, fmt.Errorf("finding this executable: %w", err)
+		}
+		a, err := bundle.OpenArchive(exe)
+		switch {
+		case err == nil:
+			defer a.Close()
+			if p := a.Payload(); p != nil {
+				return bundleSource{path: exe, embedded: p.Keys}, nil
+			}
+		case !errors.Is(err, bundle.ErrNotInstaller):
+			return bundleSource{}, fmt.Errorf("this installer cannot be used: %w", err)
+		}
+	}
+	return bundleSource{}, usageError("%s takes one bundle file", command)
+}
+
+// publicKeys returns the keys to verify with: the --key files, else the
+// installer's embedded keys.
+func (s bundleSource) publicKeys(files []string) ([]*verify.PublicKey, error) {
+	if len(files) > 0 {
+		return loadPublicKeys(files)
+	}
+	if len(s.embedded) == 0 {
+		return nil, usageError("at least one --key (a trusted public key) is required")
+	}
+	return parseKeys(s.embedded)
+}
+
+// installKeys returns the keys an install adds to the appliance's trust:
+// the --key files; else, from an installer, its embedded keys, but only
+// when the appliance trusts no key yet. An appliance that already has a
+// trust store (ferry trust) keeps to it, as with --key on a first install.
+func (s bundleSource) installKeys(root string, files []string) ([][]byte, error) {
+	if len(files) > 0 || len(s.embedded) == 0 {
+		return readKeyFiles(files)
+	}
+	trusts, err := applianceTrusts(root)
+	if err != nil || trusts {
+		return nil, err
+	}
+	return s.embedded, nil
+}
+
+// applianceTrusts reports whether the appliance at root has trusted keys.
+// A directory that is not an appliance yet has none.
+func applianceTrusts(root string) (bool, error) {
+	db, err := state.OpenReadOnly(root)
+	if errors.Is(err, state.ErrNotARoot) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	keys, err := db.Trust()
+	return len(keys) > 0, err
+}
+
+// embeddedKeyIDs describes the installer's keys, "type id", for the
+// operator to compare with the ids the vendor publishes.
+func (s bundleSource) embeddedKeyIDs() []string {
+	var out []string
+	keys, _ := parseKeys(s.embedded) // checked when the installer was opened
+	for _, k := range keys {
+		out = append(out, string(k.Type())+" "+k.ID())
+	}
+	return out
+}
+
+func parseKeys(raw [][]byte) ([]*verify.PublicKey, error) {
+	out := make([]*verify.PublicKey, len(raw))
+	for i, b := range raw {
+		k, err := verify.ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: embedded key %d: %w", errKey, i+1, err)
+		}
+		out[i] = k
+	}
+	return out, nil
+}
