@@ -9,7 +9,7 @@ CORPUS    ?= 1GiB
 
 .PHONY: all build demo test deps fuzz fuzz-long crash bench clean
 
-export REPEAT
+export REPEAT ROUTER_DURATION
 
 all: build
 
@@ -28,7 +28,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
-	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1
+	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s
 
 # Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
 # them for longer.
@@ -39,7 +39,14 @@ FUZZ_TARGETS := \
 	./bundle:FuzzParseSpec \
 	./bundle:FuzzLoadChartArchive \
 	./verify:FuzzParsePublicKey \
-	./verify:FuzzParseSignatureName
+	./verify:FuzzParseSignatureName \
+	./license:FuzzParse \
+	./license:FuzzVerify \
+	./rollout/router:FuzzPick \
+	./rollout:FuzzRollout \
+	./rollout:FuzzAnalyze \
+	./rollout/supervise:FuzzParseGroupRecord \
+	./rollout/supervise:FuzzParseStat
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

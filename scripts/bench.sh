@@ -14,6 +14,10 @@
 #            vs  the same blob files from net/http's FileServer
 #            (scripts/pullbench), fetched over loopback by the same client,
 #            4 connections, bytes discarded
+#   router:  ferry serve's router in front of a trivial backend on loopback
+#            vs  the same backend reached directly (scripts/routerbench):
+#            throughput, added p99 latency, abort-to-stable and blue-green
+#            switch times with failed requests counted
 #
 # Both sides end with their outputs on disk (ferry fsyncs its bundle and
 # every installed file; the pipeline's outputs are synced with sync(1)) and
@@ -170,4 +174,15 @@ registry pull               speed       server peak RSS
   ferry registry serve      $(mbps "$pull_bytes" "$registry_pull_s")   $(mib "$registry_kb")
   net/http FileServer       $(mbps "$pull_bytes" "$static_pull_s")   $(mib "$static_kb")
   ratio (ferry/static)      $(ratio "$static_pull_s" "$registry_pull_s")x        (target >= 0.80x; $pull_bytes bytes in $pull_blobs blobs, 4 connections, median of $pull_runs pulls)
+REPORT
+
+echo "bench: router" >&2
+router_duration=${ROUTER_DURATION:-5s}
+go run ./scripts/routerbench -duration "$router_duration" > "$work/router.out" 2> "$work/log.router" ||
+	{ echo "bench: routerbench failed:" >&2; cat "$work/log.router" >&2; exit 1; }
+cat <<REPORT
+
+router ($router_duration per measurement; client, router and backend share the machine's $(nproc) cores)
+$(sed 's/^/  /' "$work/router.out")
+  targets: throughput >= 0.80x direct, added p99 <= 1 ms, abort to stable <= 100 ms, blue-green switch <= 100 ms with 0 failed
 REPORT
