@@ -1,0 +1,860 @@
+// Command deltabench measures update bundles (bundle create --base) against
+// full bundles of the same releases, for `make bench`:
+//
+//	deltabench [-dir DIR] [-size 50MiB] [-binary SIZE] [-layer SIZE] [-repeat 3] [-keep]
+//
+// Three scenarios, each a base release 1.0.0 and a release 1.1.0 made from
+// the fixtures generators:
+//
+//	(a) image    an image of 10 layers of -layer bytes; 1.1.0 rebuilds the
+//	             top layer with new content
+//	(b) binary   bin/app, an executable-like file of -binary bytes, and a
+//	             small etc/app.conf; 1.1.0 changes bin/app in place: four
+//	             8-byte values and one 4 KiB block
+//	(c) small    the fixtures project (fixtures.WriteProject); 1.1.0 adds
+//	             one migration and changes 16 bytes of etc/api.conf
+//
+// For each it builds the base, the full bundle of 1.1.0 and the delta of
+// 1.1.0 against the base, and prints the sizes, delta/full, and delta over
+// the changed content: what the full bundle stores for the content that
+// changed (for (a) the changed layer; for (b) bin/app zstd-compressed, which
+// is what a delta without binary patching carries; for (c) the new migration
+// files and the changed file). Then it times installer.Install:
+//
+//	apply          the delta installed on a host running the base (the base
+//	               is installed first, untimed)
+//	changed alone  a first install, on an empty host, of a bundle that holds
+//	               only the changed content: (a) an image of the changed
+//	               layer alone, (b) bin/app of 1.1.0 alone, (c) the new
+//	               migration (as migration 001 of a new database) and the
+//	               changed etc/api.conf
+//
+// Both are the median of -repeat installs, each after sync(2), with the
+// peak RSS of this process during the install (VmHWM, reset before each
+// install through /proc/self/clear_refs).
+//
+// With -keep the run directory stays, with release.pub, the key the
+// bundles are signed with, for ferry verify and ferry bundle inspect.
+//
+// Targets are printed next to the figures and judged on the last lines,
+// "ok" or "MISSED"; a missed target does not change the exit status, which
+// is non-zero only when a step fails.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"ferry/bundle"
+	"ferry/fixtures"
+	"ferry/installer"
+	"ferry/verify"
+)
+
+// Targets of the issue "Incremental signed updates".
+const (
+	imageTarget  = 1.05            // (a) delta / changed layer
+	binaryTarget = 0.10            // (b) delta / layer-level delta
+	smallTarget  = 8 << 10         // (c) delta bytes: "a few KiB"
+	applySlack   = 1 * time.Second // apply <= changed alone + applySlack
+)
+
+// What the scenarios are made of.
+const (
+	imageLayers = 10            // layers of the image of (a)
+	layerShare  = 5             // -layer defaults to -size / layerShare
+	confSize    = 16 << 10      // etc/app.conf of (b)
+	patchBlock  = 4 << 10       // the block (b) replaces in bin/app
+	patchValues = 4             // the 8-byte values (b) changes in bin/app
+	platform    = "linux/amd64" // of the images, and the host's for Install
+	baseVersion = "1.0.0"       // the release every delta updates
+	nextVersion = "1.1.0"       // the release of the full and delta bundles
+	// createdAt is every bundle's creation time, so that sizes are the
+	// same on every run.
+	createdAt = "2025-01-01T00:00:00Z"
+)
+
+func main() {
+	dir := flag.String("dir", "out/deltabench", "work directory; each run makes a fresh directory inside it and removes it at the end")
+	size := flag.String("size", "50MiB", "scale: the size of bin/app in (b); each layer of (a) is a fifth of it")
+	binary := flag.String("binary", "", "size of bin/app in (b) (default: -size)")
+	layer := flag.String("layer", "", "size of each of the 10 layers in (a) (default: -size / 5)")
+	repeat := flag.Int("repeat", 3, "installs per timing; the median is printed")
+	keep := flag.Bool("keep", false, "keep the run directory (bundles, projects)")
+	flag.Parse()
+
+	cfg, err := newConfig(*dir, *size, *binary, *layer, *repeat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deltabench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, *keep, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "deltabench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what a run measures, from the flags.
+type config struct {
+	dir    string
+	binary int64
+	layer  int64
+	repeat int
+}
+
+func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
+	cfg := config{dir: dir, repeat: repeat}
+	scale, err := parseSize(size)
+	if err != nil {
+		return cfg, fmt.Errorf("-size: %w", err)
+	}
+	cfg.binary, cfg.layer = scale, scale/layerShare
+	if binary != "" {
+		if cfg.binary, err = parseSize(binary); err != nil {
+			return cfg, fmt.Errorf("-binary: %w", err)
+		}
+	}
+	if layer != "" {
+		if cfg.layer, err = parseSize(layer); err != nil {
+			return cfg, fmt.Errorf("-layer: %w", err)
+		}
+	}
+	switch {
+	case repeat < 1:
+		return cfg, errors.New("-repeat must be at least 1")
+	case cfg.binary < 64<<10:
+		return cfg, fmt.Errorf("bin/app of %d bytes is too small to change in place: give -binary 64KiB or more", cfg.binary)
+	case cfg.layer < 4<<10:
+		return cfg, fmt.Errorf("layers of %d bytes are too small: give -layer 4KiB or more", cfg.layer)
+	}
+	return cfg, nil
+}
+
+// parseSize reads "4096", "512KiB", "64MiB", "1GiB" or "1.5GB".
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
+		{"B", 1},
+	}
+	num, mult := strings.TrimSpace(s), 1.0
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
+			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v <= 0 || v*mult > 1<<40 {
+		return 0, fmt.Errorf("invalid size %q: use bytes or a number with a unit, such as 8MiB or 50MiB", s)
+	}
+	return int64(v * mult), nil
+}
+
+// scenario is a base release, its successor and a release of the changed
+// content alone, as ferry.yaml projects.
+type scenario struct {
+	key   string // "(a)"
+	title string
+	// base, next and alone are spec paths.
+	base, next, alone string
+	// changed are the content digests of what changed between base and
+	// next; changedWhat says what that is in the output.
+	changed     []string
+	changedWhat string
+	aloneWhat   string
+	// patched is the digest of a changed file that should travel as a
+	// binary patch, for the note on how the delta carries it.
+	patched string
+}
+
+// outcome is what was measured for one scenario.
+type outcome struct {
+	sc           *scenario
+	full, delta  *bundle.BuildResult
+	changedBytes int64
+	parts        parts
+	apply, alone timing
+	notes        []string
+}
+
+type timing struct {
+	median time.Duration
+	peak   int64 // KiB; -1 when it could not be measured
+}
+
+// run measures every scenario in a fresh directory inside cfg.dir and
+// writes the report to w.
+func run(ctx context.Context, cfg config, keep bool, w io.Writer) error {
+	if err := os.MkdirAll(cfg.dir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(cfg.dir, "run-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, "deltabench: keeping", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	start := time.Now()
+	outs, err := measureAll(ctx, cfg, work)
+	if err != nil {
+		return err
+	}
+	report(w, cfg, outs, time.Since(start))
+	return nil
+}
+
+// measureAll makes a signing key and measures the scenarios in work.
+func measureAll(ctx context.Context, cfg config, work string) ([]*outcome, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := verify.NewSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	// With -keep, the bundles can be checked with ferry verify --key.
+	if err := os.WriteFile(filepath.Join(work, "release.pub"), pub, 0o644); err != nil {
+		return nil, err
+	}
+
+	makers := []func(string, config) (*scenario, error){imageScenario, binaryScenario, smallScenario}
+	var outs []*outcome
+	for i, mk := range makers {
+		dir := filepath.Join(work, string(rune('a'+i)))
+		sc, err := mk(dir, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %c: %w", 'a'+i, err)
+		}
+		fmt.Fprintf(os.Stderr, "deltabench: %s %s\n", sc.key, sc.title)
+		out, err := measure(ctx, cfg, dir, sc, signer, pub)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", sc.key, sc.title, err)
+		}
+		outs = append(outs, out)
+	}
+	return outs, nil
+}
+
+// measure builds the bundles of sc and times their installs.
+func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer verify.Signer, pub []byte) (*outcome, error) {
+	out := &outcome{sc: sc}
+	basePath := filepath.Join(dir, "base.ferry")
+	fullPath := filepath.Join(dir, "full.ferry")
+	deltaPath := filepath.Join(dir, "delta.ferry")
+	alonePath := filepath.Join(dir, "alone.ferry")
+	var err error
+	if _, err = build(ctx, sc.base, basePath, "", signer); err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	if out.full, err = build(ctx, sc.next, fullPath, "", signer); err != nil {
+		return nil, fmt.Errorf("full: %w", err)
+	}
+	if out.delta, err = build(ctx, sc.next, deltaPath, basePath, signer); err != nil {
+		return nil, fmt.Errorf("delta: %w", err)
+	}
+	if _, err = build(ctx, sc.alone, alonePath, "", signer); err != nil {
+		return nil, fmt.Errorf("changed alone: %w", err)
+	}
+	for _, d := range sc.changed {
+		e, ok := out.full.Manifest.EntryByDigest(d)
+		if !ok {
+			return nil, fmt.Errorf("changed content %s is not in the full bundle", d)
+		}
+		out.changedBytes += e.StoredSize
+	}
+	if out.parts, err = readParts(deltaPath); err != nil {
+		return nil, err
+	}
+	out.notes = patchNotes(sc, out)
+
+	if out.apply, err = timeInstalls(ctx, cfg, filepath.Join(dir, "apply"), basePath, deltaPath, pub); err != nil {
+		return nil, fmt.Errorf("apply: %w", err)
+	}
+	if out.alone, err = timeInstalls(ctx, cfg, filepath.Join(dir, "alone"), "", alonePath, pub); err != nil {
+		return nil, fmt.Errorf("changed alone: %w", err)
+	}
+	return out, nil
+}
+
+// build writes the bundle of the spec at specPath to out; base, when set,
+// makes it an update of that bundle. The creation time is fixed, so sizes
+// are the same on every run.
+func build(ctx context.Context, specPath, out, base string, signer verify.Signer) (*bundle.BuildResult, error) {
+	spec, err := bundle.LoadSpec(specPath)
+	if err != nil {
+		return nil, err
+	}
+	created, _ := time.Parse(time.RFC3339, createdAt)
+	return bundle.Build(ctx, out, bundle.BuildOptions{
+		Spec: spec, Signers: []verify.Signer{signer}, Created: created, Base: base,
+	})
+}
+
+// patchNotes says how the delta carries the file that should be a patch,
+// and why when it is not one.
+func patchNotes(sc *scenario, out *outcome) []string {
+	if sc.patched == "" {
+		return nil
+	}
+	full, _ := out.full.Manifest.EntryByDigest(sc.patched)
+	e, ok := out.delta.Manifest.EntryByDigest(sc.patched)
+	switch {
+	case !ok:
+		return []string{"the changed file is not carried by the delta"}
+	case e.Encoding == bundle.EncodingZstdPatch:
+		return []string{fmt.Sprintf("the changed file travels as a %s entry of %s against the base's", e.Encoding, size(e.StoredSize))}
+	case e.Size > bundle.MaxPatchBase:
+		return []string{fmt.Sprintf("the changed file travels whole (%s, %s): it is %s, over bundle.MaxPatchBase (%s), so the builder does not patch it",
+			e.Encoding, size(e.StoredSize), size(e.Size), size(bundle.MaxPatchBase))}
+	default:
+		return []string{fmt.Sprintf("the changed file travels whole (%s, %s; %s in the full bundle): a patch was not below 0.9 of it",
+			e.Encoding, size(e.StoredSize), size(full.StoredSize))}
+	}
+}
+
+// parts is what a bundle file is made of, in bytes.
+type parts struct {
+	manifest, signatures, padding, layout, content int64
+	contentEntries                                 int
+	tar                                            int64 // headers, block padding and the end-of-archive blocks
+}
+
+func readParts(path string) (parts, error) {
+	var p parts
+	f, err := os.Open(path)
+	if err != nil {
+		return p, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return p, err
+	}
+	tr := tar.NewReader(f)
+	var sum int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return p, fmt.Errorf("%s: %w", path, err)
+		}
+		sum += hdr.Size
+		switch {
+		case hdr.Name == bundle.ManifestPath:
+			p.manifest += hdr.Size
+		case hdr.Name == bundle.PaddingPath:
+			p.padding += hdr.Size
+		case hdr.Name == bundle.LayoutPath || hdr.Name == bundle.IndexPath:
+			p.layout += hdr.Size
+		case strings.HasPrefix(hdr.Name, bundle.BlobDir):
+			p.content += hdr.Size
+			p.contentEntries++
+		default:
+			p.signatures += hdr.Size
+		}
+	}
+	p.tar = fi.Size() - sum
+	return p, nil
+}
+
+// timeInstalls installs bundlePath cfg.repeat times, each on a fresh host
+// under dir: on an empty one when base is empty, else on one where base was
+// installed first (untimed). It returns the median time and the largest peak
+// RSS.
+func timeInstalls(ctx context.Context, cfg config, dir, base, bundlePath string, pub []byte) (timing, error) {
+	var times []time.Duration
+	peak := int64(0)
+	for i := range cfg.repeat {
+		root := filepath.Join(dir, strconv.Itoa(i))
+		opts := installer.Options{Root: root, Platform: platform}
+		if base != "" {
+			if _, err := installer.Install(ctx, base, installer.Options{Root: root, Platform: platform, Keys: [][]byte{pub}}); err != nil {
+				return timing{}, fmt.Errorf("install the base: %w", err)
+			}
+		} else {
+			opts.Keys = [][]byte{pub}
+		}
+		syscall.Sync()
+		measured := resetPeakRSS()
+		start := time.Now()
+		res, err := installer.Install(ctx, bundlePath, opts)
+		d := time.Since(start)
+		if err != nil {
+			return timing{}, err
+		}
+		if res.NoOp {
+			return timing{}, fmt.Errorf("install of %s on %s did nothing", bundlePath, root)
+		}
+		times = append(times, d)
+		if kib := peakRSS(); measured && kib >= 0 && peak >= 0 {
+			peak = max(peak, kib)
+		} else {
+			peak = -1
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return timing{}, err
+		}
+	}
+	slices.Sort(times)
+	return timing{median: times[(len(times)-1)/2], peak: peak}, nil
+}
+
+// resetPeakRSS returns the heap this process no longer uses to the system
+// and resets its VmHWM to the current RSS, so that the next reading is the
+// peak of what runs in between; false when the kernel does not allow it.
+func resetPeakRSS() bool {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// peakRSS is this process's VmHWM in KiB, -1 when unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// ---- scenarios ----
+
+// imageScenario: an image of imageLayers layers, of which 1.1.0 rebuilds
+// the top one.
+func imageScenario(dir string, cfg config) (*scenario, error) {
+	sc := &scenario{
+		key: "(a)", title: fmt.Sprintf("image of %d layers of %s, the top one changed", imageLayers, size(cfg.layer)),
+		changedWhat: "changed layer (stored)",
+		aloneWhat:   "a first install of a bundle holding an image of the changed layer alone",
+	}
+	// layers writes the layers of a version into blobDir: the same content
+	// for every version but the top layer's.
+	layers := func(blobDir, top string) ([]v1.Layer, error) {
+		var ls []v1.Layer
+		for j := range imageLayers {
+			name := "app"
+			if j == imageLayers-1 {
+				name = top
+			}
+			l, err := fixtures.FileLayer(blobDir, name, j, cfg.layer)
+			if err != nil {
+				return nil, err
+			}
+			ls = append(ls, l)
+		}
+		return ls, nil
+	}
+	write := func(sub, name, version string, ls []v1.Layer) (string, error) {
+		img, err := fixtures.Image(platform, ls...)
+		if err != nil {
+			return "", err
+		}
+		project := filepath.Join(dir, sub)
+		if err := fixtures.WriteOCILayout(filepath.Join(project, "layout"), map[string]any{"app": img}); err != nil {
+			return "", err
+		}
+		spec := specHeader(name, version) + `  - name: images
+    platforms: [` + platform + `]
+    images:
+      - {source: "oci:layout:app", name: "bench/app:` + version + `"}
+`
+		return writeSpec(project, spec)
+	}
+	blobDir := func(sub string) (string, error) {
+		d := filepath.Join(dir, sub, "layout", "blobs", "sha256")
+		return d, os.MkdirAll(d, 0o755)
+	}
+
+	var err error
+	for _, v := range []struct {
+		sub, top, version string
+		spec              *string
+	}{{"base", "app", baseVersion, &sc.base}, {"next", "app-" + nextVersion, nextVersion, &sc.next}} {
+		bd, err := blobDir(v.sub)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := layers(bd, v.top)
+		if err != nil {
+			return nil, err
+		}
+		if v.sub == "next" {
+			d, err := ls[imageLayers-1].Digest()
+			if err != nil {
+				return nil, err
+			}
+			sc.changed = []string{d.String()}
+		}
+		if *v.spec, err = write(v.sub, "bench-image", v.version, ls); err != nil {
+			return nil, err
+		}
+	}
+	bd, err := blobDir("alone")
+	if err != nil {
+		return nil, err
+	}
+	top, err := fixtures.FileLayer(bd, "app-"+nextVersion, imageLayers-1, cfg.layer)
+	if err != nil {
+		return nil, err
+	}
+	if sc.alone, err = write("alone", "bench-image-alone", nextVersion, []v1.Layer{top}); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// binaryScenario: bin/app of cfg.binary bytes, changed in place by 1.1.0.
+func binaryScenario(dir string, cfg config) (*scenario, error) {
+	sc := &scenario{
+		key: "(b)", title: fmt.Sprintf("bin/app of %s with %d bytes changed in place", size(cfg.binary), patchBlock+8*patchValues),
+		changedWhat: "layer-level delta: bin/app (zstd)",
+		aloneWhat:   "a first install of a bundle holding bin/app of " + nextVersion + " alone",
+	}
+	spec := func(name, version string, conf bool) string {
+		s := specHeader(name, version) + `  - name: app
+    files:
+      - {src: bin/app, dest: bin/app, mode: "0755"}
+`
+		if conf {
+			s += "      - {src: etc/app.conf, dest: etc/app.conf}\n"
+		}
+		return s
+	}
+	base := filepath.Join(dir, "base")
+	if err := fixtures.WriteFile(filepath.Join(base, "bin", "app"), fixtures.KindBinary, cfg.binary, "deltabench/bin/app"); err != nil {
+		return nil, err
+	}
+	content, err := os.ReadFile(filepath.Join(base, "bin", "app"))
+	if err != nil {
+		return nil, err
+	}
+	changeInPlace(content)
+	sum := sha256.Sum256(content)
+	sc.changed = []string{"sha256:" + hex.EncodeToString(sum[:])}
+	sc.patched = sc.changed[0]
+	for _, p := range []struct {
+		sub, name, version string
+		conf               bool
+		spec               *string
+	}{
+		{"base", "bench-binary", baseVersion, true, &sc.base},
+		{"next", "bench-binary", nextVersion, true, &sc.next},
+		{"alone", "bench-binary-alone", nextVersion, false, &sc.alone},
+	} {
+		project := filepath.Join(dir, p.sub)
+		if p.sub != "base" {
+			if err := writeFile(filepath.Join(project, "bin", "app"), content); err != nil {
+				return nil, err
+			}
+		}
+		if p.conf {
+			if err := fixtures.WriteFile(filepath.Join(project, "etc", "app.conf"), fixtures.KindText, confSize, "deltabench/etc/app.conf"); err != nil {
+				return nil, err
+			}
+		}
+		if *p.spec, err = writeSpec(project, spec(p.name, p.version, p.conf)); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// changeInPlace makes the changes of a small patch release: patchValues
+// 8-byte values spread over the file (a constant, an address) and one
+// patchBlock-byte block in the middle (a recompiled function), all with
+// new bytes from a fixed seed.
+func changeInPlace(b []byte) {
+	seed := sha256.Sum256([]byte("deltabench/patch"))
+	next := func(p []byte) {
+		for i := range p {
+			if i%len(seed) == 0 {
+				seed = sha256.Sum256(seed[:])
+			}
+			p[i] = seed[i%len(seed)]
+		}
+	}
+	for i := 1; i <= patchValues; i++ {
+		off := len(b) * i / (patchValues + 1)
+		next(b[off : off+8])
+	}
+	mid := len(b)/2 + 4096
+	next(b[mid : mid+patchBlock])
+}
+
+// smallScenario: the fixtures project; 1.1.0 adds one migration and
+// changes one file, nothing else.
+func smallScenario(dir string, cfg config) (*scenario, error) {
+	sc := &scenario{
+		key: "(c)", title: "fixtures project with one new migration and one changed file",
+		changedWhat: "new migration and changed file (stored)",
+		aloneWhat:   "a first install of a bundle holding the new migration (as 001 of a new database) and the changed file alone",
+	}
+	const migrations = 3
+	base, next := filepath.Join(dir, "base"), filepath.Join(dir, "next")
+	for _, d := range []string{base, next} {
+		// Both versions are written as 1.0.0, so that only what this
+		// scenario changes differs; 1.1.0's spec is edited below.
+		p, err := fixtures.WriteProject(d, fixtures.ProjectOptions{Version: baseVersion})
+		if err != nil {
+			return nil, err
+		}
+		if d == base {
+			sc.base = p.SpecPath
+			continue
+		}
+		sc.next = p.SpecPath
+		spec, err := os.ReadFile(p.SpecPath)
+		if err != nil {
+			return nil, err
+		}
+		edited := strings.Replace(string(spec), "\n  version: "+baseVersion+"\n", "\n  version: "+nextVersion+"\n", 1)
+		if edited == string(spec) {
+			return nil, fmt.Errorf("%s: no metadata version %s to change", p.SpecPath, baseVersion)
+		}
+		if err := os.WriteFile(p.SpecPath, []byte(edited), 0o644); err != nil {
+			return nil, err
+		}
+	}
+
+	// One new migration.
+	migDir := filepath.Join(next, "migrations", "app")
+	before, err := os.ReadDir(migDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(before) != 2*migrations {
+		return nil, fmt.Errorf("%s: %d files, want %d", migDir, len(before), 2*migrations)
+	}
+	if err := fixtures.WriteMigrations(migDir, migrations+1); err != nil {
+		return nil, err
+	}
+	after, err := os.ReadDir(migDir)
+	if err != nil {
+		return nil, err
+	}
+	alone := filepath.Join(dir, "alone")
+	for _, e := range after {
+		if slices.ContainsFunc(before, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(migDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		sc.changed = append(sc.changed, digest(data))
+		// In the alone bundle it is the first migration of a new
+		// database.
+		_, rest, _ := strings.Cut(e.Name(), "_")
+		if err := writeFile(filepath.Join(alone, "migrations", "app", "001_"+rest), data); err != nil {
+			return nil, err
+		}
+	}
+
+	// One changed file: 16 bytes in the middle of etc/api.conf.
+	conf := filepath.Join(next, "etc", "api.conf")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		return nil, err
+	}
+	copy(data[len(data)/2:], "# changed in 1.1")
+	if err := writeFile(conf, data); err != nil {
+		return nil, err
+	}
+	sc.changed = append(sc.changed, digest(data))
+	if err := writeFile(filepath.Join(alone, "etc", "api.conf"), data); err != nil {
+		return nil, err
+	}
+	spec := specHeader("bench-small-alone", nextVersion) + `  - name: database
+    migrations:
+      - {database: app, path: migrations/app}
+  - name: api
+    dependsOn: [database]
+    files:
+      - {src: etc/api.conf, dest: etc/api.conf}
+`
+	if sc.alone, err = writeSpec(alone, spec); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+func specHeader(name, version string) string {
+	return `apiVersion: ferry/v1
+kind: Bundle
+metadata:
+  name: ` + name + `
+  version: ` + version + `
+  vendor: Example Corp
+components:
+`
+}
+
+func writeSpec(dir, spec string) (string, error) {
+	path := filepath.Join(dir, "ferry.yaml")
+	return path, writeFile(path, []byte(spec))
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// ---- report ----
+
+// target is one judged figure.
+type target struct {
+	name   string
+	figure string
+	ok     bool
+}
+
+func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "\nferry deltabench — bin/app %s, %d layers of %s, %d cores, median of %d installs\n",
+		size(cfg.binary), imageLayers, size(cfg.layer), runtime.NumCPU(), cfg.repeat)
+	var targets []target
+	for _, o := range outs {
+		sc := o.sc
+		full, delta := o.full.Size, o.delta.Size
+		fmt.Fprintf(&b, "\n%s %s\n", sc.key, sc.title)
+		row(&b, "full bundle", bytesFig(full), "")
+		row(&b, "delta bundle", bytesFig(delta), "")
+		row(&b, "  made of", "", o.parts.String())
+		row(&b, "delta / full", fmt.Sprintf("%.4f", ratio(delta, full)), "")
+		row(&b, sc.changedWhat, bytesFig(o.changedBytes), "")
+		r := ratio(delta, o.changedBytes)
+		switch sc.key {
+		case "(a)":
+			row(&b, "delta / changed", fmt.Sprintf("%.3fx", r), fmt.Sprintf("(target <= %.2fx)", imageTarget))
+			targets = append(targets, target{"(a) delta <= 1.05x the changed layer", fmt.Sprintf("%.3fx", r), r <= imageTarget})
+		case "(b)":
+			row(&b, "delta / changed", fmt.Sprintf("%.3fx", r), fmt.Sprintf("(target <= %.2fx)", binaryTarget))
+			targets = append(targets, target{"(b) delta <= 0.10x the layer-level delta", fmt.Sprintf("%.3fx", r), r <= binaryTarget})
+		case "(c)":
+			row(&b, "delta / changed", fmt.Sprintf("%.3fx", r), fmt.Sprintf("(target: delta <= %s)", size(smallTarget)))
+			targets = append(targets, target{"(c) delta <= 8 KiB", size(delta), delta <= smallTarget})
+		}
+		for _, n := range o.notes {
+			row(&b, "note", "", n)
+		}
+		row(&b, "apply delta on the base", secs(o.apply.median), "peak RSS "+kib(o.apply.peak))
+		row(&b, "changed alone", secs(o.alone.median), "peak RSS "+kib(o.alone.peak)+"  ("+sc.aloneWhat+")")
+		diff := o.apply.median - o.alone.median
+		row(&b, "apply - changed alone", fmt.Sprintf("%+.2f s", diff.Seconds()), "(target <= +1 s)")
+		targets = append(targets, target{sc.key + " apply <= changed alone + 1 s", fmt.Sprintf("%+.2f s", diff.Seconds()), diff <= applySlack})
+	}
+	fmt.Fprintf(&b, "\ntargets\n")
+	for _, t := range targets {
+		verdict := "ok"
+		if !t.ok {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(&b, "  %-44s %14s  %s\n", t.name, t.figure, verdict)
+	}
+	fmt.Fprintf(&b, "\ndeltabench took %s\n", took.Round(100*time.Millisecond))
+	w.Write(b.Bytes())
+}
+
+// row writes one figure, aligned; a row without a figure is a note under
+// the one above.
+func row(w io.Writer, label, figure, note string) {
+	line := fmt.Sprintf("  %-40s %22s  %s", label, figure, note)
+	if figure == "" {
+		line = fmt.Sprintf("  %-40s %s", label, note)
+	}
+	fmt.Fprintln(w, strings.TrimRight(line, " "))
+}
+
+func (p parts) String() string {
+	return fmt.Sprintf("manifest %d B, signatures %d B, padding %d B, oci-layout+index.json %d B, content %d B in %d entries, tar headers and end %d B",
+		p.manifest, p.signatures, p.padding, p.layout, p.content, p.contentEntries, p.tar)
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func bytesFig(n int64) string { return fmt.Sprintf("%d B (%s)", n, size(n)) }
+
+// size writes n bytes in the largest binary unit that keeps it above 1.
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+func kib(k int64) string {
+	if k < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(k)/1024)
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"ferry/bundle"
+)
+
+// TestScenariosSmall measures every scenario at a tiny scale: the bundles
+// build, the installs succeed, the deltas leave out what the base has, and
+// the report has a verdict for every target.
+func TestScenariosSmall(t *testing.T) {
+	cfg, err := newConfig(t.TempDir(), "256KiB", "", "64KiB", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := measureAll(context.Background(), cfg, cfg.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 3 {
+		t.Fatalf("%d outcomes", len(outs))
+	}
+	for _, o := range outs {
+		if o.delta.Size >= o.full.Size || len(o.delta.Manifest.BaseBlobs) == 0 {
+			t.Errorf("%s: delta of %d bytes with %d base blobs, full %d", o.sc.key, o.delta.Size, len(o.delta.Manifest.BaseBlobs), o.full.Size)
+		}
+		if o.changedBytes <= 0 || o.apply.median <= 0 || o.alone.median <= 0 {
+			t.Errorf("%s: changed %d bytes, apply %s, alone %s", o.sc.key, o.changedBytes, o.apply.median, o.alone.median)
+		}
+	}
+	// (a) carries the changed layer and not the nine others.
+	if a := outs[0]; a.delta.Size > 2*a.changedBytes {
+		t.Errorf("(a): delta of %d bytes for a changed layer of %d", a.delta.Size, a.changedBytes)
+	}
+	// (b) is small enough to travel as a patch.
+	if e, ok := outs[1].delta.Manifest.EntryByDigest(outs[1].sc.patched); !ok || e.Encoding != bundle.EncodingZstdPatch {
+		t.Errorf("(b): bin/app travels as %+v", e)
+	}
+
+	var out bytes.Buffer
+	report(&out, cfg, outs, time.Second)
+	verdicts := 0
+	for line := range strings.Lines(out.String()) {
+		if strings.HasSuffix(line, " ok\n") || strings.HasSuffix(line, " MISSED\n") {
+			verdicts++
+		}
+	}
+	if verdicts != 6 {
+		t.Fatalf("%d verdicts, want 6:\n%s", verdicts, out.String())
+	}
+	t.Log(out.String())
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4096": 4096, "8MiB": 8 << 20, "1.5KiB": 1536, "2GB": 2e9, "50m": 50 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1MiB", "lots", "1PiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
