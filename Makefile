@@ -46,7 +46,9 @@ FUZZ_TARGETS := \
 	./rollout:FuzzRollout \
 	./rollout:FuzzAnalyze \
 	./rollout/supervise:FuzzParseGroupRecord \
-	./rollout/supervise:FuzzParseStat
+	./rollout/supervise:FuzzParseStat \
+	./bundle:FuzzReadPayload \
+	./bundle:FuzzParsePartList
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

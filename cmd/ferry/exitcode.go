@@ -75,6 +75,13 @@ const (
 	exitLicRequired   = 79 // the bundle needs a licence and none was given
 	exitNotEntitled   = 69 // a required (or asked-for) component is not licensed
 	exitNoLicenseKeys = 68 // the release names no licence keys
+
+	exitNotInstaller = 80 // the file carries no installer payload
+	exitTrailer      = 81 // an installer's trailer is damaged
+	exitKeysMismatch = 82 // an installer's embedded keys were changed
+	exitPayload      = 83 // an installer's bundle is not the one its trailer names
+	exitMissingPart  = 84 // a part of a split bundle is missing
+	exitDamagedPart  = 85 // a part of a split bundle does not match its checksum
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -82,7 +89,15 @@ var exitClasses = []struct {
 	err  error
 	code int
 }{
-	// Licence errors first: they wrap the signature errors of verify.
+	// Installer and part errors first: they come wrapped in bundle
+	// errors when found mid-stream.
+	{bundle.ErrNotInstaller, exitNotInstaller},
+	{bundle.ErrDamagedTrailer, exitTrailer},
+	{bundle.ErrKeysMismatch, exitKeysMismatch},
+	{bundle.ErrPayloadMismatch, exitPayload},
+	{bundle.ErrMissingPart, exitMissingPart},
+	{bundle.ErrDamagedPart, exitDamagedPart},
+	// Licence errors before verify's: they wrap its signature errors.
 	{license.ErrMalformed, exitLicMalformed},
 	{license.ErrUntrusted, exitLicUntrusted},
 	{license.ErrBadSignature, exitLicBadSig},

@@ -55,6 +55,7 @@ func installCommand() *cli.Command {
 			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
 			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
 			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database for migrations, `NAME=DSN` (or FERRY_DB_NAME=DSN); others are embedded SQLite"},
+			&cli.StringFlag{Name: "license", Usage: "the licence `FILE` to check and install (default: the one installed on the host)"},
 			&cli.StringFlag{Name: "push-to", Usage: "also copy the installed images to the registry `HOST[:PORT][/PREFIX]`"},
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
@@ -94,8 +95,14 @@ func runInstall(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
+	var lic []byte
+	if f := c.String("license"); f != "" {
+		if lic, err = readLicenseBytes(f); err != nil {
+			return err
+		}
+	}
 	res, err := installer.Install(c.Context, src.path, installer.Options{
-		DSNs: dsns,
+		DSNs: dsns, License: lic,
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
 		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
 		Log:          logger(c),
@@ -125,6 +132,12 @@ func runInstall(c *cli.Context, update bool) error {
 		res.Plan.Name, res.Plan.Version, len(res.Plan.Components), res.Stored, res.Reused, res.ReleaseAt)
 	for _, ch := range res.Checks {
 		fmt.Fprintf(c.App.Writer, "check %s: ok\n", ch.Name)
+	}
+	if d := res.License; d != nil {
+		fmt.Fprintf(c.App.Writer, "licence %s (%s): %s\n", d.License.ID, d.License.Customer, d.Status.State)
+		if len(d.Skipped) > 0 {
+			fmt.Fprintf(c.App.Writer, "skipped, not covered by the licence: %s\n", strings.Join(d.Skipped, ", "))
+		}
 	}
 	for _, p := range pushed {
 		state := "pushed"

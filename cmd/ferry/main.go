@@ -81,6 +81,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			complianceCommand(),
 			installerCommand(),
 			extractCommand(),
+			serveCommand(),
+			rolloutCommand(),
+			licenseCommand(),
+			fingerprintCommand(),
 		},
 	}
 }
