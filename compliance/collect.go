@@ -29,6 +29,10 @@ import (
 // ever installed.
 const highestMark = "highest-version"
 
+// rolloutRollbackKind is the kind of a rollback that ferry serve made
+// because a rollout was aborted.
+const rolloutRollbackKind = "aborted rollout rolled back"
+
 // rootPaths are the parts of an appliance root whose mode and owner the
 // evidence records.
 func rootPaths() []string {
@@ -41,13 +45,13 @@ func rootPaths() []string {
 // re-hashed against the signed manifests (as `ferry check` does) and the
 // installed licence is verified and judged at the later of now and the
 // host's clock high-water mark, so the report shows what holds now, not
-// only what was once recorded.
+// only what was once recorded. The rollouts are what ferry serve saved
+// and audited, as it recorded them.
 func Collect(ctx context.Context, root string, now time.Time) (*Evidence, error) {
 	ev := &Evidence{
 		Collected: now.UTC(),
 		Root:      root,
 		Tool:      currentTool(),
-		Rollouts:  Feature{Status: "this ferry has no rollouts: no traffic shifting or rollout decisions are recorded"},
 	}
 	db, err := state.OpenReadOnly(root)
 	if err != nil {
@@ -164,6 +168,7 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 	}
 	ev.Clock = collectClock(db, log, ev.Collected)
 	ev.Licence = collectLicence(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
+	ev.Rollouts = collectRollouts(db, log)
 	return nil
 }
 
@@ -334,7 +339,10 @@ func migrations(txns []Txn, steps map[uint64][]state.Step, manifests map[string]
 }
 
 // auditHistory picks from the audit log the bundles ferry was given and
-// the transactions that went back.
+// the transactions that went back. A release that ferry serve rolled back
+// after an aborted rollout is the rollback transaction just before its
+// entry, which then says so and why; without that transaction's entry it
+// is listed on its own.
 func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 	var bundles []BundleEvent
 	var rollbacks []Rollback
@@ -366,6 +374,14 @@ func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 			rollbacks = append(rollbacks, Rollback{Time: e.Time.UTC(), Kind: "failed " + kind + " rolled back", From: f["version"], Reason: f["error"]})
 		case outcome == "recovered" && f["outcome"] == "rolled back":
 			rollbacks = append(rollbacks, Rollback{Time: e.Time.UTC(), Kind: "interrupted " + kind + " rolled back", From: f["version"]})
+		case e.Event == eventReleaseRolledBack:
+			r := Rollback{Time: e.Time.UTC(), Kind: rolloutRollbackKind, From: f["from"], To: f["to"], Reason: f["reason"]}
+			if n := len(rollbacks); n > 0 && rollbacks[n-1].Kind == "rollback" && rollbacks[n-1].From == r.From && rollbacks[n-1].To == r.To {
+				r.Time = rollbacks[n-1].Time
+				rollbacks[n-1] = r
+			} else {
+				rollbacks = append(rollbacks, r)
+			}
 		}
 	}
 	return bundles, rollbacks

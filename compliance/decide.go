@@ -9,7 +9,8 @@ import (
 // with f.examine (a record ferry kept) or f.test (re-checked when the
 // report was made), and why it fails with f.fail.
 
-// auditedEvents are the event types this ferry writes to the audit log.
+// auditedEvents are the event types this ferry writes to the audit log
+// on every appliance.
 func auditedEvents() []string {
 	return []string{
 		"state.create", "trust.add", "trust.remove", "txn.begin", "txn.finish", "release.current",
@@ -19,6 +20,16 @@ func auditedEvents() []string {
 	}
 }
 
+// servedEvents are the event types `ferry serve` writes to the audit log
+// while it runs the services: one per rollout decision, the operators'
+// rollout commands, rollouts resumed after a restart, the release
+// rollbacks of aborted rollouts, and the services' processes.
+func servedEvents() []string {
+	return append(decisionEvents(),
+		eventRolloutCommand, eventRolloutResumed, eventReleaseRolledBack, eventRollbackFailed,
+		"serve.release", "service.started", "service.stopped", "service.unhealthy")
+}
+
 func decideAU2(ev *Evidence, f *finder) {
 	a := ev.Audit
 	if a.Entries == 0 {
@@ -26,9 +37,10 @@ func decideAU2(ev *Evidence, f *finder) {
 		return
 	}
 	f.examine(ev.Collected, "ferry logs these event types on every appliance (and the same for updates and rollbacks): %s", strings.Join(auditedEvents(), ", "))
+	f.examine(ev.Collected, "ferry serve, while it runs the services, also logs each rollout decision, the operators' rollout commands, rollouts resumed after a restart, the release rollbacks of aborted rollouts and their failures, the current release it follows, and service processes started, stopped or found unhealthy: %s", strings.Join(servedEvents(), ", "))
 	f.examine(a.Last, "the audit log holds %d entries from %s to %s: %s", a.Entries, stamp(a.First), stamp(a.Last), eventCounts(a))
 	auditMustVerify(ev, f)
-	f.ok = "ferry logs trust changes, transactions, installs, refusals, failures, release changes, licence decisions and a clock found set back in an append-only, hash-chained log that verifies"
+	f.ok = "ferry logs trust changes, transactions, installs, refusals, failures, release changes, licence decisions, a clock found set back, and rollout decisions and commands in an append-only, hash-chained log that verifies"
 }
 
 func decideAU3(ev *Evidence, f *finder) {
@@ -38,6 +50,13 @@ func decideAU3(ev *Evidence, f *finder) {
 		return
 	}
 	f.examine(a.Last, "each of the %d audit records carries its sequence number, the time, the event type and fields naming what it concerns and its outcome: release version, bundle manifest digest, trusted key id and SHA-256, transaction id and state, and the error of a refusal or failure", a.Entries)
+	decisions, commands := rolloutRecords(ev.Rollouts)
+	if decisions > 0 {
+		f.examine(a.Last, "the %d rollout decision records also name the service, the strategy, the stable and the new version, the phase, the new version's share of traffic, the action and its reason, and the metrics an analysis judged", decisions)
+	}
+	if commands > 0 {
+		f.examine(a.Last, "the %d rollout command records name the service and the operator's command", commands)
+	}
 	f.examine(ev.Collected, "the records belong to the appliance at %s (where the events took place)", ev.Root)
 	auditMustVerify(ev, f)
 	f.ok = "audit records say what happened, when, where, to what, and with what outcome"
@@ -297,6 +316,16 @@ func auditProblem(a Audit) string {
 		return "the audit log does not verify: " + a.Problem
 	}
 	return "the audit log does not verify"
+}
+
+// rolloutRecords counts the audit entries of rollout decisions and of
+// operators' rollout commands.
+func rolloutRecords(r Rollouts) (decisions, commands int) {
+	for _, s := range r.Services {
+		decisions += len(s.Decisions)
+		commands += len(s.Commands)
+	}
+	return decisions, commands
 }
 
 func eventCounts(a Audit) string {

@@ -32,7 +32,7 @@ type Evidence struct {
 	Marks      []Mark        `json:"marks,omitempty"`
 	Licence    Licence       `json:"licence"`
 	Clock      Clock         `json:"clock"`
-	Rollouts   Feature       `json:"rollouts"`
+	Rollouts   Rollouts      `json:"rollouts"`
 }
 
 // Tool describes the ferry that made the report and its cryptography.
@@ -344,9 +344,124 @@ type ClockEvent struct {
 	HighWater string    `json:"highWater"`
 }
 
-// Feature says whether a ferry feature that evidence depends on exists
-// in this ferry and on this appliance.
-type Feature struct {
-	Available bool   `json:"available"`
-	Status    string `json:"status"`
+// Rollouts are the traffic shifts `ferry serve` made on this appliance, as
+// it recorded them: for each service the rollout it saved last and the
+// audit entries of its rollouts, and the releases it rolled back after
+// a rollout was aborted.
+type Rollouts struct {
+	// Services are in name order: every service with a saved rollout or
+	// a rollout entry in the audit log.
+	Services []ServiceRollouts `json:"services,omitempty"`
+	// ReleaseRollbacks are the release rollbacks that aborted rollouts
+	// asked for, in log order, the failed ones too.
+	ReleaseRollbacks []ReleaseRollback `json:"releaseRollbacks,omitempty"`
+	// Problem says why the saved rollouts could not be read.
+	Problem string `json:"problem,omitempty"`
 }
+
+// ServiceRollouts is what ferry serve recorded of one service's rollouts.
+type ServiceRollouts struct {
+	Service string `json:"service"`
+	// Last is the rollout saved for the service, its latest, as it stood
+	// when ferry serve last saved it; nil when none is saved.
+	Last *RolloutState `json:"last,omitempty"`
+	// Problem says why the saved rollout could not be read.
+	Problem string `json:"problem,omitempty"`
+	// Decisions are the audit entries of the service's rollout decisions,
+	// every rollout's, in log order.
+	Decisions []RolloutDecision `json:"decisions,omitempty"`
+	// Commands are the operators' commands ferry serve received for the
+	// service, in log order. A command the rollout refused changed
+	// nothing; the decisions show what the others did.
+	Commands []RolloutCommand `json:"commands,omitempty"`
+	// Resumed are the times a restarted ferry serve took up a rollout of
+	// the service where it had been saved.
+	Resumed []RolloutResumed `json:"resumed,omitempty"`
+}
+
+// RolloutState is a saved rollout: the service's traffic moving from its
+// stable version to a new one.
+type RolloutState struct {
+	Strategy string    `json:"strategy"`
+	Stable   string    `json:"stable"`
+	New      string    `json:"new"`
+	Phase    string    `json:"phase"`
+	Paused   bool      `json:"paused,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	// Step is the step reached of Steps, the plan's percentages of traffic
+	// for the new version; 0 before any traffic went to it. After an abort
+	// it is the step where the rollout stopped.
+	Step  int   `json:"step"`
+	Steps []int `json:"steps,omitempty"`
+	// Weight is the percentage of traffic on the new version.
+	Weight int `json:"weight"`
+	// Approval are the steps that wait for `ferry rollout promote`.
+	Approval     []int            `json:"approval,omitempty"`
+	LastDecision *RolloutDecision `json:"lastDecision,omitempty"`
+	// AbortCause says why the rollout was aborted.
+	AbortCause string `json:"abortCause,omitempty"`
+}
+
+// StableWeight is the percentage of traffic on the stable version.
+func (r RolloutState) StableWeight() int { return 100 - r.Weight }
+
+// RolloutDecision is one decision of a rollout. From the audit log it has
+// the entry's sequence number and the rollout's fields as recorded; a
+// saved rollout's last decision has neither (Seq is 0).
+type RolloutDecision struct {
+	Seq      uint64    `json:"seq,omitempty"`
+	Time     time.Time `json:"time"`
+	Action   string    `json:"action"`
+	Reason   string    `json:"reason"`
+	Strategy string    `json:"strategy,omitempty"`
+	Stable   string    `json:"stable,omitempty"`
+	New      string    `json:"new,omitempty"`
+	// Phase and Weight are the rollout's after the decision; Weight is
+	// the new version's percentage of traffic, as recorded.
+	Phase  string `json:"phase,omitempty"`
+	Weight string `json:"weight,omitempty"`
+	// Canary and StableMetrics are the samples of the new and the stable
+	// version that an analysis judged.
+	Canary        string `json:"canary,omitempty"`
+	StableMetrics string `json:"stableMetrics,omitempty"`
+}
+
+// RolloutCommand is an operator's `ferry rollout` command.
+type RolloutCommand struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Command string    `json:"command"` // promote, abort, pause or resume
+}
+
+// RolloutResumed is a rollout taken up by a restarted ferry serve, where
+// it stood.
+type RolloutResumed struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Stable string    `json:"stable"`
+	New    string    `json:"new"`
+	Phase  string    `json:"phase"`
+	Step   string    `json:"step"`
+	Weight string    `json:"weight"`
+}
+
+// ReleaseRollback is ferry serve taking the appliance back from the
+// release a rollout brought (From) to the one before it (To), after the
+// rollout was aborted.
+type ReleaseRollback struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"`
+	// Error says why the rollback failed: traffic was back on To, but
+	// the release stayed From.
+	Error string `json:"error,omitempty"`
+	// Services are those whose latest rollout before the entry went from
+	// To to From and was aborted: the audit entry does not name them.
+	Services []string `json:"services,omitempty"`
+}
+
+// Failed reports whether the release stayed where the aborted rollout
+// left it.
+func (r ReleaseRollback) Failed() bool { return r.Error != "" }

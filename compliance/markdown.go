@@ -13,6 +13,10 @@ import (
 // markdownTemplate is the report for people, in embed/templates.
 const markdownTemplate = "report.md.tmpl"
 
+// markdownDecisions is how many of a service's latest rollout decisions
+// the report shows; the evidence and the audit log keep them all.
+const markdownDecisions = 50
+
 // markdownData is what the Markdown template is given.
 type markdownData struct {
 	Ev       *Evidence
@@ -36,6 +40,16 @@ func writeMarkdown(w io.Writer, ev *Evidence, findings []Finding) error {
 		"kind":   fileKind,
 		"lower":  strings.ToLower,
 		"join":   strings.Join,
+		"span":   span,
+		"recent": func(ds []RolloutDecision) []RolloutDecision { return ds[len(ds)-min(len(ds), markdownDecisions):] },
+		"older":  func(ds []RolloutDecision) int { return max(len(ds)-markdownDecisions, 0) },
+		"percents": func(ps []int) string {
+			s := make([]string, len(ps))
+			for i, p := range ps {
+				s[i] = fmt.Sprintf("%d%%", p)
+			}
+			return strings.Join(s, ", ")
+		},
 	}).ParseFS(ferryembed.Templates(), markdownTemplate)
 	if err != nil {
 		return err

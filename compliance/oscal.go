@@ -156,7 +156,7 @@ func writeOSCAL(w io.Writer, ev *Evidence, findings []Finding) error {
 	res := oscalResult{
 		UUID:  nameUUID("result", docID),
 		Title: "ferry assessment of the appliance at " + ev.Root,
-		Description: "Evidence that ferry recorded on this appliance (trust store, releases and their signed manifests, the install journal, the hash-chained audit log, the installed licence and its history, the clock high-water mark, file modes), " +
+		Description: "Evidence that ferry recorded on this appliance (trust store, releases and their signed manifests, the install journal, the hash-chained audit log, the installed licence and its history, the clock high-water mark, the rollouts ferry serve saved, file modes), " +
 			"re-checked when the report was made (audit chain, installed content against the signed manifests, the licence against the release's licence keys and the clock), and the status of each control decided from it.",
 		Start: collected,
 		End:   collected,
@@ -237,7 +237,7 @@ func writeOSCAL(w io.Writer, ev *Evidence, findings []Finding) error {
 			{
 				UUID:  methodID,
 				Title: "ferry compliance report method",
-				Description: "ferry opens the appliance state read-only, reads the trust store, the releases with their signed manifests, the install journal and the audit log, " +
+				Description: "ferry opens the appliance state read-only, reads the trust store, the releases with their signed manifests, the install journal, the rollouts ferry serve saved and the audit log, " +
 					"re-verifies the audit log's hash chain and its recorded head, recomputes each release's manifest digest, re-hashes installed files and store blobs " +
 					"against the signed manifests (as ferry check does), verifies the installed licence against the current release's licence keys and judges it at the later of the system clock and the clock high-water mark, " +
 					"records the modes and owners of the root and state.db, and whether it runs in FIPS 140-3 mode. " +

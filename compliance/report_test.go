@@ -20,10 +20,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// goldenEvidence is a fixed appliance: two releases (one rolled back to),
-// a refused bundle, an OpenPGP key beside an ECDSA one, a valid licence
-// that ferry checked, and an audit log that verifies. It exercises every part of every report without the
-// times and random keys of a real install.
+// goldenEvidence is a fixed appliance: two releases, a refused bundle, an
+// OpenPGP key beside an ECDSA one, a valid licence that ferry checked, an
+// audit log that verifies, and two services rolled out by ferry serve: the
+// canary of web to 1.1.0 succeeded, the canary of api to 1.1.0 was paused,
+// taken up by a restarted ferry serve, resumed and aborted by its analysis,
+// which rolled the release back to 1.0.0, and web then went back to 1.0.0
+// by a second canary. The decisions' texts are the rollout machine's. It
+// exercises every part of every report without the times and random keys
+// of a real install.
 func goldenEvidence() *Evidence {
 	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
 	d1 := "sha256:" + strings.Repeat("1", 64)
@@ -35,6 +40,66 @@ func goldenEvidence() *Evidence {
 	issued := time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
 	expires := time.Date(2027, 1, 15, 0, 0, 0, 0, time.UTC)
 	licSHA := "sha256:" + strings.Repeat("4", 64)
+	apiCause := "analysis failed at step 1 of 3 (10% of traffic to 1.1.0): error rate 5.2% > 1% (canary 26/500, stable 0/4480)"
+	good := "requests=600 errors=0 p95=42ms cpu=2.0% memory=1.0%"
+	decision := func(seq uint64, min int, action, stable, next, phase, weight, reason string) RolloutDecision {
+		return RolloutDecision{Seq: seq, Time: at(min), Action: action, Reason: reason, Strategy: "canary", Stable: stable, New: next, Phase: phase, Weight: weight}
+	}
+	analysed := func(d RolloutDecision, canary, stable string) RolloutDecision {
+		d.Canary, d.StableMetrics = canary, stable
+		return d
+	}
+	apiAbort := analysed(decision(32, 19, "abort", "1.0.0", "1.1.0", "aborted", "0", apiCause+"; all traffic back on 1.0.0"),
+		"requests=500 errors=26 p95=45ms cpu=1.0% memory=1.0%", "requests=4480 errors=0 p95=41ms cpu=3.0% memory=1.0%")
+	webSucceed := analysed(decision(42, 25, "succeed", "1.1.0", "1.0.0", "succeeded", "100",
+		"analysis passed at step 3 of 3 (100% of traffic to 1.0.0): within limits: error rate 0%, p95 42ms, cpu 2%, memory 1% (canary 0/600, stable 0/0); all traffic on 1.0.0, 1.1.0 stopped"),
+		good, "requests=0 errors=0 p95=0s cpu=0.0% memory=0.0%")
+	lastOf := func(d RolloutDecision) *RolloutDecision {
+		return &RolloutDecision{Time: d.Time, Action: d.Action, Reason: d.Reason, Canary: d.Canary, StableMetrics: d.StableMetrics}
+	}
+	rollouts := Rollouts{
+		Services: []ServiceRollouts{
+			{
+				Service: "api",
+				Last: &RolloutState{Strategy: "canary", Stable: "1.0.0", New: "1.1.0", Phase: "aborted", Started: at(12),
+					Step: 1, Steps: []int{10, 50, 100}, Weight: 0, LastDecision: lastOf(apiAbort), AbortCause: apiCause},
+				Decisions: []RolloutDecision{
+					decision(17, 12, "start", "1.0.0", "1.1.0", "starting", "0", "canary rollout from 1.0.0 to 1.1.0: starting 1.1.0, no traffic until it is healthy"),
+					decision(19, 13, "advance", "1.0.0", "1.1.0", "progressing", "10", "1.1.0 is healthy; 10% of traffic to 1.1.0 (step 1 of 3), analysed at 2026-02-01T09:14:00Z"),
+					analysed(decision(21, 14, "hold", "1.0.0", "1.1.0", "progressing", "10", "held at step 1 of 3 (10% of traffic to 1.1.0): inconclusive: 12 requests < minRequests 20; analysed again at 2026-02-01T09:15:00Z"),
+						"requests=12 errors=0 p95=40ms cpu=0.0% memory=0.0%", good),
+					decision(24, 15, "pause", "1.0.0", "1.1.0", "progressing", "10", "paused by the operator at step 1 of 3 (10% of traffic to 1.1.0)"),
+					decision(31, 18, "resume", "1.0.0", "1.1.0", "progressing", "10", "resumed by the operator at step 1 of 3 (10% of traffic to 1.1.0); next analysis at 2026-02-01T09:19:00Z"),
+					apiAbort,
+				},
+				Commands: []RolloutCommand{{Seq: 23, Time: at(15), Command: "pause"}, {Seq: 30, Time: at(18), Command: "resume"}},
+				Resumed:  []RolloutResumed{{Seq: 29, Time: at(17), Stable: "1.0.0", New: "1.1.0", Phase: "progressing", Step: "1", Weight: "10"}},
+			},
+			{
+				Service: "web",
+				Last: &RolloutState{Strategy: "canary", Stable: "1.1.0", New: "1.0.0", Phase: "succeeded", Started: at(21),
+					Step: 3, Steps: []int{10, 50, 100}, Weight: 100, LastDecision: lastOf(webSucceed)},
+				Decisions: []RolloutDecision{
+					decision(16, 12, "start", "1.0.0", "1.1.0", "starting", "0", "canary rollout from 1.0.0 to 1.1.0: starting 1.1.0, no traffic until it is healthy"),
+					decision(18, 13, "advance", "1.0.0", "1.1.0", "progressing", "10", "1.1.0 is healthy; 10% of traffic to 1.1.0 (step 1 of 3), analysed at 2026-02-01T09:14:00Z"),
+					analysed(decision(20, 14, "advance", "1.0.0", "1.1.0", "progressing", "50", "analysis passed at step 1 of 3 (10% of traffic to 1.1.0): within limits: error rate 0% (stable 0%), p95 40ms (stable 42ms), cpu 0%, memory 0% (canary 0/61, stable 0/600); 50% of traffic to 1.1.0 (step 2 of 3), analysed at 2026-02-01T09:15:00Z"),
+						"requests=61 errors=0 p95=40ms cpu=0.0% memory=0.0%", good),
+					analysed(decision(22, 15, "advance", "1.0.0", "1.1.0", "progressing", "100", "analysis passed at step 2 of 3 (50% of traffic to 1.1.0): within limits: error rate 0% (stable 0%), p95 42ms (stable 42ms), cpu 2%, memory 1% (canary 0/600, stable 0/600); 100% of traffic to 1.1.0 (step 3 of 3), analysed at 2026-02-01T09:16:00Z"),
+						good, good),
+					analysed(decision(27, 16, "succeed", "1.0.0", "1.1.0", "succeeded", "100", "analysis passed at step 3 of 3 (100% of traffic to 1.1.0): within limits: error rate 0%, p95 42ms, cpu 2%, memory 1% (canary 0/600, stable 0/0); all traffic on 1.1.0, 1.0.0 stopped"),
+						good, "requests=0 errors=0 p95=0s cpu=0.0% memory=0.0%"),
+					decision(38, 21, "start", "1.1.0", "1.0.0", "starting", "0", "canary rollout from 1.1.0 to 1.0.0: starting 1.0.0, no traffic until it is healthy"),
+					decision(39, 22, "advance", "1.1.0", "1.0.0", "progressing", "10", "1.0.0 is healthy; 10% of traffic to 1.0.0 (step 1 of 3), analysed at 2026-02-01T09:23:00Z"),
+					analysed(decision(40, 23, "advance", "1.1.0", "1.0.0", "progressing", "50", "analysis passed at step 1 of 3 (10% of traffic to 1.0.0): within limits: error rate 0% (stable 0%), p95 42ms (stable 42ms), cpu 2%, memory 1% (canary 0/600, stable 0/600); 50% of traffic to 1.0.0 (step 2 of 3), analysed at 2026-02-01T09:24:00Z"),
+						good, good),
+					analysed(decision(41, 24, "advance", "1.1.0", "1.0.0", "progressing", "100", "analysis passed at step 2 of 3 (50% of traffic to 1.0.0): within limits: error rate 0% (stable 0%), p95 42ms (stable 42ms), cpu 2%, memory 1% (canary 0/600, stable 0/600); 100% of traffic to 1.0.0 (step 3 of 3), analysed at 2026-02-01T09:25:00Z"),
+						good, good),
+					webSucceed,
+				},
+			},
+		},
+		ReleaseRollbacks: []ReleaseRollback{{Seq: 36, Time: at(20), From: "1.1.0", To: "1.0.0", Reason: apiCause, Services: []string{"api"}}},
+	}
 	return &Evidence{
 		Collected: collected,
 		Root:      "/var/lib/ferry",
@@ -71,11 +136,15 @@ func goldenEvidence() *Evidence {
 			{Seq: 9, Time: at(5), Event: "install.refused", Bundle: "app-1.1.0.ferry", Detail: "manifest.json: signature does not verify"},
 			{Seq: 14, Time: at(11), Event: "install.committed", Version: "1.1.0", Bundle: d2},
 		},
-		Rollbacks:  []Rollback{{Time: at(20), Kind: "rollback", From: "1.1.0", To: "1.0.0"}},
+		Rollbacks:  []Rollback{{Time: at(20), Kind: rolloutRollbackKind, From: "1.1.0", To: "1.0.0", Reason: apiCause}},
 		Migrations: []Migration{{Release: "1.0.0", Database: "app", Version: 1, Name: "create_users", Applied: at(1)}},
-		Audit: Audit{Entries: 19, HeadSeq: 19, Head: strings.Repeat("e", 64), First: at(0), Last: at(20), Verified: true,
+		Audit: Audit{Entries: 42, HeadSeq: 42, Head: strings.Repeat("e", 64), First: at(0), Last: at(25), Verified: true,
 			Events: []EventCount{{Event: "install.committed", Count: 2, Last: at(11)}, {Event: "install.refused", Count: 1, Last: at(5)},
-				{Event: "license.checked", Count: 1, Last: at(15)}, {Event: "license.installed", Count: 1, Last: at(15)}, {Event: "state.create", Count: 1, Last: at(0)}}},
+				{Event: "license.checked", Count: 1, Last: at(15)}, {Event: "license.installed", Count: 1, Last: at(15)}, {Event: "rollback", Count: 1, Last: at(20)},
+				{Event: "rollout.abort", Count: 1, Last: at(19)}, {Event: "rollout.advance", Count: 7, Last: at(24)}, {Event: "rollout.command", Count: 2, Last: at(18)},
+				{Event: "rollout.hold", Count: 1, Last: at(14)}, {Event: "rollout.pause", Count: 1, Last: at(15)}, {Event: "rollout.release-rolled-back", Count: 1, Last: at(20)},
+				{Event: "rollout.resume", Count: 1, Last: at(18)}, {Event: "rollout.resumed", Count: 1, Last: at(17)}, {Event: "rollout.start", Count: 3, Last: at(21)},
+				{Event: "rollout.succeed", Count: 2, Last: at(25)}, {Event: "serve.release", Count: 2, Last: at(21)}, {Event: "state.create", Count: 1, Last: at(0)}}},
 		Integrity:  Integrity{Checked: true, Releases: 2},
 		Algorithms: algorithms([]TrustKey{{Type: "ecdsa-p256"}, {Type: "openpgp"}}),
 		Marks:      []Mark{{Name: highestMark, Value: "1.1.0"}, {Name: clockMark, Value: stamp(at(20))}},
@@ -88,13 +157,13 @@ func goldenEvidence() *Evidence {
 			State: "valid", UpdatesAllowed: true,
 			History: []LicenceRecord{{ID: "lic-0001", Customer: "Example Customer", Issued: issued, Expires: expires, Installed: at(15), SHA256: licSHA}},
 			Events: []LicenceEvent{
-				{Seq: 15, Time: at(15), Event: "license.checked", Licence: "lic-0001", Customer: "Example Customer", Version: "1.1.0", State: "valid"},
-				{Seq: 16, Time: at(15), Event: "license.installed", Licence: "lic-0001", Customer: "Example Customer",
+				{Seq: 25, Time: at(15), Event: "license.checked", Licence: "lic-0001", Customer: "Example Customer", Version: "1.1.0", State: "valid"},
+				{Seq: 26, Time: at(15), Event: "license.installed", Licence: "lic-0001", Customer: "Example Customer",
 					Detail: "issued 2026-01-15T00:00:00Z, expires 2027-01-15T00:00:00Z, file SHA-256 " + licSHA},
 			},
 		},
-		Clock:    Clock{System: collected, HighWater: at(20), Now: collected, Tolerance: installer.ClockTolerance},
-		Rollouts: Feature{Status: "this ferry has no rollouts"},
+		Clock:    Clock{System: collected, HighWater: at(25), Now: collected, Tolerance: installer.ClockTolerance},
+		Rollouts: rollouts,
 	}
 }
 
