@@ -29,9 +29,9 @@
 //	               migration (as migration 001 of a new database) and the
 //	               changed etc/api.conf
 //
-// Both are the median of -repeat installs, each after sync(2), with the
-// peak RSS of this process during the install (VmHWM, reset before each
-// install through /proc/self/clear_refs).
+// Both are the median of -repeat installs, taken in turns, each on a fresh
+// host after sync(2), with the peak RSS of this process during the install
+// (VmHWM, reset before each install through /proc/self/clear_refs).
 //
 // With -keep the run directory stays, with release.pub, the key the
 // bundles are signed with, for ferry verify and ferry bundle inspect.
@@ -307,12 +307,21 @@ func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer v
 	}
 	out.notes = patchNotes(sc, out)
 
-	if out.apply, err = timeInstalls(ctx, cfg, filepath.Join(dir, "apply"), basePath, deltaPath, pub); err != nil {
-		return nil, fmt.Errorf("apply: %w", err)
+	// The two are timed in turns, so that a change in the machine's load
+	// during the run weighs on both alike.
+	var apply, alone []sample
+	for i := range cfg.repeat {
+		s, err := timeInstall(ctx, filepath.Join(dir, "apply-"+strconv.Itoa(i)), basePath, deltaPath, pub)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		apply = append(apply, s)
+		if s, err = timeInstall(ctx, filepath.Join(dir, "alone-"+strconv.Itoa(i)), "", alonePath, pub); err != nil {
+			return nil, fmt.Errorf("changed alone: %w", err)
+		}
+		alone = append(alone, s)
 	}
-	if out.alone, err = timeInstalls(ctx, cfg, filepath.Join(dir, "alone"), "", alonePath, pub); err != nil {
-		return nil, fmt.Errorf("changed alone: %w", err)
-	}
+	out.apply, out.alone = summarize(apply), summarize(alone)
 	return out, nil
 }
 
@@ -399,46 +408,57 @@ func readParts(path string) (parts, error) {
 	return p, nil
 }
 
-// timeInstalls installs bundlePath cfg.repeat times, each on a fresh host
-// under dir: on an empty one when base is empty, else on one where base was
-// installed first (untimed). It returns the median time and the largest peak
-// RSS.
-func timeInstalls(ctx context.Context, cfg config, dir, base, bundlePath string, pub []byte) (timing, error) {
+// sample is one timed install.
+type sample struct {
+	took time.Duration
+	peak int64 // KiB; -1 when it could not be measured
+}
+
+// timeInstall installs bundlePath on a fresh host at root: an empty one
+// when base is empty, else one where base was installed first (untimed).
+// The host is removed afterwards.
+func timeInstall(ctx context.Context, root, base, bundlePath string, pub []byte) (sample, error) {
+	defer os.RemoveAll(root)
+	opts := installer.Options{Root: root, Platform: platform}
+	if base != "" {
+		if _, err := installer.Install(ctx, base, installer.Options{Root: root, Platform: platform, Keys: [][]byte{pub}}); err != nil {
+			return sample{}, fmt.Errorf("install the base: %w", err)
+		}
+	} else {
+		opts.Keys = [][]byte{pub}
+	}
+	syscall.Sync()
+	measured := resetPeakRSS()
+	start := time.Now()
+	res, err := installer.Install(ctx, bundlePath, opts)
+	s := sample{took: time.Since(start), peak: -1}
+	if err != nil {
+		return s, err
+	}
+	if res.NoOp {
+		return s, fmt.Errorf("install of %s on %s did nothing", bundlePath, root)
+	}
+	if measured {
+		s.peak = peakRSS()
+	}
+	return s, nil
+}
+
+// summarize is the median time and the largest peak RSS of samples.
+func summarize(samples []sample) timing {
 	var times []time.Duration
-	peak := int64(0)
-	for i := range cfg.repeat {
-		root := filepath.Join(dir, strconv.Itoa(i))
-		opts := installer.Options{Root: root, Platform: platform}
-		if base != "" {
-			if _, err := installer.Install(ctx, base, installer.Options{Root: root, Platform: platform, Keys: [][]byte{pub}}); err != nil {
-				return timing{}, fmt.Errorf("install the base: %w", err)
-			}
+	t := timing{}
+	for _, s := range samples {
+		times = append(times, s.took)
+		if s.peak < 0 || t.peak < 0 {
+			t.peak = -1
 		} else {
-			opts.Keys = [][]byte{pub}
-		}
-		syscall.Sync()
-		measured := resetPeakRSS()
-		start := time.Now()
-		res, err := installer.Install(ctx, bundlePath, opts)
-		d := time.Since(start)
-		if err != nil {
-			return timing{}, err
-		}
-		if res.NoOp {
-			return timing{}, fmt.Errorf("install of %s on %s did nothing", bundlePath, root)
-		}
-		times = append(times, d)
-		if kib := peakRSS(); measured && kib >= 0 && peak >= 0 {
-			peak = max(peak, kib)
-		} else {
-			peak = -1
-		}
-		if err := os.RemoveAll(root); err != nil {
-			return timing{}, err
+			t.peak = max(t.peak, s.peak)
 		}
 	}
 	slices.Sort(times)
-	return timing{median: times[(len(times)-1)/2], peak: peak}, nil
+	t.median = times[(len(times)-1)/2]
+	return t
 }
 
 // resetPeakRSS returns the heap this process no longer uses to the system
