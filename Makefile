@@ -9,7 +9,7 @@ CORPUS    ?= 1GiB
 
 .PHONY: all build demo test deps fuzz fuzz-long crash bench clean
 
-export REPEAT ROUTER_DURATION
+export REPEAT ROUTER_DURATION DELTA_SCALE
 
 all: build
 
@@ -28,7 +28,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
-	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s
+	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s DELTA_SCALE=ci
 
 # Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
 # them for longer.
@@ -48,7 +48,8 @@ FUZZ_TARGETS := \
 	./rollout/supervise:FuzzParseGroupRecord \
 	./rollout/supervise:FuzzParseStat \
 	./bundle:FuzzReadPayload \
-	./bundle:FuzzParsePartList
+	./bundle:FuzzParsePartList \
+	./compliance:FuzzRolloutsOf
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

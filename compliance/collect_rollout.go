@@ -147,23 +147,18 @@ func rolloutState(st rollout.State) *RolloutState {
 	if d := st.LastDecision; d != nil {
 		r.LastDecision = &RolloutDecision{Time: d.Time.UTC(), Action: string(d.Action), Reason: d.Reason}
 		if d.Canary != nil {
-			r.LastDecision.Canary = sampleText(*d.Canary)
+			r.LastDecision.Canary = d.Canary.String()
 		}
 		if d.Stable != nil {
-			r.LastDecision.StableMetrics = sampleText(*d.Stable)
+			r.LastDecision.StableMetrics = d.Stable.String()
 		}
 	}
 	return r
 }
 
-// sampleText says a sample of a version's traffic as ferry serve writes it
-// in the audit log.
-func sampleText(s rollout.Sample) string {
-	return fmt.Sprintf("requests=%d errors=%d p95=%s cpu=%.1f%% memory=%.1f%%", s.Requests, s.Errors, s.P95, 100*s.CPU, 100*s.Memory)
-}
-
-// commandName turns a recorded command ("rollout.Promote", the Go type
-// of the event) into the word an operator typed ("promote").
+// commandName is the word an operator typed ("promote"), from a recorded
+// command: that word, or the Go type of the event ("rollout.Promote") as
+// earlier ferry serve recorded it.
 func commandName(recorded string) string {
 	return strings.ToLower(strings.TrimPrefix(recorded, "rollout."))
 }

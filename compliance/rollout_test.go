@@ -48,8 +48,8 @@ func (r *rolloutRecorder) commit(s rollout.State, acts []rollout.Action, err err
 			"phase": string(s.Phase), "weight": fmt.Sprint(s.Weight), "action": string(d.Action), "reason": d.Reason,
 		}
 		if d.Canary != nil {
-			fields["canary"] = sampleText(*d.Canary)
-			fields["stable-metrics"] = sampleText(*d.Stable)
+			fields["canary"] = d.Canary.String()
+			fields["stable-metrics"] = d.Stable.String()
 		}
 		r.audit("rollout."+string(d.Action), fields)
 		r.records[s.Service] = append(r.records[s.Service], d)
@@ -147,7 +147,7 @@ func TestCollectRollouts(t *testing.T) {
 		t.Errorf("api's saved rollout = %+v", *l)
 	}
 	if d := a.Last.LastDecision; d == nil || d.Action != "abort" || !strings.Contains(d.Reason, "error rate 5.2% > 1%") ||
-		d.Canary != sampleText(failing) || d.StableMetrics != sampleText(good) || !d.Time.Equal(at(4)) {
+		d.Canary != failing.String() || d.StableMetrics != good.String() || !d.Time.Equal(at(4)) {
 		t.Errorf("api's last decision = %+v", d)
 	}
 	if l := w.Last; l.Phase != "succeeded" || l.Weight != 100 || l.StableWeight() != 0 || l.AbortCause != "" || l.Step != 3 {

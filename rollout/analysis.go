@@ -158,3 +158,9 @@ func dur(d time.Duration) string {
 	}
 	return d.Round(time.Millisecond).String()
 }
+
+// String is the sample as the audit log records it, one line that an
+// assessor can read and a report can repeat.
+func (s Sample) String() string {
+	return fmt.Sprintf("requests=%d errors=%d p95=%s cpu=%.1f%% memory=%.1f%%", s.Requests, s.Errors, s.P95, 100*s.CPU, 100*s.Memory)
+}

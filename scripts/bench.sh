@@ -18,6 +18,11 @@
 #            vs  the same backend reached directly (scripts/routerbench):
 #            throughput, added p99 latency, abort-to-stable and blue-green
 #            switch times with failed requests counted
+#   delta:   update bundles (scripts/deltabench) against full bundles of the
+#            same releases: one changed layer of ten, a large binary changed
+#            in place, one new migration and one changed file; and applying
+#            each against installing the changed content alone
+#            (DELTA_SCALE=ci: an 8 MiB binary and 4 MiB layers)
 #
 # Both sides end with their outputs on disk (ferry fsyncs its bundle and
 # every installed file; the pipeline's outputs are synced with sync(1)) and
@@ -186,3 +191,11 @@ router ($router_duration per measurement; client, router and backend share the m
 $(sed 's/^/  /' "$work/router.out")
   targets: throughput >= 0.80x direct, added p99 <= 1 ms, abort to stable <= 100 ms, blue-green switch <= 100 ms with 0 failed
 REPORT
+
+echo "bench: delta updates" >&2
+delta_args=(-dir "$work/delta" -repeat 3)
+[ "${DELTA_SCALE:-full}" = ci ] && delta_args+=(-binary 8MiB -layer 4MiB)
+go run ./scripts/deltabench "${delta_args[@]}" > "$work/delta.out" 2> "$work/log.delta" ||
+	{ echo "bench: deltabench failed:" >&2; cat "$work/log.delta" >&2; exit 1; }
+echo
+cat "$work/delta.out"

@@ -2,8 +2,9 @@
 # The demo of README.md, offline: build a signed bundle from generated
 # fixtures, verify and inspect it, install it on an appliance directory,
 # apply an update bundle, check, roll back, report compliance evidence, then
-# make a self-contained installer and install from it on a fresh root, and
-# split the bundle into parts for size-limited media.
+# make a self-contained installer and install from it on a fresh root,
+# split the bundle into parts for size-limited media, and finally run
+# ferry serve with canary rollouts of a service under generated traffic.
 # Usage: demo.sh WORKDIR
 set -euo pipefail
 
@@ -100,5 +101,91 @@ mkdir -p "$work/media"
 "$ferry" verify "$work/media/demo-app-1.0.0.ferry.part000" --key "$work/release.pub"
 "$ferry" bundle join "$work/media/demo-app-1.0.0.ferry.part000" -o "$work/media/demo-app-1.0.0.ferry"
 cmp "$work/media/demo-app-1.0.0.ferry" "$work/demo-app-1.0.0.ferry" && echo "joined bundle is identical"
+
+step "ferry serve: a service under generated traffic, a canary of a second version, and a bad third one rolled back"
+# The demo service is the test service of the runtime tests; each version
+# answers with its version, and 1.2.0 fails 5% of its requests.
+served="$work/served"
+mkdir -p "$served/bin"
+go build -o "$served/bin/api" ./fixtures/cmd/testservice
+go build -o "$work/loadgen" ./fixtures/cmd/loadgen
+port=$((20000 + RANDOM % 20000))
+for version in 1.0.0 1.1.0 1.2.0; do
+	flags=""
+	[ "$version" = 1.2.0 ] && flags=', --error-rate, "0.05"'
+	mkdir -p "$served/$version/bin"
+	cp "$served/bin/api" "$served/$version/bin/api"
+	cat > "$served/$version/ferry.yaml" <<SPEC
+apiVersion: ferry/v1
+kind: Bundle
+metadata: {name: demo-service, version: $version}
+components:
+  - name: api
+    files:
+      - {src: bin/api, dest: bin/api, mode: "0755"}
+    services:
+      - name: api
+        command: [bin/api, --listen, "127.0.0.1:\${PORT}", --version, "$version"$flags]
+        listen: 127.0.0.1:$port
+        health: {http: /healthz, interval: 500ms}
+        rollout:
+          strategy: canary
+          steps: [10, 50, 100]
+          interval: 2s
+          analysis: {errorRate: 1%, latencyP95: 200ms, minRequests: 30}
+SPEC
+done
+for version in 1.0.0 1.1.0 1.2.0; do
+	"$ferry" bundle create -f "$served/$version/ferry.yaml" -o "$work/demo-service-$version.ferry" --key "$work/release.key"
+done
+sroot="$work/served-appliance"
+"$ferry" install "$work/demo-service-1.0.0.ferry" --root "$sroot" --key "$work/release.pub"
+"$ferry" serve --root "$sroot" --tick 250ms --metrics-addr "127.0.0.1:$((port + 1))" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+	"$ferry" rollout status api --root "$sroot" 2>/dev/null | grep -q ' healthy ' && break
+	sleep 0.25
+done
+"$work/loadgen" -url "http://127.0.0.1:$port/" -rate 150 >"$work/load.out" 2>&1 &
+load_pid=$!
+trap 'kill $load_pid $serve_pid 2>/dev/null || true' EXIT
+
+# wait_phase PHASE: until the rollout of api reaches it (or 90 s pass).
+wait_phase() {
+	for _ in $(seq 1 360); do
+		if "$ferry" rollout status api --root "$sroot" 2>/dev/null | grep -q "): $1"; then return 0; fi
+		sleep 0.25
+	done
+	echo "demo: the rollout did not reach $1" >&2
+	cat "$work/serve.log" >&2
+	return 1
+}
+"$ferry" rollout status api --root "$sroot"
+
+echo "-- update to 1.1.0: canary 10% -> 50% -> 100%, each step analysed against the thresholds and 1.0.0"
+"$ferry" update apply "$work/demo-service-1.1.0.ferry" --root "$sroot"
+sleep 3
+"$ferry" rollout status api --root "$sroot"
+wait_phase succeeded
+"$ferry" rollout status api --root "$sroot"
+
+echo "-- update to 1.2.0, which fails 5% of requests: the first analysis aborts it and rolls the release back"
+"$ferry" update apply "$work/demo-service-1.2.0.ferry" --root "$sroot"
+wait_phase aborted
+sleep 1
+"$ferry" rollout status api --root "$sroot"
+"$ferry" status --root "$sroot" | head -1
+if command -v curl >/dev/null; then
+	echo "-- Prometheus metrics of ferry serve:"
+	curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E '^ferry_(requests_total|responses_5xx_total)' || true
+fi
+
+kill -TERM "$load_pid"; wait "$load_pid" || true
+kill -TERM "$serve_pid"; wait "$serve_pid" || true
+trap - EXIT
+echo "-- the traffic during both rollouts:"
+cat "$work/load.out"
+"$ferry" audit --root "$sroot" | grep -E 'rollout\.(start|advance|succeed|abort)|release-rolled-back' | tail -8
 
 step "done: bundles, installer, appliances and reports under $work"

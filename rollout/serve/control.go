@@ -91,7 +91,7 @@ func (s *server) listenControl() (*http.Server, error) {
 			writeError(w, http.StatusNotFound, fmt.Errorf("unknown rollout command %q", verb))
 			return
 		}
-		res, err := call(s, func() error { return s.command(name, ev()) })
+		res, err := call(s, func() error { return s.command(name, verb, ev()) })
 		if err == nil {
 			err = res
 		}
@@ -111,15 +111,15 @@ func (s *server) listenControl() (*http.Server, error) {
 }
 
 // command passes an operator's command to a service's rollout.
-func (s *server) command(name string, ev rollout.Event) error {
+func (s *server) command(name, verb string, ev rollout.Event) error {
 	svc := s.services[name]
 	if svc == nil {
 		return fmt.Errorf("no service %q (services: %s)", name, strings.Join(s.serviceNames(), ", "))
 	}
 	if svc.ro == nil {
-		return &rollout.RefusedError{Service: name, Event: fmt.Sprintf("%T", ev), Why: "no rollout has run for this service"}
+		return &rollout.RefusedError{Service: name, Event: verb, Why: "no rollout has run for this service"}
 	}
-	s.saver.audit("rollout.command", map[string]string{"service": name, "command": fmt.Sprintf("%T", ev)})
+	s.saver.audit("rollout.command", map[string]string{"service": name, "command": verb})
 	return s.event(svc, ev)
 }
 

@@ -479,7 +479,7 @@ func (s *server) act(svc *service, st rollout.State, a rollout.Action) {
 	case rollout.RunSmoke:
 		s.smoke(svc, a.Version)
 	case rollout.RollbackRelease:
-		s.rollbackRelease(a)
+		s.rollbackRelease(svc, a)
 	case rollout.Done:
 		if a.Phase == rollout.PhaseSucceeded {
 			svc.stable = st.New

@@ -435,7 +435,7 @@ func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir st
 // rollbackRelease returns the appliance from a.From to a.To through the
 // installer's rollback transaction. An install holding
 // the appliance is waited for a while.
-func (s *server) rollbackRelease(a rollout.RollbackRelease) {
+func (s *server) rollbackRelease(svc *service, a rollout.RollbackRelease) {
 	// Only the release this rollout brought is taken back: if another
 	// release became current meanwhile (or the rollback already ran), the
 	// rollout's end does not move the appliance.
@@ -452,9 +452,9 @@ func (s *server) rollbackRelease(a rollout.RollbackRelease) {
 	}
 	if err != nil {
 		s.log.Error("rolling the release back failed: traffic is on the stable version, the release is not", "from", a.From, "to", a.To, "error", err)
-		s.saver.audit("rollout.rollback-failed", map[string]string{"from": a.From, "to": a.To, "error": err.Error()})
+		s.saver.audit("rollout.rollback-failed", map[string]string{"service": svc.name, "from": a.From, "to": a.To, "error": err.Error()})
 		return
 	}
 	s.log.Warn("release rolled back", "from", a.From, "to", a.To, "reason", a.Reason)
-	s.saver.audit("rollout.release-rolled-back", map[string]string{"from": a.From, "to": a.To, "reason": a.Reason})
+	s.saver.audit("rollout.release-rolled-back", map[string]string{"service": svc.name, "from": a.From, "to": a.To, "reason": a.Reason})
 }

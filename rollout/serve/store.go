@@ -113,14 +113,10 @@ func decisionAttrs(s rollout.State, d rollout.Decision) map[string]string {
 		"phase": string(s.Phase), "weight": fmt.Sprint(s.Weight), "action": string(d.Action), "reason": d.Reason,
 	}
 	if d.Canary != nil {
-		attrs["canary"] = sampleText(*d.Canary)
+		attrs["canary"] = d.Canary.String()
 	}
 	if d.Stable != nil {
-		attrs["stable-metrics"] = sampleText(*d.Stable)
+		attrs["stable-metrics"] = d.Stable.String()
 	}
 	return attrs
-}
-
-func sampleText(s rollout.Sample) string {
-	return fmt.Sprintf("requests=%d errors=%d p95=%s cpu=%.1f%% memory=%.1f%%", s.Requests, s.Errors, s.P95, 100*s.CPU, 100*s.Memory)
 }
