@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
+
 	"ferry/installer/registry"
 	"ferry/installer/state"
 	"ferry/rollout"
@@ -387,9 +389,14 @@ func (s *server) change(svc *service, def serviceDef, previous string) {
 		return
 	}
 	spec := def.Service
-	if stable != nil && stable.def.Fingerprint == def.Fingerprint {
+	switch {
+	case stable != nil && stable.def.Fingerprint == def.Fingerprint:
 		// Same code and definition: move to the new release directory
 		// at once, without the gates of a rollout.
+		spec.Rollout = moveRollout()
+	case olderVersion(cur, svc.stable):
+		// `ferry rollback` to a kept release: its services come back at
+		// once (healthy first), not through the steps of a rollout.
 		spec.Rollout = moveRollout()
 	}
 	st, acts, err := rollout.Start(spec, svc.stable, cur, time.Now())
@@ -515,4 +522,11 @@ func writerActive(root string) bool {
 		return false
 	}
 	return syscall.Kill(pid, 0) == nil
+}
+
+// olderVersion reports whether a is a lower semantic version than b.
+func olderVersion(a, b string) bool {
+	va, err1 := semver.StrictNewVersion(a)
+	vb, err2 := semver.StrictNewVersion(b)
+	return err1 == nil && err2 == nil && va.LessThan(vb)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ferry/fixtures/load"
+	"ferry/installer"
 	"ferry/installer/state"
 	"ferry/rollout"
 )
@@ -208,4 +209,28 @@ func auditRollout(t *testing.T, root, event string) int {
 	}
 	t.Fatal("cannot read the audit log")
 	return 0
+}
+
+// TestManualRollbackBringsServicesBack: `ferry rollback` while serving
+// brings the kept release's services back at once, with no failed request.
+func TestManualRollbackBringsServicesBack(t *testing.T) {
+	a := newAppliance(t)
+	a.install(a.bundle("1.0.0", nil, canary))
+	a.serve(100 * time.Millisecond)
+	a.install(a.bundle("1.1.0", nil, canary))
+	stopLoad := a.startLoad()
+	a.waitStatus("the canary to succeed", phase(rollout.PhaseSucceeded), 60*time.Second)
+	if _, err := installer.Rollback(context.Background(), a.root, installer.RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st := a.waitStatus("1.0.0 back", func(st []ServiceStatus) bool {
+		return st[0].Stable == "1.0.0" && len(st[0].Versions) == 1
+	}, 30*time.Second)
+	res := stopLoad()
+	if res.Failed > 0 {
+		t.Fatalf("%d of %d requests failed during the rollback", res.Failed, res.Total)
+	}
+	if r := st[0].Rollout; r == nil || r.Strategy != "blue-green" || r.New != "1.0.0" {
+		t.Fatalf("the way back: %s", describe(st))
+	}
 }
