@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"ferry/internal/atomicfile"
 )
 
 // A file too large for one medium (FAT32 holds at most 4 GiB − 1 byte per
@@ -122,7 +124,7 @@ func SplitFile(ctx context.Context, path, dir string, size int64) ([]Part, error
 		n := min(size, total-off)
 		p := Part{Path: filepath.Join(dir, PartName(name, i)), Size: n}
 		h := sha256.New()
-		err := writeAtomic(p.Path, 0o644, func(w io.Writer) error {
+		err := atomicfile.Write(p.Path, 0o644, func(w io.Writer) error {
 			src := &ctxReader{ctx: ctx, r: io.NewSectionReader(in, off, n)}
 			got, err := io.Copy(io.MultiWriter(w, h), src)
 			if err == nil && got != n {
@@ -138,13 +140,13 @@ func SplitFile(ctx context.Context, path, dir string, size int64) ([]Part, error
 		fmt.Fprintf(&list, "%s  %s\n", p.SHA256, filepath.Base(p.Path))
 	}
 	listPath := filepath.Join(dir, PartListName(name))
-	if err := writeAtomic(listPath, 0o644, func(w io.Writer) error {
+	if err := atomicfile.Write(listPath, 0o644, func(w io.Writer) error {
 		_, err := w.Write(list.Bytes())
 		return err
 	}); err != nil {
 		return fail(err)
 	}
-	syncDir(dir)
+	atomicfile.SyncDir(dir)
 	return parts, nil
 }
 
@@ -393,39 +395,4 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// writeAtomic writes a file through a temporary file in the same
-// directory, fsync and rename, so that a crash or an error never leaves a
-// partial file under the final name.
-func writeAtomic(path string, mode os.FileMode, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	done = true
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }

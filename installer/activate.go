@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"ferry/installer/state"
+	"ferry/internal/atomicfile"
 )
 
 // activate makes version the current release: a new symlink renamed over
@@ -61,7 +62,7 @@ func switchCurrent(root, version string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("activate %s: %w", version, err)
 	}
-	return syncDir(root)
+	return atomicfile.SyncDir(root)
 }
 
 // removeCurrent removes the current link when no release is left.

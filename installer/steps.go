@@ -12,6 +12,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/installer/store"
+	"ferry/internal/atomicfile"
 )
 
 // runStep performs one planned step; each is idempotent, so a step that
@@ -99,7 +100,7 @@ func placeFile(st *store.Store, dir string, f bundle.File) error {
 		return err
 	}
 	defer src.Close()
-	return writeAtomic(dst, os.FileMode(mode), func(w io.Writer) error {
+	return atomicfile.Write(dst, os.FileMode(mode), func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})
@@ -115,53 +116,8 @@ func writeService(dir, component string, svc bundle.ServiceSpec) error {
 		return err
 	}
 	dst := filepath.Join(dir, ".ferry", "services", svc.Name+".json")
-	return writeAtomic(dst, 0o644, func(w io.Writer) error {
+	return atomicfile.Write(dst, 0o644, func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})
-}
-
-// writeAtomic writes a file by temporary file, fsync and rename, creating
-// its directory.
-func writeAtomic(dst string, mode os.FileMode, fill func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ferry-tmp-*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(filepath.Dir(dst))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
