@@ -51,12 +51,22 @@ FUZZ_TARGETS := \
 	./bundle:FuzzParsePartList \
 	./compliance:FuzzRolloutsOf
 
+# A failing run prints its output. A fuzz target that finds a crasher
+# writes it under testdata/fuzz, and the retry then fails on it; a run that
+# fails without one (the fuzzing engine itself, on a loaded machine) is
+# retried once and passes only if the retry does.
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s >/dev/null || \
-		{ $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; exit 1; }; \
+		log=$$(mktemp); \
+		if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s >$$log 2>&1; then \
+			cat $$log; \
+			echo "fuzz $$pkg $$name failed; running it again"; \
+			$(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || { rm -f $$log; exit 1; }; \
+			if [ -n "$$(git status --porcelain -- $$pkg/testdata/fuzz 2>/dev/null)" ]; then rm -f $$log; exit 1; fi; \
+		fi; \
+		rm -f $$log; \
 	done
 
 fuzz-long:
