@@ -55,12 +55,12 @@ func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 // collectLicence reads the licence standing of the current release (at
 // version, from manifest m, nil when it cannot be read).
 //
-// installer.DescribeLicense says whether the release names licence keys,
-// whether the stored licence verifies against them, and gives the
-// history. The licence is then judged again at the evidence's clock
-// (clock.Now), so that the whole report speaks of one moment and the same
-// state and time give the same report. fps are the host's fingerprints,
-// for licences bound to a host.
+// installer.DescribeLicenseAt says whether the release names licence
+// keys, whether the stored licence verifies against them and how it stands
+// at the evidence's clock reading, so that the whole report speaks of one
+// moment and the same state and time give the same report; it also gives
+// the history. fps are the host's fingerprints, for licences bound to a
+// host.
 func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version string, m *bundle.Manifest, fps []string) Licence {
 	lic := Licence{Release: version, UpdatesAllowed: true, Events: enforcementEvents(log)}
 	if m != nil {
@@ -69,7 +69,7 @@ func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version s
 			lic.Keys = len(m.License.Keys)
 		}
 	}
-	info, err := installer.DescribeLicense(db, fps)
+	info, err := installer.DescribeLicenseAt(db, fps, clock.System)
 	if err != nil {
 		lic.ReadError = err.Error()
 		return lic
@@ -107,13 +107,14 @@ func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version s
 		in.ID, in.Customer, in.Product = l.ID, l.Customer, l.Product
 		in.Issued, in.NotBefore, in.Expires = l.Issued.UTC(), l.NotBefore.UTC(), l.Expires.UTC()
 		in.Grace, in.Components, in.Versions, in.Nodes, in.Bind = l.Grace.String(), l.Components, l.Versions, l.Nodes, l.Bind
-		st, err := l.Check(license.CheckInput{Now: clock.Now, Product: lic.Product, Version: version, Fingerprints: fps})
-		lic.State = string(st.State)
-		if st.State == license.StateGrace {
+		// info judged the licence at the report's clock (the same system
+		// reading and high-water mark as collectClock's).
+		lic.State = string(info.State)
+		if info.State == license.StateGrace {
 			lic.GraceEnds = l.Expires.Add(l.Grace).UTC()
 		}
-		if err != nil {
-			lic.Problem, lic.UpdatesAllowed = err.Error(), false
+		if !info.UpdatesAllowed {
+			lic.Problem, lic.UpdatesAllowed = info.Problem, false
 		}
 	}
 	return lic

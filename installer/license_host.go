@@ -101,7 +101,13 @@ func ShowLicense(root string, fps []string) (*LicenseInfo, error) {
 // DescribeLicense is ShowLicense on an open state database; fps nil reads
 // the host's fingerprints.
 func DescribeLicense(db *state.DB, fps []string) (*LicenseInfo, error) {
-	clock, err := readClock(db, time.Now())
+	return DescribeLicenseAt(db, fps, time.Now())
+}
+
+// DescribeLicenseAt is DescribeLicense with the system clock reading
+// given, so that a report judges everything at one moment.
+func DescribeLicenseAt(db *state.DB, fps []string, system time.Time) (*LicenseInfo, error) {
+	clock, err := readClock(db, system)
 	if err != nil {
 		return nil, err
 	}

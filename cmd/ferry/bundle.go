@@ -237,18 +237,25 @@ func bundleGuide(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The guide is about the bundle file an operator checks with
+	// sha256sum: for an installer or split parts, the bundle they carry
+	// (what `ferry extract` or `ferry bundle join` writes).
 	path := c.Args().First()
-	f, err := os.Open(path)
+	a, err := bundle.OpenArchive(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer a.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, a)
 	if err != nil {
 		return err
 	}
-	g := compliance.GuideInput{File: filepath.Base(path), Size: n, FileSHA256: hex.EncodeToString(h.Sum(nil)), In: in}
+	name := filepath.Base(path)
+	if a.Payload() != nil || len(a.Parts()) > 0 {
+		name = fmt.Sprintf("%s-%s.ferry", in.Manifest.Name, in.Manifest.Version)
+	}
+	g := compliance.GuideInput{File: name, Size: n, FileSHA256: hex.EncodeToString(h.Sum(nil)), In: in}
 	if out := c.String("output"); out != "" {
 		return writeFileAtomicFunc(out, 0o644, func(w io.Writer) error { return compliance.WriteGuide(w, g) })
 	}

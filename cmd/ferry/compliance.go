@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/compliance"
+	"ferry/internal/atomicfile"
 )
 
 func complianceCommand() *cli.Command {
@@ -53,24 +53,5 @@ func complianceReport(c *cli.Context) error {
 // writeFileAtomicFunc writes a file through a temporary file, fsync and
 // rename, so that a crash never leaves it half-written.
 func writeFileAtomicFunc(path string, mode os.FileMode, fill func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if err := fill(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, mode, fill)
 }

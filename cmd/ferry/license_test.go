@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"ferry/license"
 )
 
