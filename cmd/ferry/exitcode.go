@@ -9,6 +9,9 @@ import (
 	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/license"
+	"ferry/rollout"
+	"ferry/rollout/serve"
+	"ferry/rollout/supervise"
 	"ferry/verify"
 )
 
@@ -82,6 +85,10 @@ const (
 	exitPayload      = 83 // an installer's bundle is not the one its trailer names
 	exitMissingPart  = 84 // a part of a split bundle is missing
 	exitDamagedPart  = 85 // a part of a split bundle does not match its checksum
+
+	exitNotServing = 90 // no ferry serve answers on the appliance's control socket
+	exitRefused    = 91 // the rollout is not in a phase where the command applies
+	exitRunning    = 92 // a service version already runs under another supervisor
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -112,6 +119,9 @@ var exitClasses = []struct {
 	{installer.ErrNotEntitled, exitNotEntitled},
 	{installer.ErrNoLicensePolicy, exitNoLicenseKeys},
 	{installer.ErrBundleExpired, exitExpired},
+	{serve.ErrNotServing, exitNotServing},
+	{rollout.ErrRefused, exitRefused},
+	{supervise.ErrAlreadyRunning, exitRunning},
 	{verify.ErrNoSignature, exitNoSig},
 	{verify.ErrBadSignature, exitBadSig},
 	{verify.ErrUntrustedKey, exitUntrusted},

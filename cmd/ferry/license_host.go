@@ -81,6 +81,7 @@ func writeLicenseInfo(w io.Writer, info *installer.LicenseInfo, history bool) {
 	switch {
 	case !info.Policy:
 		fmt.Fprintln(w, "licence: not used by the current release")
+		return
 	case info.License == nil && info.Problem == "":
 		fmt.Fprintln(w, "licence: none installed (optional for the current release)")
 	case info.License == nil:

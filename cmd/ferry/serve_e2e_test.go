@@ -111,6 +111,12 @@ func TestServeKilledMidRollout(t *testing.T) {
 	if st[0].Rollout.Step != 2 {
 		t.Fatalf("resumed at step %d, want 2", st[0].Rollout.Step)
 	}
+	// resume applies only to a paused rollout: refused, with its code.
+	cmd := exec.Command(bin, "rollout", "resume", "api")
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != exitRefused {
+		t.Fatalf("rollout resume of a rollout that is not paused: exit %d (%v)\n%s", cmd.ProcessState.ExitCode(), err, out)
+	}
 	out := ferry("rollout", "promote", "api")
 	if !strings.Contains(out, "api") {
 		t.Fatalf("promote printed %q", out)
