@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -59,10 +58,7 @@ func verifyBundle(c *cli.Context) error {
 	path := src.path
 	bar := newProgress(c.App.ErrWriter, "verifying")
 	defer bar.finish()
-	var total int64
-	if fi, err := statSize(path); err == nil {
-		total = fi
-	}
+	total := bundleSize(path)
 	var done int64
 	start := time.Now()
 	v, err := bundle.VerifyFile(c.Context, path, bundle.VerifyOptions{
@@ -97,10 +93,13 @@ func verifyBundle(c *cli.Context) error {
 	return nil
 }
 
-func statSize(path string) (int64, error) {
-	fi, err := os.Stat(path)
+// bundleSize is the size of the bundle at path (an installer's or split
+// parts' bundle, not the file's), for a progress bar; 0 when unknown.
+func bundleSize(path string) int64 {
+	a, err := bundle.OpenArchive(path)
 	if err != nil {
-		return 0, err
+		return 0
 	}
-	return fi.Size(), nil
+	defer a.Close()
+	return a.Size()
 }
