@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -112,4 +113,38 @@ func parseKeys(raw [][]byte) ([]*verify.PublicKey, error) {
 		out[i] = k
 	}
 	return out, nil
+}
+
+// installerUsage is what an installer prints when run with no command: what
+// it carries and the few commands an operator needs. It is empty for a
+// plain ferry.
+func installerUsage() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	a, err := bundle.OpenArchive(exe)
+	if err != nil {
+		return ""
+	}
+	p := a.Payload()
+	a.Close()
+	if p == nil {
+		return ""
+	}
+	in, err := bundle.InspectFile(exe)
+	if err != nil {
+		return ""
+	}
+	name := filepath.Base(exe)
+	return fmt.Sprintf(`This is the installer of %s %s: ferry, the signed bundle and %d release key(s) in one file.
+
+  ./%[4]s verify                       check the bundle's signatures and every byte of it
+  ./%[4]s plan                         show the install steps (changes nothing)
+  ./%[4]s install --root DIR [--license FILE]
+  ./%[4]s extract -o %[1]s-%[2]s.ferry    write the bundle out, verified
+
+Compare the embedded key ids that verify prints with those the vendor published.
+Every ferry command works too: ./%[4]s --help.
+`, in.Manifest.Name, in.Manifest.Version, len(p.Keys), name)
 }

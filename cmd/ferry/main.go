@@ -30,6 +30,12 @@ func main() {
 // run is main without the process: it returns the exit code, so tests can
 // call it in-process as well as through the built binary.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 {
+		if u := installerUsage(); u != "" {
+			fmt.Fprint(stdout, u)
+			return exitOK
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdout, stderr)
