@@ -26,6 +26,10 @@ const (
 	EncodingZstd      = "zstd"
 	EncodingZstdPatch = "zstd-patch"
 	PatchSuffix       = ".patch.zst"
+	// EncodingZstdPatchSeg is a segmented patch, for large files: see
+	// patch_seg.go and docs/FORMAT.md.
+	EncodingZstdPatchSeg = "zstd-patch-seg"
+	PatchSegSuffix       = ".patch-seg.zst"
 )
 
 // Hard caps applied before any signature is checked, so that a hostile
@@ -148,8 +152,8 @@ type Entry struct {
 	Encoding     string `json:"encoding"`
 	StoredDigest string `json:"storedDigest"`
 	StoredSize   int64  `json:"storedSize"`
-	// PatchBase is, for a zstd-patch entry, the digest of the content the
-	// patch applies to: one of the manifest's baseBlobs.
+	// PatchBase is, for a zstd-patch or zstd-patch-seg entry, the digest
+	// of the content the patch applies to: one of the manifest's baseBlobs.
 	PatchBase string `json:"patchBase,omitempty"`
 }
 
@@ -215,6 +219,10 @@ func (m *Manifest) EntryByDigest(d string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// IsPatch reports whether entries of encoding enc are patches, which
+// decode only against their base content.
+func IsPatch(enc string) bool { return enc == EncodingZstdPatch || enc == EncodingZstdPatchSeg }
+
 // BlobEntryPath is the tar path of a blob with content digest d stored with
 // encoding enc.
 func BlobEntryPath(d, enc string) string {
@@ -224,6 +232,8 @@ func BlobEntryPath(d, enc string) string {
 		p += ZstdSuffix
 	case EncodingZstdPatch:
 		p += PatchSuffix
+	case EncodingZstdPatchSeg:
+		p += PatchSegSuffix
 	}
 	return p
 }
@@ -302,7 +312,7 @@ func (m *Manifest) check() error {
 				return fmt.Errorf("entries[%d] %q: a raw entry's stored digest and size must equal its content's", i, e.Path)
 			}
 		case EncodingZstd:
-		case EncodingZstdPatch:
+		case EncodingZstdPatch, EncodingZstdPatchSeg:
 			if !isDigest(e.PatchBase) {
 				return fmt.Errorf("entries[%d] %q: a patch names its base content", i, e.Path)
 			}
@@ -346,10 +356,10 @@ func (m *Manifest) check() error {
 		fromBase[d] = true
 	}
 	for i, e := range m.Entries {
-		if e.Encoding != EncodingZstdPatch && e.PatchBase != "" {
+		if !IsPatch(e.Encoding) && e.PatchBase != "" {
 			return fmt.Errorf("entries[%d] %q: patchBase on an entry that is not a patch", i, e.Path)
 		}
-		if e.Encoding == EncodingZstdPatch && !fromBase[e.PatchBase] {
+		if IsPatch(e.Encoding) && !fromBase[e.PatchBase] {
 			return fmt.Errorf("entries[%d] %q: patch base %s is not among the base blobs", i, e.Path, e.PatchBase)
 		}
 	}

@@ -8,10 +8,15 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// MaxPatchBase bounds the content a patch may apply to, and the content it
-// produces: the decoder keeps both in memory, and memory must not grow with
-// bundle size. Larger changed files travel zstd-compressed instead.
+// MaxPatchBase bounds the content a zstd-patch may apply to, and the
+// content it produces: the decoder keeps both in memory, and memory must
+// not grow with bundle size. Larger changed files travel as segmented
+// patches (zstd-patch-seg), or zstd-compressed when that is smaller.
 const MaxPatchBase = 16 << 20
+
+// patchLevel is the zstd level of patches: they are small, and built once
+// for many hosts, so the slowest level pays.
+const patchLevel = zstd.SpeedBestCompression
 
 // patchWindow is the zstd window a patch of content against base needs:
 // it must reach back over the whole base.
@@ -27,7 +32,7 @@ func patchWindow(baseLen, contentLen int) int {
 // from"): what content shares with base costs almost nothing.
 func encodePatch(base, content []byte) ([]byte, error) {
 	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithEncoderLevel(patchLevel),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(patchWindow(len(base), len(content))),
 		zstd.WithEncoderDictRaw(1, base))
