@@ -7,8 +7,6 @@ import (
 	"hash"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
-
 	"ferry/verify"
 )
 
@@ -19,10 +17,14 @@ import (
 // reads. A consumer must treat content as trusted only once it has read it
 // to io.EOF without error.
 type Reader struct {
-	// PatchBase returns the content a zstd-patch entry applies to (one of
-	// the manifest's baseBlobs, which the host holds); the content is
-	// checked against the digest after patching.
-	PatchBase func(digest string) ([]byte, error)
+	// PatchBase opens the content a patch entry applies to: one of the
+	// manifest's baseBlobs, which the host holds, checked against its
+	// digest by the host before it is returned. The Reader reads it at
+	// offsets — whole for a zstd-patch entry (at most MaxPatchBase), one
+	// window at a time for a zstd-patch-seg entry — and closes it when the
+	// entry ends. The patched content is checked against its own digest as
+	// it is read, like any other.
+	PatchBase func(digest string) (PatchBaseContent, error)
 
 	w        *walker
 	manifest *Manifest
@@ -33,6 +35,15 @@ type Reader struct {
 	cur     *Entry
 	stored  *digestReader
 	content io.ReadCloser
+}
+
+// PatchBaseContent is the content a patch applies to, read at offsets: a
+// blob the host already holds.
+type PatchBaseContent interface {
+	io.ReaderAt
+	io.Closer
+	// Size is the content's length in bytes.
+	Size() int64
 }
 
 // Open reads and checks the head of a bundle: caps, signatures against
@@ -76,9 +87,10 @@ func (r *Reader) Next() (Entry, error) {
 }
 
 // Content returns the current entry's content: the stored bytes for a raw
-// entry, the decompressed bytes for a zstd entry, decoded with bounded
-// memory and stopped at the declared size. At its end it returns io.EOF
-// only if both the stored and the content digest match.
+// entry, the decompressed bytes for a zstd entry, the patched bytes for a
+// patch, decoded with bounded memory and stopped at the declared size. At
+// its end it returns io.EOF only if both the stored and the content digest
+// match.
 func (r *Reader) Content() (io.ReadCloser, error) {
 	if r.stored == nil {
 		return nil, errors.New("bundle: Content before Next")
@@ -87,28 +99,64 @@ func (r *Reader) Content() (io.ReadCloser, error) {
 		r.content = io.NopCloser(r.stored)
 		return r.content, nil
 	}
-	var dec *zstd.Decoder
-	var err error
-	if r.cur.Encoding == EncodingZstdPatch {
-		if r.PatchBase == nil {
-			return nil, fmt.Errorf("entry %q is a patch and its base content is not available", r.cur.Path)
+	var dec io.Reader
+	var release func()
+	if IsPatch(r.cur.Encoding) {
+		var err error
+		if dec, release, err = r.openPatch(); err != nil {
+			return nil, err
 		}
-		base, berr := r.PatchBase(r.cur.PatchBase)
-		if berr != nil {
-			return nil, fmt.Errorf("entry %q: patch base %s: %w", r.cur.Path, r.cur.PatchBase, berr)
-		}
-		dec, err = NewPatchReader(r.stored, base)
 	} else {
-		dec, err = NewZstdReader(r.stored)
+		z, err := NewZstdReader(r.stored)
+		if err != nil {
+			return nil, newError(ErrDigestMismatch, r.cur.Path, err)
+		}
+		dec, release = z, z.Close
 	}
-	if err != nil {
-		return nil, newError(ErrDigestMismatch, r.cur.Path, err)
-	}
-	r.content = &contentReader{dec: dec, stored: r.stored, d: &digestReader{
+	r.content = &contentReader{release: release, stored: r.stored, d: &digestReader{
 		r: io.LimitReader(dec, r.cur.Size+1), h: sha256.New(), entry: r.cur.Path,
 		want: r.cur.Digest, size: r.cur.Size, inflation: true,
 	}}
 	return r.content, nil
+}
+
+// openPatch opens the current entry's base and returns the decoder of the
+// patch against it, and what releases both.
+func (r *Reader) openPatch() (io.Reader, func(), error) {
+	e := r.cur
+	if r.PatchBase == nil {
+		return nil, nil, fmt.Errorf("entry %q is a patch and its base content is not available", e.Path)
+	}
+	base, err := r.PatchBase(e.PatchBase)
+	if err != nil {
+		return nil, nil, fmt.Errorf("entry %q: patch base %s: %w", e.Path, e.PatchBase, err)
+	}
+	if e.Encoding == EncodingZstdPatch {
+		defer base.Close()
+		if base.Size() > MaxPatchBase {
+			return nil, nil, fmt.Errorf("entry %q: patch base %s of %d bytes is over the %d a zstd-patch may apply to", e.Path, e.PatchBase, base.Size(), MaxPatchBase)
+		}
+		b := make([]byte, base.Size())
+		if n, err := base.ReadAt(b, 0); n != len(b) {
+			return nil, nil, fmt.Errorf("entry %q: patch base %s: %w", e.Path, e.PatchBase, err)
+		}
+		dec, err := NewPatchReader(r.stored, b)
+		if err != nil {
+			return nil, nil, newError(ErrDigestMismatch, e.Path, err)
+		}
+		return dec, dec.Close, nil
+	}
+	sr, err := newSegmentReader(r.stored, e.Size, e.StoredSize, base, base.Size())
+	if err != nil {
+		base.Close()
+		// A header that does not parse may be the first sign of stored
+		// bytes that do not match their signed digest: that is the cause.
+		if _, serr := io.Copy(io.Discard, r.stored); serr != nil {
+			return nil, nil, serr
+		}
+		return nil, nil, newError(ErrDigestMismatch, e.Path, err)
+	}
+	return sr, func() { sr.Close(); base.Close() }, nil
 }
 
 // finishEntry reads what is left of the current entry so that its stored
@@ -120,7 +168,7 @@ func (r *Reader) finishEntry() error {
 	}
 	if r.content != nil {
 		if cr, ok := r.content.(*contentReader); ok {
-			cr.dec.Close()
+			cr.Close()
 		}
 	}
 	_, err := io.Copy(io.Discard, r.stored)
@@ -179,12 +227,13 @@ func (d *digestReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// contentReader is the decompressed view of a zstd entry; at the end it
-// also drains and checks the stored bytes.
+// contentReader is the decoded view of a zstd or patch entry; at the end
+// it also drains and checks the stored bytes.
 type contentReader struct {
-	dec    *zstd.Decoder
-	stored *digestReader
-	d      *digestReader
+	release func() // the decoder and, for a patch, its base
+	closed  bool
+	stored  *digestReader
+	d       *digestReader
 }
 
 func (c *contentReader) Read(p []byte) (int, error) {
@@ -202,7 +251,11 @@ func (c *contentReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close releases the decoder; it may be called more than once.
 func (c *contentReader) Close() error {
-	c.dec.Close()
+	if !c.closed {
+		c.closed = true
+		c.release()
+	}
 	return nil
 }

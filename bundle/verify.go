@@ -31,8 +31,10 @@ type VerifyOptions struct {
 	// Trust is the set of keys the manifest must be signed by.
 	Trust verify.TrustSet
 	// Deep also decompresses zstd entries and checks their content digest
-	// and size. Stored digests are signed, so this is not needed to detect
-	// tampering; it proves that the signed content inflates as declared.
+	// and size, and checks the header and frame headers of segmented
+	// patches (which decode only against their base, on the host). Stored
+	// digests are signed, so this is not needed to detect tampering; it
+	// proves that the signed content inflates as declared.
 	Deep bool
 	// Workers is the number of hashing goroutines (default: one per CPU).
 	Workers int
@@ -211,6 +213,16 @@ func hashEntry(job *hashJob, free chan []byte, deep bool) error {
 			return err
 		}
 	}
+	// A segmented patch decodes only against its base, which a bundle on
+	// its own does not have: its header and frame headers are what can be
+	// checked. The rest is hashed either way, and a stored digest that
+	// does not match is the cause to report.
+	var segErr error
+	if deep && e.Encoding == EncodingZstdPatchSeg {
+		if err := checkSegments(io.TeeReader(cr, stored), e); err != nil {
+			segErr = newError(ErrDigestMismatch, e.Path, err)
+		}
+	}
 	if _, err := io.Copy(stored, cr); err != nil {
 		return err
 	}
@@ -220,7 +232,7 @@ func hashEntry(job *hashJob, free chan []byte, deep bool) error {
 	if got := digestOf(stored); got != e.StoredDigest {
 		return newError(ErrDigestMismatch, e.Path, fmt.Errorf("got %s, signed %s", got, e.StoredDigest))
 	}
-	return nil
+	return segErr
 }
 
 // checkInflation decompresses a zstd entry with bounded memory and checks

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -382,7 +383,7 @@ func (r *run) step(name string, fn func() error) error {
 // storeContent streams the bundle once and puts every blob the plan needs
 // into the store (and every blob of its images).
 func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *Plan, m *bundle.Manifest) (stored, reused int, err error) {
-	rd.PatchBase = func(d string) ([]byte, error) { return readBaseContent(st, d) }
+	rd.PatchBase = func(d string) (bundle.PatchBaseContent, error) { return openBaseContent(st, d) }
 	need := map[string]bool{}
 	for _, d := range plan.Needed() {
 		need[d] = true
@@ -571,21 +572,37 @@ func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) er
 	return nil
 }
 
-// readBaseContent reads the store blob a patch applies to, re-hashing it:
-// the store may have been changed on disk since the blob was stored.
-func readBaseContent(st *store.Store, d string) ([]byte, error) {
+// openBaseContent opens the store blob a patch applies to and re-hashes
+// it, streaming, before any patching: the store may have been changed on
+// disk since the blob was stored. The patch reader then reads it at
+// offsets; the patched content is checked against its own digest, so a
+// blob that changes after this check is refused too.
+func openBaseContent(st *store.Store, d string) (bundle.PatchBaseContent, error) {
 	f, err := st.Open(d)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, bundle.MaxPatchBase+1))
+	fi, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	if len(b) > bundle.MaxPatchBase || "sha256:"+hex.EncodeToString(sum[:]) != d {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, fi.Size()), make([]byte, 1<<20)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the store's copy of %s: %w", d, err)
+	}
+	if "sha256:"+hex.EncodeToString(h.Sum(nil)) != d {
+		f.Close()
 		return nil, fmt.Errorf("%w: the store's copy of %s is damaged (ferry check lists it)", ErrWrongBase, d)
 	}
-	return b, nil
+	return &storeBlob{File: f, size: fi.Size()}, nil
 }
+
+// storeBlob is a store blob open for reading at offsets, with its size.
+type storeBlob struct {
+	*os.File
+	size int64
+}
+
+func (b *storeBlob) Size() int64 { return b.size }
