@@ -43,6 +43,46 @@ type BuildOptions struct {
 	// the base carries is left out and named in the manifest's baseBlobs,
 	// and the manifest names the base by its digest.
 	Base string
+	// Patch shapes the binary patches of files changed since the base;
+	// the zero value is what ferry uses.
+	Patch PatchOptions
+}
+
+// PatchOptions shape the binary patches of an update bundle. Zero fields
+// take the defaults; tests make them small, so that small files take the
+// paths of large ones.
+type PatchOptions struct {
+	// WholeMax is the largest file, and base, patched whole as one
+	// zstd-patch frame (default and at most MaxPatchBase). A file larger
+	// than that, or with a larger base, is patched by segments.
+	WholeMax int64
+	// SegmentSize and SegmentMargin shape segmented patches (defaults
+	// DefaultSegmentSize and DefaultSegmentMargin, within MinSegmentSize
+	// to MaxSegmentSize and at most MaxSegmentMargin).
+	SegmentSize   int64
+	SegmentMargin int64
+}
+
+// withDefaults fills the zero fields and checks the others.
+func (p PatchOptions) withDefaults() (PatchOptions, error) {
+	if p.WholeMax == 0 {
+		p.WholeMax = MaxPatchBase
+	}
+	if p.SegmentSize == 0 {
+		p.SegmentSize = DefaultSegmentSize
+	}
+	if p.SegmentMargin == 0 {
+		p.SegmentMargin = DefaultSegmentMargin
+	}
+	switch {
+	case p.WholeMax < 0 || p.WholeMax > MaxPatchBase:
+		return p, fmt.Errorf("build: patch whole max %d is outside 0 to %d", p.WholeMax, MaxPatchBase)
+	case p.SegmentSize < MinSegmentSize || p.SegmentSize > MaxSegmentSize:
+		return p, fmt.Errorf("build: patch segment size %d is outside %d to %d", p.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	case p.SegmentMargin < 0 || p.SegmentMargin > MaxSegmentMargin:
+		return p, fmt.Errorf("build: patch segment margin %d is outside 0 to %d", p.SegmentMargin, MaxSegmentMargin)
+	}
+	return p, nil
 }
 
 // BuildResult describes a written bundle.
@@ -71,6 +111,11 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	patch, err := opts.Patch.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts.Patch = patch
 
 	staging, err := os.MkdirTemp(filepath.Dir(out), ".ferry-build-")
 	if err != nil {
