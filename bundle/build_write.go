@@ -21,11 +21,24 @@ import (
 const PaddingPath = "padding"
 
 // write streams the bundle into a temporary file next to out: content
-// first, after a reserved region, while the scanner is still working; then
-// the manifest, signatures and padding into the reserved region; then fsync
-// and rename. Writing content while compressing keeps the disk busy during
-// the build instead of after it.
+// first, after a reserved region, while the scanner is still working (for
+// an update, once it is done); then the manifest, signatures and padding
+// into the reserved region; then fsync and rename. Writing content while
+// compressing keeps the disk busy during the build instead of after it.
 func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, error) {
+	sc := b.startScan(workers)
+	defer sc.stop()
+	if b.base != nil {
+		// An update carries only what its base lacks, known once every
+		// blob is hashed: the head region is sized from the entries it
+		// carries, not from every blob it uses. Updates carry little, so
+		// little is lost by writing after the scan rather than during it.
+		for _, bl := range sc.todo {
+			if err := sc.wait(b.ctx, bl); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrSource, err)
+			}
+		}
+	}
 	reserve, err := b.reserveHead(m)
 	if err != nil {
 		return nil, err
@@ -43,7 +56,6 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 		}
 	}()
 
-	sc := b.startScan(workers)
 	body := &countWriter{w: io.NewOffsetWriter(f, reserve)}
 	tw := tar.NewWriter(body)
 	err = b.writeBody(tw, m, sc)
@@ -237,33 +249,63 @@ func (b *builder) finish(m *Manifest) error {
 
 // reserveHead returns how many bytes to reserve at the start of the file
 // for the manifest, the signatures and a padding entry. It builds the
-// largest manifest the spec can produce: every blob stored separately,
-// compressed (the longer path and encoding), with its full size, under a
-// placeholder digest of the real length.
+// largest manifest the build can produce. A blob whose digest is not known
+// yet (a full build scans while it writes) counts as stored separately,
+// compressed, with its full size, under a placeholder digest of the real
+// length. An update knows every digest: what its base holds counts in
+// baseBlobs and not as an entry, and a changed file counts as the largest
+// patch it may become.
 func (b *builder) reserveHead(m *Manifest) (int64, error) {
 	worst := *m
 	worst.Components = make([]Component, len(m.Components))
 	copy(worst.Components, m.Components)
-	worst.Entries = append(worst.Entries, b.layout...)
+	worst.Entries = append([]Entry(nil), b.layout...)
 	placeholder := func(i int) string { return fmt.Sprintf("sha256:%064x", i+1) }
+	known := func(bl *blob) bool { return bl.image || (b.base != nil && bl.digest != "") }
+	counted := map[string]bool{}
+	fromBase := map[string]bool{}
+	sizes := map[string]int64{}
 	for i, bl := range b.order {
-		d := bl.digest
-		if !bl.image {
-			d = placeholder(i)
+		d, size := placeholder(i), bl.sizeHint
+		if known(bl) {
+			d, size = bl.digest, bl.size
 		}
 		for _, r := range bl.refs {
 			*r = d
 		}
-		worst.Entries = append(worst.Entries, Entry{
-			Path: BlobEntryPath(d, EncodingZstd), Digest: d, Size: bl.sizeHint,
-			Encoding: EncodingZstd, StoredDigest: d, StoredSize: bl.sizeHint,
-		})
+		sizes[d] = size
+		if counted[d] {
+			continue
+		}
+		counted[d] = true
+		if known(bl) && b.base[d] {
+			fromBase[d] = true
+			continue
+		}
+		e := Entry{
+			Path: BlobEntryPath(d, EncodingZstd), Digest: d, Size: size,
+			Encoding: EncodingZstd, StoredDigest: d, StoredSize: size,
+		}
+		if bf, ok := b.baseFiles[bl.dest]; ok && !bl.image && bf.Digest != d {
+			// It may travel as a patch against the base's file.
+			e.Path, e.Encoding, e.PatchBase = BlobEntryPath(d, EncodingZstdPatchSeg), EncodingZstdPatchSeg, bf.Digest
+			fromBase[bf.Digest] = true
+		}
+		worst.Entries = append(worst.Entries, e)
 	}
+	worst.BaseBlobs = nil
+	for d := range fromBase {
+		worst.BaseBlobs = append(worst.BaseBlobs, d)
+	}
+	sort.Strings(worst.BaseBlobs)
 	for ci := range worst.Components {
 		files := make([]File, len(m.Components[ci].Files))
 		copy(files, m.Components[ci].Files)
 		for fi := range files {
 			files[fi].Size = 1<<42 - 1 // as many digits as any real size
+			if b.base != nil {
+				files[fi].Size = sizes[files[fi].Digest]
+			}
 		}
 		worst.Components[ci].Files = files
 	}

@@ -1,7 +1,9 @@
 package bundle_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -59,5 +61,67 @@ func TestDeltaBundle(t *testing.T) {
 	// A base of another version order is refused at build time.
 	if _, err := bundle.Build(context.Background(), filepath.Join(dir, "bad.ferry"), bundle.BuildOptions{Spec: spec, Signers: k.signers[:1], Base: filepath.Join(dir, "full.ferry")}); err == nil {
 		t.Fatal("a delta against a base of the same version was built")
+	}
+}
+
+// TestDeltaHeadRegion: an update reserves room in its head for the entries
+// it carries, not for the content its base holds, so that a small update
+// is not padded with room for what it leaves out.
+func TestDeltaHeadRegion(t *testing.T) {
+	k := keys(t)
+	dir := t.TempDir()
+	opts := fixtures.ProjectOptions{Version: "1.0.0"}
+	base, err := buildProject(filepath.Join(dir, "base"), k.signers[:1], opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same project as 1.1.0 with one file changed: everything else
+	// comes from the base.
+	p, err := fixtures.WriteProject(filepath.Join(dir, "next"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specData, err := os.ReadFile(p.SpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.SpecPath, bytes.Replace(specData, []byte("version: 1.0.0"), []byte("version: 1.1.0"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(filepath.Dir(p.SpecPath), "etc", "api.conf")
+	confData, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, append(confData, "# changed\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "delta.ferry")
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: k.signers[:1], Base: base.path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padding := 0
+	for _, e := range readEntries(t, data) {
+		if e.name == bundle.PaddingPath {
+			padding = len(e.data)
+		}
+	}
+	// What may remain: the room kept for signatures that vary in length
+	// and for a changed file that might have become a patch.
+	if padding > 1024 {
+		t.Fatalf("%d bytes of padding in a delta of %d bytes with %d base blobs", padding, len(data), len(res.Manifest.BaseBlobs))
+	}
+	t.Logf("%d bytes of padding in a delta of %d bytes carrying %d entries, %d base blobs", padding, len(data), len(res.Manifest.Entries), len(res.Manifest.BaseBlobs))
+	if _, err := bundle.VerifyFile(context.Background(), out, bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
+		t.Fatal(err)
 	}
 }
