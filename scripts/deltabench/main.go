@@ -350,11 +350,8 @@ func patchNotes(sc *scenario, out *outcome) []string {
 	switch {
 	case !ok:
 		return []string{"the changed file is not carried by the delta"}
-	case e.Encoding == bundle.EncodingZstdPatch:
+	case bundle.IsPatch(e.Encoding):
 		return []string{fmt.Sprintf("the changed file travels as a %s entry of %s against the base's", e.Encoding, size(e.StoredSize))}
-	case e.Size > bundle.MaxPatchBase:
-		return []string{fmt.Sprintf("the changed file travels whole (%s, %s): it is %s, over bundle.MaxPatchBase (%s), so the builder does not patch it",
-			e.Encoding, size(e.StoredSize), size(e.Size), size(bundle.MaxPatchBase))}
 	default:
 		return []string{fmt.Sprintf("the changed file travels whole (%s, %s; %s in the full bundle): a patch was not below 0.9 of it",
 			e.Encoding, size(e.StoredSize), size(full.StoredSize))}
