@@ -49,7 +49,8 @@ FUZZ_TARGETS := \
 	./rollout/supervise:FuzzParseStat \
 	./bundle:FuzzReadPayload \
 	./bundle:FuzzParsePartList \
-	./compliance:FuzzRolloutsOf
+	./compliance:FuzzRolloutsOf \
+	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher
 # writes it under testdata/fuzz, and the retry then fails on it; a run that
