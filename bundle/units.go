@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/dustin/go-humanize"
 	"github.com/goccy/go-yaml/ast"
 )
 
@@ -59,4 +61,22 @@ func (p *Percent) UnmarshalYAML(node ast.Node) error { return unmarshalSpecScala
 // MarshalText writes the percentage as "N%".
 func (p Percent) MarshalText() ([]byte, error) {
 	return []byte(strconv.FormatFloat(float64(p), 'f', -1, 64) + "%"), nil
+}
+
+// ParseSize reads a byte count as people write it: "4096", "700MiB",
+// "4GiB", "2GB", "1.5G". Binary units (KiB, MiB, GiB, TiB) are powers of
+// 1024, the others (K, KB, M, MB, G, GB, …) powers of 1000, as
+// go-humanize reads them. Zero, fractions of a byte and sizes beyond an
+// int64 are refused.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	bad := fmt.Errorf("invalid size %q: use bytes or a number with a unit, such as 700MiB or 4GiB", s)
+	if strings.Contains(t, ".") && strings.IndexFunc(t, unicode.IsLetter) < 0 {
+		return 0, bad // a fraction needs a unit: there are no fractions of a byte
+	}
+	n, err := humanize.ParseBytes(t)
+	if err != nil || n == 0 || n > math.MaxInt64 {
+		return 0, bad
+	}
+	return int64(n), nil
 }

@@ -31,3 +31,20 @@ func TestDurationText(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	good := map[string]int64{
+		"4096": 4096, "700MiB": 700 << 20, "4GiB": 4 << 30, "4294967295": 4<<30 - 1,
+		"2GB": 2e9, "1.5G": 15e8, " 64 KiB ": 64 << 10, "10B": 10, "8MiB": 8 << 20,
+	}
+	for in, want := range good {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "lots", "1.5", "0.1B", "9999999999TiB", "NaN", "Inf"} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}

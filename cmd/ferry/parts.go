@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,7 +36,7 @@ func bundleSplit(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("bundle split takes one file")
 	}
-	size, err := parseSize(c.String("size"))
+	size, err := bundle.ParseSize(c.String("size"))
 	if err != nil {
 		return usageError("--size: %v", err)
 	}
@@ -83,37 +82,3 @@ func bundleJoin(c *cli.Context) error {
 	return nil
 }
 
-// parseSize reads a byte count: "4096", "700MiB", "4GiB", "2GB", "1.5G".
-// Binary units (KiB, MiB, GiB, TiB, and the bare K, M, G, T) are powers
-// of 1024; decimal ones (KB, MB, GB, TB) powers of 1000.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40},
-		{"B", 1},
-	}
-	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
-			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	bad := fmt.Errorf("invalid size %q: use bytes or a number with a unit, such as 700MiB or 4GiB", s)
-	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
-		if n <= 0 || n > math.MaxInt64/mult {
-			return 0, bad
-		}
-		return n * mult, nil
-	}
-	// A fraction needs a unit: there are no fractions of a byte.
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 1 || !(f > 0) || f*float64(mult) >= math.MaxInt64 || f*float64(mult) < 1 {
-		return 0, bad
-	}
-	return int64(f * float64(mult)), nil
-}

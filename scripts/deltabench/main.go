@@ -130,18 +130,18 @@ type config struct {
 
 func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
 	cfg := config{dir: dir, repeat: repeat}
-	scale, err := parseSize(size)
+	scale, err := bundle.ParseSize(size)
 	if err != nil {
 		return cfg, fmt.Errorf("-size: %w", err)
 	}
 	cfg.binary, cfg.layer = scale, scale/layerShare
 	if binary != "" {
-		if cfg.binary, err = parseSize(binary); err != nil {
+		if cfg.binary, err = bundle.ParseSize(binary); err != nil {
 			return cfg, fmt.Errorf("-binary: %w", err)
 		}
 	}
 	if layer != "" {
-		if cfg.layer, err = parseSize(layer); err != nil {
+		if cfg.layer, err = bundle.ParseSize(layer); err != nil {
 			return cfg, fmt.Errorf("-layer: %w", err)
 		}
 	}
@@ -156,30 +156,6 @@ func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
 	return cfg, nil
 }
 
-// parseSize reads "4096", "512KiB", "64MiB", "1GiB" or "1.5GB".
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   float64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30},
-		{"B", 1},
-	}
-	num, mult := strings.TrimSpace(s), 1.0
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
-			num, mult = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v <= 0 || v*mult > 1<<40 {
-		return 0, fmt.Errorf("invalid size %q: use bytes or a number with a unit, such as 8MiB or 50MiB", s)
-	}
-	return int64(v * mult), nil
-}
 
 // scenario is a base release, its successor and a release of the changed
 // content alone, as ferry.yaml projects.

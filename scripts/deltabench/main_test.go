@@ -56,15 +56,3 @@ func TestScenariosSmall(t *testing.T) {
 	t.Log(out.String())
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "8MiB": 8 << 20, "1.5KiB": 1536, "2GB": 2e9, "50m": 50 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "-1MiB", "lots", "1PiB"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
-	}
-}
