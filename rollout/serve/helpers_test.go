@@ -98,7 +98,9 @@ components:
         command: ["%s"]
         listen: %s
         health: {http: /healthz, interval: 100ms, timeout: 1s}
-%s`, version, strings.Join(args, `", "`), a.listen, rollout)
+%s      - name: worker
+        command: ["%s"]
+`, version, strings.Join(args, `", "`), a.listen, rollout, strings.Join(args, `", "`))
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +148,7 @@ func (a *appliance) serve(tick time.Duration) (stop func()) {
 		}
 	}
 	a.t.Cleanup(stop)
-	a.waitStatus("serving", func(st []ServiceStatus) bool { return len(st) > 0 }, 20*time.Second)
+	a.waitStatus("serving", func(st []ServiceStatus) bool { return len(st) == 2 }, 20*time.Second)
 	return stop
 }
 
@@ -189,7 +191,7 @@ func describe(st []ServiceStatus) string {
 
 func phase(p rollout.Phase) func([]ServiceStatus) bool {
 	return func(st []ServiceStatus) bool {
-		return len(st) == 1 && st[0].Rollout != nil && st[0].Rollout.Phase == p
+		return len(st) == 2 && st[0].Rollout != nil && st[0].Rollout.Phase == p
 	}
 }
 

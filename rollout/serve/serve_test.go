@@ -55,6 +55,12 @@ func TestCanaryHealthy(t *testing.T) {
 	if res.Failed > 0 || res.ByVersion["1.1.0"] == 0 || res.ByVersion["1.0.0"] == 0 {
 		t.Fatalf("load: %d of %d failed, by version %v", res.Failed, res.Total, res.ByVersion)
 	}
+	// The worker has no public address: it is restarted on the new
+	// release, without a rollout.
+	a.waitStatus("the worker on 1.1.0", func(st []ServiceStatus) bool {
+		w := st[1]
+		return w.Service == "worker" && w.Stable == "1.1.0" && len(w.Versions) == 1 && w.Versions[0].Healthy && w.Rollout == nil
+	}, 20*time.Second)
 	steps := auditRollout(t, a.root, "rollout.advance")
 	if steps < 3 {
 		t.Fatalf("%d steps advanced, want 3 (10, 50, 100)", steps)
@@ -89,6 +95,9 @@ func TestCanaryFailingAborts(t *testing.T) {
 	if st[0].Stable != "1.0.0" || st[0].Versions[0].Version != "1.0.0" {
 		t.Fatalf("after the abort: %s", describe(st))
 	}
+	a.waitStatus("the worker back on 1.0.0", func(st []ServiceStatus) bool {
+		return st[1].Stable == "1.0.0" && len(st[1].Versions) == 1
+	}, 20*time.Second)
 	if auditRollout(t, a.root, "rollout.release-rolled-back") != 1 {
 		t.Fatal("the release rollback is not in the audit log")
 	}
