@@ -196,7 +196,7 @@ type builder struct {
 // readBase reads the manifest of the base bundle: the content it carries
 // (or names from its own base) need not travel again.
 func (b *builder) readBase(m *Manifest, path string) error {
-	f, err := os.Open(path)
+	f, err := OpenArchive(path) // a bundle, an installer or a first part
 	if err != nil {
 		return fmt.Errorf("base bundle: %w", err)
 	}

@@ -151,7 +151,7 @@ func patchableEntry(m *Manifest, d string) (Entry, error) {
 // copyBaseBlob writes the content of entry want of the base bundle file at
 // path to w, decoding it, and checks it against its digest.
 func copyBaseBlob(w io.Writer, path string, want Entry) error {
-	f, err := os.Open(path)
+	f, err := OpenArchive(path)
 	if err != nil {
 		return err
 	}
