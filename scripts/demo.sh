@@ -144,7 +144,8 @@ sroot="$work/served-appliance"
 serve_pid=$!
 trap 'kill $serve_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
-	"$ferry" rollout status api --root "$sroot" 2>/dev/null | grep -q ' healthy ' && break
+	out=$("$ferry" rollout status api --root "$sroot" 2>/dev/null || true)
+	grep -q ' healthy ' <<<"$out" && break
 	sleep 0.25
 done
 "$work/loadgen" -url "http://127.0.0.1:$port/" -rate 150 >"$work/load.out" 2>&1 &
@@ -152,9 +153,13 @@ load_pid=$!
 trap 'kill $load_pid $serve_pid 2>/dev/null || true' EXIT
 
 # wait_phase PHASE: until the rollout of api reaches it (or 90 s pass).
+# (Output is captured before it is searched: with pipefail, grep -q
+# stopping early would fail the pipeline with ferry's SIGPIPE.)
 wait_phase() {
+	local out
 	for _ in $(seq 1 360); do
-		if "$ferry" rollout status api --root "$sroot" 2>/dev/null | grep -q "): $1"; then return 0; fi
+		out=$("$ferry" rollout status api --root "$sroot" 2>/dev/null || true)
+		if grep -q "): $1" <<<"$out"; then return 0; fi
 		sleep 0.25
 	done
 	echo "demo: the rollout did not reach $1" >&2
@@ -175,7 +180,7 @@ echo "-- update to 1.2.0, which fails 5% of requests: the first analysis aborts 
 wait_phase aborted
 sleep 1
 "$ferry" rollout status api --root "$sroot"
-"$ferry" status --root "$sroot" | head -1
+"$ferry" status --root "$sroot" | sed -n 1p
 if command -v curl >/dev/null; then
 	echo "-- Prometheus metrics of ferry serve:"
 	curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E '^ferry_(requests_total|responses_5xx_total)' || true

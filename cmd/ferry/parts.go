@@ -81,4 +81,3 @@ func bundleJoin(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "joined %s (%s)\n", out, humanBytes(n))
 	return nil
 }
-

@@ -156,7 +156,6 @@ func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
 	return cfg, nil
 }
 
-
 // scenario is a base release, its successor and a release of the changed
 // content alone, as ferry.yaml projects.
 type scenario struct {

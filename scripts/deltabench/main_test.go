@@ -55,4 +55,3 @@ func TestScenariosSmall(t *testing.T) {
 	}
 	t.Log(out.String())
 }
-
