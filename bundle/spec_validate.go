@@ -398,19 +398,7 @@ func (v *specValidator) service(f string, s *ServiceSpec, services map[string]st
 		}
 	}
 	if h := s.Health; h != nil {
-		hf := f + ".health"
-		switch {
-		case h.HTTP != "" && len(h.Command) > 0:
-			v.errorf(hf, "has both http and command: give exactly one")
-		case h.HTTP == "" && len(h.Command) == 0:
-			v.errorf(hf, "has neither http nor command: give exactly one")
-		case h.HTTP != "":
-			if !strings.HasPrefix(h.HTTP, "/") || strings.ContainsAny(h.HTTP, " \t\r\n") {
-				v.errorf(hf+".http", "%q is not a request path: write a path on the service such as /healthz", h.HTTP)
-			}
-		default:
-			v.command(hf+".command", h.Command, "")
-		}
+		v.serviceProbe(f+".health", h.HTTP, h.Command)
 	}
 	if r := s.Rollout; r != nil {
 		v.rollout(f+".rollout", r)
@@ -474,19 +462,7 @@ func (v *specValidator) rollout(f string, r *RolloutSpec) {
 		v.errorf(f+".analysis.minRequests", "%d is negative", a.MinRequests)
 	}
 	for i, c := range r.Smoke {
-		sf := fmt.Sprintf("%s.smoke[%d]", f, i)
-		switch {
-		case c.HTTP != "" && len(c.Command) > 0:
-			v.errorf(sf, "has both http and command: give exactly one")
-		case c.HTTP == "" && len(c.Command) == 0:
-			v.errorf(sf, "has neither http nor command: give exactly one")
-		case c.HTTP != "":
-			if !strings.HasPrefix(c.HTTP, "/") || strings.ContainsAny(c.HTTP, " \t\r\n") {
-				v.errorf(sf+".http", "%q is not a request path: a smoke test is sent to the new version directly, such as /healthz", c.HTTP)
-			}
-		default:
-			v.command(sf+".command", c.Command, "")
-		}
+		v.serviceProbe(fmt.Sprintf("%s.smoke[%d]", f, i), c.HTTP, c.Command)
 	}
 	if r.Sticky != "" && !cookieNameRE.MatchString(r.Sticky) {
 		v.errorf(f+".sticky", "%q is not a cookie name: use letters, digits and -_.", r.Sticky)
@@ -518,6 +494,23 @@ func (v *specValidator) rollout(f string, r *RolloutSpec) {
 // cookieNameRE is what ferry accepts as a cookie or header name: a plain
 // subset of the HTTP token characters.
 var cookieNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// serviceProbe checks a health check or smoke test: a request path on the
+// service version itself (ferry knows its address), or a command.
+func (v *specValidator) serviceProbe(f, path string, argv []string) {
+	switch {
+	case path != "" && len(argv) > 0:
+		v.errorf(f, "has both http and command: give exactly one")
+	case path == "" && len(argv) == 0:
+		v.errorf(f, "has neither http nor command: give exactly one")
+	case path != "":
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t\r\n") {
+			v.errorf(f+".http", "%q is not a request path: it is sent to the service version directly; write a path such as /healthz", path)
+		}
+	default:
+		v.command(f+".command", argv, "")
+	}
+}
 
 func (v *specValidator) check(f string, c CheckSpec) {
 	switch {
