@@ -61,14 +61,16 @@ func (m *memoryBase) ReadAt(p []byte, off int64) (int, error) {
 func (m *memoryBase) Size() int64  { return int64(len(m.data)) }
 func (m *memoryBase) Close() error { m.closed = true; return nil }
 
-// readPatched reads every entry of an update through the installing
-// Reader, with base as the content every patch applies to.
+// readPatched reads every entry of a bundle through the installing Reader,
+// with base (if not nil) as the content every patch applies to.
 func readPatched(data []byte, ts verify.TrustSet, base *memoryBase) (map[string][]byte, error) {
 	r, err := bundle.Open(bytes.NewReader(data), ts)
 	if err != nil {
 		return nil, err
 	}
-	r.PatchBase = func(string) (bundle.PatchBaseContent, error) { return base, nil }
+	if base != nil {
+		r.PatchBase = func(string) (bundle.PatchBaseContent, error) { return base, nil }
+	}
 	out := map[string][]byte{}
 	for {
 		e, err := r.Next()

@@ -3,7 +3,6 @@ package bundle_test
 import (
 	"bytes"
 	"errors"
-	"io"
 	"testing"
 
 	"ferry/bundle"
@@ -13,30 +12,7 @@ import (
 // readAll walks a bundle with the sequential reader, reading every entry's
 // content, and returns the content by digest.
 func readAll(data []byte, ts verify.TrustSet) (map[string][]byte, error) {
-	r, err := bundle.Open(bytes.NewReader(data), ts)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]byte{}
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		c, err := r.Content()
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(c)
-		c.Close()
-		if err != nil {
-			return nil, err
-		}
-		out[e.Digest] = b
-	}
+	return readPatched(data, ts, nil)
 }
 
 func TestReaderYieldsVerifiedContent(t *testing.T) {
