@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,28 +104,12 @@ func revertMigrations(ctx context.Context, dbs *migrate.Databases, db *state.DB,
 	if len(applied) == 0 {
 		return nil
 	}
-	rel, err := db.Release(txn.Version)
+	migs, err := releaseMigrations(db, txn.Version)
 	if err != nil {
 		return fmt.Errorf("the manifest of %s, needed to undo its migrations: %w", txn.Version, err)
 	}
-	m, err := parseStored(rel)
-	if err != nil {
-		return err
-	}
-	names := make([]string, 0, len(applied))
-	for n := range applied {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		var steps []bundle.Migration
-		for _, c := range m.Components {
-			for _, ms := range c.Migrations {
-				if ms.Database == name {
-					steps = ms.Steps
-				}
-			}
-		}
+	for _, name := range slices.Sorted(maps.Keys(applied)) {
+		steps := migs[name]
 		if err := dbs.Revert(ctx, name, steps, applied[name], open); err != nil {
 			return fmt.Errorf("undoing the migrations of database %s: %w", name, err)
 		}

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"ferry/bundle"
@@ -35,19 +36,14 @@ func moveSchemas(ctx context.Context, r *run, dbs *migrate.Databases, open func(
 	if err != nil {
 		return err
 	}
-	names := map[string]bool{}
-	for n := range from {
-		names[n] = true
-	}
+	names := slices.Sorted(maps.Keys(from))
 	for n := range to {
-		names[n] = true
+		if _, ok := from[n]; !ok {
+			names = append(names, n)
+		}
 	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	for _, name := range sorted {
+	slices.Sort(names)
+	for _, name := range names {
 		have, dirty, err := dbs.Version(ctx, name)
 		if err != nil {
 			return fmt.Errorf("database %s: %w", name, err)
