@@ -124,3 +124,16 @@ func holderPID(f *os.File) int {
 	}
 	return pid
 }
+
+// WriterPID returns the pid of the ferry holding the appliance at root for
+// writing, or 0 when none does. It takes no lock: a long-running reader
+// (`ferry serve`) uses it to leave the state alone while an install runs,
+// instead of waiting on the lock.
+func WriterPID(root string) int {
+	f, err := os.Open(filepath.Join(root, lockName))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	return holderPID(f)
+}

@@ -9,10 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -317,7 +314,7 @@ func (s *server) tick() {
 
 // follow takes up a new current release once its transaction committed.
 func (s *server) follow() {
-	if writerActive(s.opts.Root) {
+	if state.WriterPID(s.opts.Root) != 0 {
 		return // an install or update is running: look again next tick
 	}
 	db, err := state.OpenReadOnly(s.opts.Root)
@@ -508,20 +505,6 @@ func (s *server) shutdown() {
 	if err := s.saver.flush(); err != nil {
 		s.log.Error("saving rollout state", "error", err)
 	}
-}
-
-// writerActive reports whether a ferry holds the appliance for writing
-// (its pid is in the lock file).
-func writerActive(root string) bool {
-	data, err := os.ReadFile(filepath.Join(root, "ferry.lock"))
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	return syscall.Kill(pid, 0) == nil
 }
 
 // olderVersion reports whether a is a lower semantic version than b.
