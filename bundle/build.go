@@ -46,6 +46,9 @@ type BuildOptions struct {
 	// Patch shapes the binary patches of files changed since the base;
 	// the zero value is what ferry uses.
 	Patch PatchOptions
+	// Compress says when the bundle file is written in the compressed
+	// form; the zero value writes it plain.
+	Compress Compression
 }
 
 // PatchOptions shape the binary patches of an update bundle. Zero fields
@@ -89,7 +92,11 @@ func (p PatchOptions) withDefaults() (PatchOptions, error) {
 type BuildResult struct {
 	Manifest *Manifest
 	Digest   string
-	Size     int64
+	// Size is the bundle file's size; PlainSize that of its tar archive,
+	// the same unless Compressed.
+	Size       int64
+	PlainSize  int64
+	Compressed bool
 }
 
 // Build fetches every source of the spec, content-addresses and, where it

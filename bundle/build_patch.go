@@ -156,7 +156,7 @@ func copyBaseBlob(w io.Writer, path string, want Entry) error {
 		return err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
+	tr := tar.NewReader(TarStream(f))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

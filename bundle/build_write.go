@@ -84,6 +84,16 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 	if _, err := f.WriteAt(head, 0); err != nil {
 		return nil, err
 	}
+	plain := reserve + body.n
+	f, compressed, err := compressFile(f, plain, b.opts.Compress, b.base != nil, filepath.Dir(out))
+	if err != nil {
+		return nil, err
+	}
+	tmp = f.Name()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
 	// A bundle is for others to read and carry: not the temporary file's
 	// owner-only mode.
 	if err := f.Chmod(0o644); err != nil {
@@ -100,7 +110,7 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 	}
 	committed = true
 	syncDir(filepath.Dir(out))
-	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: reserve + body.n}, nil
+	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: size, PlainSize: plain, Compressed: compressed}, nil
 }
 
 // writeBody writes the OCI layout files, then image blobs (which need no

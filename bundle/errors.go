@@ -22,6 +22,9 @@ var (
 	ErrInflation         = errors.New("compressed entry inflates past its declared size")
 	ErrNotABundle        = errors.New("not a ferry bundle")
 	ErrCorruptHeader     = errors.New("damaged tar header")
+	// ErrDamagedCompression: the file is in the compressed form and its
+	// zstd stream does not decode (a changed byte, or bytes after it).
+	ErrDamagedCompression = errors.New("damaged compressed bundle")
 )
 
 // Error is a refusal of a bundle that names the entry it concerns.

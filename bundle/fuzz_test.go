@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"ferry/bundle"
 )
 
@@ -49,6 +51,16 @@ func FuzzVerify(f *testing.F) {
 	f.Add(fx.data, len(fx.data)/2, byte(1))
 	f.Add(fx.data, 600, byte(0x80))
 	f.Add([]byte{}, 0, byte(0))
+	// The same bundle in the compressed form (FORMAT §1.1).
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	packed := enc.EncodeAll(fx.data, nil)
+	enc.Close()
+	f.Add(packed, len(packed)/2, byte(1))
+	f.Add(packed, 6, byte(0x10))
+	f.Add(packed[:len(packed)-3], 0, byte(0))
 	f.Fuzz(func(t *testing.T, data []byte, pos int, flip byte) {
 		if len(data) > 0 && pos >= 0 {
 			data = bytes.Clone(data)

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,13 +30,20 @@ type Head struct {
 type walker struct {
 	tr          *tar.Reader
 	track       *trackingReader
+	file        *Unpacker
 	lastDataEnd int64
 	current     string
 }
 
+// newWalker reads the bundle file r, in either form; progress, when set,
+// is told of the file's bytes as they are read.
 func newWalker(r io.Reader, progress func(int64)) *walker {
-	t := &trackingReader{r: r, progress: progress}
-	return &walker{tr: tar.NewReader(t), track: t}
+	if progress != nil {
+		r = &progressReader{ctx: context.Background(), r: r, report: progress}
+	}
+	u := TarStream(r)
+	t := &trackingReader{r: u}
+	return &walker{tr: tar.NewReader(t), track: t, file: u}
 }
 
 // next returns the next header, or io.EOF at a well-formed end.
@@ -61,6 +69,16 @@ func (w *walker) next() (*tar.Header, error) {
 	return hdr, nil
 }
 
+// packedFailure returns err when it says that a compressed file stopped
+// early or does not decode — the file is then a damaged bundle, not
+// something else — and nil otherwise.
+func (w *walker) packedFailure(err error) error {
+	if w.file.Compressed() && (errors.Is(err, ErrTruncated) || errors.Is(err, ErrDamagedCompression)) {
+		return err
+	}
+	return nil
+}
+
 // Read reads the current entry's content.
 func (w *walker) Read(p []byte) (int, error) {
 	n, err := w.tr.Read(p)
@@ -77,6 +95,9 @@ func readHead(w *walker) (*Head, error) {
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, newError(ErrNotABundle, "", fmt.Errorf("empty archive"))
+		}
+		if err := w.packedFailure(err); err != nil {
+			return nil, err
 		}
 		return nil, newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %v", err))
 	}

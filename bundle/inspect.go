@@ -14,7 +14,10 @@ type Inspection struct {
 	Order      []string        `json:"order"`
 	Signatures []SignatureInfo `json:"signatures"`
 	Stored     int64           `json:"storedSize"`
-	Content    int64           `json:"contentSize"`
+	// Compressed is set when the file is in the compressed form
+	// (docs/FORMAT.md section 1.1).
+	Compressed bool  `json:"compressed,omitempty"`
+	Content    int64 `json:"contentSize"`
 	// Components has the size of each component's content, by name.
 	// Content shared between components counts in each of them.
 	Components map[string]Sizes `json:"components"`
@@ -50,7 +53,7 @@ func Inspect(r io.Reader) (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Inspection{Digest: ManifestDigest(head.RawManifest), Manifest: m}
+	in := &Inspection{Digest: ManifestDigest(head.RawManifest), Manifest: m, Compressed: w.file.Compressed()}
 	for _, c := range order {
 		in.Order = append(in.Order, c.Name)
 	}

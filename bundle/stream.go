@@ -22,7 +22,6 @@ type trackingReader struct {
 	zeroTo   int64 // bytes before this offset (from zeroFrom) must be zero
 	zeroFrom int64
 	entry    string // the entry whose padding is being read, for errors
-	progress func(int64)
 }
 
 func (t *trackingReader) Read(p []byte) (int, error) {
@@ -38,9 +37,6 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 					return n, newError(ErrDigestMismatch, t.entry, fmt.Errorf("non-zero byte in the padding after the entry"))
 				}
 			}
-		}
-		if t.progress != nil {
-			t.progress(int64(n))
 		}
 	}
 	return n, err

@@ -35,6 +35,7 @@ func bundleCommand() *cli.Command {
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to image registries (local registries)"},
 					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
 					&cli.StringFlag{Name: "base", Usage: "make an update of the bundle `FILE`: only what it lacks travels"},
+					&cli.StringFlag{Name: "compress", Value: "auto", Usage: "write the file zstd-compressed: `WHEN` is auto (an update of at most 64 MiB, when that saves a tenth), always or never"},
 					passphraseFlag(),
 				},
 				Action: bundleCreate,
@@ -79,6 +80,10 @@ func bundleCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	compress, err := bundle.ParseCompression(c.String("compress"))
+	if err != nil {
+		return usageError("--compress: %v", err)
+	}
 	out := c.String("output")
 	if out == "" {
 		out = spec.Metadata.Name + "-" + spec.Metadata.Version + ".ferry"
@@ -93,13 +98,18 @@ func bundleCreate(c *cli.Context) error {
 		Created:  created,
 		Progress: bar.phase,
 		Base:     c.String("base"),
+		Compress: compress,
 	})
 	if err != nil {
 		return err
 	}
 	bar.finish()
-	fmt.Fprintf(c.App.Writer, "wrote %s (%s, %d entries) in %s\ndigest %s\n",
-		out, humanBytes(res.Size), len(res.Manifest.Entries), time.Since(start).Round(time.Millisecond), res.Digest)
+	form := ""
+	if res.Compressed {
+		form = fmt.Sprintf(", zstd-compressed from %s", humanBytes(res.PlainSize))
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s (%s%s, %d entries) in %s\ndigest %s\n",
+		out, humanBytes(res.Size), form, len(res.Manifest.Entries), time.Since(start).Round(time.Millisecond), res.Digest)
 	return nil
 }
 
@@ -147,6 +157,9 @@ func printInspection(w io.Writer, in *bundle.Inspection) {
 		fmt.Fprintf(tw, "base\t%s %s (%d blobs from it)\n", m.Base.Version, m.Base.Digest, len(m.BaseBlobs))
 	}
 	fmt.Fprintf(tw, "size\t%s stored, %s content, %d entries\n", humanBytes(in.Stored), humanBytes(in.Content), len(m.Entries))
+	if in.Compressed {
+		fmt.Fprintf(tw, "form\tzstd-compressed tar (zstd -dc FILE | tar -t lists it)\n")
+	}
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nsignatures (not checked here: run ferry verify)\n")

@@ -42,6 +42,7 @@ const (
 	exitTrailing  = 31
 	exitInflation = 32
 	exitHeader    = 33
+	exitPacked    = 34 // the compressed form does not decode
 	exitLocked    = 40 // another ferry holds the appliance
 	exitCorrupt   = 41 // state.db is damaged
 	exitNotRoot   = 42 // --root is not a ferry appliance
@@ -141,6 +142,7 @@ var exitClasses = []struct {
 	{bundle.ErrTrailingData, exitTrailing},
 	{bundle.ErrInflation, exitInflation},
 	{bundle.ErrCorruptHeader, exitHeader},
+	{bundle.ErrDamagedCompression, exitPacked},
 	{state.ErrLocked, exitLocked},
 	{state.ErrCorrupt, exitCorrupt},
 	{state.ErrNotARoot, exitNotRoot},
