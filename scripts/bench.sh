@@ -14,10 +14,15 @@
 #            vs  the same blob files from net/http's FileServer
 #            (scripts/pullbench), fetched over loopback by the same client,
 #            4 connections, bytes discarded
-#   router:  ferry serve's router in front of a trivial backend on loopback
-#            vs  the same backend reached directly (scripts/routerbench):
-#            throughput, added p99 latency, abort-to-stable and blue-green
-#            switch times with failed requests counted
+#   router:  ferry serve's router in front of a backend on loopback
+#            vs  the same backend reached directly, and vs HAProxy in the
+#            router's place (scripts/routerbench; router, backend and
+#            HAProxy are processes of their own, the load generator pinned
+#            to half the CPUs, they to the other half): throughput with a
+#            trivial backend and with one doing 100 µs of CPU work per
+#            request, CPU per request, added p99 latency (median of 5
+#            rounds), abort-to-stable and blue-green switch times with
+#            failed requests counted
 #   delta:   update bundles (scripts/deltabench) against full bundles of the
 #            same releases: one changed layer of ten, a large binary changed
 #            in place, one new migration and one changed file; and applying
@@ -187,7 +192,7 @@ go run ./scripts/routerbench -duration "$router_duration" > "$work/router.out" 2
 	{ echo "bench: routerbench failed:" >&2; cat "$work/log.router" >&2; exit 1; }
 cat <<REPORT
 
-router ($router_duration per measurement; client, router and backend share the machine's $(nproc) cores)
+router ($router_duration per measurement, $(nproc) cores)
 $(sed 's/^/  /' "$work/router.out")
   targets: throughput >= 0.80x direct, added p99 <= 1 ms, abort to stable <= 100 ms, blue-green switch <= 100 ms with 0 failed
 REPORT

@@ -4,7 +4,8 @@
 # zstd and time (the plain pipeline and measurements in benchmarks),
 # docker-registry (a real registry for --push-to), libxml2-utils (xmllint
 # validates STIG checklists against DISA's schema), postgresql (migration
-# tests start a throwaway server of their own).
+# tests start a throwaway server of their own), haproxy (the reference
+# proxy the router benchmark measures ferry's router against).
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,7 @@ command -v zstd >/dev/null || missing+=(zstd)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

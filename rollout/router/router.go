@@ -36,6 +36,7 @@ type Router struct {
 	// targets keeps each backend's proxy and connection pool across
 	// configurations.
 	targets map[targetKey]*target
+	buffers *bufferPool
 	// draining holds retired lanes until they are idle.
 	draining []*lane
 }
@@ -57,7 +58,7 @@ func New(opts Options) *Router {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Router{opts: opts, targets: make(map[targetKey]*target)}
+	return &Router{opts: opts, targets: make(map[targetKey]*target), buffers: newBufferPool()}
 }
 
 // ServeHTTP routes one request.
@@ -212,7 +213,7 @@ func (r *Router) targetFor(b Backend) *target {
 	k := keyOf(b)
 	t := r.targets[k]
 	if t == nil {
-		t = newTarget(r.opts.Service, b, r.opts.Logger)
+		t = newTarget(r.opts.Service, b, r.buffers, r.opts.Logger)
 		r.targets[k] = t
 	}
 	return t

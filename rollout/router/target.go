@@ -42,7 +42,7 @@ type target struct {
 	logger    *slog.Logger
 }
 
-func newTarget(service string, b Backend, logger *slog.Logger) *target {
+func newTarget(service string, b Backend, buffers *bufferPool, logger *slog.Logger) *target {
 	t := &target{
 		service: service,
 		backend: b,
@@ -50,9 +50,12 @@ func newTarget(service string, b Backend, logger *slog.Logger) *target {
 		transport: &http.Transport{
 			// Never through a proxy from the environment: backends are
 			// local to the appliance.
-			Proxy:                 nil,
-			DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: maxIdleConnsPerHost,
+			// The client's Accept-Encoding reaches the backend as it
+			// was: no gzip asked for on its behalf and undone here.
+			DisableCompression:    true,
 			IdleConnTimeout:       idleConnTimeout,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ExpectContinueTimeout: time.Second,
@@ -69,8 +72,12 @@ func newTarget(service string, b Backend, logger *slog.Logger) *target {
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
-		Transport:      t.transport,
-		FlushInterval:  -1,
+		Transport: t.transport,
+		// FlushInterval stays 0: the proxy flushes a response of unknown
+		// length (streamed, chunked, WebSocket) and text/event-stream
+		// after every write by itself, and one of known length in one
+		// write at its end, not one write per buffer.
+		BufferPool:     buffers,
 		ModifyResponse: t.modifyResponse,
 		ErrorHandler:   t.errorHandler,
 		ErrorLog:       slog.NewLogLogger(t.logger.Handler(), slog.LevelDebug),

@@ -1,11 +1,20 @@
 // Command routerbench measures the router of ferry serve against a
-// trivial backend on loopback, everything in one process:
+// backend on loopback:
 //
 //	router throughput   closed loop, -c connections for -duration, through
-//	                    the router and straight to the backend
+//	                    the router and straight to the backend: once with a
+//	                    trivial backend, once with one doing -work of CPU
+//	                    work per request
+//	router CPU          the router process's CPU time per request, and the
+//	                    trivial backend's
 //	router p99 added    open loop at -rate requests per second for
 //	                    -duration, the p99 latency through the router minus
-//	                    the p99 straight to the backend
+//	                    the p99 straight to the trivial backend
+//
+// For these the router and the backend are processes of their own, and on
+// a machine of two CPUs or more the load generator (this process) is
+// pinned apart from them (see procs.go). The switches run in this process:
+//
 //	abort to stable     with a canary at 50% under load, the time from
 //	                    Set(canary at 0%) until the last request reaches
 //	                    the canary (and when Set returned)
@@ -29,6 +38,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,18 +52,165 @@ func main() {
 	conns := flag.Int("c", 32, "connections of the throughput measurement and of the load during switches")
 	rate := flag.Int("rate", 500, "requests per second of the latency measurement")
 	settle := flag.Duration("settle", time.Second, "load before and after each switch")
+	work := flag.Duration("work", 100*time.Microsecond, "CPU work per request of the second backend")
+	role := flag.String("role", "", "internal: run as the backend or router process")
+	cpus := flag.String("cpus", "", "internal: CPUs of the -role process")
+	backendURL := flag.String("backend", "", "internal: the backend of -role router")
 	flag.Parse()
+	if *role != "" {
+		if err := runChild(*role, *cpus, *backendURL, *work); err != nil {
+			fmt.Fprintf(os.Stderr, "routerbench -role %s: %v\n", *role, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *conns < 1 || *rate < 1 || *duration <= 0 || *settle <= 0 {
 		fmt.Fprintln(os.Stderr, "routerbench: -c, -rate, -duration and -settle must be positive")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *duration, *conns, *rate, *settle); err != nil {
+	if err := measureProxying(context.Background(), *duration, *conns, *rate, *work); err != nil {
+		fmt.Fprintln(os.Stderr, "routerbench:", err)
+		os.Exit(1)
+	}
+	if err := run(context.Background(), *duration, *conns, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, duration time.Duration, conns, rate int, settle time.Duration) error {
+// measureProxying measures throughput, the router's CPU per request and
+// added latency with the backend and router as processes of their own.
+func measureProxying(ctx context.Context, duration time.Duration, conns, rate int, work time.Duration) error {
+	lay := planLayout()
+	if err := pinSelf(lay.load); err != nil {
+		return err
+	}
+	sampler, err := metrics.NewSampler("")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("layout             %s\n", lay)
+	for _, w := range []time.Duration{0, work} {
+		backend, err := startChild("backend", lay.appliance, "-work", w.String())
+		if err != nil {
+			return err
+		}
+		defer backend.stop()
+		proxy, err := startChild("router", lay.appliance, "-backend", backend.url)
+		if err != nil {
+			return err
+		}
+		defer proxy.stop()
+
+		closedLoop(ctx, backend.url, conns, duration/5) // warm-up
+		backendCPU, err := backend.cpuTime(sampler)
+		if err != nil {
+			return err
+		}
+		direct := closedLoop(ctx, backend.url, conns, duration)
+		backendUsed, err := backend.cpuTime(sampler)
+		if err != nil {
+			return err
+		}
+		closedLoop(ctx, proxy.url, conns, duration/5)
+		routerCPU, err := proxy.cpuTime(sampler)
+		if err != nil {
+			return err
+		}
+		proxied := closedLoop(ctx, proxy.url, conns, duration)
+		routerUsed, err := proxy.cpuTime(sampler)
+		if err != nil {
+			return err
+		}
+		if direct.failed+proxied.failed > 0 {
+			return fmt.Errorf("throughput: %d direct and %d routed requests failed", direct.failed, proxied.failed)
+		}
+		what := "trivial backend"
+		if w > 0 {
+			what = fmt.Sprintf("backend doing %v of CPU work per request", w)
+		}
+		fmt.Printf("router throughput  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (%s; %d connections, %v each)\n",
+			proxied.perSecond(), direct.perSecond(), proxied.perSecond()/direct.perSecond(), what, conns, duration)
+		if w > 0 {
+			continue
+		}
+		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request)\n",
+			perRequest(routerUsed-routerCPU, proxied.ok), perRequest(backendUsed-backendCPU, direct.ok))
+		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
+			return err
+		}
+
+		// Rounds, so that one stall of the machine (it shares its host)
+		// shows as one round out of line rather than as the figure.
+		var added []time.Duration
+		var rounds []string
+		var mid [2][]time.Duration
+		for range latencyRounds {
+			directLat, routedLat, err := openLoop(ctx, backend.url, proxy.url, rate, duration)
+			if err != nil {
+				return fmt.Errorf("latency: %w", err)
+			}
+			d99, r99 := percentile(directLat, 0.99), percentile(routedLat, 0.99)
+			added = append(added, r99-d99)
+			rounds = append(rounds, fmt.Sprintf("%d (%d vs %d)", (r99-d99).Microseconds(), r99.Microseconds(), d99.Microseconds()))
+			mid[0], mid[1] = append(mid[0], directLat...), append(mid[1], routedLat...)
+		}
+		fmt.Printf("router p99 added   %d µs  (median of %d rounds of %v at %d req/s; p50 %d µs vs direct %d µs)\n",
+			percentile(added, 0.5).Microseconds(), latencyRounds, duration, rate,
+			percentile(mid[1], 0.5).Microseconds(), percentile(mid[0], 0.5).Microseconds())
+		fmt.Printf("  rounds           p99 added µs (routed vs direct): %s\n", strings.Join(rounds, ", "))
+	}
+	return nil
+}
+
+// measureReference runs the throughput measurement through HAProxy in
+// the router's place, when it is installed: what a mature proxy achieves
+// in the same layout, against the same direct figure.
+func measureReference(ctx context.Context, lay layout, backendURL string, conns int, duration time.Duration, direct counts, sampler *metrics.Sampler) error {
+	dir, err := os.MkdirTemp("", "routerbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	hp, err := startHAProxy(dir, lay.appliance, backendURL)
+	if err != nil || hp == nil {
+		if hp == nil && err == nil {
+			fmt.Printf("haproxy reference  not installed (%s)\n", haproxyPath)
+		}
+		return err
+	}
+	defer hp.stop()
+	closedLoop(ctx, hp.url, conns, duration/5)
+	before, err := hp.cpuTime(sampler)
+	if err != nil {
+		return err
+	}
+	ref := closedLoop(ctx, hp.url, conns, duration)
+	after, err := hp.cpuTime(sampler)
+	if err != nil {
+		return err
+	}
+	if ref.failed > 0 {
+		return fmt.Errorf("haproxy reference: %d requests failed", ref.failed)
+	}
+	fmt.Printf("haproxy reference  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (HAProxy in the router's place; %.0f µs CPU per request)\n",
+		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(after-before, ref.ok))
+	return nil
+}
+
+// latencyRounds is how many times the latency measurement runs.
+const latencyRounds = 5
+
+func perRequest(cpu time.Duration, requests int64) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(requests)
+}
+
+// run measures the switches, in this process: the router's Set against
+// two in-process backends under load.
+func run(ctx context.Context, duration time.Duration, conns int, settle time.Duration) error {
 	blue, err := startBackend("1.0.0")
 	if err != nil {
 		return err
@@ -81,31 +238,6 @@ func run(ctx context.Context, duration time.Duration, conns, rate int, settle ti
 		<-served
 	}()
 	routerURL := "http://" + l.Addr().String() + "/"
-
-	// Throughput, closed loop.
-	closedLoop(ctx, blue.url, conns, duration/5) // warm-up
-	direct := closedLoop(ctx, blue.url, conns, duration)
-	closedLoop(ctx, routerURL, conns, duration/5)
-	proxied := closedLoop(ctx, routerURL, conns, duration)
-	if direct.failed+proxied.failed > 0 {
-		return fmt.Errorf("throughput: %d direct and %d routed requests failed", direct.failed, proxied.failed)
-	}
-	fmt.Printf("router throughput  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (%d connections, %v each)\n",
-		proxied.perSecond(), direct.perSecond(), proxied.perSecond()/direct.perSecond(), conns, duration)
-
-	// Latency, open loop at a moderate rate.
-	directLat, err := openLoop(ctx, blue.url, rate, duration)
-	if err != nil {
-		return fmt.Errorf("latency straight to the backend: %w", err)
-	}
-	routedLat, err := openLoop(ctx, routerURL, rate, duration)
-	if err != nil {
-		return fmt.Errorf("latency through the router: %w", err)
-	}
-	d99, r99 := percentile(directLat, 0.99), percentile(routedLat, 0.99)
-	fmt.Printf("router p99 added   %d µs  (p99 %d µs vs direct %d µs; p50 %d µs vs %d µs; %d req/s for %v)\n",
-		(r99 - d99).Microseconds(), r99.Microseconds(), d99.Microseconds(),
-		percentile(routedLat, 0.5).Microseconds(), percentile(directLat, 0.5).Microseconds(), rate, duration)
 
 	// Abort: canary at 50% under load, then Set(0%).
 	if err := r.Set(ctx, router.Config{Stable: blue.backend, Canary: green.backend, CanaryWeight: 50}); err != nil {
@@ -272,19 +404,25 @@ func closedLoop(ctx context.Context, url string, conns int, d time.Duration) cou
 	return l.stop()
 }
 
-// openLoop sends rate requests per second for d, each on its own schedule
-// whether or not the ones before have been answered, and returns their
-// latencies.
-func openLoop(ctx context.Context, url string, rate int, d time.Duration) ([]time.Duration, error) {
+// openLoop sends rate requests per second for d to each of two URLs, in
+// turns, each on its own schedule whether or not the ones before have been
+// answered, and returns the latencies of each. Taking turns puts both
+// under the same conditions: a stall of the machine hits both alike
+// instead of whichever happened to run during it.
+func openLoop(ctx context.Context, urlA, urlB string, rate int, d time.Duration) (a, b []time.Duration, err error) {
 	c := newClient(256)
-	interval := time.Second / time.Duration(rate)
-	n := int(d / interval)
+	interval := time.Second / time.Duration(2*rate)
+	n := 2 * int(d/(time.Second/time.Duration(rate)))
 	lat := make([]time.Duration, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		url := urlA
+		if i%2 == 1 {
+			url = urlB
+		}
 		wg.Go(func() {
 			t := time.Now()
 			errs[i] = fetch(ctx, c, url)
@@ -294,9 +432,16 @@ func openLoop(ctx context.Context, url string, rate int, d time.Duration) ([]tim
 	wg.Wait()
 	c.CloseIdleConnections()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return lat, nil
+	for i, l := range lat {
+		if i%2 == 0 {
+			a = append(a, l)
+		} else {
+			b = append(b, l)
+		}
+	}
+	return a, b, nil
 }
 
 func percentile(lat []time.Duration, q float64) time.Duration {
