@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,7 +61,7 @@ func TestServeKilledMidRollout(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logf.Close() })
+		t.Cleanup(func() { stopServe(cmd); logf.Close() })
 		return cmd
 	}
 	status := func() []serve.ServiceStatus {
@@ -106,7 +108,7 @@ func TestServeKilledMidRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
-	startServe()
+	second := startServe()
 	st := waitFor("the resumed rollout at 50%", atApproval50)
 	if st[0].Rollout.Step != 2 {
 		t.Fatalf("resumed at step %d, want 2", st[0].Rollout.Step)
@@ -134,6 +136,54 @@ func TestServeKilledMidRollout(t *testing.T) {
 	if !strings.Contains(string(log), "stopped a service left by an earlier ferry serve") {
 		t.Errorf("the second serve did not stop what the killed one left:\n%s", log)
 	}
+
+	// Stopped as an operator stops it, serve stops every service it runs.
+	if err := stopServe(second); err != nil {
+		t.Errorf("ferry serve did not stop on SIGTERM: %v", err)
+	}
+	if left := processesUnder(t, root); len(left) > 0 {
+		t.Errorf("processes still running from the appliance after ferry serve stopped: %v", left)
+	}
+}
+
+// stopServe stops a ferry serve as an operator does, with SIGTERM, and
+// waits for it; after 20 seconds it kills it.
+func stopServe(cmd *exec.Cmd) error {
+	if cmd.ProcessState != nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return errors.New("still running 20 s after SIGTERM")
+	}
+}
+
+// processesUnder lists the running processes whose executable lies under
+// dir, as "pid path".
+func processesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err == nil && strings.HasPrefix(exe, dir+string(filepath.Separator)) {
+			found = append(found, e.Name()+" "+exe)
+		}
+	}
+	return found
 }
 
 func writeServedProject(t *testing.T, dir, version, svcBin, listen string) {

@@ -3,8 +3,10 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,18 @@ func (a *appliance) startLoad() func() load.Result {
 		cancel()
 		return <-done
 	}
+}
+
+// failures lists the failed requests of a load among its kept samples:
+// when each was sent, how long it took, and the version that answered.
+func failures(res load.Result) string {
+	var out []string
+	for _, s := range res.Samples {
+		if s.Status == 0 || s.Status >= 500 {
+			out = append(out, fmt.Sprintf("%d from %q sent %s, after %v", s.Status, s.Version, s.Start.UTC().Format("15:04:05.000000"), s.Latency))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // TestCanaryHealthy: a healthy new version goes through every step to all
@@ -122,7 +136,7 @@ func TestBlueGreenUnderLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	res := stopLoad()
 	if res.Failed > 0 || res.ByVersion["1.1.0"] == 0 || st[0].Stable != "1.1.0" {
-		t.Fatalf("load: %d of %d failed, by version %v; %s", res.Failed, res.Total, res.ByVersion, describe(st))
+		t.Fatalf("load: %d of %d failed (%d without an answer, by status %v: %s), by version %v; %s", res.Failed, res.Total, res.TransportErrors, res.ByStatus, failures(res), res.ByVersion, describe(st))
 	}
 }
 

@@ -82,6 +82,7 @@ func (s *server) runStable(svc *service, def serviceDef) error {
 		return err
 	}
 	svc.stable = def.Version
+	s.waitListening(svc, svc.versions[def.Version])
 	s.route(svc, 0)
 	return nil
 }
@@ -93,6 +94,7 @@ func (s *server) resume(svc *service, st rollout.State) error {
 		return err
 	}
 	svc.stable = st.Stable
+	s.waitListening(svc, svc.versions[st.Stable])
 	svc.ro = &st
 	restored, acts := rollout.Restore(st, time.Now())
 	svc.ro = &restored
@@ -115,6 +117,7 @@ func (s *server) restart(svc *service, def serviceDef) {
 		return
 	}
 	svc.stable = def.Version
+	s.waitListening(svc, svc.versions[def.Version])
 	s.route(svc, 0)
 	s.stopVersion(svc, old)
 }
