@@ -27,11 +27,16 @@
 //	               only the changed content: (a) an image of the changed
 //	               layer alone, (b) bin/app of 1.1.0 alone, (c) the new
 //	               migration (as migration 001 of a new database) and the
-//	               changed etc/api.conf
+//	               changed etc/api.conf; the base is installed first on
+//	               another host, untimed, as for apply
 //
 // Both are the median of -repeat installs, taken in turns, each on a fresh
 // host after sync(2), with the peak RSS of this process during the install
-// (VmHWM, reset before each install through /proc/self/clear_refs).
+// (VmHWM, reset before each install through /proc/self/clear_refs). Both
+// follow an install of the base, so that they start from the same state
+// of the machine: on some machines, writes right after a large install and
+// sync cost twice as much as on an idle disk (seen with a 1 GiB file), and
+// timing only one of the two after the base would charge that to it.
 //
 // With -keep the run directory stays, with release.pub, the key the
 // bundles are signed with, for ferry verify and ferry bundle inspect.
@@ -291,7 +296,7 @@ func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer v
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 		apply = append(apply, s)
-		if s, err = timeInstall(ctx, filepath.Join(dir, "alone-"+strconv.Itoa(i)), "", alonePath, pub); err != nil {
+		if s, err = timeAlone(ctx, filepath.Join(dir, "alone-"+strconv.Itoa(i)), basePath, alonePath, pub); err != nil {
 			return nil, fmt.Errorf("changed alone: %w", err)
 		}
 		alone = append(alone, s)
@@ -405,6 +410,18 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// timeAlone installs bundlePath on a fresh, empty host at root, after
+// installing base (untimed) on another, as timeInstall does before an
+// apply; both hosts are removed afterwards.
+func timeAlone(ctx context.Context, root, base, bundlePath string, pub []byte) (sample, error) {
+	scratch := root + "-base"
+	defer os.RemoveAll(scratch)
+	if _, err := installer.Install(ctx, base, installer.Options{Root: scratch, Platform: platform, Keys: [][]byte{pub}}); err != nil {
+		return sample{}, fmt.Errorf("install the base: %w", err)
+	}
+	return timeInstall(ctx, root, "", bundlePath, pub)
 }
 
 // sample is one timed install.
