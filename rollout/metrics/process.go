@@ -84,6 +84,24 @@ func (s *Sampler) Sample(pids []int) (ProcessSample, error) {
 	return table.sample(pids), nil
 }
 
+// ProcessTable is one read of every process's stat file, to sample many
+// sets of processes at the same moment for the cost of one scan of /proc.
+type ProcessTable struct{ t procTable }
+
+// Scan reads /proc once; Sample on the result is Sampler.Sample without
+// another scan.
+func (s *Sampler) Scan() (*ProcessTable, error) {
+	t, err := s.scan()
+	if err != nil {
+		return nil, err
+	}
+	return &ProcessTable{t: t}, nil
+}
+
+// Sample sums the processes of the set named by pids, as Sampler.Sample
+// does, at the moment of the scan.
+func (p *ProcessTable) Sample(pids []int) ProcessSample { return p.t.sample(pids) }
+
 // Usage turns two samples of the same processes into rates.
 type Usage struct {
 	// CPUPercent is the share of the whole machine the processes used

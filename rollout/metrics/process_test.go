@@ -111,6 +111,29 @@ func TestSamplerProcessGroup(t *testing.T) {
 	}
 }
 
+// TestProcessTableSamplesMany: one scan samples several groups, each as
+// Sample would, and nothing of one group in another.
+func TestProcessTableSamplesMany(t *testing.T) {
+	s := newSampler(t)
+	a := startGroup(t, `(sleep 60 &); exec sleep 61`)
+	b := startGroup(t, `sleep 62 & sleep 63 & wait`)
+	var table *ProcessTable
+	waitFor(t, "both groups", func() bool {
+		var err error
+		if table, err = s.Scan(); err != nil {
+			t.Fatal(err)
+		}
+		return table.Sample([]int{a}).Processes == 2 && table.Sample([]int{b}).Processes == 3
+	})
+	both := table.Sample([]int{a, b})
+	if both.Processes != 5 || both.RSS != table.Sample([]int{a}).RSS+table.Sample([]int{b}).RSS {
+		t.Errorf("both groups: %+v", both)
+	}
+	if none := table.Sample(nil); none.Processes != 0 {
+		t.Errorf("no pids: %+v", none)
+	}
+}
+
 func TestSamplerNoProcesses(t *testing.T) {
 	s := newSampler(t)
 	for _, pids := range [][]int{nil, {0, -1}, {1 << 30}} {

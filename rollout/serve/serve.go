@@ -296,8 +296,15 @@ func (s *server) tick() {
 		s.follow()
 	}
 	now := time.Now()
+	var table *metrics.ProcessTable
+	if s.sampler != nil {
+		var err error
+		if table, err = s.sampler.Scan(); err != nil {
+			s.log.Debug("reading /proc", "error", err)
+		}
+	}
 	for _, svc := range s.services {
-		s.sampleProcesses(svc)
+		s.sampleProcesses(svc, table)
 		if svc.ro == nil || svc.ro.Phase.Finished() {
 			continue
 		}

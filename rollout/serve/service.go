@@ -353,25 +353,26 @@ func (svc *service) sample(ver string) rollout.Sample {
 	}
 }
 
-// sampleProcesses updates the CPU and memory use of every version.
-func (s *server) sampleProcesses(svc *service) {
+// sampleProcesses updates the CPU and memory use of every version of
+// svc from table, one scan of /proc for the whole tick (nil when there are
+// no figures).
+func (s *server) sampleProcesses(svc *service, table *metrics.ProcessTable) {
 	for _, v := range svc.versions {
 		if addr := v.inst.Addr(); addr != v.url.Host {
 			// Restarted on another port (its own was taken meanwhile).
 			s.readdress(svc, v, addr)
 		}
-		pids, err := v.inst.Pids()
-		if err != nil {
-			continue
+		// The main process leads the version's process group: sampling
+		// it counts every process in the group and below it.
+		var pids []int
+		if pid := v.inst.Pid(); pid > 0 {
+			pids = []int{pid}
 		}
 		v.rec.SetProcesses(pids)
-		if s.sampler == nil {
+		if table == nil {
 			continue
 		}
-		cur, err := s.sampler.Sample(pids)
-		if err != nil {
-			continue
-		}
+		cur := table.Sample(pids)
 		if !v.procPrev.At.IsZero() {
 			v.usage = s.sampler.Usage(v.procPrev, cur)
 		}

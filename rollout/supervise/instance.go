@@ -125,16 +125,22 @@ func (i *Instance) Status() Status {
 	return st
 }
 
-// Pids returns the live processes of the service's process group, for CPU
-// and memory accounting; none when no process runs.
-func (i *Instance) Pids() ([]int, error) {
+// Pid returns the pid of the service's main process, which leads its
+// process group; 0 when no process runs. A metrics.Sampler given it counts
+// the whole group.
+func (i *Instance) Pid() int {
 	i.mu.Lock()
-	pgid := i.status.Pid
-	i.mu.Unlock()
-	if pgid == 0 {
-		return nil, nil
+	defer i.mu.Unlock()
+	return i.status.Pid
+}
+
+// Pids returns the live processes of the service's process group; none
+// when no process runs.
+func (i *Instance) Pids() ([]int, error) {
+	if pgid := i.Pid(); pgid != 0 {
+		return groupMembers(pgid)
 	}
-	return groupMembers(pgid)
+	return nil, nil
 }
 
 // Done is closed when the instance has come to its end: Stopped, or Failed
