@@ -102,23 +102,11 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		}
 		defer proxy.stop()
 
-		closedLoop(ctx, backend.url, conns, duration/5) // warm-up
-		backendCPU, err := backend.cpuTime(sampler)
+		direct, backendCPU, err := measureLoop(ctx, backend, sampler, conns, duration)
 		if err != nil {
 			return err
 		}
-		direct := closedLoop(ctx, backend.url, conns, duration)
-		backendUsed, err := backend.cpuTime(sampler)
-		if err != nil {
-			return err
-		}
-		closedLoop(ctx, proxy.url, conns, duration/5)
-		routerCPU, err := proxy.cpuTime(sampler)
-		if err != nil {
-			return err
-		}
-		proxied := closedLoop(ctx, proxy.url, conns, duration)
-		routerUsed, err := proxy.cpuTime(sampler)
+		proxied, routerCPU, err := measureLoop(ctx, proxy, sampler, conns, duration)
 		if err != nil {
 			return err
 		}
@@ -135,7 +123,7 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 			continue
 		}
 		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request)\n",
-			perRequest(routerUsed-routerCPU, proxied.ok), perRequest(backendUsed-backendCPU, direct.ok))
+			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok))
 		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
 			return err
 		}
@@ -180,13 +168,7 @@ func measureReference(ctx context.Context, lay layout, backendURL string, conns 
 		return err
 	}
 	defer hp.stop()
-	closedLoop(ctx, hp.url, conns, duration/5)
-	before, err := hp.cpuTime(sampler)
-	if err != nil {
-		return err
-	}
-	ref := closedLoop(ctx, hp.url, conns, duration)
-	after, err := hp.cpuTime(sampler)
+	ref, cpu, err := measureLoop(ctx, hp, sampler, conns, duration)
 	if err != nil {
 		return err
 	}
@@ -194,8 +176,22 @@ func measureReference(ctx context.Context, lay layout, backendURL string, conns 
 		return fmt.Errorf("haproxy reference: %d requests failed", ref.failed)
 	}
 	fmt.Printf("haproxy reference  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (HAProxy in the router's place; %.0f µs CPU per request)\n",
-		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(after-before, ref.ok))
+		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(cpu, ref.ok))
 	return nil
+}
+
+// measureLoop warms c up, then runs a closed loop against it for
+// duration and returns what the loop counted and the CPU time c used
+// meanwhile.
+func measureLoop(ctx context.Context, c *child, sampler *metrics.Sampler, conns int, duration time.Duration) (counts, time.Duration, error) {
+	closedLoop(ctx, c.url, conns, duration/5)
+	before, err := c.cpuTime(sampler)
+	if err != nil {
+		return counts{}, 0, err
+	}
+	n := closedLoop(ctx, c.url, conns, duration)
+	after, err := c.cpuTime(sampler)
+	return n, after - before, err
 }
 
 // latencyRounds is how many times the latency measurement runs.
