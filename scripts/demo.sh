@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo of README.md, offline: build a signed bundle from generated
 # fixtures, verify and inspect it, install it on an appliance directory,
-# apply an update bundle, check, roll back, report compliance evidence, then
+# apply an update bundle and a one-migration hotfix, check, roll back, report
+# compliance evidence, then
 # make a self-contained installer and install from it on a fresh root,
 # split the bundle into parts for size-limited media, and finally run
 # ferry serve with canary rollouts of a service under generated traffic.
@@ -62,13 +63,23 @@ go run ./fixtures/cmd/fixturegen project -out "$work/project-1.1.0" -name demo-a
 ls -l "$work"/*.ferry
 "$ferry" update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
 
+step "a hotfix of one migration: the update is a few KiB, zstd-compressed whole"
+cp -r "$work/project-1.1.0" "$work/project-1.1.1"
+sed -i 's/^  version: 1.1.0$/  version: 1.1.1/' "$work/project-1.1.1/ferry.yaml"
+printf 'CREATE INDEX users_display_name ON users (display_name);\n' > "$work/project-1.1.1/migrations/app/004_index_display_name.up.sql"
+printf 'DROP INDEX users_display_name;\n' > "$work/project-1.1.1/migrations/app/004_index_display_name.down.sql"
+"$ferry" bundle create -f "$work/project-1.1.1/ferry.yaml" -o "$work/demo-app-1.1.1-hotfix.ferry" \
+	--key "$work/release.key" --base "$work/demo-app-1.1.0-update.ferry"
+"$ferry" update plan "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
+"$ferry" update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
+
 step "check installed content against the signed manifests, and the audit chain"
 "$ferry" check --root "$root"
 "$ferry" audit --verify --root "$root" | tail -3
 
 step "roll back to the kept release, then forward again"
 "$ferry" rollback --root "$root"
-"$ferry" update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
+"$ferry" update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
 "$ferry" history --root "$root" | grep -v '^      '
 
 step "compliance evidence (NIST SP 800-53 rev5) from what ferry recorded"
