@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The demo of README.md, offline: build a signed bundle from generated
 # fixtures, verify and inspect it, install it on an appliance directory,
-# apply an update bundle and a one-migration hotfix, check, roll back, report
-# compliance evidence, then
-# make a self-contained installer and install from it on a fresh root,
-# split the bundle into parts for size-limited media, and finally run
-# ferry serve with canary rollouts of a service under generated traffic.
+# apply an update bundle and a one-migration hotfix, check, roll back,
+# report compliance evidence, then make a self-contained installer and
+# install from it on a fresh root, split the bundle into parts for
+# size-limited media, and finally run ferry serve with canary rollouts of a
+# service under generated traffic.
 # Usage: demo.sh WORKDIR
 set -euo pipefail
 
