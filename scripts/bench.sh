@@ -194,7 +194,6 @@ cat <<REPORT
 
 router ($router_duration per measurement, $(nproc) cores)
 $(sed 's/^/  /' "$work/router.out")
-  targets: throughput >= 0.80x direct, added p99 <= 1 ms, abort to stable <= 100 ms, blue-green switch <= 100 ms with 0 failed
 REPORT
 
 echo "bench: delta updates" >&2

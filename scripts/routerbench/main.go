@@ -23,8 +23,9 @@
 //	                    is then shut down and green promoted, counting
 //	                    failed requests throughout
 //
-// Timings are reported, never judged: it exits non-zero only when the
-// setup fails.
+// The targets are judged on the last lines, "ok" or "MISSED"; a
+// missed target does not change the exit status, which is non-zero only
+// when the setup fails.
 package main
 
 import (
@@ -68,19 +69,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, "routerbench: -c, -rate, -duration and -settle must be positive")
 		os.Exit(2)
 	}
-	if err := measureProxying(context.Background(), *duration, *conns, *rate, *work); err != nil {
+	var judged targets
+	if err := measureProxying(context.Background(), *duration, *conns, *rate, *work, &judged); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
-	if err := run(context.Background(), *duration, *conns, *settle); err != nil {
+	if err := run(context.Background(), *duration, *conns, *settle, &judged); err != nil {
 		fmt.Fprintln(os.Stderr, "routerbench:", err)
 		os.Exit(1)
 	}
+	judged.print(os.Stdout)
 }
 
 // measureProxying measures throughput, the router's CPU per request and
 // added latency with the backend and router as processes of their own.
-func measureProxying(ctx context.Context, duration time.Duration, conns, rate int, work time.Duration) error {
+func measureProxying(ctx context.Context, duration time.Duration, conns, rate int, work time.Duration, judged *targets) error {
 	lay := planLayout()
 	if err := pinSelf(lay.load); err != nil {
 		return err
@@ -122,6 +125,8 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		if w > 0 {
 			continue
 		}
+		ratio := proxied.perSecond() / direct.perSecond()
+		judged.add(fmt.Sprintf("throughput >= %.2fx direct (trivial backend)", throughputTarget), fmt.Sprintf("%.2fx", ratio), ratio >= throughputTarget)
 		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request)\n",
 			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok))
 		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
@@ -147,6 +152,8 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 			percentile(added, 0.5).Microseconds(), latencyRounds, duration, rate,
 			percentile(mid[1], 0.5).Microseconds(), percentile(mid[0], 0.5).Microseconds())
 		fmt.Printf("  rounds           p99 added µs (routed vs direct): %s\n", strings.Join(rounds, ", "))
+		p99 := percentile(added, 0.5)
+		judged.add(fmt.Sprintf("added p99 <= %v", addedP99Target), fmt.Sprintf("%d µs", p99.Microseconds()), p99 <= addedP99Target)
 	}
 	return nil
 }
@@ -206,7 +213,7 @@ func perRequest(cpu time.Duration, requests int64) float64 {
 
 // run measures the switches, in this process: the router's Set against
 // two in-process backends under load.
-func run(ctx context.Context, duration time.Duration, conns int, settle time.Duration) error {
+func run(ctx context.Context, duration time.Duration, conns int, settle time.Duration, judged *targets) error {
 	blue, err := startBackend("1.0.0")
 	if err != nil {
 		return err
@@ -252,6 +259,8 @@ func run(ctx context.Context, duration time.Duration, conns int, settle time.Dur
 	aborted := load.stop()
 	fmt.Printf("abort to stable    %.2f ms  (Set returned after %.2f ms; %d requests reached the canary after that; failed requests %d of %d)\n",
 		ms(green.lastSince(abortAt)), ms(setTook), after, aborted.failed, aborted.ok+aborted.failed)
+	abortTook := green.lastSince(abortAt)
+	judged.add(fmt.Sprintf("abort to stable <= %v", switchTarget), fmt.Sprintf("%.2f ms", ms(abortTook)), abortTook <= switchTarget && after == 0)
 
 	// Blue-green: green warmed up at 0%, switched to 100%, blue shut down,
 	// green promoted to stable.
@@ -274,6 +283,8 @@ func run(ctx context.Context, duration time.Duration, conns int, settle time.Dur
 	switched := load.stop()
 	fmt.Printf("blue-green switch  %.2f ms, failed requests %d  (Set returned after %.2f ms; blue then shut down; %d requests to blue after Set returned; %d requests in all)\n",
 		ms(blue.lastSince(switchAt)), switched.failed, ms(switchTook), blue.hits.Load()-blueAtReturn, switched.ok+switched.failed)
+	switchDone := blue.lastSince(switchAt)
+	judged.add(fmt.Sprintf("blue-green switch <= %v, 0 failed", switchTarget), fmt.Sprintf("%.2f ms, %d", ms(switchDone), switched.failed), switchDone <= switchTarget && switched.failed == 0)
 	return nil
 }
 
