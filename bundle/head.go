@@ -59,6 +59,9 @@ func (w *walker) next() (*tar.Header, error) {
 	if errors.Is(err, tar.ErrHeader) && w.current != "" {
 		return nil, newError(ErrCorruptHeader, "", fmt.Errorf("the header after entry %q: %v", w.current, err))
 	}
+	if ferr := w.fileFailure(err); ferr != nil {
+		return nil, ferr
+	}
 	if err != nil {
 		return nil, tarError(err, "after "+w.current)
 	}
@@ -69,11 +72,16 @@ func (w *walker) next() (*tar.Header, error) {
 	return hdr, nil
 }
 
-// packedFailure returns err when it says that a compressed file stopped
-// early or does not decode — the file is then a damaged bundle, not
-// something else — and nil otherwise.
-func (w *walker) packedFailure(err error) error {
-	if w.file.Compressed() && (errors.Is(err, ErrTruncated) || errors.Is(err, ErrDamagedCompression)) {
+// fileFailure returns err when it is a failure of the file rather than of
+// what it holds — a part of a split file missing or damaged, a compressed
+// file that stops early or does not decode — so that it is reported as
+// such, not as "not a bundle"; nil otherwise. The first header of a
+// compressed bundle can come from its second part.
+func (w *walker) fileFailure(err error) error {
+	switch {
+	case errors.Is(err, ErrDamagedPart), errors.Is(err, ErrMissingPart):
+		return err
+	case w.file.Compressed() && (errors.Is(err, ErrTruncated) || errors.Is(err, ErrDamagedCompression)):
 		return err
 	}
 	return nil
@@ -96,7 +104,7 @@ func readHead(w *walker) (*Head, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, newError(ErrNotABundle, "", fmt.Errorf("empty archive"))
 		}
-		if err := w.packedFailure(err); err != nil {
+		if err := w.fileFailure(err); err != nil {
 			return nil, err
 		}
 		return nil, newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %v", err))

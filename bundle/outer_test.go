@@ -295,3 +295,33 @@ func tamperPositions(n int) []int {
 	}
 	return ps
 }
+
+// TestCompressedParts: a compressed bundle split into parts reads as one,
+// and a damaged part is reported as such even when it holds the first
+// tar header, which compression can move out of the first part.
+func TestCompressedParts(t *testing.T) {
+	d := newPackedDelta(t, bundle.CompressAuto)
+	dir := t.TempDir()
+	parts, err := bundle.SplitFile(context.Background(), d.path, dir, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(dir, filepath.Base(bundle.PartName(filepath.Base(d.path), 0)))
+	v, err := bundle.VerifyFile(context.Background(), first, bundle.VerifyOptions{Trust: d.trustedSet})
+	if err != nil || v.Digest != d.res.Digest {
+		t.Fatalf("verify the parts of %d: %v", len(parts), err)
+	}
+	second := filepath.Join(dir, filepath.Base(bundle.PartName(filepath.Base(d.path), 1)))
+	data, err := os.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[100] ^= 0x01
+	if err := os.WriteFile(second, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bundle.VerifyFile(context.Background(), first, bundle.VerifyOptions{Trust: d.trustedSet})
+	if !errors.Is(err, bundle.ErrDamagedPart) || errors.Is(err, bundle.ErrNotABundle) {
+		t.Fatalf("a damaged second part: got %v, want %v alone", err, bundle.ErrDamagedPart)
+	}
+}

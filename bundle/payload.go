@@ -242,7 +242,7 @@ func firstManifestDigest(r io.Reader) (string, error) {
 	w := newWalker(r, nil)
 	hdr, err := w.next()
 	if err != nil {
-		if err := w.packedFailure(err); err != nil {
+		if err := w.fileFailure(err); err != nil {
 			return "", err
 		}
 		return "", newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %w", err))
