@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +49,7 @@ func TestScripts(t *testing.T) {
 			"freeport":   cmdFreePort,
 			"waithttp":   cmdWaitHTTP,
 			"regionat":   cmdRegionAt,
+			"runexe":     cmdRunExe,
 		},
 		Condition: func(cond string) (bool, error) {
 			if name, ok := strings.CutPrefix(cond, "cmd:"); ok {
@@ -94,6 +97,42 @@ func cmdFerryCode(ts *testscript.TestScript, bin string, neg bool, args []string
 	}
 	if got != want {
 		ts.Fatalf("ferry %s: exit code %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// cmdRunExe runs an executable the script itself wrote, as exec does:
+// runexe FILE ARGS... (! runexe when it must fail). A start refused with
+// "text file busy" is tried again: a process that another script forks
+// while this one writes the file holds it open for writing until it execs
+// (golang.org/issue/22315), and the kernel runs no file open for writing.
+func cmdRunExe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: runexe FILE ARGS...")
+	}
+	var err error
+	for try := 0; ; try++ {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(ts.MkAbs(args[0]), args[1:]...)
+		cmd.Dir = ts.MkAbs(".")
+		cmd.Env = scriptEnv(ts)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err = cmd.Run()
+		if errors.Is(err, syscall.ETXTBSY) && try < 50 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		_, _ = ts.Stdout().Write(stdout.Bytes())
+		_, _ = ts.Stderr().Write(stderr.Bytes())
+		break
+	}
+	var ee *exec.ExitError
+	switch {
+	case err != nil && !errors.As(err, &ee):
+		ts.Fatalf("runexe %s: %v", args[0], err)
+	case neg && err == nil:
+		ts.Fatalf("runexe %s: succeeded, want a failure", strings.Join(args, " "))
+	case !neg && err != nil:
+		ts.Fatalf("runexe %s: %v", strings.Join(args, " "), err)
 	}
 }
 
