@@ -74,13 +74,7 @@ func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version s
 		lic.ReadError = err.Error()
 		return lic
 	}
-	lic.Policy, lic.Required = info.Policy, info.Required
-	for _, r := range info.History {
-		lic.History = append(lic.History, LicenceRecord{
-			ID: r.ID, Customer: r.Customer, Issued: r.Issued.UTC(), Expires: r.Expires.UTC(),
-			Installed: r.Installed.UTC(), SHA256: r.SHA256,
-		})
-	}
+	lic.Policy, lic.Required, lic.History = info.Policy, info.Required, info.History
 	data, err := db.Mark(licenceMark)
 	if err != nil {
 		lic.ReadError = err.Error()

@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+
+	"ferry/installer"
 )
 
 // Evidence is everything a report states about one appliance, gathered
@@ -269,15 +271,9 @@ type InstalledLicence struct {
 	Installed time.Time `json:"installed,omitzero"`
 }
 
-// LicenceRecord is one licence in the host's history.
-type LicenceRecord struct {
-	ID        string    `json:"id"`
-	Customer  string    `json:"customer"`
-	Issued    time.Time `json:"issued"`
-	Expires   time.Time `json:"expires"`
-	Installed time.Time `json:"installed"`
-	SHA256    string    `json:"sha256"`
-}
+// LicenceRecord is one licence in the host's history, as the installer
+// records it.
+type LicenceRecord = installer.LicenseRecord
 
 // LicenceEvent is one audit entry of licence enforcement: a licence
 // installed, checked, used in its grace period or refused, or a bundle

@@ -242,7 +242,9 @@ func storeLicense(db *state.DB, lic *license.License, data []byte, c Clock) erro
 	return db.Audit("license.installed", fields)
 }
 
-// LicenseHistory is every licence installed on the host, oldest first.
+// LicenseHistory is every licence installed on the host, oldest first,
+// its times in UTC whatever zone they were recorded in, so that reports
+// built from it read the same on every host.
 func LicenseHistory(db *state.DB) ([]LicenseRecord, error) {
 	v, err := db.Mark(licenseHistoryMark)
 	if err != nil || v == nil {
@@ -251,6 +253,10 @@ func LicenseHistory(db *state.DB) ([]LicenseRecord, error) {
 	var out []LicenseRecord
 	if err := json.Unmarshal(v, &out); err != nil {
 		return nil, fmt.Errorf("%w: licence history: %v", state.ErrCorrupt, err)
+	}
+	for i := range out {
+		r := &out[i]
+		r.Issued, r.Expires, r.Installed = r.Issued.UTC(), r.Expires.UTC(), r.Installed.UTC()
 	}
 	return out, nil
 }
