@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +29,7 @@ func TestServeKilledMidRollout(t *testing.T) {
 	svcBin := fixtures.BuildTestService(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
-	listen := freeTCPAddr(t)
+	listen := fixtures.FreeTCPAddr(t)
 	env := append(os.Environ(), "FERRY_PASSPHRASE=e2e", "FERRY_ROOT="+root)
 	ferry := func(args ...string) string {
 		t.Helper()
@@ -220,14 +219,4 @@ components:
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

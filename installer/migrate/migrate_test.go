@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/fixtures"
 )
 
 // content stands in for ferry's content store: blobs by digest.
@@ -541,7 +542,7 @@ func testLockTimeout(t *testing.T, e *env) {
 
 func testUnreachable(t *testing.T, e *env) {
 	ctx := context.Background()
-	dsn := e.pg.dsn(freePort(t), "app")
+	dsn := e.pg.dsn(fixtures.FreePort(t), "app")
 	d := &Databases{DSNs: map[string]string{"app": dsn}, Log: e.log}
 	c := content{}
 	_, err := d.Migrate(ctx, "app", goodSet(c), c.open)

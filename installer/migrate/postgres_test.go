@@ -20,6 +20,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"ferry/fixtures"
 )
 
 // testServer is a throwaway PostgreSQL server: its own data directory,
@@ -112,7 +114,7 @@ func startPostgres(t *testing.T) *testServer {
 		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := fixtures.FreePort(t)
 	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c synchronous_commit=off", port, dir)
 	if err := run("pg_ctl", "-D", data, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
@@ -178,16 +180,6 @@ func (s *testServer) waitForQuery(t *testing.T, dsn, text string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no session of %s ran %q within 30s", dbname, text)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func randomHex(t *testing.T) string {

@@ -1,11 +1,12 @@
 package metrics
 
 import (
-	"context"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
+
+	"ferry/fixtures"
 )
 
 // startGroup starts a shell script as the leader of its own process group,
@@ -24,21 +25,6 @@ func startGroup(t *testing.T, script string) int {
 		_ = cmd.Wait()
 	})
 	return pid
-}
-
-// waitFor polls cond until it holds; the deadline only guards against a
-// hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s", what)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 func newSampler(t *testing.T) *Sampler {
@@ -60,7 +46,7 @@ func TestSamplerBusyChild(t *testing.T) {
 	pid := startGroup(t, `sh -c 'while :; do :; done' & wait`)
 
 	var first ProcessSample
-	waitFor(t, "the busy child to start", func() bool {
+	fixtures.WaitFor(t, "the busy child to start", func() bool {
 		var err error
 		first, err = s.Sample([]int{pid})
 		if err != nil {
@@ -69,7 +55,7 @@ func TestSamplerBusyChild(t *testing.T) {
 		return first.Processes == 2
 	})
 	var last ProcessSample
-	waitFor(t, "300ms of CPU time", func() bool {
+	fixtures.WaitFor(t, "300ms of CPU time", func() bool {
 		var err error
 		last, err = s.Sample([]int{pid})
 		if err != nil {
@@ -95,7 +81,7 @@ func TestSamplerBusyChild(t *testing.T) {
 func TestSamplerProcessGroup(t *testing.T) {
 	s := newSampler(t)
 	pid := startGroup(t, `(sleep 60 &); exec sleep 61`)
-	waitFor(t, "the orphaned sleep and the service", func() bool {
+	fixtures.WaitFor(t, "the orphaned sleep and the service", func() bool {
 		got, err := s.Sample([]int{pid})
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +104,7 @@ func TestProcessTableSamplesMany(t *testing.T) {
 	a := startGroup(t, `(sleep 60 &); exec sleep 61`)
 	b := startGroup(t, `sleep 62 & sleep 63 & wait`)
 	var table *ProcessTable
-	waitFor(t, "both groups", func() bool {
+	fixtures.WaitFor(t, "both groups", func() bool {
 		var err error
 		if table, err = s.Scan(); err != nil {
 			t.Fatal(err)

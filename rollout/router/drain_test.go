@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"ferry/fixtures"
 )
 
 // load keeps workers sending requests to url until stopped, and counts
@@ -78,7 +80,7 @@ func (l *load) check(t *testing.T) {
 func waitHits(t *testing.T, b *testBackend, n int64) {
 	t.Helper()
 	want := b.hits.Load() + n
-	waitFor(t, fmt.Sprintf("%d requests at %s", n, b.version), func() bool { return b.hits.Load() >= want })
+	fixtures.WaitFor(t, fmt.Sprintf("%d requests at %s", n, b.version), func() bool { return b.hits.Load() >= want })
 }
 
 // TestSetUnderLoad changes the routing over and over under concurrent

@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -115,19 +114,4 @@ func newRequest(t *testing.T, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
-}
-
-// waitFor polls cond until it holds; the deadline only guards against a
-// hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ferry/fixtures"
 )
 
 func TestWeights(t *testing.T) {
@@ -45,7 +47,7 @@ func TestWeights(t *testing.T) {
 	}
 
 	// The router records a request after the client has its response.
-	waitFor(t, "the recorders to catch up", func() bool {
+	fixtures.WaitFor(t, "the recorders to catch up", func() bool {
 		return stable.metrics.Snapshot().Requests == stable.hits.Load() && canary.metrics.Snapshot().Requests == canary.hits.Load()
 	})
 	if s, want := stable.metrics.Snapshot(), stable.hits.Load(); s.Requests != want || s.Responses() != want {
@@ -219,7 +221,7 @@ func TestErrorsAndStatus(t *testing.T) {
 	if resp.StatusCode != 500 || resp.Header.Get(VersionHeader) != "1.4.0" {
 		t.Errorf("a failing backend: %s from %q, want its 500 from 1.4.0", resp.Status, resp.Header.Get(VersionHeader))
 	}
-	waitFor(t, "the 500 to be recorded", func() bool { return failing.metrics.Snapshot().Requests == 1 })
+	fixtures.WaitFor(t, "the 500 to be recorded", func() bool { return failing.metrics.Snapshot().Requests == 1 })
 	if s := failing.metrics.Snapshot(); s.Requests != 1 || s.Errors5xx != 1 || s.Responses() != 1 || s.ConnErrors != 0 {
 		t.Errorf("failing backend's recorder %+v, want one 5xx response", s)
 	}
@@ -234,7 +236,7 @@ func TestErrorsAndStatus(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(VersionHeader) != "1.5.0" || !strings.Contains(string(body), "1.5.0") {
 		t.Errorf("a backend that is down: %s from %q: %s; want 502 naming 1.5.0", resp.Status, resp.Header.Get(VersionHeader), body)
 	}
-	waitFor(t, "the 502 to be recorded", func() bool { return down.metrics.Snapshot().Requests == 1 })
+	fixtures.WaitFor(t, "the 502 to be recorded", func() bool { return down.metrics.Snapshot().Requests == 1 })
 	if s := down.metrics.Snapshot(); s.Requests != 1 || s.ConnErrors != 1 || s.Responses() != 0 {
 		t.Errorf("down backend's recorder %+v, want one connection error", s)
 	}
@@ -284,11 +286,11 @@ func TestClientGoesAway(t *testing.T) {
 	if _, err := newClient(t).Do(req); err == nil {
 		t.Fatal("a canceled request succeeded")
 	}
-	waitFor(t, "the canceled request to be recorded", func() bool { return b.metrics.Snapshot().Canceled == 1 })
+	fixtures.WaitFor(t, "the canceled request to be recorded", func() bool { return b.metrics.Snapshot().Canceled == 1 })
 	if s := b.metrics.Snapshot(); s.ConnErrors != 0 || s.Responses() != 0 {
 		t.Errorf("a client going away counted against the backend: %+v", s)
 	}
-	waitFor(t, "the request to leave", func() bool { return r.InFlight("1.4.0") == 0 })
+	fixtures.WaitFor(t, "the request to leave", func() bool { return r.InFlight("1.4.0") == 0 })
 }
 
 func TestInvalidConfig(t *testing.T) {

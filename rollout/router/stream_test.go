@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"ferry/fixtures"
 )
 
 // TestStreaming checks that a response is passed on as the backend
@@ -112,7 +114,7 @@ func TestWebSocket(t *testing.T) {
 	if err := conn.Close(websocket.StatusNormalClosure, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the WebSocket to be recorded", func() bool { return b.metrics.Snapshot().Requests == 1 })
+	fixtures.WaitFor(t, "the WebSocket to be recorded", func() bool { return b.metrics.Snapshot().Requests == 1 })
 	if s := b.metrics.Snapshot(); s.Responses() != 1 || s.ConnErrors != 0 || s.Errors5xx != 0 {
 		t.Errorf("recorder after one WebSocket: %+v", s)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,17 +53,7 @@ func newAppliance(t *testing.T) *appliance {
 	}
 	dir := t.TempDir()
 	return &appliance{t: t, dir: dir, root: filepath.Join(dir, "root"), key: key,
-		pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), listen: freeAddr(t)}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+		pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), listen: fixtures.FreeTCPAddr(t)}
 }
 
 // bundle builds version of the appliance: the api service with the test

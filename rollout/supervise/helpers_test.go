@@ -21,23 +21,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// deadlock guards only: no test passes or fails on how fast things happen.
-const (
-	guard     = 30 * time.Second
-	pollEvery = 5 * time.Millisecond
-)
-
-// waitFor polls cond until it holds, failing the test if it never does.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(guard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(pollEvery)
-	}
-}
+// guard bounds waits that only guard against a deadlock: no test passes
+// or fails on how fast things happen.
+const guard = 30 * time.Second
 
 // shSpec is a spec running an sh script in a temporary root laid out like
 // an appliance's (logs and run beside each other).
@@ -93,7 +79,7 @@ func readLog(t *testing.T, spec Spec) string {
 // waitLog waits until the log holds s.
 func waitLog(t *testing.T, spec Spec, s string) {
 	t.Helper()
-	waitFor(t, "log line "+strconv.Quote(s), func() bool { return strings.Contains(readLog(t, spec), s) })
+	fixtures.WaitFor(t, "log line "+strconv.Quote(s), func() bool { return strings.Contains(readLog(t, spec), s) })
 }
 
 // alive reports whether pid is a live process (not a zombie) started at

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ferry/fixtures"
 )
 
 func TestPortInEnvironmentAndArguments(t *testing.T) {
@@ -97,7 +99,7 @@ func TestLogsAreWrittenAndRotated(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(spec.LogDir, "svc-1-*.log"))
 		return m
 	}
-	waitFor(t, "old backups to be removed", func() bool { return len(backups()) == 1 })
+	fixtures.WaitFor(t, "old backups to be removed", func() bool { return len(backups()) == 1 })
 	for _, f := range append(backups(), logPath(spec)) {
 		info, err := os.Stat(f)
 		if err != nil {
@@ -139,7 +141,7 @@ func TestRestartsWithBackoffThenFails(t *testing.T) {
 func TestRestartsUntilStopped(t *testing.T) {
 	spec := shSpec(t, `exit 1`)
 	i := start(t, spec)
-	waitFor(t, "two restarts", func() bool { return i.Status().Restarts >= 2 })
+	fixtures.WaitFor(t, "two restarts", func() bool { return i.Status().Restarts >= 2 })
 	stop(t, i, time.Second)
 	if st := i.Status(); st.State != Stopped {
 		t.Errorf("state %s", st.State)
@@ -151,7 +153,7 @@ func TestStopDuringBackoff(t *testing.T) {
 	spec.MinBackoff = time.Hour
 	spec.MaxBackoff = time.Hour
 	i := start(t, spec)
-	waitFor(t, "backoff", func() bool { return i.Status().State == Backoff })
+	fixtures.WaitFor(t, "backoff", func() bool { return i.Status().State == Backoff })
 	if st := i.Status(); st.NextStart.IsZero() || st.LastExit == nil || st.LastExit.Code != 1 {
 		t.Errorf("backoff status %+v", st)
 	}
@@ -251,7 +253,7 @@ func TestNoLeaks(t *testing.T) {
 		mains = append(mains, i.Status().Pid)
 		stop(t, i, guard)
 	}
-	waitFor(t, "supervisor goroutines to end", func() bool { return len(supervisorGoroutines()) == 0 })
+	fixtures.WaitFor(t, "supervisor goroutines to end", func() bool { return len(supervisorGoroutines()) == 0 })
 	for _, pid := range mains {
 		if st, err := readStat(pid); err == nil && st.ppid == os.Getpid() && st.state == 'Z' {
 			t.Errorf("pid %d is a zombie of the supervisor", pid)
