@@ -43,6 +43,7 @@ FUZZ_TARGETS := \
 	./license:FuzzParse \
 	./license:FuzzVerify \
 	./rollout/router:FuzzPick \
+	./rollout/router:FuzzPrepareRequest \
 	./rollout:FuzzRollout \
 	./rollout:FuzzAnalyze \
 	./rollout/supervise:FuzzParseGroupRecord \

@@ -16,4 +16,13 @@
 // with status and latency (the time until the response headers arrived),
 // connection errors (answered 502 by the router) and requests whose client
 // went away first.
+//
+// The data path is fasthttp's HTTP/1.1 server in front and a pool of
+// kept-alive connections per backend behind, on which the router writes
+// each request anew with fasthttp's encoder and reads the response head
+// with its parser, leaving the body to stream through. It costs about a
+// third of the CPU per request of net/http's server with
+// httputil.ReverseProxy, which on a busy appliance is CPU taken from the
+// services (scripts/routerbench measures both sides). What it gives up:
+// HTTP/2 towards clients, and trailers, which are dropped.
 package router

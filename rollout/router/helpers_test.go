@@ -1,8 +1,10 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -47,16 +49,31 @@ func (b *testBackend) backend() *Backend {
 	return &Backend{Version: b.version, URL: u, Metrics: b.metrics}
 }
 
-// newRouter returns a Router and a real HTTP server in front of it.
-func newRouter(t *testing.T, opts Options) (*Router, *httptest.Server) {
+// routerServer is where a test's router serves.
+type routerServer struct{ URL string }
+
+// newRouter returns a Router serving on a loopback port until the test
+// ends.
+func newRouter(t *testing.T, opts Options) (*Router, routerServer) {
 	t.Helper()
 	if opts.Service == "" {
 		opts.Service = "api"
 	}
 	r := New(opts)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return r, srv
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("router Serve: %v", err)
+		}
+	})
+	return r, routerServer{URL: "http://" + l.Addr().String()}
 }
 
 func mustSet(t *testing.T, r *Router, cfg Config) {

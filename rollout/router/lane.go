@@ -53,7 +53,7 @@ func (l *lane) markIdle() {
 		close(l.idle)
 		// Pooled connections to a backend without traffic are of no
 		// more use; a backend that gets traffic again dials anew.
-		l.target.transport.CloseIdleConnections()
+		l.target.pool.closeIdle()
 	})
 }
 

@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // DefaultDrainTimeout bounds how long Set waits for the requests of a
@@ -26,8 +29,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Router is the http.Handler for one service's public address. It is safe
-// for concurrent use. Until the first Set it answers 503.
+// Router proxies one service's public address (see Serve). It is safe for
+// concurrent use. Until the first Set it answers 503.
 type Router struct {
 	opts Options
 
@@ -36,7 +39,6 @@ type Router struct {
 	// targets keeps each backend's proxy and connection pool across
 	// configurations.
 	targets map[targetKey]*target
-	buffers *bufferPool
 	// draining holds retired lanes until they are idle.
 	draining []*lane
 }
@@ -58,42 +60,45 @@ func New(opts Options) *Router {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Router{opts: opts, targets: make(map[targetKey]*target), buffers: newBufferPool()}
+	return &Router{opts: opts, targets: make(map[targetKey]*target)}
 }
 
-// ServeHTTP routes one request.
-func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+// handle routes one request.
+func (r *Router) handle(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
 	r.mu.RLock()
-	l, cookie := r.gen.pick(req)
+	l, cookie := r.gen.pick(h, clientAddr(ctx.RemoteAddr()), ctx.IsTLS())
 	if l != nil {
 		l.enter()
 	}
 	r.mu.RUnlock()
 	if l == nil {
-		http.Error(w, fmt.Sprintf("ferry: service %s has no version to route to yet", r.opts.Service), http.StatusServiceUnavailable)
+		ctx.Error(fmt.Sprintf("ferry: service %s has no version to route to yet\n", r.opts.Service), fasthttp.StatusServiceUnavailable)
 		return
 	}
-	defer l.leave()
-	l.target.serve(w, req, cookie)
+	// The lane is left when the exchange is over, which for a streamed
+	// response is after its body has been written.
+	l.target.forward(ctx, l, cookie)
 }
 
-// pick chooses the lane for req and, when the choice was by weight and a
-// sticky cookie is configured, the cookie recording it.
-func (g *generation) pick(req *http.Request) (*lane, *http.Cookie) {
+// pick chooses the lane for a request with header h from client and, when
+// the choice was by weight and a sticky cookie is configured, the
+// Set-Cookie value recording it.
+func (g *generation) pick(h *fasthttp.RequestHeader, client netip.Addr, tls bool) (*lane, string) {
 	if g == nil {
-		return nil, nil
+		return nil, ""
 	}
-	if g.canary != nil && anyRuleMatches(g.cfg.Rules, req) {
-		return g.canary, nil
+	if g.canary != nil && anyRuleMatches(g.cfg.Rules, h, client) {
+		return g.canary, ""
 	}
 	name := g.cfg.StickyCookie
 	if name != "" {
-		if c, err := req.Cookie(name); err == nil {
+		if c := string(h.Cookie(name)); c != "" {
 			switch {
-			case g.stable != nil && c.Value == g.cfg.Stable.Version && g.canaryWeight < 100:
-				return g.stable, nil
-			case g.canary != nil && c.Value == g.cfg.Canary.Version && g.canaryWeight > 0:
-				return g.canary, nil
+			case g.stable != nil && c == g.cfg.Stable.Version && g.canaryWeight < 100:
+				return g.stable, ""
+			case g.canary != nil && c == g.cfg.Canary.Version && g.canaryWeight > 0:
+				return g.canary, ""
 			}
 		}
 	}
@@ -102,16 +107,16 @@ func (g *generation) pick(req *http.Request) (*lane, *http.Cookie) {
 		l = g.canary
 	}
 	if l == nil || name == "" {
-		return l, nil
+		return l, ""
 	}
-	return l, &http.Cookie{
+	return l, (&http.Cookie{
 		Name:     name,
 		Value:    l.target.backend.Version,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   req.TLS != nil,
+		Secure:   tls,
 		SameSite: http.SameSiteLaxMode,
-	}
+	}).String()
 }
 
 // Set routes requests by cfg from now on. A request that arrives after the
@@ -200,7 +205,7 @@ func (r *Router) swap(cfg Config) []*lane {
 		if !wanted[k] {
 			delete(r.targets, k)
 			if !r.hasLane(t) {
-				t.transport.CloseIdleConnections()
+				t.pool.closeIdle()
 			}
 		}
 	}
@@ -213,7 +218,7 @@ func (r *Router) targetFor(b Backend) *target {
 	k := keyOf(b)
 	t := r.targets[k]
 	if t == nil {
-		t = newTarget(r.opts.Service, b, r.buffers, r.opts.Logger)
+		t = newTarget(r.opts.Service, b, r.opts.Logger)
 		r.targets[k] = t
 	}
 	return t

@@ -1,23 +1,25 @@
 package router
 
 import (
-	"net/http"
+	"net"
 	"net/netip"
-	"slices"
+
+	"github.com/valyala/fasthttp"
 )
 
-// matches reports whether req meets every condition of the rule. client is
-// the peer's address, invalid when it could not be read.
-func (r Rule) matches(req *http.Request, client netip.Addr) bool {
+// matches reports whether a request with header h from client meets every
+// condition of the rule. client is the peer's address, invalid when it
+// could not be read.
+func (r Rule) matches(h *fasthttp.RequestHeader, client netip.Addr) bool {
 	if r.Header != "" {
-		values := req.Header.Values(r.Header)
-		if len(values) == 0 || (r.HeaderValue != "" && !slices.Contains(values, r.HeaderValue)) {
+		values := h.PeekAll(r.Header)
+		if len(values) == 0 || (r.HeaderValue != "" && !containsValue(values, r.HeaderValue)) {
 			return false
 		}
 	}
 	if r.Cookie != "" {
-		c, err := req.Cookie(r.Cookie)
-		if err != nil || (r.CookieValue != "" && c.Value != r.CookieValue) {
+		c := h.Cookie(r.Cookie)
+		if c == nil || (r.CookieValue != "" && string(c) != r.CookieValue) {
 			return false
 		}
 	}
@@ -27,25 +29,37 @@ func (r Rule) matches(req *http.Request, client netip.Addr) bool {
 	return true
 }
 
-// anyRuleMatches reports whether one of rules matches req.
-func anyRuleMatches(rules []Rule, req *http.Request) bool {
-	if len(rules) == 0 {
-		return false
-	}
-	client := clientAddr(req)
-	for _, r := range rules {
-		if r.matches(req, client) {
+func containsValue(values [][]byte, want string) bool {
+	for _, v := range values {
+		if string(v) == want {
 			return true
 		}
 	}
 	return false
 }
 
-// clientAddr returns the address of the connection's peer, with an IPv4
+// anyRuleMatches reports whether one of rules matches the request.
+func anyRuleMatches(rules []Rule, h *fasthttp.RequestHeader, client netip.Addr) bool {
+	for _, r := range rules {
+		if r.matches(h, client) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr returns the address of a connection's peer, with an IPv4
 // address mapped into IPv6 unmapped so that IPv4 prefixes match it. It is
-// invalid when RemoteAddr holds no address (a Unix socket).
-func clientAddr(req *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(req.RemoteAddr)
+// invalid for a peer without an IP address (a Unix socket).
+func clientAddr(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case nil:
+		return netip.Addr{}
+	}
+	ap, err := netip.ParseAddrPort(a.String())
 	if err != nil {
 		return netip.Addr{}
 	}

@@ -1,13 +1,15 @@
 package router
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httputil"
+	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"ferry/rollout/metrics"
 )
@@ -15,15 +17,6 @@ import (
 // VersionHeader is the response header naming the version that answered
 // (or, on a 502, the version that did not).
 const VersionHeader = "X-Ferry-Version"
-
-// Transport settings for the connections to one backend. Backends are
-// local, so dialing fails fast; the idle pool is large enough that a busy
-// service reuses connections instead of dialing per request.
-const (
-	dialTimeout         = 5 * time.Second
-	maxIdleConnsPerHost = 256
-	idleConnTimeout     = 90 * time.Second
-)
 
 // targetKey identifies a backend across configurations: the same version
 // at the same address with the same recorder keeps its connection pool.
@@ -33,144 +26,232 @@ type targetKey struct {
 	metrics *metrics.Recorder
 }
 
+func keyOf(b Backend) targetKey {
+	return targetKey{version: b.Version, url: b.URL.String(), metrics: b.Metrics}
+}
+
 // target proxies requests to one backend.
 type target struct {
-	service   string
-	backend   Backend
-	transport *http.Transport
-	proxy     *httputil.ReverseProxy
-	logger    *slog.Logger
+	service string
+	backend Backend
+	pool    *connPool
+	logger  *slog.Logger
 }
 
-func newTarget(service string, b Backend, buffers *bufferPool, logger *slog.Logger) *target {
-	t := &target{
+func newTarget(service string, b Backend, logger *slog.Logger) *target {
+	return &target{
 		service: service,
 		backend: b,
+		pool:    newConnPool(b.URL.Host),
 		logger:  logger.With("service", service, "version", b.Version, "backend", b.URL.Redacted()),
-		transport: &http.Transport{
-			// Never through a proxy from the environment: backends are
-			// local to the appliance.
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: maxIdleConnsPerHost,
-			// The client's Accept-Encoding reaches the backend as it
-			// was: no gzip asked for on its behalf and undone here.
-			DisableCompression:    true,
-			IdleConnTimeout:       idleConnTimeout,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
 	}
-	backendURL := b.URL
-	t.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(backendURL)
-			// The backend sees the Host the client asked for, as it
-			// would without ferry in front, and X-Forwarded-For grows
-			// by the client's address.
-			pr.Out.Host = pr.In.Host
-			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
-			pr.SetXForwarded()
-		},
-		Transport: t.transport,
-		// FlushInterval stays 0: the proxy flushes a response of unknown
-		// length (streamed, chunked, WebSocket) and text/event-stream
-		// after every write by itself, and one of known length in one
-		// write at its end, not one write per buffer.
-		BufferPool:     buffers,
-		ModifyResponse: t.modifyResponse,
-		ErrorHandler:   t.errorHandler,
-		ErrorLog:       slog.NewLogLogger(t.logger.Handler(), slog.LevelDebug),
-	}
-	return t
 }
 
-// exchange is what the proxy learns about one request; it travels in the
-// request's context from serve to the proxy's hooks, which run on the
-// same goroutine.
-type exchange struct {
-	start     time.Time
-	cookie    string // a Set-Cookie value to add to the response, if any
-	responded bool
-	status    int
-	latency   time.Duration
-	connErr   bool
-}
+// forward proxies the request of ctx to the backend and leaves l when the
+// exchange is over: at once when the response has no body or the backend
+// did not answer, after the body has been passed on otherwise, and when
+// the connection closes for an upgrade. cookie, if not empty, is a
+// Set-Cookie value for the response.
+func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, cookie string) {
+	start := time.Now()
+	upgrade := ctx.Request.Header.ConnectionUpgrade()
+	prepareRequest(ctx, upgrade)
 
-type exchangeKey struct{}
-
-func exchangeFrom(ctx context.Context) *exchange {
-	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
-	return ex
-}
-
-// serve proxies one request and records it. cookie, if not nil, is set on
-// the response.
-func (t *target) serve(w http.ResponseWriter, req *http.Request, cookie *http.Cookie) {
-	ex := &exchange{start: time.Now()}
-	if cookie != nil {
-		ex.cookie = cookie.String()
-	}
-	// Recorded in a defer: the proxy panics with http.ErrAbortHandler
-	// when a response breaks off midway.
-	defer t.record(ex)
-	t.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), exchangeKey{}, ex)))
-}
-
-func (t *target) record(ex *exchange) {
-	m := t.backend.Metrics
-	if m == nil {
+	resp := fasthttp.AcquireResponse()
+	c, clientGone, err := t.roundTrip(ctx, resp, upgrade)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		t.failed(ctx, err, clientGone)
+		l.leave()
 		return
 	}
-	switch {
-	case ex.responded:
-		m.ObserveResponse(ex.status, ex.latency)
-	case ex.connErr:
-		m.ObserveConnError()
-	default:
-		m.ObserveCanceled()
+	t.observe(resp.StatusCode(), time.Since(start))
+	prepareResponse(resp, &ctx.Response, t.backend.Version, cookie)
+
+	if upgrade && resp.StatusCode() == fasthttp.StatusSwitchingProtocols {
+		t.relayUpgrade(ctx, l, c, resp)
+		return
+	}
+	reusable := !upgrade && !resp.ConnectionClose()
+	body := resp.BodyStream()
+	if body == nil {
+		// No body (HEAD, 204, 304): the exchange is over.
+		fasthttp.ReleaseResponse(resp)
+		t.release(c, reusable)
+		l.leave()
+		return
+	}
+	size := resp.Header.ContentLength()
+	if size < 0 {
+		size = -1 // chunked to the client, whatever the backend framed
+		// A stream's headers go out at once, not with its first chunk.
+		ctx.Response.ImmediateHeaderFlush = true
+	}
+	ctx.Response.SetBodyStream(&relayBody{t: t, l: l, c: c, resp: resp, body: body, size: int64(size), reusable: reusable}, size)
+}
+
+// roundTrip sends the request of ctx and reads the response's header into
+// resp, with its body left on the connection, which it returns. An
+// idempotent request that fails on a pooled connection before any of the
+// response arrived is sent again once on a new connection, as the backend
+// may have closed the connection while it was idle (see connPool.get). clientGone is
+// set when the client closed its connection while the request waited.
+func (t *target) roundTrip(ctx *fasthttp.RequestCtx, resp *fasthttp.Response, upgrade bool) (c *backendConn, clientGone bool, err error) {
+	resp.StreamBody = true
+	resp.SkipBody = ctx.IsHead()
+	for attempt := 0; ; attempt++ {
+		if upgrade || attempt > 0 {
+			c, err = t.pool.dial()
+		} else {
+			c, err = t.pool.get()
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		err = ctx.Request.Write(c.bw)
+		if err == nil {
+			err = c.bw.Flush()
+		}
+		if err == nil {
+			var gone atomic.Bool
+			w := watchClient(ctx.Conn(), func() {
+				gone.Store(true)
+				c.Close()
+			})
+			err = resp.Read(c.br)
+			w.stop()
+			if gone.Load() {
+				c.Close()
+				return nil, true, errClientGone
+			}
+		}
+		if err == nil {
+			return c, false, nil
+		}
+		c.Close()
+		if !c.reused || attempt > 0 || !replayable(&ctx.Request) || !beforeResponse(err) {
+			return nil, false, err
+		}
 	}
 }
 
-// modifyResponse runs when the backend's response headers arrive, final
-// ones (after any 1xx) or a 101 for an upgrade.
-func (t *target) modifyResponse(resp *http.Response) error {
-	if ex := exchangeFrom(resp.Request.Context()); ex != nil {
-		ex.responded = true
-		ex.status = resp.StatusCode
-		ex.latency = time.Since(ex.start)
-		if ex.cookie != "" {
-			resp.Header.Add("Set-Cookie", ex.cookie)
-		}
+// replayable reports whether req may be sent a second time: its method
+// is idempotent (RFC 9110, section 9.2.2) and its body, if any, is in
+// memory rather than a stream already read from the client.
+func replayable(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions, fasthttp.MethodPut, fasthttp.MethodDelete:
+		return !req.IsBodyStream()
 	}
-	resp.Header.Set(VersionHeader, t.backend.Version)
+	return false
+}
+
+var errClientGone = errors.New("the client closed its connection")
+
+// beforeResponse reports whether err says a connection closed before any
+// response arrived on it.
+func beforeResponse(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, net.ErrClosed) || isConnReset(err)
+}
+
+// release puts c back in the pool when its response was read to the end
+// and the connection may carry another, and closes it otherwise.
+func (t *target) release(c *backendConn, reusable bool) {
+	if reusable {
+		t.pool.put(c)
+	} else {
+		c.Close()
+	}
+}
+
+func (t *target) observe(status int, latency time.Duration) {
+	if m := t.backend.Metrics; m != nil {
+		m.ObserveResponse(status, latency)
+	}
+}
+
+// failed answers a request the backend did not answer: 502 naming the
+// version, counted as a connection error, unless the client went away
+// first, which is nothing wrong with the backend.
+func (t *target) failed(ctx *fasthttp.RequestCtx, err error, clientGone bool) {
+	m := t.backend.Metrics
+	if clientGone {
+		if m != nil {
+			m.ObserveCanceled()
+		}
+		ctx.SetConnectionClose()
+		return
+	}
+	if m != nil {
+		m.ObserveConnError()
+	}
+	t.logger.Warn("backend did not answer", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+	// Error resets the response, headers too.
+	ctx.Error(fmt.Sprintf("ferry: version %s of service %s did not answer\n", t.backend.Version, t.service), fasthttp.StatusBadGateway)
+	ctx.Response.Header.Set(VersionHeader, t.backend.Version)
+}
+
+// relayBody passes a response body from the backend's connection to the
+// client. The server closes it when it has written the body or given up;
+// then the connection goes back to the pool if the body was read to its
+// end, and the request leaves its lane.
+type relayBody struct {
+	t        *target
+	l        *lane
+	c        *backendConn
+	resp     *fasthttp.Response
+	body     io.Reader
+	size     int64 // -1 when unknown
+	read     int64
+	eof      bool
+	reusable bool
+}
+
+func (b *relayBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	b.read += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *relayBody) Close() error {
+	complete := b.eof || (b.size >= 0 && b.read == b.size)
+	reusable := b.reusable && complete && !b.resp.ConnectionClose()
+	if err := b.resp.CloseBodyStream(); err != nil {
+		reusable = false
+	}
+	fasthttp.ReleaseResponse(b.resp)
+	b.t.release(b.c, reusable)
+	b.l.leave()
 	return nil
 }
 
-// errorHandler runs when the proxy could not get a response from the
-// backend, and when an upgraded connection fails after its response.
-func (t *target) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
-	ex := exchangeFrom(req.Context())
-	if ex != nil && ex.responded {
-		// The response (a 101) is already on its way: nothing to answer.
-		t.logger.Debug("proxied connection ended with an error", "err", err)
-		return
-	}
-	if req.Context().Err() != nil {
-		// The client went away; there is no one to answer and nothing
-		// wrong with the backend.
-		return
-	}
-	if ex != nil {
-		ex.connErr = true
-	}
-	t.logger.Warn("backend did not answer", "method", req.Method, "path", req.URL.Path, "err", err)
-	w.Header().Set(VersionHeader, t.backend.Version)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusBadGateway)
-	fmt.Fprintf(w, "ferry: version %s of service %s did not answer\n", t.backend.Version, t.service)
-}
-
-func keyOf(b Backend) targetKey {
-	return targetKey{version: b.Version, url: b.URL.String(), metrics: b.Metrics}
+// relayUpgrade hands the client's connection, after the backend's 101
+// response, to a copy in both directions until either side closes.
+func (t *target) relayUpgrade(ctx *fasthttp.RequestCtx, l *lane, c *backendConn, resp *fasthttp.Response) {
+	fasthttp.ReleaseResponse(resp)
+	head := append([]byte(nil), ctx.Response.Header.Header()...)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(client net.Conn) {
+		defer l.leave()
+		defer c.Close()
+		if _, err := client.Write(head); err != nil {
+			return
+		}
+		// Whichever direction ends first ends both, as the connections
+		// close when this returns.
+		done := make(chan struct{}, 2)
+		go func() {
+			// What the backend sent after its 101 is in c.br already.
+			_, _ = io.Copy(client, c.br)
+			done <- struct{}{}
+		}()
+		go func() {
+			_, _ = io.Copy(c.Conn, client)
+			done <- struct{}{}
+		}()
+		<-done
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"time"
@@ -26,7 +25,9 @@ type service struct {
 	name   string
 	listen string
 	router *router.Router
-	http   *http.Server
+	// stopRouter stops the router's server, letting requests in flight
+	// finish for up to the drain timeout; nil without a router.
+	stopRouter func()
 
 	versions map[string]*version
 	// stable is the version the router sends traffic to outside a
@@ -71,8 +72,18 @@ func (s *server) newService(def serviceDef) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service %s: listen on %s: %w", svc.name, svc.listen, err)
 	}
-	svc.http = &http.Server{Handler: svc.router, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = svc.http.Serve(l) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := svc.router.Serve(ctx, l); err != nil {
+			s.log.Warn("router stopped", "service", svc.name, "err", err)
+		}
+	}()
+	svc.stopRouter = func() {
+		cancel()
+		<-served
+	}
 	return svc, nil
 }
 
@@ -316,10 +327,8 @@ func (s *server) stop(v *version, ctx context.Context) {
 func (s *server) removeService(svc *service) { s.removeServiceCtx(context.Background(), svc) }
 
 func (s *server) removeServiceCtx(ctx context.Context, svc *service) {
-	if svc.http != nil {
-		shut, cancel := context.WithTimeout(ctx, s.opts.DrainTimeout)
-		_ = svc.http.Shutdown(shut)
-		cancel()
+	if svc.stopRouter != nil {
+		svc.stopRouter()
 	}
 	for ver, v := range svc.versions {
 		delete(svc.versions, ver)

@@ -12,12 +12,12 @@ import (
 	"testing"
 )
 
-// TestBodiesThroughPooledBuffers: response bodies of every size around
-// the copy buffer's reach the client intact while many requests share the
-// router's buffer pool at once, and the response's encoding is the
-// backend's: the router asks for no gzip of its own.
-func TestBodiesThroughPooledBuffers(t *testing.T) {
-	sizes := []int{0, 1, copyBufferSize - 1, copyBufferSize, copyBufferSize + 1, 3*copyBufferSize + 7, 1 << 20}
+// TestBodies: response bodies of every size around the connection
+// buffers' reach the client intact while many requests share the
+// router's pooled connections and buffers at once, and the response's
+// encoding is the backend's: the router asks for no gzip of its own.
+func TestBodies(t *testing.T) {
+	sizes := []int{0, 1, connBufferSize - 1, connBufferSize, connBufferSize + 1, 3*connBufferSize + 7, 1 << 20}
 	bodies := make(map[int][]byte, len(sizes))
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range sizes {

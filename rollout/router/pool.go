@@ -1,0 +1,138 @@
+package router
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Settings of the connections to one backend. Backends are local, so
+// dialing fails fast; the idle pool is large enough that a busy service
+// reuses connections instead of dialing per request.
+const (
+	dialTimeout     = 5 * time.Second
+	maxIdleConns    = 256
+	idleConnTimeout = 90 * time.Second
+	connBufferSize  = 16 << 10
+	// checkAfterIdle is how long a connection may sit in the pool before
+	// it is checked for a close by the backend when taken out again (a
+	// backend's own idle timeout): a request sent on a closed connection
+	// fails, and only a request without a body can be sent again.
+	checkAfterIdle = time.Second
+)
+
+// backendConn is one connection to a backend with its buffers. It carries
+// one request at a time.
+type backendConn struct {
+	net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+	// reused is set when the connection comes from the idle pool: a
+	// backend may have closed it meanwhile, and a request that fails on
+	// it before any answer may be sent again on a new one.
+	reused bool
+	idleAt time.Time
+}
+
+// connPool keeps the idle connections to one backend. A request takes one
+// (or dials), and puts it back only once its response has been read to
+// the end, so a connection in the pool is always at a request boundary.
+type connPool struct {
+	addr   string
+	dialer net.Dialer
+
+	mu   sync.Mutex
+	idle []*backendConn // most recently used last
+}
+
+func newConnPool(addr string) *connPool {
+	return &connPool{addr: addr, dialer: net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}}
+}
+
+// get returns an idle connection, or a new one.
+func (p *connPool) get() (*backendConn, error) {
+	now := time.Now()
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		c := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		idle := now.Sub(c.idleAt)
+		if idle < idleConnTimeout {
+			p.mu.Unlock()
+			if idle < checkAfterIdle || c.open() {
+				c.reused = true
+				return c, nil
+			}
+			c.Close()
+			p.mu.Lock()
+			continue
+		}
+		c.Close()
+	}
+	p.mu.Unlock()
+	return p.dial()
+}
+
+// open reports whether the backend has not closed c: nothing, not even
+// an end of stream, is waiting to be read on a connection at a request
+// boundary.
+func (c *backendConn) open() bool {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	open := false
+	var peek [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, err := unix.Recvfrom(int(fd), peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		open = errors.Is(err, unix.EAGAIN)
+		return true
+	})
+	return err == nil && open
+}
+
+// dial opens a new connection, never one from the pool.
+func (p *connPool) dial() (*backendConn, error) {
+	nc, err := p.dialer.Dial("tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &backendConn{Conn: nc, br: bufio.NewReaderSize(nc, connBufferSize), bw: bufio.NewWriterSize(nc, connBufferSize)}, nil
+}
+
+// put returns c, whose last response was read to the end, to the pool.
+func (p *connPool) put(c *backendConn) {
+	c.idleAt = time.Now()
+	p.mu.Lock()
+	if len(p.idle) < maxIdleConns {
+		p.idle = append(p.idle, c)
+		c = nil
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// closeIdle closes the idle connections; connections in use are closed
+// when their request ends, if the pool is full, or left for the backend
+// to close.
+func (p *connPool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
