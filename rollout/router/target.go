@@ -229,7 +229,10 @@ func (b *relayBody) Close() error {
 }
 
 // relayUpgrade hands the client's connection, after the backend's 101
-// response, to a copy in both directions until either side closes.
+// response, to a copy in both directions until either side closes. The
+// server calls the hijack handler once the handler has returned; if the
+// client's connection fails in between, it never does, and the request
+// stays counted in its lane until a drain gives up on it.
 func (t *target) relayUpgrade(ctx *fasthttp.RequestCtx, l *lane, c *backendConn, resp *fasthttp.Response) {
 	fasthttp.ReleaseResponse(resp)
 	head := append([]byte(nil), ctx.Response.Header.Header()...)
