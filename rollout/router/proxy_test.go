@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,42 @@ func TestBackendClosedIdle(t *testing.T) {
 	}
 	if s := b.metrics.Snapshot(); s.ConnErrors != 0 {
 		t.Errorf("connection errors counted: %+v", s)
+	}
+}
+
+// TestBodyToConnectionClose: a backend that ends its response by closing
+// the connection (HTTP/1.0 style, no length, no chunks) is passed on
+// whole, and the next request, a POST that cannot be sent twice, does not
+// land on the closed connection.
+func TestBodyToConnectionClose(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+					return
+				}
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Ferry-Version: 1.4.0\r\n\r\n1.4.0")
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + l.Addr().String())
+	r, srv := newRouter(t, Options{})
+	mustSet(t, r, Config{Stable: &Backend{Version: "1.4.0", URL: u}})
+	c := newClient(t)
+	for i := range 3 {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL, strings.NewReader("x"))
+		if v, _, err := fetch(c, req); err != nil || v != "1.4.0" {
+			t.Fatalf("request %d: %q, %v", i, v, err)
+		}
 	}
 }

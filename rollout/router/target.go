@@ -72,7 +72,9 @@ func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, cookie string) {
 		t.relayUpgrade(ctx, l, c, resp)
 		return
 	}
-	reusable := !upgrade && !resp.ConnectionClose()
+	// A body that ends where the connection does (neither a length nor
+	// chunks) leaves nothing to reuse.
+	reusable := !upgrade && !resp.ConnectionClose() && resp.Header.ContentLength() != -2
 	body := resp.BodyStream()
 	if body == nil {
 		// No body (HEAD, 204, 304): the exchange is over.
