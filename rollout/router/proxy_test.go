@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -223,5 +224,60 @@ func TestBodyToConnectionClose(t *testing.T) {
 		if v, _, err := fetch(c, req); err != nil || v != "1.4.0" {
 			t.Fatalf("request %d: %q, %v", i, v, err)
 		}
+	}
+}
+
+// TestNoSmuggling sends requests framed to make a front and a back end
+// disagree on where one request ends. The router frames each request
+// anew for the backend, so whatever it makes of the bytes, the backend
+// sees exactly the requests the client got answers to, and never the
+// request hidden in another's body.
+func TestNoSmuggling(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	b := newBackend(t, "1.4.0", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+string(body))
+		mu.Unlock()
+		_, _ = io.WriteString(w, "1.4.0")
+	})
+	r, srv := newRouter(t, Options{})
+	mustSet(t, r, Config{Stable: b.backend()})
+	const hidden = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+	cases := map[string]string{
+		"length and chunked":     "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"chunked and length":     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 50\r\n\r\n0\r\n\r\n" + hidden,
+		"two lengths":            "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 38\r\n\r\n" + hidden,
+		"unknown coding":         "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" + hidden,
+		"space before colon":     "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n" + hidden,
+		"coding list":            "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"folded header":          "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"chunked in HTTP/1.0":    "POST /a HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + hidden,
+		"chunk size overflowing": "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\nx\r\n0\r\n\r\n" + hidden,
+	}
+	for name, raw := range cases {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(conn, raw)
+		out, _ := io.ReadAll(conn) // until the router closes or the deadline
+		conn.Close()
+		answered := strings.Count(string(out), "HTTP/1.1 200 ")
+		mu.Lock()
+		for _, s := range seen {
+			if strings.HasPrefix(s, "/smuggled") {
+				t.Errorf("%s: the hidden request reached the backend (%q)", name, seen)
+			}
+		}
+		if len(seen) != answered {
+			t.Errorf("%s: the backend saw %q, the client got %d answers", name, seen, answered)
+		}
+		mu.Unlock()
 	}
 }
