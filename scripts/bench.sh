@@ -20,7 +20,8 @@
 #            HAProxy are processes of their own, the load generator pinned
 #            to half the CPUs, they to the other half): throughput with a
 #            trivial backend and with one doing 100 µs of CPU work per
-#            request, CPU per request, added p99 latency (median of 5
+#            request, CPU per request, memory per idle kept-alive
+#            client connection, added p99 latency (median of 5
 #            rounds), abort-to-stable and blue-green switch times with
 #            failed requests counted
 #   delta:   update bundles (scripts/deltabench) against full bundles of the

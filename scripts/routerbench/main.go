@@ -7,6 +7,8 @@
 //	                    work per request
 //	router CPU          the router process's CPU time per request, and the
 //	                    trivial backend's
+//	router memory       the router's resident memory per idle kept-alive
+//	                    client connection, with 500 of them open
 //	router p99 added    open loop at -rate requests per second for
 //	                    -duration, the p99 latency through the router minus
 //	                    the p99 straight to the trivial backend
@@ -129,6 +131,11 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		judged.add(fmt.Sprintf("throughput >= %.2fx direct (trivial backend)", throughputTarget), fmt.Sprintf("%.2fx", ratio), ratio >= throughputTarget)
 		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request)\n",
 			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok))
+		idle, err := idleMemory(proxy, sampler, idleConns)
+		if err != nil {
+			return fmt.Errorf("router memory: %w", err)
+		}
+		fmt.Printf("router memory      %.1f KiB per idle kept-alive client connection  (%d connections)\n", idle, idleConns)
 		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
 			return err
 		}
@@ -182,8 +189,12 @@ func measureReference(ctx context.Context, lay layout, backendURL string, conns 
 	if ref.failed > 0 {
 		return fmt.Errorf("haproxy reference: %d requests failed", ref.failed)
 	}
-	fmt.Printf("haproxy reference  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (HAProxy in the router's place; %.0f µs CPU per request)\n",
-		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(cpu, ref.ok))
+	idle, err := idleMemory(hp, sampler, idleConns)
+	if err != nil {
+		return fmt.Errorf("haproxy reference memory: %w", err)
+	}
+	fmt.Printf("haproxy reference  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (HAProxy in the router's place; %.0f µs CPU per request, %.1f KiB per idle connection)\n",
+		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(cpu, ref.ok), idle)
 	return nil
 }
 
