@@ -59,16 +59,25 @@ func (r *Router) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Stop accepting first and wait for Serve to return: fasthttp's
+	// shutdown counts a running Serve as an open connection and looks
+	// again only every 100 ms, so a short drain timeout would otherwise
+	// report requests that are not there.
+	l.Close()
+	serveErr := <-served
+	if errors.Is(serveErr, net.ErrClosed) {
+		serveErr = nil
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.DrainTimeout)
 	defer cancel()
 	err := srv.ShutdownWithContext(shutdownCtx)
-	if err != nil {
+	switch {
+	case errors.Is(err, net.ErrClosed): // the listener, closed above
+		err = nil
+	case err != nil:
 		err = fmt.Errorf("service %s: requests still running after %v: %w", r.opts.Service, r.opts.DrainTimeout, err)
 	}
-	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, net.ErrClosed) {
-		return errors.Join(serveErr, err)
-	}
-	return err
+	return errors.Join(serveErr, err)
 }
 
 // noTimeout stands for no deadline where fasthttp takes 0 as "the
