@@ -33,6 +33,10 @@ var (
 	// material; replacing a trust anchor must be an explicit remove and add.
 	ErrExists = errors.New("already exists")
 
+	// ErrStale means a key rotation statement is not newer than the one
+	// the host's trust already comes from: trust never moves back.
+	ErrStale = errors.New("not newer than the trust in force")
+
 	// ErrInvalid means an argument is unusable: an empty name, an unknown
 	// status or phase, a version that is not semver.
 	ErrInvalid = errors.New("invalid argument")

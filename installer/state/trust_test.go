@@ -64,3 +64,47 @@ func TestTrust(t *testing.T) {
 		t.Errorf("audited %q, want %q", got, want)
 	}
 }
+
+func TestRotateTrust(t *testing.T) {
+	_, db := newRoot(t)
+	if err := db.AddTrust("old", []byte("old key")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddTrust("kept", []byte("kept key")); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := db.TrustRotation(); err != nil || tr != (TrustRotation{}) {
+		t.Fatalf("before any rotation: %+v, %v", tr, err)
+	}
+	to := TrustRotation{Sequence: 2, Threshold: 2}
+	if err := db.RotateTrust(to, map[string][]byte{"kept": []byte("kept key"), "new": []byte("new key")}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := db.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || string(keys["new"]) != "new key" || string(keys["kept"]) != "kept key" || keys["old"] != nil {
+		t.Errorf("trust after the rotation: %q", keys)
+	}
+	if tr, err := db.TrustRotation(); err != nil || tr != to {
+		t.Errorf("rotation recorded as %+v, %v; want %+v", tr, err, to)
+	}
+	for _, seq := range []int{1, 2} {
+		err := db.RotateTrust(TrustRotation{Sequence: seq, Threshold: 1}, map[string][]byte{"old": []byte("old key")})
+		if !errors.Is(err, ErrStale) {
+			t.Errorf("rotation back to statement %d: %v, want ErrStale", seq, err)
+		}
+	}
+	if keys, _ := db.Trust(); keys["old"] != nil {
+		t.Error("a refused rotation changed the trust")
+	}
+	entries, err := db.AuditLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	if last.Event != "trust.rotate" || last.Fields["removed"] != "old" || last.Fields["added"] != "new" || last.Fields["to"] != "2" {
+		t.Errorf("audit entry %+v", last)
+	}
+}
