@@ -1,13 +1,8 @@
 package license
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 
 	"ferry/verify"
 )
@@ -23,11 +18,12 @@ const (
 	// sixteen signatures stays well below it.
 	MaxSize = 64 << 10
 	// MaxSignatures bounds the signatures on one licence.
-	MaxSignatures = 16
+	MaxSignatures = verify.MaxEnvelopeSignatures
 )
 
 // Envelope is a licence file taken apart, with nothing about it trusted:
-// Parse checks the form of every part, not who signed it.
+// Parse checks the form of every part, not who signed it. The file is a
+// verify.Envelope whose payload is a licence.
 type Envelope struct {
 	// PayloadType is always PayloadType.
 	PayloadType string
@@ -38,25 +34,6 @@ type Envelope struct {
 	// License is Payload read.
 	License *License
 }
-
-// envelopeJSON and signatureJSON are the file's JSON, in canonical member
-// order.
-type envelopeJSON struct {
-	Payload     string          `json:"payload"`
-	PayloadType string          `json:"payloadType"`
-	Signatures  []signatureJSON `json:"signatures"`
-}
-
-type signatureJSON struct {
-	KeyID string `json:"keyid"`
-	Type  string `json:"type"`
-	Sig   string `json:"sig"`
-}
-
-var (
-	envelopeFields  = []string{"payload", "payloadType", "signatures"}
-	signatureFields = []string{"keyid", "type", "sig"}
-)
 
 // Parse reads a licence file strictly: size, structure, every field's
 // value, the signatures' form, and that the bytes are exactly what Issue
@@ -76,168 +53,23 @@ func Parse(data []byte) (*Envelope, error) {
 // parseEnvelope is Parse without reading the payload: Verify checks the
 // signatures before it reads what they sign.
 func parseEnvelope(data []byte) (*Envelope, error) {
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte limit", ErrMalformed, len(data), MaxSize)
-	}
-	env, err := decodeEnvelope(data)
-	if err != nil {
+	env, err := verify.ParseEnvelope(data, PayloadType, MaxSize)
+	switch {
+	case errors.Is(err, verify.ErrNoSignature):
+		return nil, fmt.Errorf("%w: %w: a licence must be signed", ErrMalformed, err)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	canonical, err := marshalEnvelope(env)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if !bytes.Equal(canonical, data) {
-		return nil, fmt.Errorf("%w: not in canonical form (spacing, member order, escapes or the final newline differ from what ferry writes): use the file exactly as it was issued", ErrMalformed)
-	}
-	return env, nil
-}
-
-func decodeEnvelope(data []byte) (*Envelope, error) {
-	members, err := decodeObject(data, envelopeFields)
-	if err != nil {
-		return nil, err
-	}
-	var raw envelopeJSON
-	for _, m := range []struct {
-		name string
-		dst  *string
-	}{{"payload", &raw.Payload}, {"payloadType", &raw.PayloadType}} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
-			return nil, fmt.Errorf("%s: %w", m.name, err)
-		}
-	}
-	if raw.PayloadType != PayloadType {
-		return nil, fmt.Errorf("payloadType %.80q: want %q", raw.PayloadType, PayloadType)
-	}
-	payload, err := base64.StdEncoding.Strict().DecodeString(raw.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("payload: not base64: %w", err)
-	}
-	if len(payload) == 0 {
-		return nil, errors.New("payload: empty")
-	}
-	env := &Envelope{PayloadType: raw.PayloadType, Payload: payload}
-	sigs, err := decodeSignatures(members["signatures"], pae(env.PayloadType, env.Payload))
-	if err != nil {
-		return nil, err
-	}
-	env.Signatures = sigs
-	return env, nil
-}
-
-// decodeSignatures reads the signature list: at least one, at most
-// MaxSignatures, each well formed and canonical, sorted by key id with no
-// key twice.
-func decodeSignatures(data []byte, message []byte) ([]verify.Signature, error) {
-	var list []json.RawMessage
-	if err := decodeValue(data, &list); err != nil {
-		return nil, fmt.Errorf("signatures: %w", err)
-	}
-	switch {
-	case len(list) == 0:
-		return nil, errors.New("signatures: none: a licence must be signed")
-	case len(list) > MaxSignatures:
-		return nil, fmt.Errorf("signatures: %d, at most %d", len(list), MaxSignatures)
-	}
-	sigs := make([]verify.Signature, len(list))
-	for i, item := range list {
-		sig, err := decodeSignature(item, message)
-		if err != nil {
-			return nil, fmt.Errorf("signature %d: %w", i+1, err)
-		}
-		if i > 0 && sig.KeyID <= sigs[i-1].KeyID {
-			return nil, fmt.Errorf("signature %d: key %s: signatures must be sorted by key id, one per key", i+1, sig.KeyID)
-		}
-		sigs[i] = sig
-	}
-	return sigs, nil
-}
-
-func decodeSignature(data []byte, message []byte) (verify.Signature, error) {
-	members, err := decodeObject(data, signatureFields)
-	if err != nil {
-		return verify.Signature{}, err
-	}
-	var raw signatureJSON
-	for _, m := range []struct {
-		name string
-		dst  *string
-	}{{"keyid", &raw.KeyID}, {"type", &raw.Type}, {"sig", &raw.Sig}} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
-			return verify.Signature{}, fmt.Errorf("%s: %w", m.name, err)
-		}
-	}
-	sig := verify.Signature{KeyID: raw.KeyID, Type: verify.KeyType(raw.Type), Data: []byte(raw.Sig)}
-	var idLens []int
-	switch sig.Type {
-	case verify.KeyECDSAP256, verify.KeyEd25519:
-		idLens = []int{64}
-	case verify.KeyOpenPGP:
-		idLens = []int{40, 64}
-	default:
-		return verify.Signature{}, fmt.Errorf("type %.40q: want %s, %s or %s", raw.Type, verify.KeyECDSAP256, verify.KeyEd25519, verify.KeyOpenPGP)
-	}
-	if !isLowerHex(sig.KeyID) || !slices.Contains(idLens, len(sig.KeyID)) {
-		return verify.Signature{}, fmt.Errorf("keyid %.80q: want the %s key id in lowercase hex (%v digits)", sig.KeyID, sig.Type, idLens)
-	}
-	switch {
-	case len(sig.Data) == 0:
-		return verify.Signature{}, fmt.Errorf("key %s: sig: empty", sig.KeyID)
-	case len(sig.Data) > verify.MaxSignatureSize:
-		return verify.Signature{}, fmt.Errorf("key %s: sig: %d bytes, at most %d", sig.KeyID, len(sig.Data), verify.MaxSignatureSize)
-	}
-	// The encodings carry bytes no signature covers (base64 padding bits,
-	// OpenPGP armor checksums and headers); only the one form a signer
-	// writes is accepted, so that no byte of a licence file is free.
-	if err := sig.CheckCanonical(message); err != nil {
-		return verify.Signature{}, fmt.Errorf("key %s: sig: %w", sig.KeyID, err)
-	}
-	return sig, nil
+	return &Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: env.Signatures}, nil
 }
 
 // marshalEnvelope writes the file: canonical JSON and a newline.
 func marshalEnvelope(env *Envelope) ([]byte, error) {
-	raw := envelopeJSON{
-		Payload:     base64.StdEncoding.EncodeToString(env.Payload),
-		PayloadType: env.PayloadType,
-		Signatures:  make([]signatureJSON, len(env.Signatures)),
-	}
-	for i, s := range env.Signatures {
-		raw.Signatures[i] = signatureJSON{KeyID: s.KeyID, Type: string(s.Type), Sig: string(s.Data)}
-	}
-	b, err := marshalCanonical(raw)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return (&verify.Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: env.Signatures}).Marshal()
 }
 
-// pae is DSSE's pre-authentication encoding, what every signature covers:
-//
-//	"DSSEv1" SP LEN(type) SP type SP LEN(payload) SP payload
-//
-// with lengths in ASCII decimal. Type and payload are bound together
-// without any parsing or canonicalisation question.
+// pae is DSSE's pre-authentication encoding of a licence, what every
+// signature covers.
 func pae(payloadType string, payload []byte) []byte {
-	var b bytes.Buffer
-	b.WriteString("DSSEv1 ")
-	b.WriteString(strconv.Itoa(len(payloadType)))
-	b.WriteByte(' ')
-	b.WriteString(payloadType)
-	b.WriteByte(' ')
-	b.WriteString(strconv.Itoa(len(payload)))
-	b.WriteByte(' ')
-	b.Write(payload)
-	return b.Bytes()
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return s != ""
+	return (&verify.Envelope{PayloadType: payloadType, Payload: payload}).Message()
 }

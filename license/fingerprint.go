@@ -226,3 +226,13 @@ func cleanSerial(s string) (string, error) {
 func sameDigit(s string) bool {
 	return s != "" && strings.Count(s, s[:1]) == len(s)
 }
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}

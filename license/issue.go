@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"ferry/verify"
@@ -53,25 +52,7 @@ func Issue(l License, signers ...verify.Signer) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue licence: %w", err)
 	}
-	env := &Envelope{PayloadType: PayloadType, Payload: payload}
-	message := pae(env.PayloadType, env.Payload)
-	for _, s := range signers {
-		sig, err := s.Sign(message)
-		if err != nil {
-			return nil, fmt.Errorf("issue licence: %w", err)
-		}
-		if err := s.Public().Verify(message, sig); err != nil {
-			return nil, fmt.Errorf("issue licence: the signature just made does not verify: %w", err)
-		}
-		env.Signatures = append(env.Signatures, sig)
-	}
-	slices.SortFunc(env.Signatures, func(a, b verify.Signature) int { return strings.Compare(a.KeyID, b.KeyID) })
-	for i := 1; i < len(env.Signatures); i++ {
-		if env.Signatures[i].KeyID == env.Signatures[i-1].KeyID {
-			return nil, fmt.Errorf("issue licence: key %s is given twice", env.Signatures[i].KeyID)
-		}
-	}
-	out, err := marshalEnvelope(env)
+	out, err := verify.SignEnvelope(PayloadType, payload, signers...)
 	if err != nil {
 		return nil, fmt.Errorf("issue licence: %w", err)
 	}
