@@ -3,8 +3,10 @@ package verify
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 )
@@ -106,5 +108,85 @@ func FuzzVerify(f *testing.F) {
 			sigs = append(sigs, sig)
 		}
 		_, _ = trust.Verify(message, sigs)
+	})
+}
+
+// FuzzParseRotation feeds arbitrary statement files to ParseRotation: a
+// bundle carries them, and they are parsed before anything about them is
+// trusted. Whatever parses must be exactly what SignRotation would write.
+func FuzzParseRotation(f *testing.F) {
+	old := newSigner(f, KeyEd25519)
+	next := []Signer{newSigner(f, KeyECDSAP256), newSigner(f, KeyEd25519), newSigner(f, KeyOpenPGP)}
+	texts := keyTexts(f, next...)
+	issued := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, seed := range []struct {
+		seq, threshold int
+		keys           [][]byte
+		signers        []Signer
+	}{
+		{1, 1, texts[:1], []Signer{old}},
+		{2, 2, texts, []Signer{old, next[0]}},
+		{64, 1, texts[2:], next},
+	} {
+		data, err := SignRotation(seed.seq, seed.threshold, seed.keys, issued, seed.signers...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		f.Add(data[:len(data)/2])
+	}
+	for _, payload := range []string{
+		`{"issued":"2026-03-01T12:00:00Z","keys":[],"sequence":1,"threshold":1}`,
+		`{"issued":"2026-03-01T12:00:00Z","keys":["x"],"sequence":0,"threshold":0}`,
+		`{"issued":"2026-03-01T12:00:00+01:00","keys":null,"sequence":1.5,"threshold":1,"x":1}`,
+		`{"issued":"2026-03-01T12:00:00Z","keys":["` + strings.ReplaceAll(string(texts[0]), "\n", `\n`) + `"],"sequence":1,"threshold":2}`,
+	} {
+		data, err := SignEnvelope(RotationPayloadType, []byte(payload), old)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("{}\n"))
+	f.Add([]byte(`{"payload":"e30=","payloadType":"` + RotationPayloadType + `","signatures":[]}` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseRotation(data)
+		if err != nil {
+			if !errors.Is(err, ErrRotation) {
+				t.Fatalf("ParseRotation failed without ErrRotation: %v", err)
+			}
+			return
+		}
+		switch {
+		case !bytes.Equal(r.File, data):
+			t.Fatal("File is not the file parsed")
+		case r.Sequence < 1 || len(r.Keys) < 1 || len(r.Keys) > MaxRotationKeys || len(r.KeyData) != len(r.Keys):
+			t.Fatalf("accepted sequence %d with %d keys and %d key texts", r.Sequence, len(r.Keys), len(r.KeyData))
+		case r.Threshold < 1 || r.Threshold > len(r.Keys):
+			t.Fatalf("accepted threshold %d of %d keys", r.Threshold, len(r.Keys))
+		case r.Issued.Location() != time.UTC || r.Issued.Nanosecond() != 0 || r.Issued.IsZero():
+			t.Fatalf("accepted issued %v", r.Issued)
+		}
+		for i := 1; i < len(r.Keys); i++ {
+			if r.Keys[i-1].ID() >= r.Keys[i].ID() {
+				t.Fatalf("accepted keys not sorted by id, one each: %s, %s", r.Keys[i-1].ID(), r.Keys[i].ID())
+			}
+		}
+		// What parses re-marshals to the same bytes: the envelope and the
+		// payload inside it.
+		env, err := ParseEnvelope(data, RotationPayloadType, MaxRotationSize)
+		if err != nil {
+			t.Fatalf("ParseRotation accepted what ParseEnvelope refuses: %v", err)
+		}
+		if again, err := env.Marshal(); err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("accepted file does not re-encode to itself (%v)", err)
+		}
+		raw := rotationJSON{Issued: r.Issued.Format(time.RFC3339), Sequence: r.Sequence, Threshold: r.Threshold}
+		for _, k := range r.KeyData {
+			raw.Keys = append(raw.Keys, string(k))
+		}
+		if payload, err := marshalCanonical(raw); err != nil || !bytes.Equal(payload, env.Payload) {
+			t.Fatalf("accepted payload does not re-encode to itself (%v)", err)
+		}
 	})
 }
