@@ -13,4 +13,11 @@
 // that reaches this package from a bundle (signature entry names and
 // bytes) is treated as hostile: it is size-capped before it is parsed, and
 // parsed strictly.
+//
+// Signed documents other than the manifest (licences, key rotation
+// statements) travel in an [Envelope], a DSSE-style JSON envelope accepted
+// only in its one canonical form. A [Rotation] statement names a new trust
+// set and is signed by the set it replaces; [WalkRotations] applies a
+// chain of them, so a host offline for years can move from the keys it
+// was installed with to today's.
 package verify
