@@ -41,6 +41,9 @@ type Rotation struct {
 	Threshold int          // 1..number of distinct keys
 	Issued    time.Time    // UTC, whole seconds
 	File      []byte       // the statement file exactly as read or written
+	// Signatures are the statement's signatures as read, none of them
+	// checked: only a walk from the set before it can.
+	Signatures []Signature
 }
 
 // rotationJSON is the payload, in canonical member order. Every member is
@@ -155,7 +158,7 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 	if raw.Sequence < 1 {
 		return nil, nil, fmt.Errorf("statement: sequence %d: the first rotation is 1", raw.Sequence)
 	}
-	r := &Rotation{Sequence: raw.Sequence, Threshold: raw.Threshold, File: bytes.Clone(data)}
+	r := &Rotation{Sequence: raw.Sequence, Threshold: raw.Threshold, File: bytes.Clone(data), Signatures: env.Signatures}
 	r.Issued, err = time.Parse(time.RFC3339, raw.Issued)
 	switch {
 	case err != nil || r.Issued.UTC().Format(time.RFC3339) != raw.Issued:
@@ -194,7 +197,16 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 	return r, env, nil
 }
 
-// WalkRotations applies statement files to trust, the set in force at sequence from (0 = never rotated):
+// WalkRotations applies statement files to trust, from the sequence number
+// trust.Sequence says it is at, as walkRotations describes, and returns the
+// resulting set, with its Sequence, and the statements applied.
+func WalkRotations(trust TrustSet, files [][]byte) (TrustSet, []*Rotation, error) {
+	next, seq, applied, err := walkRotations(trust, trust.Sequence, files)
+	next.Sequence = seq
+	return next, applied, err
+}
+
+// walkRotations applies statement files to trust, the set in force at sequence from (0 = never rotated):
 // files are parsed; statements with Sequence <= from are skipped (already applied on this host, or older);
 // the rest must then run from+1, from+2, ... without gaps or repeats (the files may be given in any order);
 // each must be signed by at least the threshold of the set before it, and each signature by a key of that
@@ -208,7 +220,7 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 // ErrUntrustedKey, ErrInvalidTrustSet), and says which statement and why.
 // Every file must parse, even one that would be skipped: a bundle carries
 // nothing ferry cannot read.
-func WalkRotations(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*Rotation, error) {
+func walkRotations(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*Rotation, error) {
 	if from < 0 {
 		return trust, from, nil, fmt.Errorf("%w: the trust set in force is at sequence %d, which is negative", ErrRotation, from)
 	}
@@ -251,7 +263,7 @@ func WalkRotations(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*
 		if err := checkSignatureTypes(st.env.Signatures, current); err != nil {
 			return trust, from, nil, fmt.Errorf("%w: statement %d (file %d): %w", ErrRotation, st.r.Sequence, st.file, err)
 		}
-		current = TrustSet{Keys: st.r.Keys, Threshold: st.r.Threshold}
+		current = TrustSet{Keys: st.r.Keys, Threshold: st.r.Threshold, Sequence: st.r.Sequence}
 		applied = append(applied, st.r)
 	}
 	return current, applied[len(applied)-1].Sequence, applied, nil

@@ -13,6 +13,9 @@ import (
 type TrustSet struct {
 	Keys      []*PublicKey
 	Threshold int
+	// Sequence is the number of the key rotation statement that put this
+	// set in force (0: none); WalkRotations goes on from there.
+	Sequence int
 }
 
 // Verify checks sigs over message and returns the ids, sorted, of the
