@@ -49,6 +49,12 @@ type BuildOptions struct {
 	// Compress says when the bundle file is written in the compressed
 	// form; the zero value writes it plain.
 	Compress Compression
+	// Rotations are key rotation statement files (verify.SignRotation)
+	// for the bundle to carry, so that a host that trusts the keys the
+	// first one was signed by accepts a bundle signed by the keys of the
+	// last. They must follow each other without a gap, each signed by the
+	// set before it, and Signers must satisfy the last; Build checks both.
+	Rotations [][]byte
 }
 
 // PatchOptions shape the binary patches of an update bundle. Zero fields
@@ -130,11 +136,18 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	}
 	defer os.RemoveAll(staging)
 
-	b := &builder{ctx: ctx, opts: opts, staging: staging, blobs: map[string]*blob{}, mtime: created}
+	rotations, err := parseBuildRotations(opts.Rotations)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{ctx: ctx, opts: opts, staging: staging, blobs: map[string]*blob{}, mtime: created, rotations: rotations}
 	start := time.Now()
 	m, err := b.collect(created)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSource, err)
+	}
+	for _, r := range rotations {
+		m.Rotations = append(m.Rotations, digestBytes(r.File))
 	}
 	if opts.Base != "" {
 		if err := b.readBase(m, opts.Base); err != nil {
@@ -198,6 +211,8 @@ type builder struct {
 	fromBase     map[string]bool
 	baseFiles    map[string]File
 	baseManifest *Manifest
+	// rotations are the statements to carry, in sequence order.
+	rotations []*verify.Rotation
 }
 
 // readBase reads the manifest of the base bundle: the content it carries

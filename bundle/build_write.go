@@ -77,7 +77,10 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 	if err != nil {
 		return nil, err
 	}
-	head, err := headBytes(raw, sigs, reserve, b.mtime)
+	if err := checkSignersSatisfy(b.rotations, raw, sigs); err != nil {
+		return nil, err
+	}
+	head, err := headBytes(raw, sigs, b.rotations, reserve, b.mtime)
 	if err != nil {
 		return nil, err
 	}
@@ -337,6 +340,9 @@ func (b *builder) reserveHead(m *Manifest) (int64, error) {
 		// OpenPGP signatures vary by a few bytes with their numbers.
 		n += entrySize(int64(len(s.Data)) + 64)
 	}
+	for _, r := range b.rotations {
+		n += entrySize(int64(len(r.File)))
+	}
 	return n + blockSize, nil
 }
 
@@ -344,9 +350,10 @@ func (b *builder) reserveHead(m *Manifest) (int64, error) {
 // content.
 func entrySize(n int64) int64 { return blockSize + roundBlock(n) }
 
-// headBytes encodes the manifest and signature entries and fills what is
-// left of the reserved region with a padding entry of zeros.
-func headBytes(raw []byte, sigs []verify.Signature, reserve int64, mtime time.Time) ([]byte, error) {
+// headBytes encodes the manifest, signature and rotation statement entries
+// and fills what is left of the reserved region with a padding entry of
+// zeros.
+func headBytes(raw []byte, sigs []verify.Signature, rots []*verify.Rotation, reserve int64, mtime time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(reserve))
 	tw := tar.NewWriter(&buf)
@@ -364,6 +371,11 @@ func headBytes(raw []byte, sigs []verify.Signature, reserve int64, mtime time.Ti
 	}
 	for _, s := range sigs {
 		if err := put(s.FileName(), s.Data); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range rots {
+		if err := put(RotationEntryPath(r.Sequence), r.File); err != nil {
 			return nil, err
 		}
 	}

@@ -16,11 +16,24 @@ import (
 // the content.
 const signatureDir = "signatures/"
 
-// Head is the start of a bundle: the manifest exactly as stored and the
-// signatures over it. Nothing in it is trusted until verified.
+// rotationDir is where key rotation statements live, after the
+// signatures.
+const rotationDir = "rotations/"
+
+// RotationEntryPath is the entry of the rotation statement with sequence
+// number seq.
+func RotationEntryPath(seq int) string { return fmt.Sprintf("%s%06d.json", rotationDir, seq) }
+
+// Head is the start of a bundle: the manifest exactly as stored, the
+// signatures over it and the key rotation statements that may be needed
+// to trust them. Nothing in it is trusted until verified.
 type Head struct {
 	RawManifest []byte
 	Signatures  []verify.Signature
+	// Rotations are the rotation statement files, in entry order, and
+	// RotationNames their entry names.
+	Rotations     [][]byte
+	RotationNames []string
 	// next is the first header after the signatures (nil at the end).
 	next *tar.Header
 }
@@ -138,14 +151,23 @@ func readHead(w *walker) (*Head, error) {
 		if hdr.Name == PaddingPath {
 			return h, readPadding(w, h, hdr)
 		}
-		if !strings.HasPrefix(hdr.Name, signatureDir) {
-			h.next = hdr
-			return h, nil
-		}
 		if seen[hdr.Name] {
 			return nil, newError(ErrDuplicateEntry, hdr.Name, nil)
 		}
 		seen[hdr.Name] = true
+		if strings.HasPrefix(hdr.Name, rotationDir) {
+			if err := readRotation(w, h, hdr); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !strings.HasPrefix(hdr.Name, signatureDir) {
+			h.next = hdr
+			return h, nil
+		}
+		if len(h.Rotations) > 0 {
+			return nil, newError(ErrUnexpectedEntry, hdr.Name, fmt.Errorf("a signature after the rotation statements"))
+		}
 		if len(h.Signatures) >= MaxSignatures {
 			return nil, newError(ErrTooLarge, hdr.Name, fmt.Errorf("more than %d signatures", MaxSignatures))
 		}
@@ -162,6 +184,28 @@ func readHead(w *walker) (*Head, error) {
 		}
 		h.Signatures = append(h.Signatures, verify.Signature{KeyID: id, Type: typ, Data: data})
 	}
+}
+
+// readRotation reads one rotation statement entry into h, within the caps
+// that apply before any signature is checked; what it says is checked
+// when the statements are walked.
+func readRotation(w *walker, h *Head, hdr *tar.Header) error {
+	if len(h.Rotations) >= verify.MaxRotations {
+		return newError(ErrTooLarge, hdr.Name, fmt.Errorf("more than %d rotation statements", verify.MaxRotations))
+	}
+	if hdr.Size > verify.MaxRotationSize {
+		return newError(ErrTooLarge, hdr.Name, fmt.Errorf("%d bytes, more than the %d allowed for a rotation statement", hdr.Size, verify.MaxRotationSize))
+	}
+	if n := len(h.RotationNames); n > 0 && h.RotationNames[n-1] >= hdr.Name {
+		return newError(ErrUnexpectedEntry, hdr.Name, fmt.Errorf("rotation statements must be in order of their names"))
+	}
+	data, err := readEntry(w, hdr)
+	if err != nil {
+		return err
+	}
+	h.Rotations = append(h.Rotations, data)
+	h.RotationNames = append(h.RotationNames, hdr.Name)
+	return nil
 }
 
 // readEntry reads a small entry whole; its size was capped by the caller.
@@ -253,7 +297,7 @@ func readPadding(w *walker, h *Head, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	if next.Name == PaddingPath || next.Name == ManifestPath || strings.HasPrefix(next.Name, signatureDir) {
+	if next.Name == PaddingPath || next.Name == ManifestPath || strings.HasPrefix(next.Name, signatureDir) || strings.HasPrefix(next.Name, rotationDir) {
 		return newError(ErrMisorderedEntry, next.Name, fmt.Errorf("only content may follow the padding"))
 	}
 	h.next = next

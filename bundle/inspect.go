@@ -13,7 +13,9 @@ type Inspection struct {
 	Manifest   *Manifest       `json:"manifest"`
 	Order      []string        `json:"order"`
 	Signatures []SignatureInfo `json:"signatures"`
-	Stored     int64           `json:"storedSize"`
+	// Rotations are the key rotation statements carried, unverified.
+	Rotations []RotationInfo `json:"rotations,omitempty"`
+	Stored    int64          `json:"storedSize"`
 	// Compressed is set when the file is in the compressed form
 	// (docs/FORMAT.md section 1.1).
 	Compressed bool  `json:"compressed,omitempty"`
@@ -35,6 +37,16 @@ type SignatureInfo struct {
 	KeyID string         `json:"keyID"`
 	Type  verify.KeyType `json:"type"`
 	Entry string         `json:"entry"`
+}
+
+// RotationInfo describes one key rotation statement as it reads, before
+// any of its signatures is checked.
+type RotationInfo struct {
+	Entry     string   `json:"entry"`
+	Sequence  int      `json:"sequence"`
+	Threshold int      `json:"threshold"`
+	KeyIDs    []string `json:"keyIDs"`
+	SignedBy  []string `json:"signedBy"`
 }
 
 // Inspect reads the manifest and signatures at the start of a bundle
@@ -59,6 +71,20 @@ func Inspect(r io.Reader) (*Inspection, error) {
 	}
 	for _, s := range head.Signatures {
 		in.Signatures = append(in.Signatures, SignatureInfo{KeyID: s.KeyID, Type: s.Type, Entry: s.FileName()})
+	}
+	for i, data := range head.Rotations {
+		r, err := verify.ParseRotation(data)
+		if err != nil {
+			return nil, newError(verify.ErrRotation, head.RotationNames[i], err)
+		}
+		info := RotationInfo{Entry: head.RotationNames[i], Sequence: r.Sequence, Threshold: r.Threshold}
+		for _, k := range r.Keys {
+			info.KeyIDs = append(info.KeyIDs, k.ID())
+		}
+		for _, s := range r.Signatures {
+			info.SignedBy = append(info.SignedBy, s.KeyID)
+		}
+		in.Rotations = append(in.Rotations, info)
 	}
 	byDigest := map[string]Entry{}
 	for _, e := range m.Entries {

@@ -61,6 +61,11 @@ type Manifest struct {
 	// does not carry because its base has them: the host must already hold
 	// them, from installing the base.
 	BaseBlobs []string `json:"baseBlobs,omitempty"`
+	// Rotations are the SHA-256 digests of the key rotation statements
+	// the bundle carries (docs/FORMAT.md section 3.1), in the order of
+	// their entries: the statements a host walks are exactly those the
+	// release was signed with.
+	Rotations []string `json:"rotations,omitempty"`
 }
 
 // License is the bundle's licence policy: whether a licence is required,
@@ -349,6 +354,14 @@ func (m *Manifest) check() error {
 		}
 		if blobs[d] {
 			return fmt.Errorf("baseBlobs[%d]: %s is also carried in the bundle", i, d)
+		}
+	}
+	if len(m.Rotations) > verify.MaxRotations {
+		return fmt.Errorf("rotations: %d, at most %d", len(m.Rotations), verify.MaxRotations)
+	}
+	for i, d := range m.Rotations {
+		if !isDigest(d) {
+			return fmt.Errorf("rotations[%d]: %q is not a sha256 digest", i, d)
 		}
 	}
 	fromBase := make(map[string]bool, len(m.BaseBlobs))

@@ -27,6 +27,7 @@ type Reader struct {
 	PatchBase func(digest string) (PatchBaseContent, error)
 
 	w        *walker
+	head     *trustedBundleHead
 	manifest *Manifest
 	raw      []byte
 	signedBy []string
@@ -46,16 +47,25 @@ type PatchBaseContent interface {
 	Size() int64
 }
 
-// Open reads and checks the head of a bundle: caps, signatures against
-// trust, and the manifest.
+// Open reads and checks the head of a bundle: caps, the rotation
+// statements walked from trust, signatures against the resulting set, and
+// the manifest.
 func Open(r io.Reader, trust verify.TrustSet) (*Reader, error) {
 	w := newWalker(r, nil)
-	head, m, signedBy, err := trustedHead(w, trust)
+	h, err := trustedHead(w, trust)
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{w: w, manifest: m, raw: head.RawManifest, signedBy: signedBy, seq: newSequence(w, m, head.next)}, nil
+	return &Reader{w: w, head: h, manifest: h.manifest, raw: h.RawManifest, signedBy: h.signedBy, seq: newSequence(w, h.manifest, h.next)}, nil
 }
+
+// Trust returns the trust set the bundle verified against: the one Open
+// was given, or where the bundle's rotation statements moved it.
+func (r *Reader) Trust() verify.TrustSet { return r.head.trust }
+
+// Rotations returns the rotation statements applied to reach Trust, in
+// order; none when the bundle carries none newer than the trust given.
+func (r *Reader) Rotations() []*verify.Rotation { return r.head.rotations }
 
 // Manifest returns the verified manifest.
 func (r *Reader) Manifest() *Manifest { return r.manifest }

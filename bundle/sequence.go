@@ -11,27 +11,105 @@ import (
 )
 
 // trustedHead reads the head of a bundle and checks it: signature entries
-// in canonical form, signatures against trust, and only then the manifest.
-// Every reader of bundle content starts here.
-func trustedHead(w *walker, trust verify.TrustSet) (*Head, *Manifest, []string, error) {
+// in canonical form, the rotation statements walked from trust (which may
+// move trust on to the keys that sign today), enough valid signatures of
+// the resulting set, the manifest, and that the manifest lists exactly the
+// statements carried. It returns the trust set the bundle verified against
+// and the statements applied to reach it.
+func trustedHead(w *walker, trust verify.TrustSet) (*trustedBundleHead, error) {
 	head, err := readHead(w)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	for _, sig := range head.Signatures {
 		if err := sig.CheckCanonical(head.RawManifest); err != nil {
-			return nil, nil, nil, newError(verify.ErrBadSignature, sig.FileName(), err)
+			return nil, newError(verify.ErrBadSignature, sig.FileName(), err)
 		}
 	}
-	signedBy, err := trust.Verify(head.RawManifest, head.Signatures)
+	walk, err := walkRotations(head, trust)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
+	}
+	signedBy, err := walk.trust.Verify(head.RawManifest, head.Signatures)
+	if err != nil {
+		if walk.stopped != nil {
+			return nil, fmt.Errorf("%w (%v)", err, walk.stopped)
+		}
+		return nil, err
 	}
 	m, err := ParseManifest(head.RawManifest)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return head, m, signedBy, nil
+	if err := checkRotationList(m, head); err != nil {
+		return nil, err
+	}
+	return &trustedBundleHead{Head: head, manifest: m, signedBy: signedBy, trust: walk.trust, rotations: walk.applied}, nil
+}
+
+// trustedBundleHead is a head whose signatures verified.
+type trustedBundleHead struct {
+	*Head
+	manifest  *Manifest
+	signedBy  []string
+	trust     verify.TrustSet
+	rotations []*verify.Rotation
+}
+
+// walkRotations applies the head's rotation statements to trust, in
+// sequence order, as far as they go: each must be signed by the set before
+// it. A statement that is not (another product's keys, a chain that starts
+// after the host's place in it) ends the walk without failing it; the
+// manifest's signatures decide, and the reason is returned to explain a
+// refusal. A statement that is malformed, misnamed, or that names a
+// trusted key whose signature does not verify fails at once: it was
+// tampered with.
+func walkRotations(head *Head, trust verify.TrustSet) (rotationWalk, error) {
+	walk := rotationWalk{trust: trust}
+	for i, data := range head.Rotations {
+		r, err := verify.ParseRotation(data)
+		if err != nil {
+			return rotationWalk{}, newError(verify.ErrRotation, head.RotationNames[i], err)
+		}
+		if want := RotationEntryPath(r.Sequence); head.RotationNames[i] != want {
+			return rotationWalk{}, newError(verify.ErrRotation, head.RotationNames[i], fmt.Errorf("the statement has sequence %d: its entry is %s", r.Sequence, want))
+		}
+	}
+	for i, data := range head.Rotations {
+		next, step, err := verify.WalkRotations(walk.trust, [][]byte{data})
+		switch {
+		case errors.Is(err, verify.ErrBadSignature):
+			return rotationWalk{}, newError(verify.ErrRotation, head.RotationNames[i], err)
+		case err != nil:
+			walk.stopped = fmt.Errorf("rotation statement %s was not applied: %v", head.RotationNames[i], err)
+			return walk, nil
+		}
+		walk.trust, walk.applied = next, append(walk.applied, step...)
+	}
+	return walk, nil
+}
+
+// rotationWalk is how far a bundle's rotation statements took trust: the
+// resulting set, the statements applied, and why the walk stopped short,
+// if it did.
+type rotationWalk struct {
+	trust   verify.TrustSet
+	applied []*verify.Rotation
+	stopped error
+}
+
+// checkRotationList requires the signed manifest to list exactly the
+// statements the head carries, in order.
+func checkRotationList(m *Manifest, head *Head) error {
+	if len(m.Rotations) != len(head.Rotations) {
+		return newError(ErrUnexpectedEntry, rotationDir, fmt.Errorf("the bundle carries %d rotation statements, the manifest lists %d", len(head.Rotations), len(m.Rotations)))
+	}
+	for i, data := range head.Rotations {
+		if got := digestBytes(data); got != m.Rotations[i] {
+			return newError(ErrDigestMismatch, head.RotationNames[i], fmt.Errorf("sha256 %s, the manifest lists %s", got, m.Rotations[i]))
+		}
+	}
+	return nil
 }
 
 // sequence walks the content entries of a bundle in manifest order. It is
@@ -77,7 +155,7 @@ func (s *sequence) next() (Entry, error) {
 		hdr = h
 	}
 	if s.index >= len(s.m.Entries) {
-		if s.seen[hdr.Name] || hdr.Name == ManifestPath || strings.HasPrefix(hdr.Name, signatureDir) {
+		if s.seen[hdr.Name] || hdr.Name == ManifestPath || strings.HasPrefix(hdr.Name, signatureDir) || strings.HasPrefix(hdr.Name, rotationDir) {
 			return Entry{}, newError(ErrDuplicateEntry, hdr.Name, nil)
 		}
 		return Entry{}, newError(ErrUnexpectedEntry, hdr.Name, fmt.Errorf("not listed in the manifest"))
@@ -104,6 +182,9 @@ func placeEntry(name string, i int, want Entry, expected map[string]int, seen ma
 	}
 	if strings.HasPrefix(name, signatureDir) {
 		return newError(ErrMisorderedEntry, name, fmt.Errorf("signatures must directly follow %s", ManifestPath))
+	}
+	if strings.HasPrefix(name, rotationDir) {
+		return newError(ErrMisorderedEntry, name, fmt.Errorf("rotation statements must directly follow the signatures"))
 	}
 	if j, ok := expected[name]; ok {
 		return newError(ErrMisorderedEntry, name, fmt.Errorf("listed at position %d, found at %d where %q belongs", j, i, want.Path))

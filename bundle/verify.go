@@ -52,6 +52,11 @@ type Verified struct {
 	// whose signatures verified.
 	Signatures []verify.Signature
 	SignedBy   []string
+	// Trust is the trust set the signatures verified against: the one
+	// given, or where the bundle's rotation statements moved it, and
+	// Rotations the statements applied to get there.
+	Trust     verify.TrustSet
+	Rotations []*verify.Rotation
 	// Size is the number of bytes read.
 	Size int64
 }
@@ -73,19 +78,21 @@ func VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Verified
 // accepted. Errors are *Error (or verify's signature errors) naming the entry.
 func Verify(ctx context.Context, r io.Reader, opts VerifyOptions) (*Verified, error) {
 	w := newWalker(r, opts.Progress)
-	head, m, signedBy, err := trustedHead(w, opts.Trust)
+	head, err := trustedHead(w, opts.Trust)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEntries(ctx, w, head.next, m, opts); err != nil {
+	if err := checkEntries(ctx, w, head.next, head.manifest, opts); err != nil {
 		return nil, err
 	}
 	return &Verified{
-		Manifest:    m,
+		Manifest:    head.manifest,
 		RawManifest: head.RawManifest,
 		Digest:      ManifestDigest(head.RawManifest),
 		Signatures:  head.Signatures,
-		SignedBy:    signedBy,
+		SignedBy:    head.signedBy,
+		Trust:       head.trust,
+		Rotations:   head.rotations,
 		Size:        w.track.n,
 	}, nil
 }

@@ -353,8 +353,29 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, err
 	}
 	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(),
-		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, trust.Threshold))})
+		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, rd.Trust().Threshold))})
+	if err := KeepRotation(db, rd.Rotations()); err != nil {
+		// The release is in; the statements travel with later bundles
+		// too, or `ferry trust rotate` applies them.
+		log.Warn("the bundle's key rotation statements were not recorded", "err", err)
+	}
 	return res, nil
+}
+
+// KeepRotation makes the trust set that rotation statements led to the
+// host's own. Install calls it once the bundle that carried them is
+// installed: a bundle that is refused, or fails, leaves the host's trust
+// as it was.
+func KeepRotation(db *state.DB, applied []*verify.Rotation) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	last := applied[len(applied)-1]
+	keys := make(map[string][]byte, len(last.Keys))
+	for i, k := range last.Keys {
+		keys[k.ID()] = last.KeyData[i]
+	}
+	return db.RotateTrust(state.TrustRotation{Sequence: last.Sequence, Threshold: last.Threshold}, keys)
 }
 
 // step runs fn once per transaction: a step already done (the install is
@@ -478,6 +499,28 @@ func raiseHighest(db *state.DB, version string) error {
 // trustSet is the appliance's trusted keys plus those given for this
 // install.
 func trustSet(db *state.DB, opts Options) (verify.TrustSet, error) {
+	trust, err := TrustSet(db)
+	if err != nil {
+		return verify.TrustSet{}, err
+	}
+	for _, b := range opts.Keys {
+		k, err := verify.ParsePublicKey(b)
+		if err != nil {
+			return verify.TrustSet{}, err
+		}
+		trust.Keys = append(trust.Keys, k)
+	}
+	if len(trust.Keys) == 0 {
+		return verify.TrustSet{}, fmt.Errorf("%w: add one with `ferry trust add KEY.pub` or give --key on the first install", ErrNoTrust)
+	}
+	// A rotation's threshold is the floor; --threshold may only raise it.
+	trust.Threshold = max(opts.Threshold, trust.Threshold)
+	return trust, nil
+}
+
+// TrustSet is the host's trust: the keys in state.db, and the threshold
+// and sequence number of the rotation statement they come from, if any.
+func TrustSet(db *state.DB) (verify.TrustSet, error) {
 	stored, err := db.Trust()
 	if err != nil {
 		return verify.TrustSet{}, err
@@ -490,17 +533,11 @@ func trustSet(db *state.DB, opts Options) (verify.TrustSet, error) {
 		}
 		keys = append(keys, k)
 	}
-	for _, b := range opts.Keys {
-		k, err := verify.ParsePublicKey(b)
-		if err != nil {
-			return verify.TrustSet{}, err
-		}
-		keys = append(keys, k)
+	rot, err := db.TrustRotation()
+	if err != nil {
+		return verify.TrustSet{}, err
 	}
-	if len(keys) == 0 {
-		return verify.TrustSet{}, fmt.Errorf("%w: add one with `ferry trust add KEY.pub` or give --key on the first install", ErrNoTrust)
-	}
-	return verify.TrustSet{Keys: keys, Threshold: opts.Threshold}, nil
+	return verify.TrustSet{Keys: keys, Threshold: rot.Threshold, Sequence: rot.Sequence}, nil
 }
 
 // refuse records a refused bundle in the audit log, the only trace a

@@ -36,6 +36,7 @@ func bundleCommand() *cli.Command {
 					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
 					&cli.StringFlag{Name: "base", Usage: "make an update of the bundle `FILE`: only what it lacks travels"},
 					&cli.StringFlag{Name: "compress", Value: "auto", Usage: "write the file zstd-compressed: `WHEN` is auto (an update of at most 64 MiB, when that saves a tenth), always or never"},
+					&cli.StringSliceFlag{Name: "rotation", Usage: "carry the key rotation statement `FILE` (ferry keys rotate), so that hosts trusting older keys accept this bundle (repeatable)"},
 					passphraseFlag(),
 				},
 				Action: bundleCreate,
@@ -84,6 +85,14 @@ func bundleCreate(c *cli.Context) error {
 	if err != nil {
 		return usageError("--compress: %v", err)
 	}
+	var rotations [][]byte
+	for _, p := range c.StringSlice("rotation") {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return usageError("--rotation: %v", err)
+		}
+		rotations = append(rotations, b)
+	}
 	out := c.String("output")
 	if out == "" {
 		out = spec.Metadata.Name + "-" + spec.Metadata.Version + ".ferry"
@@ -92,13 +101,14 @@ func bundleCreate(c *cli.Context) error {
 	defer bar.finish()
 	start := time.Now()
 	res, err := bundle.Build(c.Context, out, bundle.BuildOptions{
-		Spec:     spec,
-		Signers:  signers,
-		Images:   bundle.ImageOptions{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
-		Created:  created,
-		Progress: bar.phase,
-		Base:     c.String("base"),
-		Compress: compress,
+		Spec:      spec,
+		Signers:   signers,
+		Images:    bundle.ImageOptions{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
+		Created:   created,
+		Progress:  bar.phase,
+		Base:      c.String("base"),
+		Compress:  compress,
+		Rotations: rotations,
 	})
 	if err != nil {
 		return err
@@ -168,6 +178,12 @@ func printInspection(w io.Writer, in *bundle.Inspection) {
 	}
 	if len(in.Signatures) == 0 {
 		fmt.Fprintf(w, "  none\n")
+	}
+	if len(in.Rotations) > 0 {
+		fmt.Fprintf(w, "\nkey rotation statements (not checked here)\n")
+		for _, r := range in.Rotations {
+			fmt.Fprintf(w, "  %d: %d of %s, signed by %s\n", r.Sequence, r.Threshold, strings.Join(r.KeyIDs, ", "), strings.Join(r.SignedBy, ", "))
+		}
 	}
 
 	byName := map[string]bundle.Component{}

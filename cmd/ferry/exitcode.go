@@ -28,6 +28,7 @@ const (
 	exitUntrusted = 11
 	exitBadSig    = 12
 	exitThreshold = 13
+	exitRotation  = 14 // a key rotation statement is refused
 	exitNotBundle = 20
 	exitManifest  = 21
 	exitTooLarge  = 22
@@ -123,6 +124,9 @@ var exitClasses = []struct {
 	{serve.ErrNotServing, exitNotServing},
 	{rollout.ErrRefused, exitRefused},
 	{supervise.ErrAlreadyRunning, exitRunning},
+	{verify.ErrRotation, exitRotation},
+	{bundle.ErrRotationChain, exitRotation},
+	{state.ErrStale, exitRotation},
 	{verify.ErrNoSignature, exitNoSig},
 	{verify.ErrBadSignature, exitBadSig},
 	{verify.ErrUntrustedKey, exitUntrusted},

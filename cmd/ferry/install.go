@@ -247,6 +247,8 @@ func trustCommand() *cli.Command {
 			{Name: "add", Usage: "trust a public key", ArgsUsage: "KEY.pub", Flags: []cli.Flag{rootFlag()}, Action: trustAdd},
 			{Name: "list", Usage: "list trusted keys", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: trustList},
 			{Name: "remove", Usage: "stop trusting a key", ArgsUsage: "KEYID", Flags: []cli.Flag{rootFlag()}, Action: trustRemove},
+			{Name: "rotate", Usage: "move trust to new keys by rotation statements signed by the keys trusted now (ferry keys rotate)",
+				ArgsUsage: "STATEMENT...", Flags: []cli.Flag{rootFlag()}, Action: trustRotate},
 		},
 	}
 }
@@ -269,6 +271,46 @@ func trustAdd(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "trusted %s key %s\n", pk.Type(), pk.ID())
+	return nil
+}
+
+// trustRotate applies rotation statements to the appliance's trust: each
+// must be signed by the set before it, starting from the set in force.
+// Statements the appliance has already applied are skipped.
+func trustRotate(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageError("trust rotate takes one or more rotation statement files")
+	}
+	var files [][]byte
+	for _, p := range c.Args().Slice() {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		files = append(files, b)
+	}
+	db, err := state.Open(c.String("root"), true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	trust, err := installer.TrustSet(db)
+	if err != nil {
+		return err
+	}
+	rotated, applied, err := verify.WalkRotations(trust, files)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(c.App.Writer, "trust is already at rotation statement %d: nothing to apply\n", trust.Sequence)
+		return nil
+	}
+	if err := installer.KeepRotation(db, applied); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "trust rotated from statement %d to %d: %d of %s\n",
+		trust.Sequence, rotated.Sequence, max(1, rotated.Threshold), keyIDs(rotated.Keys))
 	return nil
 }
 
@@ -299,6 +341,11 @@ func trustList(c *cli.Context) error {
 	}
 	for _, r := range rows {
 		fmt.Fprintf(c.App.Writer, "%-11s %s\n", r.Type, r.ID)
+	}
+	if rot, err := db.TrustRotation(); err != nil {
+		return err
+	} else if rot.Sequence > 0 {
+		fmt.Fprintf(c.App.Writer, "from rotation statement %d: %d of these keys must sign\n", rot.Sequence, rot.Threshold)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -36,8 +37,69 @@ func keysCommand() *cli.Command {
 				passphraseFlag(),
 			},
 			Action: keysGenerate,
+		}, {
+			Name:  "rotate",
+			Usage: "write a key rotation statement: from --sequence on, the --new keys with --threshold are the release keys, signed with the keys trusted until now",
+			Description: "Bundles built with --rotation STATEMENT carry it, and a host that trusts the keys that\n" +
+				"signed it moves its trust to the new set when it installs such a bundle\n" +
+				"(or with `ferry trust rotate`). Sign with at least the threshold of the keys\n" +
+				"in force; sequence numbers start at 1 and grow by one per statement.",
+			ArgsUsage: " ",
+			Flags: []cli.Flag{
+				&cli.StringSliceFlag{Name: "key", Required: true, Usage: "sign with the private key `FILE` of the set in force (repeatable)"},
+				&cli.StringSliceFlag{Name: "new", Required: true, Usage: "the public key `FILE`s of the new set (repeatable)"},
+				&cli.IntFlag{Name: "threshold", Value: 1, Usage: "distinct keys of the new set that must sign"},
+				&cli.IntFlag{Name: "sequence", Required: true, Usage: "the statement's sequence number: one more than the last"},
+				&cli.StringFlag{Name: "out", Required: true, Usage: "write the statement to `FILE`"},
+				passphraseFlag(),
+			},
+			Action: keysRotate,
 		}},
 	}
+}
+
+func keysRotate(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("keys rotate takes no arguments, got %q", c.Args().Slice())
+	}
+	newKeys, err := readKeyFiles(c.StringSlice("new"))
+	if err != nil {
+		return err
+	}
+	signers, err := loadSigners(c, c.StringSlice("key"))
+	if err != nil {
+		return err
+	}
+	statement, err := verify.SignRotation(c.Int("sequence"), c.Int("threshold"), newKeys, time.Now(), signers...)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if err := writeFileAtomic(c.String("out"), statement, 0o644); err != nil {
+		return err
+	}
+	r, err := verify.ParseRotation(statement)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "rotation statement %d: %d of %s\nsigned by %s\nwritten to %s\n",
+		r.Sequence, r.Threshold, keyIDs(r.Keys), signerIDs(signers), c.String("out"))
+	return nil
+}
+
+func keyIDs(keys []*verify.PublicKey) string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID()
+	}
+	return strings.Join(ids, ", ")
+}
+
+func signerIDs(signers []verify.Signer) string {
+	ids := make([]string, len(signers))
+	for i, s := range signers {
+		ids[i] = s.Public().ID()
+	}
+	return strings.Join(ids, ", ")
 }
 
 func keysGenerate(c *cli.Context) error {

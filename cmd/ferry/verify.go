@@ -38,6 +38,9 @@ type verifyReport struct {
 	Bytes    int64    `json:"bytes"`
 	Deep     bool     `json:"deep"`
 	Seconds  float64  `json:"seconds"`
+	// Rotations are the sequence numbers of the key rotation statements
+	// walked to reach the keys that signed the bundle.
+	Rotations []int `json:"rotations,omitempty"`
 	// EmbeddedKeys are the release keys of the installer being run, for
 	// comparison with the ids the vendor publishes.
 	EmbeddedKeys []string `json:"embeddedKeys,omitempty"`
@@ -78,14 +81,21 @@ func verifyBundle(c *cli.Context) error {
 		SignedBy: v.SignedBy, Entries: len(v.Manifest.Entries), Bytes: v.Size, Deep: c.Bool("deep"),
 		Seconds: time.Since(start).Seconds(), EmbeddedKeys: src.embeddedKeyIDs(),
 	}
+	for _, rot := range v.Rotations {
+		r.Rotations = append(r.Rotations, rot.Sequence)
+	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
 	fmt.Fprintf(c.App.Writer, "verified %s: %s %s\ndigest %s\nsigned by %d of %d required: %v\n%d entries, %s checked in %s\n",
-		path, r.Name, r.Version, r.Digest, len(r.SignedBy), c.Int("threshold"), r.SignedBy,
+		path, r.Name, r.Version, r.Digest, len(r.SignedBy), max(1, v.Trust.Threshold), r.SignedBy,
 		r.Entries, humanBytes(r.Bytes), time.Since(start).Round(time.Millisecond))
+	if n := len(v.Rotations); n > 0 {
+		fmt.Fprintf(c.App.Writer, "trusted through key rotation statements %v: the given keys handed trust on to %s\n",
+			r.Rotations, keyIDs(v.Trust.Keys))
+	}
 	if len(r.EmbeddedKeys) > 0 {
 		fmt.Fprintf(c.App.Writer, "release keys embedded in this installer (compare them with the key ids the vendor published):\n  %s\n",
 			strings.Join(r.EmbeddedKeys, "\n  "))
