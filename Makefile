@@ -40,6 +40,7 @@ FUZZ_TARGETS := \
 	./bundle:FuzzLoadChartArchive \
 	./verify:FuzzParsePublicKey \
 	./verify:FuzzParseSignatureName \
+	./verify:FuzzParseRotation \
 	./license:FuzzParse \
 	./license:FuzzVerify \
 	./rollout/router:FuzzPick \
