@@ -24,7 +24,7 @@ type rotationKey struct {
 	signer verify.Signer
 }
 
-func newRotationKey(t *testing.T, typ verify.KeyType) rotationKey {
+func newRotationKey(t testing.TB, typ verify.KeyType) rotationKey {
 	t.Helper()
 	pass := []byte("rotation test")
 	priv, pub, err := verify.GenerateKey(typ, "Rotation <rotation@example.invalid>", pass)
@@ -38,7 +38,7 @@ func newRotationKey(t *testing.T, typ verify.KeyType) rotationKey {
 	return rotationKey{pub: pub, key: s.Public(), signer: s}
 }
 
-func signRotation(t *testing.T, seq, threshold int, to []rotationKey, by ...rotationKey) []byte {
+func signRotation(t testing.TB, seq, threshold int, to []rotationKey, by ...rotationKey) []byte {
 	t.Helper()
 	var pubs [][]byte
 	for _, k := range to {
@@ -55,7 +55,7 @@ func signRotation(t *testing.T, seq, threshold int, to []rotationKey, by ...rota
 	return data
 }
 
-func buildWithRotations(t *testing.T, dir string, signer verify.Signer, rotations ...[]byte) ([]byte, error) {
+func buildWithRotations(t testing.TB, dir string, signer verify.Signer, rotations ...[]byte) ([]byte, error) {
 	t.Helper()
 	p, err := fixtures.WriteProject(filepath.Join(dir, "project"), fixtures.ProjectOptions{FileSize: 4 << 10})
 	if err != nil {
