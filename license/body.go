@@ -2,10 +2,11 @@ package license
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"ferry/internal/strictjson"
 )
 
 // body is the licence as it is serialized and signed. Every member is
@@ -48,13 +49,13 @@ func marshalBody(l *License) ([]byte, error) {
 		Nodes:      l.Nodes,
 		Bind:       l.Bind,
 	}
-	return marshalCanonical(b)
+	return strictjson.MarshalCanonical(b)
 }
 
 // parseBody reads the signed licence body: strictly, then checking every
 // field, then requiring the exact bytes marshalBody would write.
 func parseBody(data []byte) (*License, error) {
-	members, err := decodeObject(data, bodyFields)
+	members, err := strictjson.DecodeObject(data, bodyFields)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func parseBody(data []byte) (*License, error) {
 		{"grace", &b.Grace}, {"components", &b.Components}, {"features", &b.Features},
 		{"versions", &b.Versions}, {"nodes", &b.Nodes}, {"bind", &b.Bind},
 	} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
+		if err := strictjson.DecodeValue(members[m.name], m.dst); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.name, err)
 		}
 	}
@@ -147,16 +148,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// marshalCanonical writes v as compact JSON without HTML escaping (a
-// version range holds '<' and '>') and without a trailing newline.
-func marshalCanonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

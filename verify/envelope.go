@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"ferry/internal/strictjson"
 )
 
 // Envelope is a signed envelope taken apart, nothing in it trusted yet.
@@ -79,7 +81,7 @@ func ParseEnvelope(data []byte, payloadType string, maxSize int) (*Envelope, err
 }
 
 func decodeEnvelope(data []byte, payloadType string) (*Envelope, error) {
-	members, err := decodeObject(data, envelopeFields)
+	members, err := strictjson.DecodeObject(data, envelopeFields)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +90,7 @@ func decodeEnvelope(data []byte, payloadType string) (*Envelope, error) {
 		name string
 		dst  *string
 	}{{"payload", &raw.Payload}, {"payloadType", &raw.PayloadType}} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
+		if err := strictjson.DecodeValue(members[m.name], m.dst); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.name, err)
 		}
 	}
@@ -114,7 +116,7 @@ func decodeEnvelope(data []byte, payloadType string) (*Envelope, error) {
 // with no key twice.
 func decodeSignatures(data []byte, message []byte) ([]Signature, error) {
 	var list []json.RawMessage
-	if err := decodeValue(data, &list); err != nil {
+	if err := strictjson.DecodeValue(data, &list); err != nil {
 		return nil, fmt.Errorf("signatures: %w", err)
 	}
 	switch {
@@ -138,7 +140,7 @@ func decodeSignatures(data []byte, message []byte) ([]Signature, error) {
 }
 
 func decodeSignature(data []byte, message []byte) (Signature, error) {
-	members, err := decodeObject(data, signatureFields)
+	members, err := strictjson.DecodeObject(data, signatureFields)
 	if err != nil {
 		return Signature{}, err
 	}
@@ -147,7 +149,7 @@ func decodeSignature(data []byte, message []byte) (Signature, error) {
 		name string
 		dst  *string
 	}{{"keyid", &raw.KeyID}, {"type", &raw.Type}, {"sig", &raw.Sig}} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
+		if err := strictjson.DecodeValue(members[m.name], m.dst); err != nil {
 			return Signature{}, fmt.Errorf("%s: %w", m.name, err)
 		}
 	}
@@ -191,7 +193,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	for i, s := range e.Signatures {
 		raw.Signatures[i] = signatureJSON{KeyID: s.KeyID, Type: string(s.Type), Sig: string(s.Data)}
 	}
-	b, err := marshalCanonical(raw)
+	b, err := strictjson.MarshalCanonical(raw)
 	if err != nil {
 		return nil, err
 	}

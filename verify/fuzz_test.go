@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"ferry/internal/strictjson"
 )
 
 // The fuzz seeds are made in memory, without the passphrase round trip, so
@@ -185,7 +187,7 @@ func FuzzParseRotation(f *testing.F) {
 		for _, k := range r.KeyData {
 			raw.Keys = append(raw.Keys, string(k))
 		}
-		if payload, err := marshalCanonical(raw); err != nil || !bytes.Equal(payload, env.Payload) {
+		if payload, err := strictjson.MarshalCanonical(raw); err != nil || !bytes.Equal(payload, env.Payload) {
 			t.Fatalf("accepted payload does not re-encode to itself (%v)", err)
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"ferry/internal/strictjson"
 )
 
 // RotationPayloadType names a rotation statement's payload.
@@ -110,7 +112,7 @@ func SignRotation(sequence, threshold int, keys [][]byte, issued time.Time, sign
 	for i, k := range parsed {
 		payload.Keys[i] = string(k.text)
 	}
-	b, err := marshalCanonical(payload)
+	b, err := strictjson.MarshalCanonical(payload)
 	if err != nil {
 		return nil, fmt.Errorf("sign rotation: %w", err)
 	}
@@ -142,7 +144,7 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	members, err := decodeObject(env.Payload, rotationFields)
+	members, err := strictjson.DecodeObject(env.Payload, rotationFields)
 	if err != nil {
 		return nil, nil, fmt.Errorf("statement: %w", err)
 	}
@@ -151,7 +153,7 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 		name string
 		dst  any
 	}{{"issued", &raw.Issued}, {"keys", &raw.Keys}, {"sequence", &raw.Sequence}, {"threshold", &raw.Threshold}} {
-		if err := decodeValue(members[m.name], m.dst); err != nil {
+		if err := strictjson.DecodeValue(members[m.name], m.dst); err != nil {
 			return nil, nil, fmt.Errorf("statement: %s: %w", m.name, err)
 		}
 	}
@@ -187,7 +189,7 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 	if r.Threshold < 1 || r.Threshold > len(r.Keys) {
 		return nil, nil, fmt.Errorf("statement %d: threshold %d: want 1 to the %d keys", r.Sequence, r.Threshold, len(r.Keys))
 	}
-	canonical, err := marshalCanonical(raw)
+	canonical, err := strictjson.MarshalCanonical(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("statement %d: %w", r.Sequence, err)
 	}

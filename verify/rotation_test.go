@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ferry/internal/strictjson"
 )
 
 var testIssued = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -321,7 +323,7 @@ func TestParseRotationMalformed(t *testing.T) {
 		for _, k := range keys {
 			raw.Keys = append(raw.Keys, string(k))
 		}
-		b, err := marshalCanonical(raw)
+		b, err := strictjson.MarshalCanonical(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

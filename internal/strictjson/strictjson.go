@@ -1,4 +1,7 @@
-package verify
+// Package strictjson reads and writes the canonical JSON of ferry's signed
+// files (licences, rotation statements): objects with exactly the members
+// expected, nothing duplicated or unknown, and one byte form.
+package strictjson
 
 import (
 	"bytes"
@@ -8,12 +11,12 @@ import (
 	"slices"
 )
 
-// decodeObject reads data as one JSON object whose member names are
+// DecodeObject reads data as one JSON object whose member names are
 // exactly fields: each present once, spelled exactly (encoding/json alone
 // would match names case-insensitively, take the last of duplicates and
 // ignore missing ones), and nothing but white space after it. It returns
 // the members' raw values.
-func decodeObject(data []byte, fields []string) (map[string]json.RawMessage, error) {
+func DecodeObject(data []byte, fields []string) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("not JSON: %w", err)
@@ -56,9 +59,9 @@ func decodeObject(data []byte, fields []string) (map[string]json.RawMessage, err
 	return members, nil
 }
 
-// decodeValue decodes one member's value into dst, refusing null, which
+// DecodeValue decodes one member's value into dst, refusing null, which
 // encoding/json would take as "leave dst alone".
-func decodeValue(raw json.RawMessage, dst any) error {
+func DecodeValue(raw json.RawMessage, dst any) error {
 	if bytes.Equal(raw, []byte("null")) {
 		return errors.New("null: want a value")
 	}
@@ -72,10 +75,10 @@ func decodeValue(raw json.RawMessage, dst any) error {
 	return nil
 }
 
-// marshalCanonical writes v as compact JSON without HTML escaping and
+// MarshalCanonical writes v as compact JSON without HTML escaping and
 // without a trailing newline: the one form ferry writes, which parsers
 // require byte for byte.
-func marshalCanonical(v any) ([]byte, error) {
+func MarshalCanonical(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
