@@ -15,6 +15,7 @@ import (
 
 	"ferry/installer"
 	"ferry/installer/state"
+	"ferry/verify"
 )
 
 // controls ferry can satisfy from its records on a healthy appliance.
@@ -280,4 +281,40 @@ func hasEvidence(f Finding, text string) bool {
 		}
 	}
 	return false
+}
+
+// TestRotatedTrust: a key that a rotation statement brought in is evidence
+// with the time of the rotation and the statement's number, not a key of
+// unknown origin.
+func TestRotatedTrust(t *testing.T) {
+	root, _, _ := installedRoot(t)
+	next := newKey(t)
+	nextPub := buildBundle(t, t.TempDir(), "1.0.1", next).pub
+	db, err := state.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := verify.ParsePublicKey(nextPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RotateTrust(state.TrustRotation{Sequence: 1, Threshold: 1}, map[string][]byte{pk.ID(): nextPub}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ev, fs := collect(t, root)
+	if len(ev.Trust) != 1 || ev.Trust[0].ID != pk.ID() || ev.Trust[0].Rotation != 1 || ev.Trust[0].Added.IsZero() {
+		t.Fatalf("trust evidence after a rotation: %+v", ev.Trust)
+	}
+	found := false
+	for _, f := range fs {
+		for _, it := range f.Evidence {
+			if strings.Contains(it.Description, "handed trust by key rotation statement 1") {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error("no finding names the rotation that brought the key in")
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -99,9 +100,18 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 		return err
 	}
 	added := map[string]time.Time{}
+	rotated := map[string]TrustKey{} // keys a rotation statement brought in, by id
 	for _, e := range log {
-		if e.Event == "trust.add" {
+		switch e.Event {
+		case "trust.add":
 			added[e.Fields["id"]+"\x00"+e.Fields["sha256"]] = e.Time.UTC()
+		case "trust.rotate":
+			seq, _ := strconv.Atoi(e.Fields["to"])
+			for _, id := range strings.Split(e.Fields["added"], ",") {
+				if id != "" {
+					rotated[id] = TrustKey{Added: e.Time.UTC(), Rotation: seq}
+				}
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(trust)) {
@@ -109,6 +119,9 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 		sum := sha256.Sum256(pub)
 		k := TrustKey{ID: id, SHA256: hex.EncodeToString(sum[:])}
 		k.Added = added[id+"\x00"+k.SHA256]
+		if r, ok := rotated[id]; ok && k.Added.IsZero() {
+			k.Added, k.Rotation = r.Added, r.Rotation
+		}
 		if pk, err := verify.ParsePublicKey(pub); err != nil {
 			k.Problem = "the stored key cannot be read: " + err.Error()
 		} else {

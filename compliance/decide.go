@@ -252,6 +252,10 @@ func trustEvidence(ev *Evidence, f *finder) {
 			f.fail("trusted key %s: %s", k.ID, k.Problem)
 			continue
 		}
+		if k.Rotation > 0 {
+			f.examine(k.Added, "trusted %s key %s (key file SHA-256 %s), handed trust by key rotation statement %d", k.Type, k.ID, k.SHA256, k.Rotation)
+			continue
+		}
 		f.examine(k.Added, "trusted %s key %s (key file SHA-256 %s)", k.Type, k.ID, k.SHA256)
 	}
 }

@@ -67,6 +67,9 @@ type TrustKey struct {
 	// Added is when the audit log recorded the key being trusted; zero
 	// when it has no record of it.
 	Added time.Time `json:"added,omitzero"`
+	// Rotation is the sequence number of the key rotation statement that
+	// brought the key in, when one did (rather than `ferry trust add`).
+	Rotation int `json:"rotation,omitempty"`
 	// Problem says why the key cannot be used, if it cannot.
 	Problem string `json:"problem,omitempty"`
 }
