@@ -10,6 +10,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"ferry/internal/strictjson"
 	"ferry/verify"
 )
 
@@ -165,15 +166,7 @@ type Entry struct {
 // Marshal returns the canonical encoding of m: compact JSON with fields in
 // declaration order. ParseManifest accepts only bytes that re-encode to
 // themselves, so one manifest has exactly one byte form.
-func (m *Manifest) Marshal() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+func (m *Manifest) Marshal() ([]byte, error) { return strictjson.MarshalCanonical(m) }
 
 // ManifestDigest returns the manifest's identity: the digest of its
 // canonical bytes.
