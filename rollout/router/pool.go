@@ -2,13 +2,9 @@ package router
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Settings of the connections to one backend. Backends are local, so
@@ -82,24 +78,7 @@ func (p *connPool) get() (*backendConn, error) {
 // open reports whether the backend has not closed c: nothing, not even
 // an end of stream, is waiting to be read on a connection at a request
 // boundary.
-func (c *backendConn) open() bool {
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	open := false
-	var peek [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		open = errors.Is(err, unix.EAGAIN)
-		return true
-	})
-	return err == nil && open
-}
+func (c *backendConn) open() bool { return peekSocket(c.Conn, false) == socketIdle }
 
 // dial opens a new connection, never one from the pool.
 func (p *connPool) dial() (*backendConn, error) {

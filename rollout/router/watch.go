@@ -1,13 +1,10 @@
 package router
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // watchDelay is how long a request waits for its backend before the
@@ -53,27 +50,9 @@ func (w *clientWatch) run() {
 	w.mu.Unlock()
 	defer close(w.running)
 
-	raw, err := w.conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return
-	}
-	closed := false
-	var peek [1]byte
-	err = raw.Read(func(fd uintptr) bool {
-		n, _, err := unix.Recvfrom(int(fd), peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		switch {
-		case errors.Is(err, unix.EAGAIN):
-			return false // nothing yet: wait until the socket is readable
-		case err == nil && n == 0:
-			closed = true
-		case err != nil:
-			closed = true // reset by the peer
-		}
-		// Data is the client's next request: it is still there, and
-		// the rest is for the server to read.
-		return true
-	})
-	if err == nil && closed {
+	// Data is the client's next request: it is still there, and the
+	// rest is for the server to read.
+	if peekSocket(w.conn, true) == socketClosed {
 		w.onClose()
 	}
 }
