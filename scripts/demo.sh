@@ -82,6 +82,17 @@ step "roll back to the kept release, then forward again"
 "$ferry" update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
 "$ferry" history --root "$root" | grep -v '^      '
 
+step "rotate the release key: the next update is signed by a new key and carries the statement the old one signed"
+"$ferry" keys generate --type ed25519 --out "$work/release-2027"
+"$ferry" keys rotate --key "$work/release.key" --new "$work/release-2027.pub" --sequence 1 --out "$work/rotation-1.json"
+cp -r "$work/project-1.1.1" "$work/project-1.2.0"
+sed -i 's/^  version: 1.1.1$/  version: 1.2.0/' "$work/project-1.2.0/ferry.yaml"
+"$ferry" bundle create -f "$work/project-1.2.0/ferry.yaml" -o "$work/demo-app-1.2.0-update.ferry" \
+	--key "$work/release-2027.key" --base "$work/demo-app-1.1.1-hotfix.ferry" --rotation "$work/rotation-1.json"
+"$ferry" verify "$work/demo-app-1.2.0-update.ferry" --key "$work/release.pub"
+"$ferry" update apply "$work/demo-app-1.2.0-update.ferry" --root "$root"
+"$ferry" trust list --root "$root"
+
 step "compliance evidence (NIST SP 800-53 rev5) from what ferry recorded"
 "$ferry" compliance report --root "$root" --format markdown -o "$work/COMPLIANCE.md"
 "$ferry" compliance report --root "$root" --format oscal -o "$work/assessment-results.json"
