@@ -97,7 +97,7 @@ func FuzzPrepareRequest(f *testing.F) {
 		upgrade := req.Header.ConnectionUpgrade()
 		var ctx fasthttp.RequestCtx
 		ctx.Init(&req, client, nil)
-		prepareRequest(&ctx, upgrade)
+		prepareRequest(&ctx, clientAddr(client), upgrade)
 
 		h := &ctx.Request.Header
 		for _, name := range append(named, hopHeaders...) {

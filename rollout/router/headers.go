@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,7 +21,7 @@ var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate"
 // X-Forwarded headers set as net/http/httputil's SetXForwarded does. The
 // backend sees the Host the client asked for, as it would without ferry
 // in front, and X-Forwarded-For grows by the client's address.
-func prepareRequest(ctx *fasthttp.RequestCtx, upgrade bool) {
+func prepareRequest(ctx *fasthttp.RequestCtx, client netip.Addr, upgrade bool) {
 	h := &ctx.Request.Header
 	trailers := hasToken(h.Peek("Te"), "trailers")
 	removeConnectionHeaders(h.Peek(fasthttp.HeaderConnection), h.Del)
@@ -39,7 +40,6 @@ func prepareRequest(ctx *fasthttp.RequestCtx, upgrade bool) {
 		h.Del(fasthttp.HeaderUpgrade)
 	}
 
-	client := clientAddr(ctx.RemoteAddr())
 	if client.IsValid() {
 		forwarded := client.String()
 		if prior := h.PeekAll(fasthttp.HeaderXForwardedFor); len(prior) > 0 {

@@ -18,7 +18,8 @@ const (
 	// checkAfterIdle is how long a connection may sit in the pool before
 	// it is checked for a close by the backend when taken out again (a
 	// backend's own idle timeout): a request sent on a closed connection
-	// fails, and only a request without a body can be sent again.
+	// fails, and only an idempotent one whose body is in memory can be
+	// sent again (see replayable).
 	checkAfterIdle = time.Second
 )
 

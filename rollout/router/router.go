@@ -66,8 +66,9 @@ func New(opts Options) *Router {
 // handle routes one request.
 func (r *Router) handle(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
+	client := clientAddr(ctx.RemoteAddr())
 	r.mu.RLock()
-	l, cookie := r.gen.pick(h, clientAddr(ctx.RemoteAddr()), ctx.IsTLS())
+	l, cookie := r.gen.pick(h, client, ctx.IsTLS())
 	if l != nil {
 		l.enter()
 	}
@@ -78,7 +79,7 @@ func (r *Router) handle(ctx *fasthttp.RequestCtx) {
 	}
 	// The lane is left when the exchange is over, which for a streamed
 	// response is after its body has been written.
-	l.target.forward(ctx, l, cookie)
+	l.target.forward(ctx, l, client, cookie)
 }
 
 // pick chooses the lane for a request with header h from client and, when

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -50,12 +51,12 @@ func newTarget(service string, b Backend, logger *slog.Logger) *target {
 // forward proxies the request of ctx to the backend and leaves l when the
 // exchange is over: at once when the response has no body or the backend
 // did not answer, after the body has been passed on otherwise, and when
-// the connection closes for an upgrade. cookie, if not empty, is a
-// Set-Cookie value for the response.
-func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, cookie string) {
+// the connection closes for an upgrade. client is the peer's address;
+// cookie, if not empty, is a Set-Cookie value for the response.
+func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, client netip.Addr, cookie string) {
 	start := time.Now()
 	upgrade := ctx.Request.Header.ConnectionUpgrade()
-	prepareRequest(ctx, upgrade)
+	prepareRequest(ctx, client, upgrade)
 
 	resp := fasthttp.AcquireResponse()
 	c, clientGone, err := t.roundTrip(ctx, resp, upgrade)
@@ -72,9 +73,9 @@ func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, cookie string) {
 		t.relayUpgrade(ctx, l, c, resp)
 		return
 	}
-	// A body that ends where the connection does (neither a length nor
-	// chunks) leaves nothing to reuse.
-	reusable := !upgrade && !resp.ConnectionClose() && resp.Header.ContentLength() != -2
+	// fasthttp also marks as closing a body that ends where its
+	// connection does (neither a length nor chunks).
+	reusable := !upgrade && !resp.ConnectionClose()
 	body := resp.BodyStream()
 	if body == nil {
 		// No body (HEAD, 204, 304): the exchange is over.
@@ -122,8 +123,7 @@ func (t *target) roundTrip(ctx *fasthttp.RequestCtx, resp *fasthttp.Response, up
 			})
 			err = resp.Read(c.br)
 			w.stop()
-			if gone.Load() {
-				c.Close()
+			if gone.Load() { // and c closed, which ended the Read
 				return nil, true, errClientGone
 			}
 		}
@@ -219,8 +219,7 @@ func (b *relayBody) Read(p []byte) (int, error) {
 }
 
 func (b *relayBody) Close() error {
-	complete := b.eof || (b.size >= 0 && b.read == b.size)
-	reusable := b.reusable && complete && !b.resp.ConnectionClose()
+	reusable := b.reusable && (b.eof || (b.size >= 0 && b.read == b.size))
 	if err := b.resp.CloseBodyStream(); err != nil {
 		reusable = false
 	}
