@@ -95,11 +95,11 @@ func keyIDs(keys []*verify.PublicKey) string {
 }
 
 func signerIDs(signers []verify.Signer) string {
-	ids := make([]string, len(signers))
+	keys := make([]*verify.PublicKey, len(signers))
 	for i, s := range signers {
-		ids[i] = s.Public().ID()
+		keys[i] = s.Public()
 	}
-	return strings.Join(ids, ", ")
+	return keyIDs(keys)
 }
 
 func keysGenerate(c *cli.Context) error {
