@@ -199,32 +199,25 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 	return r, env, nil
 }
 
-// WalkRotations applies statement files to trust, from the sequence number
-// trust.Sequence says it is at, as walkRotations describes, and returns the
-// resulting set, with its Sequence, and the statements applied.
-func WalkRotations(trust TrustSet, files [][]byte) (TrustSet, []*Rotation, error) {
-	next, seq, applied, err := walkRotations(trust, trust.Sequence, files)
-	next.Sequence = seq
-	return next, applied, err
-}
-
-// walkRotations applies statement files to trust, the set in force at sequence from (0 = never rotated):
+// WalkRotations applies statement files to trust, the set in force at
+// sequence trust.Sequence (0 = never rotated):
 // files are parsed; statements with Sequence <= from are skipped (already applied on this host, or older);
 // the rest must then run from+1, from+2, ... without gaps or repeats (the files may be given in any order);
 // each must be signed by at least the threshold of the set before it, and each signature by a key of that
 // set must name the key's type; at most MaxRotations are applied.
-// It returns the resulting set and sequence and the statements applied (in order);
-// with no statement to apply it returns trust and from unchanged and no error.
+// It returns the resulting set, with its Sequence, and the statements applied (in order);
+// with no statement to apply it returns trust unchanged and no error.
 //
 // A walk applies all of its statements or none: on failure it returns
-// trust and from unchanged. Every failure wraps ErrRotation and, where one
+// trust unchanged. Every failure wraps ErrRotation and, where one
 // applies, the verify error (ErrBelowThreshold, ErrBadSignature,
 // ErrUntrustedKey, ErrInvalidTrustSet), and says which statement and why.
 // Every file must parse, even one that would be skipped: a bundle carries
 // nothing ferry cannot read.
-func walkRotations(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*Rotation, error) {
+func WalkRotations(trust TrustSet, files [][]byte) (TrustSet, []*Rotation, error) {
+	from := trust.Sequence
 	if from < 0 {
-		return trust, from, nil, fmt.Errorf("%w: the trust set in force is at sequence %d, which is negative", ErrRotation, from)
+		return trust, nil, fmt.Errorf("%w: the trust set in force is at sequence %d, which is negative", ErrRotation, from)
 	}
 	type statement struct {
 		r    *Rotation
@@ -235,38 +228,38 @@ func walkRotations(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*
 	for i, f := range files {
 		r, env, err := parseRotation(f)
 		if err != nil {
-			return trust, from, nil, fmt.Errorf("%w: statement file %d: %w", ErrRotation, i+1, err)
+			return trust, nil, fmt.Errorf("%w: statement file %d: %w", ErrRotation, i+1, err)
 		}
 		if r.Sequence > from {
 			pending = append(pending, statement{r, env, i + 1})
 		}
 	}
 	if len(pending) == 0 {
-		return trust, from, nil, nil
+		return trust, nil, nil
 	}
 	if len(pending) > MaxRotations {
-		return trust, from, nil, fmt.Errorf("%w: %d statements to apply after sequence %d, at most %d in one walk", ErrRotation, len(pending), from, MaxRotations)
+		return trust, nil, fmt.Errorf("%w: %d statements to apply after sequence %d, at most %d in one walk", ErrRotation, len(pending), from, MaxRotations)
 	}
 	slices.SortStableFunc(pending, func(a, b statement) int { return a.r.Sequence - b.r.Sequence })
 	for i, st := range pending {
 		switch want := from + 1 + i; {
 		case st.r.Sequence < want:
-			return trust, from, nil, fmt.Errorf("%w: statement %d (file %d) repeats the one in file %d", ErrRotation, st.r.Sequence, st.file, pending[i-1].file)
+			return trust, nil, fmt.Errorf("%w: statement %d (file %d) repeats the one in file %d", ErrRotation, st.r.Sequence, st.file, pending[i-1].file)
 		case st.r.Sequence > want:
-			return trust, from, nil, fmt.Errorf("%w: statement %d (file %d) follows sequence %d: statement %d is missing", ErrRotation, st.r.Sequence, st.file, want-1, want)
+			return trust, nil, fmt.Errorf("%w: statement %d (file %d) follows sequence %d: statement %d is missing", ErrRotation, st.r.Sequence, st.file, want-1, want)
 		}
 	}
 	current := trust
 	applied := make([]*Rotation, 0, len(pending))
 	for _, st := range pending {
 		if _, err := current.Verify(st.env.Message(), st.env.Signatures); err != nil {
-			return trust, from, nil, fmt.Errorf("%w: statement %d (file %d) is not signed by the trust set before it: %w", ErrRotation, st.r.Sequence, st.file, err)
+			return trust, nil, fmt.Errorf("%w: statement %d (file %d) is not signed by the trust set before it: %w", ErrRotation, st.r.Sequence, st.file, err)
 		}
 		if err := checkSignatureTypes(st.env.Signatures, current); err != nil {
-			return trust, from, nil, fmt.Errorf("%w: statement %d (file %d): %w", ErrRotation, st.r.Sequence, st.file, err)
+			return trust, nil, fmt.Errorf("%w: statement %d (file %d): %w", ErrRotation, st.r.Sequence, st.file, err)
 		}
 		current = TrustSet{Keys: st.r.Keys, Threshold: st.r.Threshold, Sequence: st.r.Sequence}
 		applied = append(applied, st.r)
 	}
-	return current, applied[len(applied)-1].Sequence, applied, nil
+	return current, applied, nil
 }

@@ -50,6 +50,14 @@ func keyIDs(keys []*PublicKey) []string {
 	return ids
 }
 
+// walk is WalkRotations from sequence from, with the resulting sequence
+// returned apart.
+func walk(trust TrustSet, from int, files [][]byte) (TrustSet, int, []*Rotation, error) {
+	trust.Sequence = from
+	next, applied, err := WalkRotations(trust, files)
+	return next, next.Sequence, applied, err
+}
+
 func sameSet(a, b TrustSet) bool {
 	x, y := keyIDs(a.Keys), keyIDs(b.Keys)
 	slices.Sort(x)
@@ -97,7 +105,7 @@ func TestWalkRotations(t *testing.T) {
 		{"out of order from 1", 1, [][]byte{ch.files[2], ch.files[1], ch.files[0]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			trust, seq, applied, err := walkRotations(ch.trust[tc.from], tc.from, tc.files)
+			trust, seq, applied, err := walk(ch.trust[tc.from], tc.from, tc.files)
 			if err != nil {
 				t.Fatalf("WalkRotations: %v", err)
 			}
@@ -128,7 +136,7 @@ func TestWalkRotations(t *testing.T) {
 	t.Run("nothing to apply", func(t *testing.T) {
 		for _, from := range []int{3, 7} {
 			for _, files := range [][][]byte{nil, ch.files} {
-				trust, seq, applied, err := walkRotations(ch.trust[3], from, files)
+				trust, seq, applied, err := walk(ch.trust[3], from, files)
 				if err != nil || seq != from || applied != nil || !sameSet(trust, ch.trust[3]) {
 					t.Errorf("from %d with %d files: %d %v %v, want the trust given back", from, len(files), seq, applied, err)
 				}
@@ -227,7 +235,7 @@ func TestWalkRotationsRefuses(t *testing.T) {
 		{"negative from", ch.trust[0], -1, ch.files, nil, "negative"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			trust, seq, applied, err := walkRotations(tc.trust, tc.from, tc.files)
+			trust, seq, applied, err := walk(tc.trust, tc.from, tc.files)
 			if !errors.Is(err, ErrRotation) || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("WalkRotations: %v, want ErrRotation (and %v) with %q", err, tc.want, tc.msg)
 			}
@@ -247,16 +255,16 @@ func TestWalkRotationsBound(t *testing.T) {
 		signers = append(signers, newSigner(t, KeyEd25519))
 		files = append(files, rotate(t, seq, 1, signers[seq:seq+1], signers[seq-1]))
 	}
-	trust, seq, applied, err := walkRotations(trustOf(1, signers[0]), 0, files[:MaxRotations])
+	trust, seq, applied, err := walk(trustOf(1, signers[0]), 0, files[:MaxRotations])
 	if err != nil || seq != MaxRotations || len(applied) != MaxRotations || !sameSet(trust, trustOf(1, signers[MaxRotations])) {
 		t.Fatalf("%d statements: sequence %d, %d applied, %v", MaxRotations, seq, len(applied), err)
 	}
-	_, _, _, err = walkRotations(trustOf(1, signers[0]), 0, files)
+	_, _, _, err = walk(trustOf(1, signers[0]), 0, files)
 	if !errors.Is(err, ErrRotation) || !strings.Contains(err.Error(), "at most 64") {
 		t.Errorf("%d statements: %v, want ErrRotation, at most %d", MaxRotations+1, err, MaxRotations)
 	}
 	// From 1, the same files are MaxRotations to apply.
-	if _, seq, _, err := walkRotations(trustOf(1, signers[1]), 1, files); err != nil || seq != MaxRotations+1 {
+	if _, seq, _, err := walk(trustOf(1, signers[1]), 1, files); err != nil || seq != MaxRotations+1 {
 		t.Errorf("%d statements from 1: sequence %d, %v", MaxRotations+1, seq, err)
 	}
 }
@@ -269,12 +277,12 @@ func TestRotationTamper(t *testing.T) {
 	for _, seq := range []int{2, 3} {
 		orig := ch.files[seq-1]
 		from, trust := seq-1, ch.trust[seq-1]
-		if _, _, _, err := walkRotations(trust, from, [][]byte{orig}); err != nil {
+		if _, _, _, err := walk(trust, from, [][]byte{orig}); err != nil {
 			t.Fatalf("the untouched statement %d: %v", seq, err)
 		}
 		check := func(what string, data []byte) {
 			t.Helper()
-			got, at, applied, err := walkRotations(trust, from, [][]byte{data})
+			got, at, applied, err := walk(trust, from, [][]byte{data})
 			switch {
 			case err != nil && !errors.Is(err, ErrRotation):
 				t.Fatalf("statement %d, %s: %v, want ErrRotation", seq, what, err)
