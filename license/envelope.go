@@ -25,12 +25,9 @@ const (
 // Parse checks the form of every part, not who signed it. The file is a
 // verify.Envelope whose payload is a licence.
 type Envelope struct {
-	// PayloadType is always PayloadType.
-	PayloadType string
-	// Payload is the licence body exactly as it was signed.
-	Payload []byte
-	// Signatures are sorted by key id, one per key.
-	Signatures []verify.Signature
+	// Envelope's PayloadType is always PayloadType, and its Payload the
+	// licence body exactly as it was signed.
+	verify.Envelope
 	// License is Payload read.
 	License *License
 }
@@ -60,16 +57,5 @@ func parseEnvelope(data []byte) (*Envelope, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return &Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: env.Signatures}, nil
-}
-
-// marshalEnvelope writes the file: canonical JSON and a newline.
-func marshalEnvelope(env *Envelope) ([]byte, error) {
-	return (&verify.Envelope{PayloadType: env.PayloadType, Payload: env.Payload, Signatures: env.Signatures}).Marshal()
-}
-
-// pae is DSSE's pre-authentication encoding of a licence, what every
-// signature covers.
-func pae(payloadType string, payload []byte) []byte {
-	return (&verify.Envelope{PayloadType: payloadType, Payload: payload}).Message()
+	return &Envelope{Envelope: *env}, nil
 }

@@ -96,7 +96,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// What Parse accepts is exactly what Issue would write.
-		again, err := marshalEnvelope(env)
+		again, err := env.Marshal()
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("accepted file does not re-encode to itself (%v)", err)
 		}

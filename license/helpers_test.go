@@ -145,11 +145,7 @@ func issue(t testing.TB, l License, signers ...verify.Signer) []byte {
 // tests can reach the body parser past the signature check.
 func signedFile(t testing.TB, payload []byte, s verify.Signer) []byte {
 	t.Helper()
-	sig, err := s.Sign(pae(PayloadType, payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := marshalEnvelope(&Envelope{PayloadType: PayloadType, Payload: payload, Signatures: []verify.Signature{sig}})
+	data, err := verify.SignEnvelope(PayloadType, payload, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,7 +206,7 @@ func TestVerifySignatureTypeMustMatchKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Signatures[0].Type = verify.KeyECDSAP256
-	data, err := marshalEnvelope(env)
+	data, err := env.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestVerifyBadSignatureFromTrustedKey(t *testing.T) {
 	}
 	// Keep the first licence's payload with one signature from the other.
 	env.Signatures[1] = otherEnv.Signatures[1]
-	data, err := marshalEnvelope(env)
+	data, err := env.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestVerifyBadSignatureFromTrustedKey(t *testing.T) {
 	env.Payload = otherEnv.Payload
 	env.Signatures = otherEnv.Signatures
 	env.Payload = bytes.Replace(env.Payload, []byte(`"nodes":100`), []byte(`"nodes":999`), 1)
-	data, err = marshalEnvelope(env)
+	data, err = env.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}

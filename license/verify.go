@@ -26,8 +26,7 @@ func Verify(data []byte, trust verify.TrustSet) (*License, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	message := pae(env.PayloadType, env.Payload)
-	ids, err := trust.Verify(message, env.Signatures)
+	ids, err := env.Envelope.Verify(trust)
 	switch {
 	case errors.Is(err, verify.ErrInvalidTrustSet):
 		return nil, nil, fmt.Errorf("licence trust: %w", err)
@@ -38,27 +37,9 @@ func Verify(data []byte, trust verify.TrustSet) (*License, []string, error) {
 	case err != nil:
 		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err := checkSignatureTypes(env.Signatures, trust); err != nil {
-		return nil, nil, err
-	}
 	l, err := parseBody(env.Payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: licence body signed by %v: %w", ErrMalformed, ids, err)
 	}
 	return l, ids, nil
-}
-
-// checkSignatureTypes requires each signature by a trusted key to name
-// that key's exact type. verify accepts either sigstore type for a
-// sigstore key (a bundle's ".sig" entry cannot tell them apart); a licence
-// names the type, so the name must be right.
-func checkSignatureTypes(sigs []verify.Signature, trust verify.TrustSet) error {
-	for _, sig := range sigs {
-		for _, k := range trust.Keys {
-			if k.ID() == sig.KeyID && k.Type() != sig.Type {
-				return fmt.Errorf("%w: the signature by trusted key %s says it is %s; the key is %s", ErrBadSignature, sig.KeyID, sig.Type, k.Type())
-			}
-		}
-	}
-	return nil
 }

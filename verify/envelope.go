@@ -268,6 +268,21 @@ func SignEnvelope(payloadType string, payload []byte, signers ...Signer) ([]byte
 	return out, nil
 }
 
+// Verify checks the envelope's signatures against trust, as
+// TrustSet.Verify does, and requires each signature by a trusted key to
+// name that key's exact type. It returns the ids of the trusted keys whose
+// signatures verified.
+func (e *Envelope) Verify(trust TrustSet) ([]string, error) {
+	ids, err := trust.Verify(e.Message(), e.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSignatureTypes(e.Signatures, trust); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
 // checkSignatureTypes requires each signature by a key of trust to name
 // that key's exact type. TrustSet.Verify accepts either sigstore type for
 // a sigstore key (a bundle's ".sig" entry cannot tell them apart); an

@@ -252,11 +252,8 @@ func WalkRotations(trust TrustSet, files [][]byte) (TrustSet, []*Rotation, error
 	current := trust
 	applied := make([]*Rotation, 0, len(pending))
 	for _, st := range pending {
-		if _, err := current.Verify(st.env.Message(), st.env.Signatures); err != nil {
+		if _, err := st.env.Verify(current); err != nil {
 			return trust, nil, fmt.Errorf("%w: statement %d (file %d) is not signed by the trust set before it: %w", ErrRotation, st.r.Sequence, st.file, err)
-		}
-		if err := checkSignatureTypes(st.env.Signatures, current); err != nil {
-			return trust, nil, fmt.Errorf("%w: statement %d (file %d): %w", ErrRotation, st.r.Sequence, st.file, err)
 		}
 		current = TrustSet{Keys: st.r.Keys, Threshold: st.r.Threshold, Sequence: st.r.Sequence}
 		applied = append(applied, st.r)
