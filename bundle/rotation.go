@@ -38,7 +38,7 @@ func parseBuildRotations(files [][]byte) ([]*verify.Rotation, error) {
 	for _, r := range rots[1:] {
 		rest = append(rest, r.File)
 	}
-	_, applied, err := verify.WalkRotations(rotationTrust(first), rest)
+	_, applied, err := verify.WalkRotations(first.Trust(), rest)
 	if err != nil {
 		return nil, fmt.Errorf("build: %w: %w", ErrRotationChain, err)
 	}
@@ -46,11 +46,6 @@ func parseBuildRotations(files [][]byte) ([]*verify.Rotation, error) {
 		return nil, fmt.Errorf("build: %w: statement %d is given twice", ErrRotationChain, first.Sequence)
 	}
 	return rots, nil
-}
-
-// rotationTrust is the trust set a statement puts in force.
-func rotationTrust(r *verify.Rotation) verify.TrustSet {
-	return verify.TrustSet{Keys: r.Keys, Threshold: r.Threshold, Sequence: r.Sequence}
 }
 
 // checkSignersSatisfy requires the signatures of a build that carries
@@ -61,7 +56,7 @@ func checkSignersSatisfy(rots []*verify.Rotation, raw []byte, sigs []verify.Sign
 		return nil
 	}
 	last := rots[len(rots)-1]
-	if _, err := rotationTrust(last).Verify(raw, sigs); err != nil {
+	if _, err := last.Trust().Verify(raw, sigs); err != nil {
 		return fmt.Errorf("build: %w: the signing keys against rotation statement %d: %w", ErrRotationChain, last.Sequence, err)
 	}
 	return nil

@@ -48,6 +48,11 @@ type Rotation struct {
 	Signatures []Signature
 }
 
+// Trust is the trust set the statement puts in force.
+func (r *Rotation) Trust() TrustSet {
+	return TrustSet{Keys: r.Keys, Threshold: r.Threshold, Sequence: r.Sequence}
+}
+
 // rotationJSON is the payload, in canonical member order. Every member is
 // always present, so there is one way to write a statement.
 type rotationJSON struct {
@@ -255,7 +260,7 @@ func WalkRotations(trust TrustSet, files [][]byte) (TrustSet, []*Rotation, error
 		if _, err := st.env.Verify(current); err != nil {
 			return trust, nil, fmt.Errorf("%w: statement %d (file %d) is not signed by the trust set before it: %w", ErrRotation, st.r.Sequence, st.file, err)
 		}
-		current = TrustSet{Keys: st.r.Keys, Threshold: st.r.Threshold, Sequence: st.r.Sequence}
+		current = st.r.Trust()
 		applied = append(applied, st.r)
 	}
 	return current, applied, nil
