@@ -15,8 +15,9 @@
 #            (scripts/pullbench), fetched over loopback by the same client,
 #            4 connections, bytes discarded
 #   router:  ferry serve's router in front of a backend on loopback
-#            vs  the same backend reached directly, and vs HAProxy in the
-#            router's place (scripts/routerbench; router, backend and
+#            vs  the same backend reached directly, vs HAProxy and vs a
+#            TCP relay that parses nothing in the router's place (the
+#            floor of any proxy there) (scripts/routerbench; router, backend and
 #            HAProxy are processes of their own, the load generator pinned
 #            to half the CPUs, they to the other half): throughput with a
 #            trivial backend and with one doing 100 µs of CPU work per

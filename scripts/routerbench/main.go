@@ -5,8 +5,15 @@
 //	                    the router and straight to the backend: once with a
 //	                    trivial backend, once with one doing -work of CPU
 //	                    work per request
-//	router CPU          the router process's CPU time per request, and the
-//	                    trivial backend's
+//	                    (rawload.go: plain keep-alive GETs, cheap enough
+//	                    that the backend, not the load generator, sets
+//	                    the direct pace)
+//	router CPU          the router process's CPU time per request, the
+//	                    trivial backend's and the load generator's
+//	haproxy reference   the same throughput with HAProxy in the router's
+//	                    place, when installed
+//	relay reference     the same with a TCP relay that parses nothing in
+//	                    the router's place: what the extra hop alone costs
 //	router memory       the router's resident memory per idle kept-alive
 //	                    client connection, with 500 of them open
 //	router p99 added    open loop at -rate requests per second for
@@ -44,6 +51,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"ferry/rollout/metrics"
@@ -107,11 +115,11 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		}
 		defer proxy.stop()
 
-		direct, backendCPU, err := measureLoop(ctx, backend, sampler, conns, duration)
+		direct, backendCPU, loadCPU, err := measureLoop(ctx, backend, sampler, conns, duration)
 		if err != nil {
 			return err
 		}
-		proxied, routerCPU, err := measureLoop(ctx, proxy, sampler, conns, duration)
+		proxied, routerCPU, _, err := measureLoop(ctx, proxy, sampler, conns, duration)
 		if err != nil {
 			return err
 		}
@@ -129,14 +137,17 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		}
 		ratio := proxied.perSecond() / direct.perSecond()
 		judged.add(fmt.Sprintf("throughput >= %.2fx direct (trivial backend)", throughputTarget), fmt.Sprintf("%.2fx", ratio), ratio >= throughputTarget)
-		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request)\n",
-			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok))
+		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request; the load generator: %.0f µs)\n",
+			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok), perRequest(loadCPU, direct.ok))
 		idle, err := idleMemory(proxy, sampler, idleConns)
 		if err != nil {
 			return fmt.Errorf("router memory: %w", err)
 		}
 		fmt.Printf("router memory      %.1f KiB per idle kept-alive client connection  (%d connections)\n", idle, idleConns)
 		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
+			return err
+		}
+		if err := measureRelay(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
 			return err
 		}
 
@@ -182,7 +193,7 @@ func measureReference(ctx context.Context, lay layout, backendURL string, conns 
 		return err
 	}
 	defer hp.stop()
-	ref, cpu, err := measureLoop(ctx, hp, sampler, conns, duration)
+	ref, cpu, _, err := measureLoop(ctx, hp, sampler, conns, duration)
 	if err != nil {
 		return err
 	}
@@ -198,18 +209,62 @@ func measureReference(ctx context.Context, lay layout, backendURL string, conns 
 	return nil
 }
 
+// measureRelay runs the throughput measurement through a TCP relay in
+// the router's place (relay.go): the floor any proxy on the appliance's
+// CPU stands on.
+func measureRelay(ctx context.Context, lay layout, backendURL string, conns int, duration time.Duration, direct counts, sampler *metrics.Sampler) error {
+	relay, err := startChild("relay", lay.appliance, "-backend", backendURL)
+	if err != nil {
+		return err
+	}
+	defer relay.stop()
+	n, cpu, _, err := measureLoop(ctx, relay, sampler, conns, duration)
+	if err != nil {
+		return err
+	}
+	if n.failed > 0 {
+		return fmt.Errorf("relay reference: %d requests failed", n.failed)
+	}
+	fmt.Printf("relay reference    %.0f req/s vs direct %.0f req/s  ratio %.2f×  (a TCP relay that parses nothing in the router's place; %.0f µs CPU per request)\n",
+		n.perSecond(), direct.perSecond(), n.perSecond()/direct.perSecond(), perRequest(cpu, n.ok))
+	return nil
+}
+
 // measureLoop warms c up, then runs a closed loop against it for
 // duration and returns what the loop counted and the CPU time c used
 // meanwhile.
-func measureLoop(ctx context.Context, c *child, sampler *metrics.Sampler, conns int, duration time.Duration) (counts, time.Duration, error) {
-	closedLoop(ctx, c.url, conns, duration/5)
-	before, err := c.cpuTime(sampler)
-	if err != nil {
-		return counts{}, 0, err
+func measureLoop(ctx context.Context, c *child, sampler *metrics.Sampler, conns int, duration time.Duration) (n counts, cpu, loadCPU time.Duration, err error) {
+	if _, err := rawLoop(ctx, c.url, conns, duration/5); err != nil {
+		return counts{}, 0, 0, err
 	}
-	n := closedLoop(ctx, c.url, conns, duration)
-	after, err := c.cpuTime(sampler)
-	return n, after - before, err
+	before, err := ownCPU()
+	if err != nil {
+		return counts{}, 0, 0, err
+	}
+	childBefore, err := c.cpuTime(sampler)
+	if err != nil {
+		return counts{}, 0, 0, err
+	}
+	if n, err = rawLoop(ctx, c.url, conns, duration); err != nil {
+		return counts{}, 0, 0, err
+	}
+	childAfter, err := c.cpuTime(sampler)
+	if err != nil {
+		return counts{}, 0, 0, err
+	}
+	after, err := ownCPU()
+	return n, childAfter - childBefore, after - before, err
+}
+
+// ownCPU is the user and system time of this process alone (the
+// sampler's figure for a process includes its descendants, the router
+// and backend among them).
+func ownCPU() (time.Duration, error) {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0, err
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano()), nil
 }
 
 // latencyRounds is how many times the latency measurement runs.
@@ -414,12 +469,6 @@ func (l *running) stop() counts {
 	l.wg.Wait()
 	l.client.CloseIdleConnections()
 	return counts{ok: l.ok.Load(), failed: l.failed.Load(), took: took}
-}
-
-func closedLoop(ctx context.Context, url string, conns int, d time.Duration) counts {
-	l := startLoad(ctx, url, conns)
-	time.Sleep(d)
-	return l.stop()
 }
 
 // openLoop sends rate requests per second for d to each of two URLs, in

@@ -209,8 +209,14 @@ func runChild(role, cpus, backendURL string, work time.Duration) error {
 			return err
 		}
 		serve = func() error { return r.Serve(ctx, l) }
+	case "relay":
+		u, err := url.Parse(backendURL)
+		if err != nil {
+			return err
+		}
+		serve = func() error { return serveRelay(ctx, l, u.Host) }
 	default:
-		return fmt.Errorf("-role %q: want backend or router", role)
+		return fmt.Errorf("-role %q: want backend, router or relay", role)
 	}
 	fmt.Printf("http://%s/\n", l.Addr())
 	if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) && ctx.Err() == nil {
