@@ -6,8 +6,8 @@ import (
 	"syscall"
 )
 
-// crashEnv names the test hook that kills ferry at the start of its k-th
-// journalled step, the way a power cut would: no deferred cleanup runs.
+// crashEnv names the test hook that kills ferry at its k-th crash point
+// (see crashPoint), the way a power cut would: no deferred cleanup runs.
 // Crash-loop tests set it; nothing else should.
 const crashEnv = "FERRY_TEST_CRASH_AT_STEP"
 
@@ -21,4 +21,14 @@ func crashIf(now bool) {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // SIGKILL cannot be caught; wait for it
 	}
+}
+
+// crashPoint counts one more point where the crash-loop tests may kill
+// ferry: the start of each journalled step, and the commit.
+func (r *run) crashPoint() {
+	r.mu.Lock()
+	r.steps++
+	crash := r.crashAt == r.steps
+	r.mu.Unlock()
+	crashIf(crash)
 }

@@ -121,7 +121,7 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, refuse(db, path, err)
 	}
-	m, digest := head.Manifest(), head.Digest()
+	m, digest, rotations := head.Manifest(), head.Digest(), head.Rotations()
 	head.close()
 	current, _ := db.Current()
 	if rel, err := db.Release(m.Version); err == nil {
@@ -189,6 +189,9 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
+		return nil, err
+	}
+	if err := journalRotation(db, txn, rotations); err != nil {
 		return nil, err
 	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
@@ -349,33 +352,13 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	}); err != nil {
 		return res, err
 	}
+	r.crashPoint()
 	if err := commit(db, r.txn); err != nil {
 		return nil, err
 	}
 	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(),
 		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, rd.Trust().Threshold))})
-	if err := KeepRotation(db, rd.Rotations()); err != nil {
-		// The release is in; the statements travel with later bundles
-		// too, or `ferry trust rotate` applies them.
-		log.Warn("the bundle's key rotation statements were not recorded", "err", err)
-	}
 	return res, nil
-}
-
-// KeepRotation makes the trust set that rotation statements led to the
-// host's own. Install calls it once the bundle that carried them is
-// installed: a bundle that is refused, or fails, leaves the host's trust
-// as it was.
-func KeepRotation(db *state.DB, applied []*verify.Rotation) error {
-	if len(applied) == 0 {
-		return nil
-	}
-	last := applied[len(applied)-1]
-	keys := make(map[string][]byte, len(last.Keys))
-	for i, k := range last.Keys {
-		keys[k.ID()] = last.KeyData[i]
-	}
-	return db.RotateTrust(state.TrustRotation{Sequence: last.Sequence, Threshold: last.Threshold}, keys)
 }
 
 // step runs fn once per transaction: a step already done (the install is
@@ -389,11 +372,7 @@ func (r *run) step(name string, fn func() error) error {
 	if err := r.db.RecordStep(r.txn.ID, name, "started", ""); err != nil {
 		return err
 	}
-	r.mu.Lock()
-	r.steps++
-	crash := r.crashAt == r.steps
-	r.mu.Unlock()
-	crashIf(crash)
+	r.crashPoint()
 	if err := fn(); err != nil {
 		_ = r.db.RecordStep(r.txn.ID, name, "failed", err.Error())
 		return fmt.Errorf("step %s: %w", name, err)

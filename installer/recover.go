@@ -63,13 +63,19 @@ func recover(db *state.DB, root string, log *slog.Logger, u *undoer) error {
 }
 
 // commit ends a transaction that reached its commit point: statuses follow
-// the current release, an install raises the anti-rollback mark.
+// the current release; an install raises the anti-rollback mark and puts
+// in force the trust its bundle's rotation statements led to. Each part
+// may run again (recovery after a crash inside commit) with no other
+// effect.
 func commit(db *state.DB, txn state.Txn) error {
 	if err := markActive(db, txn.Version); err != nil {
 		return err
 	}
 	if txn.Kind == "install" {
 		if err := raiseHighest(db, txn.Version); err != nil {
+			return err
+		}
+		if err := keepJournalledRotation(db, txn); err != nil {
 			return err
 		}
 	}

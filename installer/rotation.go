@@ -1,0 +1,84 @@
+package installer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"ferry/installer/state"
+	"ferry/verify"
+)
+
+// stepRotation journals, when an install begins, the trust set the
+// bundle's key rotation statements lead to. The commit puts it in force,
+// and so does the recovery that finishes a commit a crash interrupted:
+// the host never ends with the new release and the old trust.
+const stepRotation = "rotation"
+
+// rotationRecord is the detail of a stepRotation journal record.
+type rotationRecord struct {
+	Sequence  int               `json:"sequence"`
+	Threshold int               `json:"threshold"`
+	Keys      map[string][]byte `json:"keys"`
+}
+
+// rotationTarget is the trust set applied statements end at.
+func rotationTarget(applied []*verify.Rotation) rotationRecord {
+	last := applied[len(applied)-1]
+	keys := make(map[string][]byte, len(last.Keys))
+	for i, k := range last.Keys {
+		keys[k.ID()] = last.KeyData[i]
+	}
+	return rotationRecord{Sequence: last.Sequence, Threshold: last.Threshold, Keys: keys}
+}
+
+func (r rotationRecord) keep(db *state.DB) error {
+	return db.RotateTrust(state.TrustRotation{Sequence: r.Sequence, Threshold: r.Threshold}, r.Keys)
+}
+
+// KeepRotation makes the trust set that rotation statements led to the
+// host's own (`ferry trust rotate`). An install does the same at its
+// commit for the statements its bundle carried: a bundle that is refused,
+// or fails, leaves the host's trust as it was.
+func KeepRotation(db *state.DB, applied []*verify.Rotation) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	return rotationTarget(applied).keep(db)
+}
+
+// journalRotation records where applied statements lead, for the commit of
+// txn; no statements, no record.
+func journalRotation(db *state.DB, txn state.Txn, applied []*verify.Rotation) error {
+	if len(applied) == 0 {
+		return nil
+	}
+	detail, err := json.Marshal(rotationTarget(applied))
+	if err != nil {
+		return err
+	}
+	return db.RecordStep(txn.ID, stepRotation, "done", string(detail))
+}
+
+// keepJournalledRotation puts in force the trust set journalled for txn, if
+// any. A set already in force (the commit ran this far before a crash, or
+// `ferry trust rotate` got there first) is left as it is.
+func keepJournalledRotation(db *state.DB, txn state.Txn) error {
+	steps, err := db.Steps(txn.ID)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.Name != stepRotation {
+			continue
+		}
+		var r rotationRecord
+		if err := json.Unmarshal([]byte(s.Detail), &r); err != nil {
+			return fmt.Errorf("the journalled key rotation of transaction %d: %w", txn.ID, err)
+		}
+		if err := r.keep(db); err != nil && !errors.Is(err, state.ErrStale) {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package installer
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"ferry/bundle"
+	"ferry/fixtures"
+	"ferry/installer/state"
+	"ferry/verify"
+)
+
+// buildRotated builds the fixtures project at version, signed by key and
+// carrying the rotation statements.
+func buildRotated(t *testing.T, dir, version string, key *ecdsa.PrivateKey, rotations ...[]byte) testBundle {
+	t.Helper()
+	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := bundle.LoadSpec(p.SpecPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "app-"+version+".ferry")
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signerOf(t, key)}, Rotations: rotations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testBundle{path: out, pub: pubPEM(t, key), res: res}
+}
+
+func signerOf(t *testing.T, key *ecdsa.PrivateKey) verify.Signer {
+	t.Helper()
+	s, err := verify.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func pubPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+func keyID(t *testing.T, key *ecdsa.PrivateKey) string {
+	t.Helper()
+	k, err := verify.ParsePublicKey(pubPEM(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID()
+}
+
+// hostTrust is the host's trusted key IDs and rotation sequence.
+func hostTrust(t *testing.T, root string) ([]string, int) {
+	t.Helper()
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := db.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := db.TrustRotation()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id := range keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, rot.Sequence
+}
+
+// TestCrashLoopRotation kills the install of a bundle that rotates the
+// release key at every journalled step, the commit among them, and lets
+// the next start recover: the host is either on the old release with the
+// old key or on the new release with the new key, never the new release
+// with the old trust.
+func TestCrashLoopRotation(t *testing.T) {
+	dir := t.TempDir()
+	oldPriv, newPriv := newKey(t), newKey(t)
+	oldID, newID := keyID(t, oldPriv), keyID(t, newPriv)
+	statement, err := verify.SignRotation(1, 1, [][]byte{pubPEM(t, newPriv)}, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), signerOf(t, oldPriv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1 := buildRotated(t, dir, "1.0.0", oldPriv)
+	b2 := buildRotated(t, dir, "1.1.0", newPriv, statement)
+
+	crashes := 0
+	for k := 1; ; k++ {
+		root := filepath.Join(dir, fmt.Sprintf("root-%d", k))
+		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+			t.Fatal(err)
+		}
+		if !installInChild(t, root, b2.path, k, 0, nil) {
+			break
+		}
+		crashes++
+		// The next start recovers: Install of 1.0.0 recovers, then is
+		// refused or a no-op, whichever release recovery left current.
+		_, _ = Install(context.Background(), b1.path, Options{Root: root})
+		db, err := state.OpenReadOnly(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current, _ := db.Current()
+		db.Close()
+		ids, seq := hostTrust(t, root)
+		switch {
+		case current == "1.0.0" && slices.Equal(ids, []string{oldID}) && seq == 0:
+		case current == "1.1.0" && slices.Equal(ids, []string{newID}) && seq == 1:
+		default:
+			t.Fatalf("crash at step %d, recovered: current %s, trusting %v at rotation %d", k, current, ids, seq)
+		}
+		if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
+			t.Fatalf("crash at step %d, then install: %v", k, err)
+		}
+		checkInstalled(t, root, b2.res.Manifest)
+		if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{newID}) || seq != 1 {
+			t.Fatalf("crash at step %d, then install: trusting %v at rotation %d", k, ids, seq)
+		}
+	}
+	if crashes < 5 {
+		t.Fatalf("only %d crash points", crashes)
+	}
+}
