@@ -20,11 +20,9 @@ const (
 	clockMark   = "clock-high-water"
 )
 
-// collectClock reads the clock the installer judges expiry by: the later
-// of the system clock (now) and the high-water mark, which is the later of
-// the clock-high-water mark and the newest audit entry (so deleting the
-// mark alone does not bring time back), and the times ferry found the
-// clock behind.
+// collectClock reads the clock the installer judges expiry by
+// (installer.ReadClock: the later of the system clock, now, and the
+// high-water mark) and the times ferry found the clock behind.
 func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 	c := Clock{System: now, Now: now, Tolerance: installer.ClockTolerance}
 	for _, e := range log {
@@ -32,23 +30,15 @@ func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), System: e.Fields["system"], HighWater: e.Fields["high-water"]})
 		}
 	}
-	v, err := db.Mark(clockMark)
+	r, err := installer.ReadClock(db, now)
 	if err != nil {
 		c.Problem = "the latest time this host has seen could not be read: " + err.Error()
 		return c
 	}
-	if v != nil {
-		t, err := time.Parse(time.RFC3339Nano, string(v))
-		if err != nil {
-			c.Problem = fmt.Sprintf("the %s mark %.64q is not a time: state.db was changed behind ferry's back", clockMark, v)
-			return c
-		}
-		c.HighWater = t.UTC()
+	c.Now, c.HighWater, c.Behind = r.Now, r.HighWater, r.Behind
+	if r.BadMark != "" {
+		c.Problem = fmt.Sprintf("the %s mark %.64q is not a time: state.db was changed behind ferry's back", clockMark, r.BadMark)
 	}
-	if len(log) > 0 && log[len(log)-1].Time.After(c.HighWater) {
-		c.HighWater = log[len(log)-1].Time.UTC()
-	}
-	c.Now, c.Behind = license.EffectiveNow(now, c.HighWater, installer.ClockTolerance)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -23,18 +24,25 @@ type Clock struct {
 	// Behind is set when the system clock is more than ClockTolerance
 	// behind the high-water mark.
 	Behind bool
+	// BadMark is the stored mark when it is not a time: state.db was
+	// changed behind ferry's back. The reading then rests on the newest
+	// audit entry alone.
+	BadMark string
 }
 
-// readClock applies the clock rule without changing anything: the
+// ReadClock applies the clock rule without changing anything: the
 // high-water mark is the later of the stored mark and the newest audit
-// entry, so deleting the mark alone does not bring time back.
-func readClock(db *state.DB, system time.Time) (Clock, error) {
-	hw := time.Time{}
+// entry, so deleting the mark alone, or replacing it with something that
+// is not a time, does not bring time back.
+func ReadClock(db *state.DB, system time.Time) (Clock, error) {
+	hw, bad := time.Time{}, ""
 	if v, err := db.Mark(clockMark); err != nil {
 		return Clock{}, err
 	} else if v != nil {
 		if t, err := time.Parse(time.RFC3339Nano, string(v)); err == nil {
 			hw = t
+		} else {
+			bad = string(v)
 		}
 	}
 	last, err := db.LastAuditTime()
@@ -45,15 +53,22 @@ func readClock(db *state.DB, system time.Time) (Clock, error) {
 		hw = last
 	}
 	now, behind := license.EffectiveNow(system.UTC(), hw.UTC(), ClockTolerance)
-	return Clock{Now: now, System: system.UTC(), HighWater: hw.UTC(), Behind: behind}, nil
+	return Clock{Now: now, System: system.UTC(), HighWater: hw.UTC(), Behind: behind, BadMark: bad}, nil
 }
 
 // observeClock reads the clock and raises the high-water mark to it; a
-// clock set back is logged and audited.
+// clock set back is logged and audited, and so is a mark that is not a
+// time, which is then written anew.
 func observeClock(db *state.DB, log *slog.Logger) (Clock, error) {
-	c, err := readClock(db, time.Now())
+	c, err := ReadClock(db, time.Now())
 	if err != nil {
 		return c, err
+	}
+	if c.BadMark != "" {
+		log.Warn("the latest time this host has seen is not a time in state.db; judging by the newest audit entry", "mark", c.BadMark)
+		if err := db.Audit("clock.mark-invalid", map[string]string{"mark": fmt.Sprintf("%.64q", c.BadMark)}); err != nil {
+			return c, err
+		}
 	}
 	if c.Behind {
 		log.Warn("the system clock is behind the latest time this host has seen; judging expiry by the later time",
@@ -64,7 +79,7 @@ func observeClock(db *state.DB, log *slog.Logger) (Clock, error) {
 			return c, err
 		}
 	}
-	if c.Now.After(c.HighWater) {
+	if c.Now.After(c.HighWater) || c.BadMark != "" {
 		if err := db.SetMark(clockMark, []byte(c.Now.Format(time.RFC3339Nano))); err != nil {
 			return c, err
 		}

@@ -107,7 +107,7 @@ func DescribeLicense(db *state.DB, fps []string) (*LicenseInfo, error) {
 // DescribeLicenseAt is DescribeLicense with the system clock reading
 // given, so that a report judges everything at one moment.
 func DescribeLicenseAt(db *state.DB, fps []string, system time.Time) (*LicenseInfo, error) {
-	clock, err := readClock(db, system)
+	clock, err := ReadClock(db, system)
 	if err != nil {
 		return nil, err
 	}

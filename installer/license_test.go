@@ -220,6 +220,44 @@ func TestLicenseGraceAndClock(t *testing.T) {
 	}
 }
 
+// TestClockMarkNotATime: a high-water mark replaced behind ferry's back by
+// something that is not a time does not bring time back (the newest audit
+// entry still bounds the clock); the next install audits it and writes the
+// mark anew.
+func TestClockMarkNotATime(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	b1, b2 := buildBundle(t, dir, "1.0.0", key), buildBundle(t, dir, "1.1.0", key)
+	root := filepath.Join(dir, "root")
+	_, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}})
+	must(t, err)
+	db, err := state.Open(root, false)
+	must(t, err)
+	must(t, db.SetMark(clockMark, []byte("yesterday")))
+	last, err := db.LastAuditTime()
+	must(t, err)
+	c, err := ReadClock(db, last.Add(-time.Hour))
+	must(t, err)
+	db.Close()
+	if c.BadMark != "yesterday" || !c.HighWater.Equal(last.UTC()) || !c.Behind || !c.Now.Equal(last.UTC()) {
+		t.Fatalf("clock with a mark that is not a time: %+v (newest audit entry %s)", c, last)
+	}
+
+	_, err = Install(context.Background(), b2.path, Options{Root: root})
+	must(t, err)
+	db, err = state.OpenReadOnly(root)
+	must(t, err)
+	defer db.Close()
+	if !auditHas(t, db, "clock.mark-invalid") {
+		t.Fatal("the mark that is not a time is not in the audit log")
+	}
+	c, err = ReadClock(db, time.Now())
+	must(t, err)
+	if c.BadMark != "" || c.HighWater.Before(last) {
+		t.Fatalf("after the next install: %+v", c)
+	}
+}
+
 // TestLicenseRenewal: a newer licence replaces the installed one and the
 // history keeps both; an older one cannot come back.
 func TestLicenseRenewal(t *testing.T) {
