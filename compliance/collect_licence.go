@@ -22,12 +22,16 @@ const (
 
 // collectClock reads the clock the installer judges expiry by
 // (installer.ReadClock: the later of the system clock, now, and the
-// high-water mark) and the times ferry found the clock behind.
+// high-water mark) and the times ferry found the clock behind or the mark
+// not a time.
 func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 	c := Clock{System: now, Now: now, Tolerance: installer.ClockTolerance}
 	for _, e := range log {
-		if e.Event == "clock.behind" {
+		switch e.Event {
+		case "clock.behind":
 			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), System: e.Fields["system"], HighWater: e.Fields["high-water"]})
+		case "clock.mark-invalid":
+			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), BadMark: e.Fields["mark"]})
 		}
 	}
 	r, err := installer.ReadClock(db, now)

@@ -13,10 +13,10 @@ import (
 // on every appliance.
 func auditedEvents() []string {
 	return []string{
-		"state.create", "trust.add", "trust.remove", "txn.begin", "txn.finish", "release.current",
+		"state.create", "trust.add", "trust.remove", "trust.rotate", "txn.begin", "txn.finish", "release.current",
 		"release.delete", "release.removed", "install.committed", "install.noop", "install.refused",
 		"install.failed", "install.recovered", "rollback", "gc",
-		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind",
+		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",
 	}
 }
 

@@ -180,6 +180,11 @@ func clockEvidence(ev *Evidence, f *finder) {
 			stamp(c.System), span(c.HighWater.Sub(c.System)), stamp(c.HighWater))
 	}
 	for _, e := range c.Events {
+		if e.BadMark != "" {
+			f.examine(e.Time, "audit entry %d: ferry found its record of the latest time the host had seen replaced by %s, which is not a time", e.Seq, e.BadMark)
+			f.fail("ferry found its record of the latest time the host had seen replaced by %s at audit entry %d: state.db was changed behind ferry's back, and this stays open until the organisation has found out how", e.BadMark, e.Seq)
+			continue
+		}
 		f.examine(e.Time, "audit entry %d: ferry found the system clock at %s, behind the latest time it had seen, %s", e.Seq, e.System, e.HighWater)
 		f.fail("ferry found the system clock (%s) behind the latest time it had seen (%s) at audit entry %d; records made then are stamped too early, and this stays open until the organisation has found out why the clock went back", e.System, e.HighWater, e.Seq)
 	}

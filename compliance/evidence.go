@@ -341,6 +341,9 @@ type ClockEvent struct {
 	Time      time.Time `json:"time"`
 	System    string    `json:"system"`
 	HighWater string    `json:"highWater"`
+	// BadMark is set instead of System and HighWater for an entry that
+	// records a high-water mark that was not a time.
+	BadMark string `json:"badMark,omitempty"`
 }
 
 // Rollouts are the traffic shifts `ferry serve` made on this appliance, as

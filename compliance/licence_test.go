@@ -345,4 +345,18 @@ func TestClockBehind(t *testing.T) {
 	setMark(t, root, clockMark, []byte("yesterday"))
 	_, fs = collectAt(t, root, ahead.Add(time.Hour))
 	wantSummary(t, fs, "au-8", NotSatisfied, `mark "yesterday" is not a time`)
+
+	// The next licence check audits it and writes the mark anew; the
+	// entry keeps AU-8 failed.
+	if _, err := installer.InstallLicense(root, data, []string{testFingerprint}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ev, fs = collectAt(t, root, ahead.Add(2*time.Hour))
+	if ev.Clock.Problem != "" || len(ev.Clock.Events) != 2 || ev.Clock.Events[1].BadMark != `"yesterday"` {
+		t.Fatalf("clock: %+v", ev.Clock)
+	}
+	au8 = wantSummary(t, fs, "au-8", NotSatisfied, `replaced by "yesterday"`)
+	if !hasEvidence(au8, "which is not a time") {
+		t.Errorf("AU-8 evidence does not show the clock.mark-invalid entry: %+v", au8.Evidence)
+	}
 }
