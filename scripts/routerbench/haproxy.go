@@ -95,3 +95,19 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// startReference starts HAProxy in the router's place, in a directory of
+// its own that goes when it stops; nil, nil when it is not installed.
+func startReference(lay layout, backendURL string) (*contender, error) {
+	dir, err := os.MkdirTemp("", "routerbench-")
+	if err != nil {
+		return nil, err
+	}
+	hp, err := startHAProxy(dir, lay.appliance, backendURL)
+	if err != nil || hp == nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	hp.dir = dir
+	return &contender{name: "haproxy", c: hp}, nil
+}

@@ -114,42 +114,58 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 			return err
 		}
 		defer proxy.stop()
-
-		direct, backendCPU, loadCPU, err := measureLoop(ctx, backend, sampler, conns, duration)
-		if err != nil {
-			return err
+		direct := &contender{name: "direct", c: backend}
+		router := &contender{name: "router", c: proxy}
+		others := []*contender{router}
+		var haproxy, relay *contender
+		if w == 0 {
+			if haproxy, err = startReference(lay, backend.url); err != nil {
+				return err
+			}
+			if haproxy != nil {
+				defer haproxy.c.stop()
+				others = append(others, haproxy)
+			}
+			r, err := startChild("relay", lay.appliance, "-backend", backend.url)
+			if err != nil {
+				return err
+			}
+			defer r.stop()
+			relay = &contender{name: "relay", c: r}
+			others = append(others, relay)
 		}
-		proxied, routerCPU, _, err := measureLoop(ctx, proxy, sampler, conns, duration)
-		if err != nil {
-			return err
-		}
-		if direct.failed+proxied.failed > 0 {
-			return fmt.Errorf("throughput: %d direct and %d routed requests failed", direct.failed, proxied.failed)
+		if err := measureThroughput(ctx, sampler, direct, others, conns, duration); err != nil {
+			return fmt.Errorf("throughput: %w", err)
 		}
 		what := "trivial backend"
 		if w > 0 {
 			what = fmt.Sprintf("backend doing %v of CPU work per request", w)
 		}
-		fmt.Printf("router throughput  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (%s; %d connections, %v each)\n",
-			proxied.perSecond(), direct.perSecond(), proxied.perSecond()/direct.perSecond(), what, conns, duration)
+		fmt.Printf("router throughput  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (%s; %d connections; median of %d rounds of %v: %s)\n",
+			router.n.perSecond(), direct.n.perSecond(), router.ratio(), what, conns, throughputRounds, duration, router.rounds())
 		if w > 0 {
 			continue
 		}
-		ratio := proxied.perSecond() / direct.perSecond()
-		judged.add(fmt.Sprintf("throughput >= %.2fx direct (trivial backend)", throughputTarget), fmt.Sprintf("%.2fx", ratio), ratio >= throughputTarget)
+		judged.add(fmt.Sprintf("throughput >= %.2fx direct (trivial backend)", throughputTarget), fmt.Sprintf("%.2fx", router.ratio()), router.ratio() >= throughputTarget)
 		fmt.Printf("router CPU         %.0f µs per request  (the trivial backend: %.0f µs per request; the load generator: %.0f µs)\n",
-			perRequest(routerCPU, proxied.ok), perRequest(backendCPU, direct.ok), perRequest(loadCPU, direct.ok))
+			router.cpuPerRequest(), direct.cpuPerRequest(), perRequest(direct.loadCPU, direct.n.ok))
 		idle, err := idleMemory(proxy, sampler, idleConns)
 		if err != nil {
 			return fmt.Errorf("router memory: %w", err)
 		}
 		fmt.Printf("router memory      %.1f KiB per idle kept-alive client connection  (%d connections)\n", idle, idleConns)
-		if err := measureReference(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
-			return err
+		if haproxy == nil {
+			fmt.Printf("haproxy reference  not installed (%s)\n", haproxyPath)
+		} else {
+			idle, err := idleMemory(haproxy.c, sampler, idleConns)
+			if err != nil {
+				return fmt.Errorf("haproxy reference memory: %w", err)
+			}
+			fmt.Printf("haproxy reference  %.0f req/s  ratio %.2f×  (HAProxy in the router's place; rounds %s; %.0f µs CPU per request, %.1f KiB per idle connection)\n",
+				haproxy.n.perSecond(), haproxy.ratio(), haproxy.rounds(), haproxy.cpuPerRequest(), idle)
 		}
-		if err := measureRelay(ctx, lay, backend.url, conns, duration, direct, sampler); err != nil {
-			return err
-		}
+		fmt.Printf("relay reference    %.0f req/s  ratio %.2f×  (a TCP relay that parses nothing in the router's place; rounds %s; %.0f µs CPU per request)\n",
+			relay.n.perSecond(), relay.ratio(), relay.rounds(), relay.cpuPerRequest())
 
 		// Rounds, so that one stall of the machine (it shares its host)
 		// shows as one round out of line rather than as the figure.
@@ -173,60 +189,6 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 		p99 := percentile(added, 0.5)
 		judged.add(fmt.Sprintf("added p99 <= %v", addedP99Target), fmt.Sprintf("%d µs", p99.Microseconds()), p99 <= addedP99Target)
 	}
-	return nil
-}
-
-// measureReference runs the throughput measurement through HAProxy in
-// the router's place, when it is installed: what a mature proxy achieves
-// in the same layout, against the same direct figure.
-func measureReference(ctx context.Context, lay layout, backendURL string, conns int, duration time.Duration, direct counts, sampler *metrics.Sampler) error {
-	dir, err := os.MkdirTemp("", "routerbench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	hp, err := startHAProxy(dir, lay.appliance, backendURL)
-	if err != nil || hp == nil {
-		if hp == nil && err == nil {
-			fmt.Printf("haproxy reference  not installed (%s)\n", haproxyPath)
-		}
-		return err
-	}
-	defer hp.stop()
-	ref, cpu, _, err := measureLoop(ctx, hp, sampler, conns, duration)
-	if err != nil {
-		return err
-	}
-	if ref.failed > 0 {
-		return fmt.Errorf("haproxy reference: %d requests failed", ref.failed)
-	}
-	idle, err := idleMemory(hp, sampler, idleConns)
-	if err != nil {
-		return fmt.Errorf("haproxy reference memory: %w", err)
-	}
-	fmt.Printf("haproxy reference  %.0f req/s vs direct %.0f req/s  ratio %.2f×  (HAProxy in the router's place; %.0f µs CPU per request, %.1f KiB per idle connection)\n",
-		ref.perSecond(), direct.perSecond(), ref.perSecond()/direct.perSecond(), perRequest(cpu, ref.ok), idle)
-	return nil
-}
-
-// measureRelay runs the throughput measurement through a TCP relay in
-// the router's place (relay.go): the floor any proxy on the appliance's
-// CPU stands on.
-func measureRelay(ctx context.Context, lay layout, backendURL string, conns int, duration time.Duration, direct counts, sampler *metrics.Sampler) error {
-	relay, err := startChild("relay", lay.appliance, "-backend", backendURL)
-	if err != nil {
-		return err
-	}
-	defer relay.stop()
-	n, cpu, _, err := measureLoop(ctx, relay, sampler, conns, duration)
-	if err != nil {
-		return err
-	}
-	if n.failed > 0 {
-		return fmt.Errorf("relay reference: %d requests failed", n.failed)
-	}
-	fmt.Printf("relay reference    %.0f req/s vs direct %.0f req/s  ratio %.2f×  (a TCP relay that parses nothing in the router's place; %.0f µs CPU per request)\n",
-		n.perSecond(), direct.perSecond(), n.perSecond()/direct.perSecond(), perRequest(cpu, n.ok))
 	return nil
 }
 

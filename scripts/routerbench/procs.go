@@ -105,7 +105,8 @@ type child struct {
 	cmd   *exec.Cmd
 	stdin io.Closer
 	url   string
-	kill  bool // stopped by SIGTERM rather than by closing stdin
+	kill  bool   // stopped by SIGTERM rather than by closing stdin
+	dir   string // removed when it stops
 }
 
 // startChild runs this program in role on cpus with args and waits for
@@ -151,6 +152,9 @@ func (c *child) stop() {
 	case <-time.After(5 * time.Second):
 		c.cmd.Process.Kill()
 		<-done
+	}
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
 	}
 }
 
