@@ -52,6 +52,9 @@ FUZZ_TARGETS := \
 	./bundle:FuzzReadPayload \
 	./bundle:FuzzParsePartList \
 	./compliance:FuzzRolloutsOf \
+	./installer/registry:FuzzParseRoute \
+	./installer/registry:FuzzNames \
+	./installer/registry:FuzzPaginate \
 	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher
