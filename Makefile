@@ -55,6 +55,7 @@ FUZZ_TARGETS := \
 	./installer/registry:FuzzParseRoute \
 	./installer/registry:FuzzNames \
 	./installer/registry:FuzzPaginate \
+	./installer/registry:FuzzHandler \
 	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher
