@@ -56,6 +56,7 @@ FUZZ_TARGETS := \
 	./installer/registry:FuzzNames \
 	./installer/registry:FuzzPaginate \
 	./installer/registry:FuzzHandler \
+	./bundle:FuzzParseSize \
 	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher

@@ -3,6 +3,7 @@ package bundle
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +69,28 @@ func (p Percent) MarshalText() ([]byte, error) {
 // 1024, the others (K, KB, M, MB, G, GB, …) powers of 1000, as
 // go-humanize reads them. Zero, fractions of a byte and sizes beyond an
 // int64 are refused.
+//
+// Only the unit is left to go-humanize: it reads a fraction into a
+// float64 and truncates the product, which would make "1.5B" one byte and
+// "55.1KiB" 56422 bytes, so the number is read exactly here instead.
 func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	bad := fmt.Errorf("invalid size %q: use bytes or a number with a unit, such as 700MiB or 4GiB", s)
 	if strings.Contains(t, ".") && strings.IndexFunc(t, unicode.IsLetter) < 0 {
 		return 0, bad // a fraction needs a unit: there are no fractions of a byte
 	}
-	n, err := humanize.ParseBytes(t)
-	if err != nil || n == 0 || n > math.MaxInt64 {
+	end := strings.IndexFunc(t, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.' || r == ',') })
+	if end < 0 {
+		end = len(t)
+	}
+	num, ok := new(big.Rat).SetString(strings.ReplaceAll(t[:end], ",", ""))
+	unit, err := humanize.ParseBytes("1" + t[end:])
+	if !ok || err != nil {
 		return 0, bad
 	}
-	return int64(n), nil
+	num.Mul(num, new(big.Rat).SetUint64(unit))
+	if !num.IsInt() || num.Sign() <= 0 || !num.Num().IsInt64() {
+		return 0, bad
+	}
+	return num.Num().Int64(), nil
 }
