@@ -57,6 +57,7 @@ FUZZ_TARGETS := \
 	./installer/registry:FuzzPaginate \
 	./installer/registry:FuzzHandler \
 	./bundle:FuzzParseSize \
+	./bundle:FuzzImageName \
 	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -32,17 +33,37 @@ func imageServedName(s string, hub bool) (string, error) {
 	if !hub && !imageHasRegistryHost(s) {
 		repo = imageRepositoryAsWritten(s)
 	}
+	var served string
 	switch r := ref.(type) {
 	case name.Digest:
+		served = repo + "@" + r.DigestStr()
 		if tag := imageExplicitTag(s); tag != "" {
-			return repo + ":" + tag + "@" + r.DigestStr(), nil
+			served = repo + ":" + tag + "@" + r.DigestStr()
 		}
-		return repo + "@" + r.DigestStr(), nil
 	case name.Tag:
-		return repo + ":" + r.TagStr(), nil
+		served = repo + ":" + r.TagStr()
+	default:
+		return "", fmt.Errorf("reference %q has neither tag nor digest", s)
 	}
-	return "", fmt.Errorf("reference %q has neither tag nor digest", s)
+	if len(repo) > imageMaxRepositoryLength || !imageServedNameRE.MatchString(served) {
+		return "", fmt.Errorf("reference %q names %q, which the appliance's registry cannot serve: "+
+			"a repository is lowercase letters and digits in path components separated by '/', '.', '_', '__' or '-', "+
+			"and a tag starts with a letter, a digit or '_'", s, served)
+	}
+	return served, nil
 }
+
+// imageServedNameRE is the grammar of the names the appliance's registry
+// serves (installer/registry reads the ref.name annotations with it): the
+// distribution specification's repository path, then a tag, a digest, or
+// both. go-containerregistry parses names outside it, such as "wf/-api",
+// "a//b", "library/." and the tag ".1"; an image named so would install
+// but never be served.
+var imageServedNameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*` +
+	`(?::[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})?(?:@(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}))?$`)
+
+// imageMaxRepositoryLength is the registry's limit on a repository path.
+const imageMaxRepositoryLength = 255
 
 // imageHasRegistryHost applies go-containerregistry's rule: the first path
 // component is a registry host when it contains a dot or a colon.
