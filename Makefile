@@ -58,6 +58,8 @@ FUZZ_TARGETS := \
 	./installer/registry:FuzzHandler \
 	./bundle:FuzzParseSize \
 	./bundle:FuzzImageName \
+	./bundle:FuzzImageArchive \
+	./bundle:FuzzImageLayout \
 	./bundle:FuzzSegHeader
 
 # A failing run prints its output. A fuzz target that finds a crasher

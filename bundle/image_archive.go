@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,9 @@ func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
 			return nil, fmt.Errorf("image %s: %w: %w", src, ErrImageNotFound, err)
 		}
 		return nil, fmt.Errorf("image %s: not a docker save archive: %w", src, err)
+	}
+	if err := imageArchiveCheckSizes(path); err != nil {
+		return nil, fmt.Errorf("image %s: %w: %w", src, ErrImageSource, err)
 	}
 
 	var (
@@ -83,6 +87,36 @@ func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
 		}
 	}
 	return &imageRoot{name: served, desc: imageRawDescriptor(mt, raw), raw: raw, image: img}, nil
+}
+
+// imageArchiveCheckSizes refuses an archive holding an entry larger than
+// the archive itself. Only a sparse entry can be one: tar records its holes
+// instead of storing them, so a header of a few hundred bytes can stand for
+// gigabytes, which go-containerregistry would read into memory whole (a
+// config) or compress (a layer). docker save writes no sparse files. An
+// archive the scan cannot read is left to go-containerregistry to refuse;
+// it reads the same headers, so it cannot reach the entries after one that
+// stops the scan.
+func imageArchiveCheckSizes(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil
+		}
+		if hdr.Size > fi.Size() {
+			return fmt.Errorf("entry %q is %d bytes, more than the %d-byte archive holds (a sparse file?)", hdr.Name, hdr.Size, fi.Size())
+		}
+	}
 }
 
 // imageArchiveFind finds the image a tag names, comparing resolved names
