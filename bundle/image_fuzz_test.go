@@ -3,7 +3,6 @@ package bundle
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,9 +19,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -32,50 +28,9 @@ import (
 // allocate more than this from so little is a memory bomb.
 const maxFuzzImageAlloc = 256 << 20
 
-// The seeds are built as image_testutil_test.go builds images, but with a
-// testing.TB: a fuzz target's setup has a *testing.F, not a *testing.T.
-
-// fuzzImageLayer is a deterministic gzip layer holding one file.
-func fuzzImageLayer(tb testing.TB, content string) v1.Layer {
-	tb.Helper()
-	var tarBuf, gzBuf bytes.Buffer
-	tw := tar.NewWriter(&tarBuf)
-	if err := tw.WriteHeader(&tar.Header{Name: "data.txt", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := io.WriteString(tw, content); err != nil {
-		tb.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	zw := gzip.NewWriter(&gzBuf)
-	if _, err := zw.Write(tarBuf.Bytes()); err != nil {
-		tb.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return static.NewLayer(gzBuf.Bytes(), types.OCILayer)
-}
-
-// fuzzImage is an OCI image for linux/amd64 with one layer.
-func fuzzImage(tb testing.TB, content string) v1.Image {
-	tb.Helper()
-	img, err := mutate.AppendLayers(empty.Image, fuzzImageLayer(tb, content))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		tb.Fatal(err)
-	}
-	return mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+// fuzzImageOf is an OCI image for linux/amd64 with one layer.
+func fuzzImageOf(tb testing.TB, content string) v1.Image {
+	return imageTestImage(tb, "linux/amd64", imageTestLayer(tb, content))
 }
 
 // fuzzArchive is a docker save archive of the images, by tag.
@@ -245,8 +200,8 @@ func checkFuzzResolved(t *testing.T, resolve func() (*ResolvedImage, error)) {
 // an archive of a few kilobytes, which once made the builder allocate two
 // gigabytes.
 func FuzzImageArchive(f *testing.F) {
-	img := fuzzImage(f, "archive layer")
-	other := fuzzImage(f, "another image")
+	img := fuzzImageOf(f, "archive layer")
+	other := fuzzImageOf(f, "another image")
 	f.Add(fuzzArchive(f, map[string]v1.Image{"registry.example.com/wf/legacy:2.0": img}), "")
 	f.Add(fuzzArchive(f, map[string]v1.Image{"wf/a:1": img, "wf/b:1": other}), "wf/b:1")
 	f.Add(fuzzSavedArchive(f), "")
@@ -288,7 +243,7 @@ func FuzzImageArchive(f *testing.F) {
 // $l for those of a layer the layout holds; in index.json, $M and $m stand
 // for the manifest's.
 func FuzzImageLayout(f *testing.F) {
-	layer := fuzzImageLayer(f, "layout layer")
+	layer := imageTestLayer(f, "layout layer")
 	layerData, err := layer.Compressed()
 	if err != nil {
 		f.Fatal(err)

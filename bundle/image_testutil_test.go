@@ -25,7 +25,7 @@ import (
 )
 
 // imageTestTar returns an uncompressed tar holding one file.
-func imageTestTar(t *testing.T, file, content string) []byte {
+func imageTestTar(t testing.TB, file, content string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -42,7 +42,7 @@ func imageTestTar(t *testing.T, file, content string) []byte {
 }
 
 // imageTestLayer is a deterministic gzip layer holding one file.
-func imageTestLayer(t *testing.T, content string) v1.Layer {
+func imageTestLayer(t testing.TB, content string) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -56,7 +56,7 @@ func imageTestLayer(t *testing.T, content string) v1.Layer {
 }
 
 // imageTestImage is an OCI image for one platform with the given layers.
-func imageTestImage(t *testing.T, platform string, layers ...v1.Layer) v1.Image {
+func imageTestImage(t testing.TB, platform string, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
