@@ -337,7 +337,9 @@ func checkImageName(n string) error {
 	if first, _, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
 		return fmt.Errorf("%q starts with the registry host %q: give the name the appliance serves, such as wf/api:1.4.0", n, first)
 	}
-	if _, err := name.ParseReference(n); err != nil {
+	// The name the appliance's registry will serve, checked against its
+	// grammar, not only go-containerregistry's (which takes "wf/-api").
+	if _, err := imageServedName(n, false); err != nil {
 		return fmt.Errorf("%q is not a valid image name (%v): write repository[:tag][@digest], such as wf/api:1.4.0", n, err)
 	}
 	return nil

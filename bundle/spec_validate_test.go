@@ -174,6 +174,8 @@ components:
 			field: "components[1].images[1].name", line: 17, msg: "registry host"},
 		{name: "image name invalid", edit: replaceOnce("name: wf/worker:1.4.0", "name: WF/worker:1.4.0"),
 			field: "components[1].images[1].name", line: 17, msg: "not a valid image name"},
+		{name: "image name the registry cannot serve", edit: replaceOnce("name: wf/worker:1.4.0", "name: wf/-worker:1.4.0"),
+			field: "components[1].images[1].name", line: 17, msg: "not a valid image name"},
 		{name: "migrations database", edit: replaceOnce("database: app", "database: App"),
 			field: "components[0].migrations[0].database", line: 11, msg: "not a valid database name"},
 		{name: "migrations database twice", edit: replaceOnce("        path: migrations/app\n", "        path: migrations/app\n      - {database: app, path: migrations/app}\n"),
