@@ -68,7 +68,8 @@ func (p Percent) MarshalText() ([]byte, error) {
 // "4GiB", "2GB", "1.5G". Binary units (KiB, MiB, GiB, TiB) are powers of
 // 1024, the others (K, KB, M, MB, G, GB, …) powers of 1000, as
 // go-humanize reads them. Zero, fractions of a byte and sizes beyond an
-// int64 are refused.
+// int64 are refused, and so is a comma, which is a thousands separator to
+// some and a decimal point to others ("1,5GB").
 //
 // Only the unit is left to go-humanize: it reads a fraction into a
 // float64 and truncates the product, which would make "1.5B" one byte and
@@ -79,11 +80,14 @@ func ParseSize(s string) (int64, error) {
 	if strings.Contains(t, ".") && strings.IndexFunc(t, unicode.IsLetter) < 0 {
 		return 0, bad // a fraction needs a unit: there are no fractions of a byte
 	}
-	end := strings.IndexFunc(t, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.' || r == ',') })
+	if strings.Contains(t, ",") {
+		return 0, bad
+	}
+	end := strings.IndexFunc(t, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') })
 	if end < 0 {
 		end = len(t)
 	}
-	num, ok := new(big.Rat).SetString(strings.ReplaceAll(t[:end], ",", ""))
+	num, ok := new(big.Rat).SetString(t[:end])
 	unit, err := humanize.ParseBytes("1" + t[end:])
 	if !ok || err != nil {
 		return 0, bad

@@ -42,7 +42,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "lots", "1.5", "0.1B", "9999999999TiB", "NaN", "Inf"} {
+	for _, in := range []string{"", "0", "-1", "lots", "1.5", "0.1B", "9999999999TiB", "NaN", "Inf", "1,5GB", "1,000MB", "4,096"} {
 		if got, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
 		}
