@@ -124,6 +124,7 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	opts.Workers = workers
 	patch, err := opts.Patch.withDefaults()
 	if err != nil {
 		return nil, err

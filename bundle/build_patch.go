@@ -70,7 +70,8 @@ func (b *builder) patchWhole(bl *blob, base Entry) error {
 
 // patchSegments patches bl by segments against base, which it first
 // decodes into the staging directory for reading at offsets. Memory holds
-// one segment and one base window at a time.
+// a segment and a base window for each of up to maxPatchWorkers segments
+// compressed at once.
 func (b *builder) patchSegments(bl *blob, base Entry) error {
 	p := b.opts.Patch
 	if segmentCount(bl.size, p.SegmentSize) > MaxSegments {
@@ -104,7 +105,7 @@ func (b *builder) patchSegments(bl *blob, base Entry) error {
 	}()
 	h := sha256.New()
 	limit := int64(patchKeep * float64(bl.storedLen))
-	n, err := encodeSegments(b.ctx, f, io.TeeReader(rc, h), bl.size, bf, base.Size, p.SegmentSize, p.SegmentMargin, limit)
+	n, err := encodeSegments(b.ctx, f, io.TeeReader(rc, h), bl.size, bf, base.Size, p.SegmentSize, p.SegmentMargin, limit, min(b.opts.Workers, maxPatchWorkers))
 	if errors.Is(err, errPatchTooLarge) {
 		return nil
 	}

@@ -62,8 +62,13 @@ func (r *recordingBase) Size() int64  { return int64(len(r.data)) }
 func (r *recordingBase) Close() error { return nil }
 
 // encodeTest writes the segmented patch of content against base into a
-// file and returns its bytes.
+// file, three segments at a time, and returns its bytes.
 func encodeTest(t *testing.T, base, content []byte, segSize, margin int64) []byte {
+	t.Helper()
+	return encodeWorkers(t, base, content, segSize, margin, 3)
+}
+
+func encodeWorkers(t *testing.T, base, content []byte, segSize, margin int64, workers int) []byte {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "patch"))
 	if err != nil {
@@ -71,7 +76,7 @@ func encodeTest(t *testing.T, base, content []byte, segSize, margin int64) []byt
 	}
 	defer f.Close()
 	n, err := encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-		bytes.NewReader(base), int64(len(base)), segSize, margin, 1<<40)
+		bytes.NewReader(base), int64(len(base)), segSize, margin, 1<<40, workers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,11 +164,99 @@ func TestSegmentedPatchLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, err = encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-		bytes.NewReader(nil), 0, testSegSize, testSegMargin, 10<<10)
-	if !errors.Is(err, errPatchTooLarge) {
-		t.Fatalf("got %v, want %v", err, errPatchTooLarge)
+	for _, workers := range []int{1, 3} {
+		_, err = encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
+			bytes.NewReader(nil), 0, testSegSize, testSegMargin, 10<<10, workers)
+		if !errors.Is(err, errPatchTooLarge) {
+			t.Fatalf("%d workers: got %v, want %v", workers, err, errPatchTooLarge)
+		}
 	}
+}
+
+// TestSegmentedPatchWorkers: the patch is the same however many segments
+// are compressed at once.
+func TestSegmentedPatchWorkers(t *testing.T) {
+	base := binaryLike(11, 5*testSegSize+123)
+	content := bytes.Clone(base)
+	for i := 0; i < len(content); i += testSegSize / 3 {
+		content[i] ^= 0x5a
+	}
+	one := encodeWorkers(t, base, content, testSegSize, testSegMargin, 1)
+	for _, workers := range []int{4} {
+		if got := encodeWorkers(t, base, content, testSegSize, testSegMargin, workers); !bytes.Equal(got, one) {
+			t.Fatalf("%d workers: a patch of %d bytes differs from one worker's %d bytes", workers, len(got), len(one))
+		}
+	}
+}
+
+// closingReader fails every read once closed, as a bundle's file does,
+// and remembers that one was tried.
+type closingReader struct {
+	r      io.Reader
+	mu     sync.Mutex
+	closed bool
+	late   bool
+}
+
+func (c *closingReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		c.late = true
+		return 0, errors.New("read after close")
+	}
+	return c.r.Read(p)
+}
+
+func (c *closingReader) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+// TestSegmentedPatchStops: a cancelled build stops encoding, and so does
+// a patch that grew past its limit; either way nothing reads the content
+// after encodeSegments has returned (its caller closes the file then).
+func TestSegmentedPatchStops(t *testing.T) {
+	base := binaryLike(12, 12*testSegSize)
+	content := binaryLike(13, len(base))
+	for _, c := range []struct {
+		name  string
+		limit int64
+		want  error
+	}{{"cancelled", 1 << 40, context.Canceled}, {"too large", 3 * testSegSize, errPatchTooLarge}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		r := &closingReader{r: bytes.NewReader(content)}
+		if c.want == context.Canceled {
+			r.r = io.MultiReader(bytes.NewReader(content[:testSegSize*3]), cancelReader{cancel}, bytes.NewReader(content[testSegSize*3:]))
+		}
+		f, err := os.Create(filepath.Join(t.TempDir(), "patch"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = encodeSegments(ctx, f, r, int64(len(content)), bytes.NewReader(base), int64(len(base)), testSegSize, testSegMargin, c.limit, 3)
+		r.close()
+		f.Close()
+		cancel()
+		if !errors.Is(err, c.want) {
+			t.Fatalf("%s: got %v, want %v", c.name, err, c.want)
+		}
+		time.Sleep(100 * time.Millisecond) // for a reader left running to try
+		r.mu.Lock()
+		late := r.late
+		r.mu.Unlock()
+		if late {
+			t.Fatalf("%s: the content was read after encodeSegments returned", c.name)
+		}
+	}
+}
+
+// cancelReader cancels when it is read, and reads nothing.
+type cancelReader struct{ cancel context.CancelFunc }
+
+func (c cancelReader) Read([]byte) (int, error) {
+	c.cancel()
+	return 0, io.EOF
 }
 
 // TestSegmentedPatchDamage: a patch applied to another base, or with a
@@ -275,7 +368,7 @@ func FuzzSegHeader(f *testing.F) {
 		f.Fatal(err)
 	}
 	n, err := encodeSegments(context.Background(), p, bytes.NewReader(content), int64(len(content)),
-		bytes.NewReader(base), int64(len(base)), MinSegmentSize, 1<<10, 1<<30)
+		bytes.NewReader(base), int64(len(base)), MinSegmentSize, 1<<10, 1<<30, 2)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -329,7 +422,7 @@ func BenchmarkSegmentedPatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		n, err := encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-			bytes.NewReader(base), int64(len(base)), DefaultSegmentSize, DefaultSegmentMargin, 1<<40)
+			bytes.NewReader(base), int64(len(base)), DefaultSegmentSize, DefaultSegmentMargin, 1<<40, maxPatchWorkers)
 		f.Close()
 		if err != nil {
 			b.Fatal(err)
