@@ -27,8 +27,9 @@
 #            failed requests counted
 #   delta:   update bundles (scripts/deltabench) against full bundles of the
 #            same releases: one changed layer of ten, a large binary changed
-#            in place, one new migration and one changed file; and applying
-#            each against installing the changed content alone
+#            in place, one new migration and one changed file; applying
+#            each against installing the changed content alone; and the
+#            binary's delta build against zstd -3 and -12 --patch-from
 #            (DELTA_SCALE=ci: an 8 MiB binary and 4 MiB layers)
 #
 # Both sides end with their outputs on disk (ferry fsyncs its bundle and

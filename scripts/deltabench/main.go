@@ -19,7 +19,9 @@
 // the changed content: what the full bundle stores for the content that
 // changed (for (a) the changed layer; for (b) bin/app zstd-compressed, which
 // is what a delta without binary patching carries; for (c) the new migration
-// files and the changed file). Then it times installer.Install:
+// files and the changed file). For (b) it also times the delta's build
+// against zstd -3 and -12 --patch-from making the patch of bin/app alone.
+// Then it times installer.Install:
 //
 //	apply          the delta installed on a host running the base (the base
 //	               is installed first, untimed)
@@ -174,8 +176,10 @@ type scenario struct {
 	changedWhat string
 	aloneWhat   string
 	// patched is the digest of a changed file that should travel as a
-	// binary patch, for the note on how the delta carries it.
-	patched string
+	// binary patch, for the note on how the delta carries it; patchFiles
+	// are its base and next versions, for zstd --patch-from.
+	patched    string
+	patchFiles [2]string
 }
 
 // outcome is what was measured for one scenario.
@@ -186,6 +190,10 @@ type outcome struct {
 	parts        parts
 	apply, alone timing
 	notes        []string
+	// build is how long the delta took to build; zstd the same patch made
+	// by zstd --patch-from, for comparison.
+	build time.Duration
+	zstd  []patchFrom
 }
 
 type timing struct {
@@ -269,8 +277,15 @@ func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer v
 	if out.full, err = build(ctx, sc.next, fullPath, "", signer); err != nil {
 		return nil, fmt.Errorf("full: %w", err)
 	}
+	start := time.Now()
 	if out.delta, err = build(ctx, sc.next, deltaPath, basePath, signer); err != nil {
 		return nil, fmt.Errorf("delta: %w", err)
+	}
+	out.build = time.Since(start)
+	if sc.patchFiles[0] != "" {
+		if out.zstd, err = zstdPatchFrom(ctx, dir, sc.patchFiles[0], sc.patchFiles[1]); err != nil {
+			return nil, err
+		}
 	}
 	if _, err = build(ctx, sc.alone, alonePath, "", signer); err != nil {
 		return nil, fmt.Errorf("changed alone: %w", err)
@@ -619,6 +634,7 @@ func binaryScenario(dir string, cfg config) (*scenario, error) {
 	sum := sha256.Sum256(content)
 	sc.changed = []string{"sha256:" + hex.EncodeToString(sum[:])}
 	sc.patched = sc.changed[0]
+	sc.patchFiles = [2]string{filepath.Join(base, "bin", "app"), filepath.Join(dir, "next", "bin", "app")}
 	for _, p := range []struct {
 		sub, name, version string
 		conf               bool
@@ -830,6 +846,13 @@ func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
 		}
 		for _, n := range o.notes {
 			row(&b, "note", "", n)
+		}
+		row(&b, "build the delta bundle", secs(o.build), "")
+		if e, ok := o.delta.Manifest.EntryByDigest(sc.patched); ok && len(o.zstd) > 0 {
+			for _, z := range o.zstd {
+				row(&b, fmt.Sprintf("zstd -%d --patch-from (bin/app)", z.level), secs(z.took),
+					fmt.Sprintf("patch %s; ferry's build takes %.1fx as long, its entry for bin/app is %.2fx the size", size(z.size), o.build.Seconds()/z.took.Seconds(), ratio(e.StoredSize, z.size)))
+			}
 		}
 		row(&b, "apply delta on the base", secs(o.apply.median), "peak RSS "+kib(o.apply.peak))
 		row(&b, "changed alone", secs(o.alone.median), "peak RSS "+kib(o.alone.peak)+"  ("+sc.aloneWhat+")")
