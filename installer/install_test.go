@@ -46,7 +46,13 @@ func buildBundle(t testing.TB, dir, version string, priv *ecdsa.PrivateKey) test
 
 func buildBundleSize(t testing.TB, dir, version string, key any, fileSize int64) testBundle {
 	t.Helper()
-	priv := key.(*ecdsa.PrivateKey)
+	return buildSigned(t, dir, version, key.(*ecdsa.PrivateKey), fileSize)
+}
+
+// buildSigned builds the fixtures project at version with files of
+// fileSize, signed by priv and carrying the rotation statements.
+func buildSigned(t testing.TB, dir, version string, priv *ecdsa.PrivateKey, fileSize int64, rotations ...[]byte) testBundle {
+	t.Helper()
 	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: fileSize})
 	if err != nil {
 		t.Fatal(err)
@@ -55,20 +61,31 @@ func buildBundleSize(t testing.TB, dir, version string, key any, fileSize int64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := verify.NewSigner(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(dir, "app-"+version+".ferry")
-	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signer}})
+	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signerOf(t, priv)}, Rotations: rotations})
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	return testBundle{path: out, pub: pubPEM(t, priv), res: res}
+}
+
+func signerOf(t testing.TB, key *ecdsa.PrivateKey) verify.Signer {
+	t.Helper()
+	s, err := verify.NewSigner(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testBundle{path: out, pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), res: res}
+	return s
+}
+
+// pubPEM is the PEM text of key's public key, as a vendor ships it.
+func pubPEM(t testing.TB, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {

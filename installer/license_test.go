@@ -32,14 +32,14 @@ type licenseFixture struct {
 func newLicenseFixture(t *testing.T) *licenseFixture {
 	t.Helper()
 	f := &licenseFixture{dir: t.TempDir(), release: newKey(t)}
-	f.releasePub = v1Pub(t, f.release)
+	f.releasePub = pubPEM(t, f.release)
 	for i, s := range []*verify.Signer{&f.vendor, &f.other} {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		must(t, err)
 		*s, err = verify.NewSigner(k)
 		must(t, err)
 		if i == 0 {
-			f.vendorPub = v1Pub(t, k)
+			f.vendorPub = pubPEM(t, k)
 		}
 	}
 	return f

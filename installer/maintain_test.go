@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -331,7 +329,7 @@ func TestPatchUpdate(t *testing.T) {
 	}
 	t.Logf("a %d-byte file changed in two places travels as a %d-byte patch; the full bundle is %d bytes", len(changed), patch.StoredSize, v1.Size)
 
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	root := filepath.Join(dir, "root")
 	if _, err := Install(context.Background(), filepath.Join(dir, "v1.ferry"), Options{Root: root, Keys: [][]byte{pub}}); err != nil {
 		t.Fatal(err)
@@ -363,12 +361,6 @@ func TestPatchUpdate(t *testing.T) {
 	}
 }
 
-func v1Pub(t *testing.T, key *ecdsa.PrivateKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	must(t, err)
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
-
 // migrationProject writes a project with migrations 1..n for database
 // "app" and a check that passes unless failCheck.
 func migrationProject(t *testing.T, dir, version string, n int, failCheck bool) string {
@@ -394,7 +386,7 @@ func TestUpgradeRollsBackMigrations(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	key := newKey(t)
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), filepath.Join(dir, "v1.ferry"), "", key)
 	buildSpec(t, migrationProject(t, filepath.Join(dir, "p2"), "1.1.0", 4, true), filepath.Join(dir, "v2.ferry"), "", key)
 	buildSpec(t, migrationProject(t, filepath.Join(dir, "p3"), "1.2.0", 4, false), filepath.Join(dir, "v3.ferry"), "", key)
@@ -426,7 +418,7 @@ func TestUpgradeRollsBackMigrations(t *testing.T) {
 func TestRollbackMovesSchemas(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	v1 := filepath.Join(dir, "v1.ferry")
 	v2 := filepath.Join(dir, "v2.ferry")
 	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), v1, "", key)
@@ -510,7 +502,7 @@ func TestRollbackFailedDownMigration(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	key := newKey(t)
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	v1 := filepath.Join(dir, "v1.ferry")
 	v2 := filepath.Join(dir, "v2.ferry")
 	buildSpec(t, migrationProject(t, filepath.Join(dir, "p1"), "1.0.0", 2, false), v1, "", key)

@@ -52,7 +52,7 @@ func segmentedEntry(t *testing.T, m *bundle.Manifest) bundle.Entry {
 func TestSegmentedPatchUpdate(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	must(t, fixtures.WriteFile(filepath.Join(dir, "seed"), fixtures.KindBinary, 128<<10, "segmented"))
 	content, err := os.ReadFile(filepath.Join(dir, "seed"))
 	must(t, err)
@@ -113,7 +113,7 @@ func TestSegmentedPatchUpdate(t *testing.T) {
 func TestSegmentedPatchRefused(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
-	pub := v1Pub(t, key)
+	pub := pubPEM(t, key)
 	must(t, fixtures.WriteFile(filepath.Join(dir, "seed"), fixtures.KindBinary, 128<<10, "refused"))
 	content, err := os.ReadFile(filepath.Join(dir, "seed"))
 	must(t, err)

@@ -3,57 +3,15 @@ package installer
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"ferry/bundle"
-	"ferry/fixtures"
 	"ferry/installer/state"
 	"ferry/verify"
 )
-
-// buildRotated builds the fixtures project at version, signed by key and
-// carrying the rotation statements.
-func buildRotated(t *testing.T, dir, version string, key *ecdsa.PrivateKey, rotations ...[]byte) testBundle {
-	t.Helper()
-	p, err := fixtures.WriteProject(filepath.Join(dir, "project-"+version), fixtures.ProjectOptions{Version: version, FileSize: 4 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := bundle.LoadSpec(p.SpecPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "app-"+version+".ferry")
-	res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: spec, Signers: []verify.Signer{signerOf(t, key)}, Rotations: rotations})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testBundle{path: out, pub: pubPEM(t, key), res: res}
-}
-
-func signerOf(t *testing.T, key *ecdsa.PrivateKey) verify.Signer {
-	t.Helper()
-	s, err := verify.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func pubPEM(t *testing.T, key *ecdsa.PrivateKey) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-}
 
 func keyID(t *testing.T, key *ecdsa.PrivateKey) string {
 	t.Helper()
@@ -101,8 +59,8 @@ func TestCrashLoopRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b1 := buildRotated(t, dir, "1.0.0", oldPriv)
-	b2 := buildRotated(t, dir, "1.1.0", newPriv, statement)
+	b1 := buildSigned(t, dir, "1.0.0", oldPriv, 4<<10)
+	b2 := buildSigned(t, dir, "1.1.0", newPriv, 4<<10, statement)
 
 	crashes := 0
 	for k := 1; ; k++ {
