@@ -297,6 +297,11 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, err
 	}
 	defer rd.close()
+	// The plan, the journal and the checks so far are of the manifest
+	// read when the install began; the file must still be that bundle.
+	if rd.Digest() != r.txn.BundleDigest {
+		return nil, fmt.Errorf("bundle %s changed while it was being installed: its manifest is %s, the install began with %s", path, rd.Digest(), r.txn.BundleDigest)
+	}
 	m := rd.Manifest()
 	if err := db.PutRelease(state.Release{
 		Version: m.Version, ManifestDigest: rd.Digest(), Manifest: rd.RawManifest(),
