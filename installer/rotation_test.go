@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -100,32 +98,5 @@ func TestCrashLoopRotation(t *testing.T) {
 	}
 	if crashes < 5 {
 		t.Fatalf("only %d crash points", crashes)
-	}
-}
-
-// TestBundleSwappedDuringInstall: the install's transaction reads the
-// bundle file again; a file that is by then another bundle (signed too)
-// is refused before anything of it is placed.
-func TestBundleSwappedDuringInstall(t *testing.T) {
-	dir := t.TempDir()
-	key := newKey(t)
-	b1, b2 := buildBundle(t, dir, "1.0.0", key), buildBundle(t, dir, "1.1.0", key)
-	root := filepath.Join(dir, "root")
-	db, err := state.Open(root, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	txn, err := db.BeginTxn("install", "1.0.0", b1.res.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &run{db: db, txn: txn}
-	_, err = r.install(context.Background(), b2.path, trustOf(t, b2.pub), nil, Options{Root: root}, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "changed while it was being installed") {
-		t.Fatalf("got %v, want the bundle refused as changed", err)
-	}
-	if rels, _ := db.Releases(); len(rels) != 0 {
-		t.Fatalf("releases recorded: %+v", rels)
 	}
 }
