@@ -41,8 +41,12 @@ func (r *Router) Serve(ctx context.Context, l net.Listener) error {
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
 		StreamRequestBody:            true,
-		ReadTimeout:                  readHeaderTimeout,
-		IdleTimeout:                  idleTimeout,
+		// An idle kept-alive connection gives its buffers back: 9.2
+		// instead of 12.5 KiB of memory each (routerbench), at no CPU
+		// cost the benchmark can tell from noise.
+		ReduceMemoryUsage: true,
+		ReadTimeout:       readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		// A request's headers may be up to this size; the buffer is
 		// held per connection while it carries a request.
 		ReadBufferSize: maxHeaderBytes,
