@@ -63,6 +63,17 @@ func fuzzTar(tb testing.TB, entries ...fuzzTarEntry) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	writeFuzzEntries(tb, tw, entries...)
+	if err := tw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// writeFuzzEntries writes the entries to tw; a zero typeflag is a regular
+// file.
+func writeFuzzEntries(tb testing.TB, tw *tar.Writer, entries ...fuzzTarEntry) {
+	tb.Helper()
 	for _, e := range entries {
 		hdr := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: e.typeflag, Linkname: e.link}
 		if e.typeflag == 0 {
@@ -75,10 +86,6 @@ func fuzzTar(tb testing.TB, entries ...fuzzTarEntry) []byte {
 			tb.Fatal(err)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // fuzzSavedArchive is an archive as docker save writes it: an uncompressed
@@ -114,17 +121,10 @@ func fuzzSparseArchive(tb testing.TB, size int64) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, e := range []fuzzTarEntry{
-		{name: "manifest.json", body: []byte(`[{"Config":"config.json","RepoTags":["wf/sparse:1"],"Layers":["layer.tar"]}]`)},
-		{name: "layer.tar", body: fuzzTar(tb, fuzzTarEntry{name: "a", body: []byte("a")})},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body)), Typeflag: tar.TypeReg}); err != nil {
-			tb.Fatal(err)
-		}
-		if _, err := tw.Write(e.body); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	writeFuzzEntries(tb, tw,
+		fuzzTarEntry{name: "manifest.json", body: []byte(`[{"Config":"config.json","RepoTags":["wf/sparse:1"],"Layers":["layer.tar"]}]`)},
+		fuzzTarEntry{name: "layer.tar", body: fuzzTar(tb, fuzzTarEntry{name: "a", body: []byte("a")})},
+	)
 	if err := tw.Flush(); err != nil {
 		tb.Fatal(err)
 	}
