@@ -149,12 +149,18 @@ func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 
 // previousRelease is the release that was current when txn began.
 func previousRelease(db *state.DB, txn state.Txn) (string, error) {
+	return stepDetail(db, txn, stepPrevious)
+}
+
+// stepDetail is the detail of txn's journal record named name; "" when
+// there is none.
+func stepDetail(db *state.DB, txn state.Txn, name string) (string, error) {
 	steps, err := db.Steps(txn.ID)
 	if err != nil {
 		return "", err
 	}
 	for _, s := range steps {
-		if s.Name == stepPrevious {
+		if s.Name == name {
 			return s.Detail, nil
 		}
 	}

@@ -64,21 +64,16 @@ func journalRotation(db *state.DB, txn state.Txn, applied []*verify.Rotation) er
 // any. A set already in force (the commit ran this far before a crash, or
 // `ferry trust rotate` got there first) is left as it is.
 func keepJournalledRotation(db *state.DB, txn state.Txn) error {
-	steps, err := db.Steps(txn.ID)
-	if err != nil {
+	detail, err := stepDetail(db, txn, stepRotation)
+	if err != nil || detail == "" {
 		return err
 	}
-	for _, s := range steps {
-		if s.Name != stepRotation {
-			continue
-		}
-		var r rotationRecord
-		if err := json.Unmarshal([]byte(s.Detail), &r); err != nil {
-			return fmt.Errorf("the journalled key rotation of transaction %d: %w", txn.ID, err)
-		}
-		if err := r.keep(db); err != nil && !errors.Is(err, state.ErrStale) {
-			return err
-		}
+	var r rotationRecord
+	if err := json.Unmarshal([]byte(detail), &r); err != nil {
+		return fmt.Errorf("the journalled key rotation of transaction %d: %w", txn.ID, err)
+	}
+	if err := r.keep(db); err != nil && !errors.Is(err, state.ErrStale) {
+		return err
 	}
 	return nil
 }
