@@ -193,8 +193,8 @@ func measureProxying(ctx context.Context, duration time.Duration, conns, rate in
 }
 
 // measureLoop warms c up, then runs a closed loop against it for
-// duration and returns what the loop counted and the CPU time c used
-// meanwhile.
+// duration and returns what the loop counted and the CPU time c and this
+// process (the load generator) used meanwhile.
 func measureLoop(ctx context.Context, c *child, sampler *metrics.Sampler, conns int, duration time.Duration) (n counts, cpu, loadCPU time.Duration, err error) {
 	if _, err := rawLoop(ctx, c.url, conns, duration/5); err != nil {
 		return counts{}, 0, 0, err
