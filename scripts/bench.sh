@@ -20,8 +20,9 @@
 #            floor of any proxy there) (scripts/routerbench; router, backend and
 #            HAProxy are processes of their own, the load generator pinned
 #            to half the CPUs, they to the other half): throughput with a
-#            trivial backend and with one doing 100 µs of CPU work per
-#            request, CPU per request, memory per idle kept-alive
+#            trivial backend and with ones doing 100 µs, 300 µs and 1 ms
+#            of CPU work per request (and the least of these at which the
+#            router keeps 0.8× direct), CPU per request, memory per idle kept-alive
 #            client connection, added p99 latency (median of 5
 #            rounds), abort-to-stable and blue-green switch times with
 #            failed requests counted
