@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -314,6 +316,9 @@ func trustRotate(c *cli.Context) error {
 	return nil
 }
 
+// trustList shows the trusted keys, in the order of their ids, and the
+// rotation statement the trust came from. Its JSON form is an object, so
+// that the sequence and threshold are there for a script to check.
 func trustList(c *cli.Context) error {
 	db, err := state.OpenReadOnly(c.String("root"))
 	if err != nil {
@@ -324,27 +329,36 @@ func trustList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	rot, err := db.TrustRotation()
+	if err != nil {
+		return err
+	}
 	type row struct {
 		ID   string         `json:"id"`
 		Type verify.KeyType `json:"type"`
 	}
-	var rows []row
-	for id, b := range keys {
+	list := struct {
+		Keys []row `json:"keys"`
+		// Sequence is the last rotation statement applied, 0 for none.
+		Sequence int `json:"sequence"`
+		// Threshold is how many of the keys must sign a bundle, at
+		// least (an install's --threshold may ask for more).
+		Threshold int `json:"threshold"`
+	}{Keys: []row{}, Sequence: rot.Sequence, Threshold: max(1, rot.Threshold)}
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
 		r := row{ID: id}
-		if pk, err := verify.ParsePublicKey(b); err == nil {
+		if pk, err := verify.ParsePublicKey(keys[id]); err == nil {
 			r.Type = pk.Type()
 		}
-		rows = append(rows, r)
+		list.Keys = append(list.Keys, r)
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, rows)
+		return writeJSON(c.App.Writer, list)
 	}
-	for _, r := range rows {
+	for _, r := range list.Keys {
 		fmt.Fprintf(c.App.Writer, "%-11s %s\n", r.Type, r.ID)
 	}
-	if rot, err := db.TrustRotation(); err != nil {
-		return err
-	} else if rot.Sequence > 0 {
+	if rot.Sequence > 0 {
 		fmt.Fprintf(c.App.Writer, "from rotation statement %d: %d of these keys must sign\n", rot.Sequence, rot.Threshold)
 	}
 	return nil
