@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,87 +15,104 @@ import (
 // be to replace it: a patch costs the host a base read.
 const patchKeep = 0.9
 
-// tryPatch makes a changed file of an update travel as a zstd patch
-// against the base's file at the same path, when the patch is clearly
-// smaller than the blob as it stands: whole when the file and its base are
-// small enough to hold in memory, by segments otherwise.
-func (b *builder) tryPatch(bl *blob) error {
-	if b.base == nil || bl.dest == "" || bl.image || bl.size == 0 {
-		return nil
-	}
-	bf, ok := b.baseFiles[bl.dest]
-	if !ok || bf.Digest == bl.digest {
-		return nil
-	}
-	want, err := patchableEntry(b.baseManifest, bf.Digest)
-	if errors.Is(err, errNotPatchable) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if bl.size <= b.opts.Patch.WholeMax && want.Size <= b.opts.Patch.WholeMax {
-		return b.patchWhole(bl, want)
-	}
-	return b.patchSegments(bl, want)
+// patchJob is a changed file of an update that may travel as a patch
+// against base, the base bundle's entry for the file at the same release
+// path: whole when the file and its base are small enough to hold in
+// memory, by segments otherwise.
+type patchJob struct {
+	bl        *blob
+	base      Entry
+	segmented bool
 }
 
-// patchWhole patches bl against the whole of base, in memory.
-func (b *builder) patchWhole(bl *blob, base Entry) error {
-	var buf bytes.Buffer
-	if err := copyBaseBlob(&buf, b.opts.Base, base); err != nil {
-		return err
+// patchJobs returns the patch jobs of the changed blobs of an update.
+func (b *builder) patchJobs(changed []*blob) ([]patchJob, error) {
+	var jobs []patchJob
+	for _, bl := range changed {
+		if bl.dest == "" || bl.image || bl.size == 0 {
+			continue
+		}
+		bf, ok := b.baseFiles[bl.dest]
+		if !ok || bf.Digest == bl.digest {
+			continue
+		}
+		want, err := patchableEntry(b.baseManifest, bf.Digest)
+		if errors.Is(err, errNotPatchable) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		p := b.opts.Patch
+		switch {
+		case bl.size <= p.WholeMax && want.Size <= p.WholeMax:
+			jobs = append(jobs, patchJob{bl: bl, base: want})
+		case segmentCount(bl.size, p.SegmentSize) <= MaxSegments:
+			jobs = append(jobs, patchJob{bl: bl, base: want, segmented: true})
+		}
+	}
+	return jobs, nil
+}
+
+// stagedPatch is a patch written to the staging directory, with what the
+// manifest says of it.
+type stagedPatch struct {
+	encoding  string
+	path      string
+	storedLen int64
+	stored    string // digest of the patch
+	base      string // content digest of its base
+}
+
+// patchWhole patches bl against the whole of its base, decoded at
+// basePath, in memory, with enc. It returns nil when the patch is not
+// clearly smaller than the blob as it stands.
+func (b *builder) patchWhole(enc *patchEncoder, bl *blob, base Entry, basePath string) (*stagedPatch, error) {
+	baseContent, err := os.ReadFile(basePath)
+	if err != nil {
+		return nil, err
 	}
 	content, err := readAllVerified(bl)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	patch, err := encodePatch(buf.Bytes(), content)
+	patch, err := enc.encode(baseContent, content)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if float64(len(patch)) > patchKeep*float64(bl.storedLen) {
-		return nil
+		return nil, nil
 	}
 	f, err := os.CreateTemp(b.staging, "patch-*.zst")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	if _, err := f.Write(patch); err != nil {
-		return err
+		return nil, err
 	}
-	b.usePatch(bl, EncodingZstdPatch, f.Name(), int64(len(patch)), digestBytes(patch), base.Digest)
-	return nil
+	return &stagedPatch{EncodingZstdPatch, f.Name(), int64(len(patch)), digestBytes(patch), base.Digest}, nil
 }
 
-// patchSegments patches bl by segments against base, which it first
-// decodes into the staging directory for reading at offsets. Memory holds
-// a segment and a base window for each of up to maxPatchWorkers segments
-// compressed at once.
-func (b *builder) patchSegments(bl *blob, base Entry) error {
-	p := b.opts.Patch
-	if segmentCount(bl.size, p.SegmentSize) > MaxSegments {
-		return nil
-	}
-	bf, err := os.CreateTemp(b.staging, "base-*")
+// patchSegments patches bl by segments against its base, decoded at
+// basePath for reading at offsets. Memory holds a segment and a base
+// window for each of up to maxPatchWorkers segments compressed at once. It
+// returns nil when the patch is not clearly smaller than the blob as it
+// stands.
+func (b *builder) patchSegments(bl *blob, base Entry, basePath string) (*stagedPatch, error) {
+	bf, err := os.Open(basePath)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.Remove(bf.Name())
 	defer bf.Close()
-	if err := copyBaseBlob(bf, b.opts.Base, base); err != nil {
-		return err
-	}
-
 	rc, err := bl.open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	f, err := os.CreateTemp(b.staging, "patch-*.seg.zst")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	keep := false
@@ -103,36 +121,36 @@ func (b *builder) patchSegments(bl *blob, base Entry) error {
 			os.Remove(f.Name())
 		}
 	}()
+	p := b.opts.Patch
 	h := sha256.New()
 	limit := int64(patchKeep * float64(bl.storedLen))
 	n, err := encodeSegments(b.ctx, f, io.TeeReader(rc, h), bl.size, bf, base.Size, p.SegmentSize, p.SegmentMargin, limit, min(b.opts.Workers, maxPatchWorkers))
 	if errors.Is(err, errPatchTooLarge) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", bl.source, err)
+		return nil, fmt.Errorf("%s: %w", bl.source, err)
 	}
 	var one [1]byte
 	if k, _ := rc.Read(one[:]); k > 0 || digestOf(h) != bl.digest {
-		return fmt.Errorf("%s: content changed while the bundle was being built", bl.source)
+		return nil, fmt.Errorf("%s: content changed while the bundle was being built", bl.source)
 	}
 	stored := sha256.New()
 	if _, err := io.Copy(stored, io.NewSectionReader(f, 0, n)); err != nil {
-		return err
+		return nil, err
 	}
 	keep = true
-	b.usePatch(bl, EncodingZstdPatchSeg, f.Name(), n, digestOf(stored), base.Digest)
-	return nil
+	return &stagedPatch{EncodingZstdPatchSeg, f.Name(), n, digestOf(stored), base.Digest}, nil
 }
 
-// usePatch makes bl travel as the patch staged at path.
-func (b *builder) usePatch(bl *blob, encoding, path string, storedLen int64, stored, base string) {
+// usePatch makes bl travel as patch p.
+func (b *builder) usePatch(bl *blob, p *stagedPatch) {
 	if bl.staged != "" {
 		os.Remove(bl.staged)
 	}
-	bl.encoding, bl.staged, bl.storedLen, bl.stored = encoding, path, storedLen, stored
-	bl.patchBase = base
-	b.fromBase[base] = true
+	bl.encoding, bl.staged, bl.storedLen, bl.stored = p.encoding, p.path, p.storedLen, p.stored
+	bl.patchBase = p.base
+	b.fromBase[p.base] = true
 }
 
 // errNotPatchable: the base stores that content as a patch itself, so it
@@ -149,45 +167,79 @@ func patchableEntry(m *Manifest, d string) (Entry, error) {
 	return want, nil
 }
 
-// copyBaseBlob writes the content of entry want of the base bundle file at
-// path to w, decoding it, and checks it against its digest.
-func copyBaseBlob(w io.Writer, path string, want Entry) error {
+// stageBaseBlobs decodes the entries want of the base bundle file at path
+// into files in dir, in one pass over the bundle, and checks each against
+// its digest. It returns the file of each entry by entry path. One pass
+// matters: a base bundle is read as a stream, so finding each entry on its
+// own would read the bundle up to it once per changed file.
+func stageBaseBlobs(ctx context.Context, path string, want []Entry, dir string) (map[string]string, error) {
+	left := map[string]Entry{}
+	for _, e := range want {
+		left[e.Path] = e
+	}
+	staged := map[string]string{}
+	if len(left) == 0 {
+		return staged, nil
+	}
 	f, err := OpenArchive(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	tr := tar.NewReader(TarStream(f))
-	for {
+	for len(left) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return fmt.Errorf("base bundle %s: no entry %s", path, want.Path)
+			break
 		}
 		if err != nil {
-			return fmt.Errorf("base bundle %s: %w", path, err)
+			return nil, fmt.Errorf("base bundle %s: %w", path, err)
 		}
-		if hdr.Name != want.Path {
+		e, ok := left[hdr.Name]
+		if !ok {
 			continue
 		}
-		var r io.Reader = io.LimitReader(tr, want.StoredSize)
-		if want.Encoding == EncodingZstd {
-			dec, err := NewZstdReader(r)
-			if err != nil {
-				return err
-			}
-			defer dec.Close()
-			r = dec
-		}
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, want.Size+1))
+		delete(left, hdr.Name)
+		file, err := stageBaseBlob(tr, e, dir)
 		if err != nil {
-			return fmt.Errorf("base bundle %s: %s: %w", path, want.Path, err)
+			return nil, fmt.Errorf("base bundle %s: %s: %w", path, e.Path, err)
 		}
-		if n != want.Size || digestOf(h) != want.Digest {
-			return fmt.Errorf("base bundle %s: %s does not match its digest", path, want.Path)
-		}
-		return nil
+		staged[e.Path] = file
 	}
+	for p := range left {
+		return nil, fmt.Errorf("base bundle %s: no entry %s", path, p)
+	}
+	return staged, nil
+}
+
+// stageBaseBlob decodes entry e, read from r, into a new file in dir.
+func stageBaseBlob(r io.Reader, e Entry, dir string) (string, error) {
+	out, err := os.CreateTemp(dir, "base-*")
+	if err != nil {
+		return "", err
+	}
+	defer out.Close()
+	r = io.LimitReader(r, e.StoredSize)
+	if e.Encoding == EncodingZstd {
+		dec, err := NewZstdReader(r)
+		if err != nil {
+			return "", err
+		}
+		defer dec.Close()
+		r = dec
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(r, e.Size+1))
+	if err != nil {
+		return "", err
+	}
+	if n != e.Size || digestOf(h) != e.Digest {
+		return "", errors.New("does not match its digest")
+	}
+	return out.Name(), nil
 }
 
 // readAllVerified reads a source whole and checks it is still what was

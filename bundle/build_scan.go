@@ -10,6 +10,7 @@ import (
 
 // scanner hashes and, where it pays, compresses the non-image blobs on a
 // pool of workers while the writer streams finished blobs into the bundle.
+// For an update it only hashes.
 type scanner struct {
 	todo   []*blob // in the order the writer takes them
 	cancel context.CancelFunc
@@ -47,13 +48,16 @@ func (b *builder) startScan(workers int) *scanner {
 		mu.Unlock()
 		b.opts.Progress("scan", d, total)
 	}
+	// An update compresses only what it carries, once it knows which
+	// blobs those are (prepareUpdate): most of a release is in its base.
+	compress := b.base == nil
 	work := make(chan *blob)
 	for range workers {
 		sc.wg.Go(func() {
 			c := newCompressor()
 			defer c.close()
 			for bl := range work {
-				if err := c.scan(ctx, bl, b.staging, report); err != nil {
+				if err := c.scan(ctx, bl, b.staging, compress, report); err != nil {
 					bl.err = fmt.Errorf("%s: %w", bl.source, err)
 					sc.fail(bl.err)
 				}

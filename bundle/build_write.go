@@ -38,6 +38,9 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
 		}
+		if err := b.prepareUpdate(sc.todo, workers); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrSource, err)
+		}
 	}
 	reserve, err := b.reserveHead(m)
 	if err != nil {
@@ -150,9 +153,6 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 		if b.base[bl.digest] {
 			b.fromBase[bl.digest] = true
 			return nil
-		}
-		if err := b.tryPatch(bl); err != nil {
-			return err
 		}
 		if err := tw.WriteHeader(tarHeader(BlobEntryPath(bl.digest, bl.encoding), bl.storedLen, b.mtime)); err != nil {
 			return err

@@ -49,9 +49,9 @@ func newCompressor() *compressor {
 func (c *compressor) close() { c.enc.Close() }
 
 // scan reads a blob once: it fills in the content digest and size, and
-// either leaves the blob raw or writes its zstd form to the staging
-// directory.
-func (c *compressor) scan(ctx context.Context, bl *blob, staging string, report func(int64)) error {
+// either leaves the blob raw or, when compress is set, writes its zstd
+// form to the staging directory if that pays.
+func (c *compressor) scan(ctx context.Context, bl *blob, staging string, compress bool, report func(int64)) error {
 	rc, err := bl.open()
 	if err != nil {
 		return err
@@ -67,7 +67,7 @@ func (c *compressor) scan(ctx context.Context, bl *blob, staging string, report 
 	content.Write(head)
 	rest := &progressReader{ctx: ctx, r: rc, report: report}
 
-	if n < minCompress || float64(len(c.enc.EncodeAll(head, c.buf[:0]))) > probeRatio*float64(n) {
+	if !compress || n < minCompress || float64(len(c.enc.EncodeAll(head, c.buf[:0]))) > probeRatio*float64(n) {
 		more, err := io.CopyBuffer(content, rest, c.buf)
 		if err != nil {
 			return err

@@ -64,13 +64,21 @@ func (m *memoryBase) Close() error { m.closed = true; return nil }
 // readPatched reads every entry of a bundle through the installing Reader,
 // with base (if not nil) as the content every patch applies to.
 func readPatched(data []byte, ts verify.TrustSet, base *memoryBase) (map[string][]byte, error) {
+	var lookup func(string) (bundle.PatchBaseContent, error)
+	if base != nil {
+		lookup = func(string) (bundle.PatchBaseContent, error) { return base, nil }
+	}
+	return readPatchedFrom(data, ts, lookup)
+}
+
+// readPatchedFrom is readPatched with the base of each patch found by
+// lookup, from its digest.
+func readPatchedFrom(data []byte, ts verify.TrustSet, lookup func(digest string) (bundle.PatchBaseContent, error)) (map[string][]byte, error) {
 	r, err := bundle.Open(bytes.NewReader(data), ts)
 	if err != nil {
 		return nil, err
 	}
-	if base != nil {
-		r.PatchBase = func(string) (bundle.PatchBaseContent, error) { return base, nil }
-	}
+	r.PatchBase = lookup
 	out := map[string][]byte{}
 	for {
 		e, err := r.Next()

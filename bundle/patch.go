@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/bits"
@@ -28,19 +29,54 @@ func patchWindow(baseLen, contentLen int) int {
 	return 1 << bits.Len(uint(n-1))
 }
 
-// encodePatch compresses content with base as a raw dictionary ("patch
-// from"): what content shares with base costs almost nothing.
-func encodePatch(base, content []byte) ([]byte, error) {
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(patchLevel),
-		zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(patchWindow(len(base), len(content))),
-		zstd.WithEncoderDictRaw(1, base))
-	if err != nil {
+// patchEncoder makes whole-file patches: content compressed with its base
+// as a raw dictionary ("patch from"), so what content shares with base
+// costs almost nothing. It keeps its encoder from one patch to the next
+// while the window stays the same: the encoder's tables at the best level
+// take tens of MiB, and making them anew for each patch on several
+// goroutines at once spent more time faulting in fresh memory than
+// compressing. The patch is the same as a new encoder's.
+type patchEncoder struct {
+	enc    *zstd.Encoder
+	window int
+}
+
+func (p *patchEncoder) encode(base, content []byte) ([]byte, error) {
+	window := patchWindow(len(base), len(content))
+	var out bytes.Buffer
+	// The streaming form, not EncodeAll: EncodeAll compresses on an
+	// encoder of its own, so a reset with the new base would build the
+	// tables for it twice.
+	if p.enc != nil && p.window == window {
+		if err := p.enc.ResetWithOptions(&out, zstd.WithEncoderDictRaw(1, base)); err != nil {
+			return nil, err
+		}
+	} else {
+		p.close()
+		enc, err := zstd.NewWriter(&out,
+			zstd.WithEncoderLevel(patchLevel),
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(window),
+			zstd.WithEncoderDictRaw(1, base))
+		if err != nil {
+			return nil, err
+		}
+		p.enc, p.window = enc, window
+	}
+	if _, err := p.enc.Write(content); err != nil {
 		return nil, err
 	}
-	defer enc.Close()
-	return enc.EncodeAll(content, nil), nil
+	if err := p.enc.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func (p *patchEncoder) close() {
+	if p.enc != nil {
+		p.enc.Close()
+		p.enc = nil
+	}
 }
 
 // NewPatchReader decodes a patch entry against its base, with the window
