@@ -28,10 +28,11 @@
 #            failed requests counted
 #   delta:   update bundles (scripts/deltabench) against full bundles of the
 #            same releases: one changed layer of ten, a large binary changed
-#            in place, one new migration and one changed file; applying
-#            each against installing the changed content alone; and the
-#            binary's delta build against zstd -3 and -12 --patch-from
-#            (DELTA_SCALE=ci: an 8 MiB binary and 4 MiB layers)
+#            in place, one new migration and one changed file, 16 of 64
+#            files changed in place; applying each against installing the
+#            changed content alone; and the delta builds of the binary and
+#            of the 16 files against zstd -3 and -12 --patch-from
+#            (DELTA_SCALE=ci: an 8 MiB binary, 4 MiB layers, 512 KiB files)
 #
 # Both sides end with their outputs on disk (ferry fsyncs its bundle and
 # every installed file; the pipeline's outputs are synced with sync(1)) and

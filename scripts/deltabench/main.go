@@ -3,7 +3,7 @@
 //
 //	deltabench [-dir DIR] [-size 50MiB] [-binary SIZE] [-layer SIZE] [-repeat 3] [-keep]
 //
-// Three scenarios, each a base release 1.0.0 and a release 1.1.0 made from
+// Four scenarios, each a base release 1.0.0 and a release 1.1.0 made from
 // the fixtures generators:
 //
 //	(a) image    an image of 10 layers of -layer bytes; 1.1.0 rebuilds the
@@ -13,14 +13,18 @@
 //	             8-byte values and one 4 KiB block
 //	(c) small    the fixtures project (fixtures.WriteProject); 1.1.0 adds
 //	             one migration and changes 16 bytes of etc/api.conf
+//	(d) many     64 files of -binary/16 bytes each; 1.1.0 changes every
+//	             fourth in place, as (b) changes bin/app
 //
 // For each it builds the base, the full bundle of 1.1.0 and the delta of
 // 1.1.0 against the base, and prints the sizes, delta/full, and delta over
 // the changed content: what the full bundle stores for the content that
 // changed (for (a) the changed layer; for (b) bin/app zstd-compressed, which
 // is what a delta without binary patching carries; for (c) the new migration
-// files and the changed file). For (b) it also times the delta's build
-// against zstd -3 and -12 --patch-from making the patch of bin/app alone.
+// files and the changed file; for (d) the changed files zstd-compressed).
+// For (b) and (d) it also times the delta's build against zstd -3 and -12
+// --patch-from making the patches of the changed files alone, one after
+// another.
 // Then it times installer.Install:
 //
 //	apply          the delta installed on a host running the base (the base
@@ -93,6 +97,9 @@ const (
 // What the scenarios are made of.
 const (
 	imageLayers = 10            // layers of the image of (a)
+	manyFiles   = 64            // files of (d)
+	manyShare   = 16            // each file of (d) is -binary / manyShare
+	manyChanged = 4             // (d) changes every manyChanged-th file
 	layerShare  = 5             // -layer defaults to -size / layerShare
 	confSize    = 16 << 10      // etc/app.conf of (b)
 	patchBlock  = 4 << 10       // the block (b) replaces in bin/app
@@ -176,10 +183,13 @@ type scenario struct {
 	changedWhat string
 	aloneWhat   string
 	// patched is the digest of a changed file that should travel as a
-	// binary patch, for the note on how the delta carries it; patchFiles
-	// are its base and next versions, for zstd --patch-from.
-	patched    string
-	patchFiles [2]string
+	// binary patch, for the note on how the delta carries it.
+	patched string
+	// patchFiles are the base and next versions of the changed files that
+	// should travel as patches, for zstd --patch-from; patchWhat names
+	// them in the output.
+	patchFiles [][2]string
+	patchWhat  string
 }
 
 // outcome is what was measured for one scenario.
@@ -245,7 +255,7 @@ func measureAll(ctx context.Context, cfg config, work string) ([]*outcome, error
 		return nil, err
 	}
 
-	makers := []func(string, config) (*scenario, error){imageScenario, binaryScenario, smallScenario}
+	makers := []func(string, config) (*scenario, error){imageScenario, binaryScenario, smallScenario, manyScenario}
 	var outs []*outcome
 	for i, mk := range makers {
 		dir := filepath.Join(work, string(rune('a'+i)))
@@ -282,8 +292,8 @@ func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer v
 		return nil, fmt.Errorf("delta: %w", err)
 	}
 	out.build = time.Since(start)
-	if sc.patchFiles[0] != "" {
-		if out.zstd, err = zstdPatchFrom(ctx, dir, sc.patchFiles[0], sc.patchFiles[1]); err != nil {
+	if len(sc.patchFiles) > 0 {
+		if out.zstd, err = zstdPatchFrom(ctx, dir, sc.patchFiles); err != nil {
 			return nil, err
 		}
 	}
@@ -634,7 +644,8 @@ func binaryScenario(dir string, cfg config) (*scenario, error) {
 	sum := sha256.Sum256(content)
 	sc.changed = []string{"sha256:" + hex.EncodeToString(sum[:])}
 	sc.patched = sc.changed[0]
-	sc.patchFiles = [2]string{filepath.Join(base, "bin", "app"), filepath.Join(dir, "next", "bin", "app")}
+	sc.patchFiles = [][2]string{{filepath.Join(base, "bin", "app"), filepath.Join(dir, "next", "bin", "app")}}
+	sc.patchWhat = "bin/app"
 	for _, p := range []struct {
 		sub, name, version string
 		conf               bool
@@ -781,6 +792,76 @@ func smallScenario(dir string, cfg config) (*scenario, error) {
 	return sc, nil
 }
 
+// manyScenario: manyFiles files of cfg.binary/manyShare bytes each; 1.1.0
+// changes every manyChanged-th of them in place, as (b) changes bin/app.
+// It measures an update of many changed files, each a patch of its own.
+func manyScenario(dir string, cfg config) (*scenario, error) {
+	each := max(16<<10, cfg.binary/manyShare)
+	n := 0
+	for i := 0; i < manyFiles; i += manyChanged {
+		n++
+	}
+	sc := &scenario{
+		key: "(d)", title: fmt.Sprintf("%d files of %s, %d of them changed in place as bin/app in (b)", manyFiles, size(each), n),
+		changedWhat: "layer-level delta: the changed files (zstd)",
+		aloneWhat:   "a first install of a bundle holding the changed files of " + nextVersion + " alone",
+		patchWhat:   fmt.Sprintf("%d changed files", n),
+	}
+	var files, changed strings.Builder
+	for i := range manyFiles {
+		name := fmt.Sprintf("lib/part%02d.so", i)
+		base := filepath.Join(dir, "base", name)
+		if err := fixtures.WriteFile(base, fixtures.KindBinary, each, "deltabench/"+name); err != nil {
+			return nil, err
+		}
+		content, err := os.ReadFile(base)
+		if err != nil {
+			return nil, err
+		}
+		line := fmt.Sprintf("      - {src: %s, dest: %s}\n", name, name)
+		files.WriteString(line)
+		if i%manyChanged == 0 {
+			changeInPlace(content)
+			sc.changed = append(sc.changed, digest(content))
+			next := filepath.Join(dir, "next", name)
+			sc.patchFiles = append(sc.patchFiles, [2]string{base, next})
+			if err := writeFile(filepath.Join(dir, "alone", name), content); err != nil {
+				return nil, err
+			}
+			changed.WriteString(line)
+		}
+		if err := writeFile(filepath.Join(dir, "next", name), content); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	for _, p := range []struct {
+		sub, name, version, files string
+		spec                      *string
+	}{
+		{"base", "bench-many", baseVersion, files.String(), &sc.base},
+		{"next", "bench-many", nextVersion, files.String(), &sc.next},
+		{"alone", "bench-many-alone", nextVersion, changed.String(), &sc.alone},
+	} {
+		if *p.spec, err = writeSpec(filepath.Join(dir, p.sub), specHeader(p.name, p.version)+"  - name: app\n    files:\n"+p.files); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// carriedSize is what the entries of m for the contents digests take in
+// the bundle.
+func carriedSize(m *bundle.Manifest, digests []string) int64 {
+	var n int64
+	for _, d := range digests {
+		if e, ok := m.EntryByDigest(d); ok {
+			n += e.StoredSize
+		}
+	}
+	return n
+}
+
 func specHeader(name, version string) string {
 	return `apiVersion: ferry/v1
 kind: Bundle
@@ -843,15 +924,17 @@ func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
 		case "(c)":
 			row(&b, "delta / changed", fmt.Sprintf("%.3fx", r), fmt.Sprintf("(target: delta <= %s)", size(smallTarget)))
 			targets = append(targets, target{"(c) delta <= " + size(smallTarget), size(delta), delta <= smallTarget})
+		default:
+			row(&b, "delta / changed", fmt.Sprintf("%.3fx", r), "")
 		}
 		for _, n := range o.notes {
 			row(&b, "note", "", n)
 		}
 		row(&b, "build the delta bundle", secs(o.build), "")
-		if e, ok := o.delta.Manifest.EntryByDigest(sc.patched); ok && len(o.zstd) > 0 {
+		if carried := carriedSize(o.delta.Manifest, sc.changed); len(o.zstd) > 0 {
 			for _, z := range o.zstd {
-				row(&b, fmt.Sprintf("zstd -%d --patch-from (bin/app)", z.level), secs(z.took),
-					fmt.Sprintf("patch %s; ferry's build takes %.1fx as long, its entry for bin/app is %.2fx the size", size(z.size), o.build.Seconds()/z.took.Seconds(), ratio(e.StoredSize, z.size)))
+				row(&b, fmt.Sprintf("zstd -%d --patch-from (%s)", z.level, sc.patchWhat), secs(z.took),
+					fmt.Sprintf("patches %s; ferry's build takes %.1fx as long, its entries for them are %.2fx the size", size(z.size), o.build.Seconds()/z.took.Seconds(), ratio(carried, z.size)))
 			}
 		}
 		row(&b, "apply delta on the base", secs(o.apply.median), "peak RSS "+kib(o.apply.peak))

@@ -22,7 +22,7 @@ func TestScenariosSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 3 {
+	if len(outs) != 4 {
 		t.Fatalf("%d outcomes", len(outs))
 	}
 	for _, o := range outs {
@@ -41,6 +41,16 @@ func TestScenariosSmall(t *testing.T) {
 	if e, ok := outs[1].delta.Manifest.EntryByDigest(outs[1].sc.patched); !ok || e.Encoding != bundle.EncodingZstdPatch {
 		t.Errorf("(b): bin/app travels as %+v", e)
 	}
+	// (d) carries each changed file as a patch, and nothing else.
+	d := outs[3]
+	for _, c := range d.sc.changed {
+		if e, ok := d.delta.Manifest.EntryByDigest(c); !ok || e.Encoding != bundle.EncodingZstdPatch {
+			t.Errorf("(d): changed file %s travels as %+v", c, e)
+		}
+	}
+	if n := len(d.delta.Manifest.Entries); n != len(d.sc.changed) {
+		t.Errorf("(d): %d entries for %d changed files", n, len(d.sc.changed))
+	}
 
 	var out bytes.Buffer
 	report(&out, cfg, outs, time.Second)
@@ -50,8 +60,8 @@ func TestScenariosSmall(t *testing.T) {
 			verdicts++
 		}
 	}
-	if verdicts != 6 {
-		t.Fatalf("%d verdicts, want 6:\n%s", verdicts, out.String())
+	if verdicts != 7 {
+		t.Fatalf("%d verdicts, want 7:\n%s", verdicts, out.String())
 	}
 	t.Log(out.String())
 }

@@ -22,27 +22,32 @@ type patchFrom struct {
 	size  int64
 }
 
-// zstdPatchFrom makes the patch from base to next with the zstd command
-// at each of patchFromLevels, in dir; none when zstd is not installed.
-func zstdPatchFrom(ctx context.Context, dir, base, next string) ([]patchFrom, error) {
+// zstdPatchFrom makes the patch from base to next of each pair with the
+// zstd command, one after another, at each of patchFromLevels, in dir,
+// and sums the times and sizes; none when zstd is not installed.
+func zstdPatchFrom(ctx context.Context, dir string, pairs [][2]string) ([]patchFrom, error) {
 	zstd, err := exec.LookPath("zstd")
 	if err != nil {
 		return nil, nil
 	}
 	var out []patchFrom
 	for _, level := range patchFromLevels {
-		patch := filepath.Join(dir, "patch-"+strconv.Itoa(level)+".zst")
-		cmd := exec.CommandContext(ctx, zstd, "-q", "-f", "-"+strconv.Itoa(level), "--patch-from="+base, next, "-o", patch)
-		start := time.Now()
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("zstd --patch-from: %w: %s", err, msg)
+		sum := patchFrom{level: level}
+		for i, p := range pairs {
+			patch := filepath.Join(dir, fmt.Sprintf("patch-%d-%d.zst", level, i))
+			cmd := exec.CommandContext(ctx, zstd, "-q", "-f", "-"+strconv.Itoa(level), "--patch-from="+p[0], p[1], "-o", patch)
+			start := time.Now()
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("zstd --patch-from: %w: %s", err, msg)
+			}
+			sum.took += time.Since(start)
+			fi, err := os.Stat(patch)
+			if err != nil {
+				return nil, err
+			}
+			sum.size += fi.Size()
 		}
-		took := time.Since(start)
-		fi, err := os.Stat(patch)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, patchFrom{level: level, took: took, size: fi.Size()})
+		out = append(out, sum)
 	}
 	return out, nil
 }
