@@ -27,7 +27,7 @@ demo: build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
-	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s DELTA_SCALE=ci
 
 # Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
@@ -70,6 +70,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		start=$$(date +%s); \
 		log=$$(mktemp); \
 		if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s >$$log 2>&1; then \
 			cat $$log; \
@@ -78,6 +79,7 @@ fuzz:
 			if [ -n "$$(git status --porcelain -- $$pkg/testdata/fuzz 2>/dev/null)" ]; then rm -f $$log; exit 1; fi; \
 		fi; \
 		rm -f $$log; \
+		echo "  took $$(( $$(date +%s) - start )) s"; \
 	done
 
 fuzz-long:
