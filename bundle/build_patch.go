@@ -205,7 +205,7 @@ func stageBaseBlobs(ctx context.Context, path string, want []Entry, dir string) 
 		delete(left, hdr.Name)
 		file, err := stageBaseBlob(tr, e, dir)
 		if err != nil {
-			return nil, fmt.Errorf("base bundle %s: %s: %w", path, e.Path, err)
+			return nil, fmt.Errorf("base bundle %s: %w", path, err)
 		}
 		staged[e.Path] = file
 	}
@@ -215,7 +215,8 @@ func stageBaseBlobs(ctx context.Context, path string, want []Entry, dir string) 
 	return staged, nil
 }
 
-// stageBaseBlob decodes entry e, read from r, into a new file in dir.
+// stageBaseBlob decodes entry e, read from r, into a new file in dir,
+// checked as the installing Reader checks content (digestReader).
 func stageBaseBlob(r io.Reader, e Entry, dir string) (string, error) {
 	out, err := os.CreateTemp(dir, "base-*")
 	if err != nil {
@@ -229,15 +230,11 @@ func stageBaseBlob(r io.Reader, e Entry, dir string) (string, error) {
 			return "", err
 		}
 		defer dec.Close()
-		r = dec
+		r = io.LimitReader(dec, e.Size+1)
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(r, e.Size+1))
-	if err != nil {
+	d := &digestReader{r: r, h: sha256.New(), entry: e.Path, want: e.Digest, size: e.Size, inflation: e.Encoding == EncodingZstd}
+	if _, err := io.Copy(out, d); err != nil {
 		return "", err
-	}
-	if n != e.Size || digestOf(h) != e.Digest {
-		return "", errors.New("does not match its digest")
 	}
 	return out.Name(), nil
 }
