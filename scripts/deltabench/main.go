@@ -797,10 +797,7 @@ func smallScenario(dir string, cfg config) (*scenario, error) {
 // It measures an update of many changed files, each a patch of its own.
 func manyScenario(dir string, cfg config) (*scenario, error) {
 	each := max(16<<10, cfg.binary/manyShare)
-	n := 0
-	for i := 0; i < manyFiles; i += manyChanged {
-		n++
-	}
+	n := (manyFiles + manyChanged - 1) / manyChanged // files 0, manyChanged, 2*manyChanged, …
 	sc := &scenario{
 		key: "(d)", title: fmt.Sprintf("%d files of %s, %d of them changed in place as bin/app in (b)", manyFiles, size(each), n),
 		changedWhat: "layer-level delta: the changed files (zstd)",
