@@ -90,6 +90,10 @@ func main() {
 		}
 		return
 	}
+	if len(works) > 0 && works[0] == 0 {
+		fmt.Fprintln(os.Stderr, "routerbench: -work amounts must be more than zero (the trivial backend is always measured)")
+		os.Exit(2)
+	}
 	if *conns < 1 || *rate < 1 || *duration <= 0 || *settle <= 0 {
 		fmt.Fprintln(os.Stderr, "routerbench: -c, -rate, -duration and -settle must be positive")
 		os.Exit(2)
@@ -510,7 +514,7 @@ func percentile(lat []time.Duration, q float64) time.Duration {
 }
 
 // parseWorks reads -work: durations separated by commas, in increasing
-// order, each more than zero.
+// order, none negative (a backend child is given 0s for the trivial one).
 func parseWorks(s string) ([]time.Duration, error) {
 	var works []time.Duration
 	for _, f := range strings.Split(s, ",") {
