@@ -154,6 +154,40 @@ func TestRollbackAndHighWaterMark(t *testing.T) {
 	}
 }
 
+// TestHighWaterMarkAlone: after a rollback the current release is below
+// the highest ever installed, so a bundle between the two is newer than
+// the current one and only the high-water mark refuses it.
+func TestHighWaterMarkAlone(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	b10 := buildBundle(t, dir, "1.0.0", key)
+	b12 := buildBundle(t, dir, "1.2.0", key)
+	b11 := buildBundle(t, dir, "1.1.0", key)
+	for _, b := range []testBundle{b10, b12} {
+		if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if to, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil || to != "1.0.0" {
+		t.Fatalf("rollback to %q: %v", to, err)
+	}
+	_, err := Install(context.Background(), b11.path, Options{Root: root})
+	if !errors.Is(err, ErrNotNewer) || !strings.Contains(err.Error(), "1.2.0 has been installed on this host") {
+		t.Fatalf("got %v, want %v naming the high-water mark 1.2.0", err, ErrNotNewer)
+	}
+	checkInstalled(t, root, b10.res.Manifest)
+	if _, err := os.Stat(releaseDir(root, "1.1.0")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused release left a directory: %v", err)
+	}
+	db, err := state.OpenReadOnly(root)
+	must(t, err)
+	defer db.Close()
+	if mark, _ := db.Mark(highestMark); string(mark) != "1.2.0" {
+		t.Fatalf("highest mark %q, want 1.2.0", mark)
+	}
+}
+
 // TestRollbackCrash: a rollback killed at its activation step leaves the
 // host on one of the two releases, and the kept release intact.
 func TestRollbackCrash(t *testing.T) {
