@@ -183,14 +183,30 @@ func TestInstallNewerAndRefuseOlder(t *testing.T) {
 }
 
 // TestCrashLoop kills the installer at every journalled step (a hook that
-// SIGKILLs the process, as a power cut would), then installs again: the
-// result must be exactly an uninterrupted install's.
+// SIGKILLs the process, as a power cut would), of a first install and of
+// an update; the next command must commit the install if it had reached
+// its commit point and roll it back if not, as the journal left by the
+// crash says (see expectOutcome); installing again then gives exactly an
+// uninterrupted install's result.
 func TestCrashLoop(t *testing.T) {
 	dir := t.TempDir()
 	key := newKey(t)
 	b1 := buildBundle(t, dir, "1.0.0", key)
 	b2 := buildBundle(t, dir, "1.1.0", key)
-	crashes := 0
+	crashes, outcomes := 0, map[bool]int{}
+	for k := 1; ; k++ {
+		root := filepath.Join(dir, fmt.Sprintf("first-%d", k))
+		if !installInChild(t, root, b1.path, k, 0, b1.pub) {
+			break
+		}
+		crashes++
+		outcomes[crashAndRecover(t, root).committed]++
+		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+			t.Fatalf("crash at step %d of a first install, then install: %v", k, err)
+		}
+		checkInstalled(t, root, b1.res.Manifest)
+		os.RemoveAll(root)
+	}
 	for k := 1; ; k++ {
 		root := filepath.Join(dir, fmt.Sprintf("root-%d", k))
 		if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
@@ -201,15 +217,18 @@ func TestCrashLoop(t *testing.T) {
 			break
 		}
 		crashes++
-		// The interrupted update left the host on 1.0.0, whole.
+		// Before recovery, the interrupted update left `current` on one
+		// release or the other, whole.
 		checkCurrent(t, root, "1.0.0", "1.1.0")
+		outcomes[crashAndRecover(t, root).committed]++
 		if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
 			t.Fatalf("crash at step %d, then install: %v", k, err)
 		}
 		checkInstalled(t, root, b2.res.Manifest)
+		os.RemoveAll(root)
 	}
-	if crashes < 5 {
-		t.Fatalf("only %d crash points", crashes)
+	if crashes < 10 || outcomes[true] < 2 || outcomes[false] < 8 {
+		t.Fatalf("only %d crash points (%d committed, %d rolled back)", crashes, outcomes[true], outcomes[false])
 	}
 
 	// Then SIGKILL at random moments of the update.
@@ -227,13 +246,14 @@ func TestCrashLoop(t *testing.T) {
 		delay := time.Duration(mathrand.Int64N(int64(span)))
 		installInChild(t, root, b2.path, 0, delay, nil)
 		checkCurrent(t, root, "1.0.0", "1.1.0")
+		crashAndRecover(t, root)
 		if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
 			t.Fatalf("kill after %s, then install: %v", delay, err)
 		}
 		checkInstalled(t, root, b2.res.Manifest)
 		os.RemoveAll(root)
 	}
-	t.Logf("%d crash points at steps and %d random kills, each recovered", crashes, kills)
+	t.Logf("%d crash points at steps (%d committed, %d rolled back) and %d random kills, each recovered as its journal said", crashes, outcomes[true], outcomes[false], kills)
 }
 
 // randomKills is how many random SIGKILLs TestCrashLoop sends: a short

@@ -206,9 +206,13 @@ func TestRollbackCrash(t *testing.T) {
 	must(t, err)
 	txn, err := db.BeginTxn("rollback", "1.0.0", "sha256:x")
 	must(t, err)
+	must(t, db.RecordStep(txn.ID, stepPrevious, "done", "1.1.0"))
 	must(t, db.RecordStep(txn.ID, "activate:1.0.0", "started", ""))
 	db.Close()
 	// The next command recovers: the rollback did not commit, 1.1.0 stays.
+	if o := crashAndRecover(t, root); o.committed || o.current != "1.1.0" {
+		t.Fatalf("expected %+v", o)
+	}
 	if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +505,7 @@ func TestRollbackMovesSchemas(t *testing.T) {
 		t.Fatalf("current %s after going forward", cur)
 	}
 
-	crashes := 0
+	crashes, outcomes := 0, map[bool]int{}
 	for k := 1; ; k++ {
 		root := filepath.Join(dir, fmt.Sprintf("crash-%d", k))
 		setup(root)
@@ -509,7 +513,10 @@ func TestRollbackMovesSchemas(t *testing.T) {
 			break
 		}
 		crashes++
+		want := expectOutcome(t, root)
 		consistent(root)
+		checkOutcome(t, root, want)
+		outcomes[want.committed]++
 		if _, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil && !strings.Contains(err.Error(), "already current") {
 			t.Fatalf("rollback after a crash at step %d: %v", k, err)
 		}
@@ -517,14 +524,16 @@ func TestRollbackMovesSchemas(t *testing.T) {
 			t.Fatalf("crash at step %d: current %s after the second rollback", k, cur)
 		}
 	}
-	if crashes < 2 {
-		t.Fatalf("only %d crash points in a rollback", crashes)
+	if crashes < 3 || outcomes[true] == 0 || outcomes[false] == 0 {
+		t.Fatalf("only %d crash points in a rollback (%d committed, %d rolled back)", crashes, outcomes[true], outcomes[false])
 	}
 	for i := range 10 {
 		root := filepath.Join(dir, fmt.Sprintf("random-%d", i))
 		setup(root)
 		rollbackInChild(t, root, "1.0.0", 0, time.Duration(mathrand.Int64N(int64(150*time.Millisecond))))
+		want := expectOutcome(t, root)
 		consistent(root)
+		checkOutcome(t, root, want)
 	}
 	t.Logf("%d crash points and 10 random kills in rollbacks, each consistent", crashes)
 }

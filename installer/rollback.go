@@ -82,6 +82,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 		_ = abort(db, root, txn, err, u)
 		return "", err
 	}
+	r.crashPoint()
 	if err := commit(db, txn); err != nil {
 		return "", err
 	}
