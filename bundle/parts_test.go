@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"ferry/bundle"
+	"ferry/internal/testenv"
 )
 
 // splitBundle writes data as NAME.ferry in a new directory and splits it
@@ -79,10 +80,7 @@ func TestSplitJoin(t *testing.T) {
 
 // TestPartListIsSha256sum: the checksum list is what sha256sum -c reads.
 func TestPartListIsSha256sum(t *testing.T) {
-	sha256sum, err := exec.LookPath("sha256sum")
-	if err != nil {
-		t.Skip("no sha256sum on this machine")
-	}
+	sha256sum := testenv.Tool(t, "sha256sum", "coreutils")
 	first, parts := splitBundle(t, randomBytes(t, 10000), 3000)
 	dir := filepath.Dir(first)
 	cmd := exec.Command(sha256sum, "-c", "app-1.0.0.ferry.parts.sha256")

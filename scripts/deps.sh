@@ -5,7 +5,11 @@
 # docker-registry (a real registry for --push-to), libxml2-utils (xmllint
 # validates STIG checklists against DISA's schema), postgresql (migration
 # tests start a throwaway server of their own), haproxy (the reference
-# proxy the router benchmark measures ferry's router against).
+# proxy the router benchmark measures ferry's router against), sqlite3
+# (the fixtures' migrations are checked with SQLite's own shell), openssl
+# (installer signatures checked with the standard tool). Under CI=true
+# (CI, make test) a test that finds one of these missing fails instead of
+# skipping (internal/testenv), so every tool a test uses belongs here.
 set -euo pipefail
 
 missing=()
@@ -17,6 +21,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v xmllint >/dev/null || missing+=(libxml2-utils)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v openssl >/dev/null || missing+=(openssl)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

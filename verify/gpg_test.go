@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ferry/internal/testenv"
 )
 
 // gnupg is a throwaway gpg home directory.
@@ -18,9 +20,7 @@ type gnupg struct {
 
 func newGnuPG(t *testing.T) *gnupg {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg is not on PATH: install gnupg to run the OpenPGP interoperability tests")
-	}
+	testenv.Tool(t, "gpg", "gnupg")
 	// A short path: gpg-agent's socket lives in the home directory when
 	// there is no /run/user, and socket paths are limited to ~100 bytes.
 	home, err := os.MkdirTemp("", "gpg")

@@ -38,7 +38,7 @@ func slowSet(c content, postgres bool) []bundle.Migration {
 func TestKillChild(t *testing.T) {
 	root := os.Getenv("FERRY_MIGRATE_TEST_ROOT")
 	if root == "" {
-		t.Skip("run by KillDuringMigration")
+		return // a child process of KillDuringMigration, not a test of its own
 	}
 	d := &Databases{Root: root}
 	dsn := os.Getenv("FERRY_MIGRATE_TEST_DSN")

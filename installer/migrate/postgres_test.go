@@ -22,6 +22,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"ferry/fixtures"
+	"ferry/internal/testenv"
 )
 
 // testServer is a throwaway PostgreSQL server: its own data directory,
@@ -71,7 +72,7 @@ func startPostgres(t *testing.T) *testServer {
 		}
 	}
 	if bin == "" {
-		t.Skip("PostgreSQL tests need initdb and pg_ctl: install Debian's postgresql package (apt-get install postgresql)")
+		testenv.SkipOrFail(t, "PostgreSQL tests need initdb and pg_ctl: install Debian's postgresql package (make deps does)")
 	}
 
 	dir, err := os.MkdirTemp("", "ferry-pg-")

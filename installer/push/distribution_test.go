@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"ferry/internal/testenv"
 )
 
 // distributionBinary is where Debian's docker-registry package installs
@@ -62,7 +64,7 @@ func TestPushToDistribution(t *testing.T) {
 func startDistribution(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat(distributionBinary); err != nil {
-		t.Skipf("the Distribution registry is not installed (%v); install Debian's docker-registry package to run this test", err)
+		testenv.SkipOrFailf(t, "the Distribution registry is not installed (%v); install Debian's docker-registry package to run this test", err)
 	}
 	dir := t.TempDir()
 	addr := freeLoopbackAddr(t)

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"ferry/internal/testenv"
 )
 
 // conformanceModule is the OCI distribution-spec conformance suite. It is a
@@ -34,10 +36,7 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the conformance suite")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("the go command is not on PATH; it is needed to build the conformance suite")
-	}
+	gobin := testenv.Tool(t, "go", "golang-go")
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

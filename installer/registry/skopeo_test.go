@@ -11,16 +11,15 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"ferry/internal/testenv"
 )
 
 // TestSkopeo copies and inspects an image with skopeo, the tool the design
 // names for operators and assessors, so the registry is checked against a
 // client other than the library that wrote the store.
 func TestSkopeo(t *testing.T) {
-	skopeo, err := exec.LookPath("skopeo")
-	if err != nil {
-		t.Skip("skopeo is not on PATH; install it (Debian: apt-get install skopeo) to run this test")
-	}
+	skopeo := testenv.Tool(t, "skopeo", "skopeo")
 	f := newFixture(t)
 	tmp := t.TempDir()
 	policy := filepath.Join(tmp, "policy.json")

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"ferry/internal/testenv"
 )
 
 // TestLayoutReadableByOCITools stores an image blob by blob, names it, and
@@ -75,11 +77,7 @@ func TestLayoutReadableByOCITools(t *testing.T) {
 		rc.Close()
 	}
 
-	skopeo, err := exec.LookPath("skopeo")
-	if err != nil {
-		t.Log("skopeo is not installed; skipping its part")
-		return
-	}
+	skopeo := testenv.Tool(t, "skopeo", "skopeo")
 	// The names skopeo looks up are of OCI media types: older skopeo
 	// releases (1.9 among them) pass over index.json descriptors of Docker
 	// media types when resolving oci:DIR:NAME, though go-containerregistry

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"ferry/internal/testenv"
 )
 
 // countingReader is an endless stream that counts what is read from it.
@@ -222,7 +224,7 @@ func TestPutReadOnlyStore(t *testing.T) {
 	old := putBytes(t, s, []byte("stored before"))
 	if os.Geteuid() == 0 {
 		if out, err := runCmd("mount", "-o", "remount,ro", dir); err != nil {
-			t.Skipf("cannot remount read-only: %v: %s", err, out)
+			testenv.SkipOrFailf(t, "cannot remount read-only: %v: %s", err, out)
 		}
 		t.Cleanup(func() { runCmd("mount", "-o", "remount,rw", dir) })
 	} else {

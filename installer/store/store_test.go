@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"ferry/internal/testenv"
 )
 
 // newStore creates an empty store in a fresh temporary directory.
@@ -71,16 +73,14 @@ func assertNoTemps(t *testing.T, s *Store) {
 }
 
 // mountTmpfs mounts a tmpfs with the given options on a fresh directory,
-// unmounted when the test ends. It skips the test where mounting is not
-// permitted.
+// unmounted when the test ends. It skips the test (fails it under CI)
+// where mounting is not permitted.
 func mountTmpfs(t *testing.T, opts string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
+	testenv.Root(t, "mounting a tmpfs")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
+		testenv.SkipOrFailf(t, "cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
