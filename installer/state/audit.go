@@ -55,15 +55,20 @@ func HashAuditEntry(e AuditEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Audit appends an entry to the audit log. Field values are stored as
-// given: never pass a secret. State changes that matter to security (trust,
+// Audit appends an entry to the audit log. Field values are scrubbed of
+// the secrets given to SetSecrets and bounded in size; still, never pass a
+// secret knowingly. State changes that matter to security (trust,
 // the current release, transactions) are audited by this package in the
 // same bbolt transaction as the change itself.
 func (db *DB) Audit(event string, fields map[string]string) error {
 	if event == "" {
 		return fmt.Errorf("audit: %w: the event must not be empty", ErrInvalid)
 	}
-	err := db.update(func(tx *bolt.Tx) error { return appendAudit(tx, now(), event, fields) })
+	scrubbed := make(map[string]string, len(fields))
+	for k, v := range fields {
+		scrubbed[k] = db.text(v)
+	}
+	err := db.update(func(tx *bolt.Tx) error { return appendAudit(tx, now(), event, scrubbed) })
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", event, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ferry/internal/redact"
 )
 
 // dbName is the state file in the root.
@@ -33,7 +35,26 @@ type DB struct {
 	bolt     *bolt.DB
 	lock     *rootLock
 	readOnly bool
+	// secrets scrub the texts stored from outside: audit fields, errors
+	// of failed steps, transaction reasons and check details (see
+	// SetSecrets).
+	secrets *redact.Secrets
 }
+
+// maxText bounds each text the state stores from outside (an audit
+// field, a journal detail, a check's output): an error or a command's
+// output can be long, and the state keeps all of them.
+const maxText = 2048
+
+// SetSecrets makes every text stored through db from now on (audit field
+// values, the errors of failed steps, transaction reasons, check details)
+// scrubbed of secrets and bounded to 2 KiB. Texts are stored scrubbed, not
+// scrubbed when shown: state.db, the audit chain and every report made
+// from them never hold a secret. Without it texts are bounded only.
+func (db *DB) SetSecrets(s *redact.Secrets) { db.secrets = s }
+
+// text is a text from outside as db stores it.
+func (db *DB) text(s string) string { return db.secrets.Bound(s, maxText) }
 
 // Open opens the state of the appliance at root for writing. It takes the
 // root's exclusive lock (<root>/ferry.lock, with this pid written in it), so

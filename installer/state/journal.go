@@ -147,6 +147,12 @@ func (db *DB) RecordStep(txn uint64, name, phase, detail string) error {
 		if err != nil {
 			return err
 		}
+		if phase == PhaseFailed {
+			// The error of a failed step is text from outside; other
+			// details are ferry's own records (the journalled rotation,
+			// applied migrations) and are kept whole.
+			detail = db.text(detail)
+		}
 		data, err := json.Marshal(Step{Txn: txn, Seq: int(seq), Name: name, Phase: phase, Detail: detail, At: now()})
 		if err != nil {
 			return err
@@ -224,7 +230,7 @@ func (db *DB) FinishTxn(txn uint64, state, reason string) error {
 		if t.State != TxnOpen {
 			return fmt.Errorf("%w: it is already %s", ErrTxnNotOpen, t.State)
 		}
-		t.State, t.Reason, t.Finished = state, reason, now()
+		t.State, t.Reason, t.Finished = state, db.text(reason), now()
 		txns, err := bucket(tx, bucketTxns)
 		if err != nil {
 			return err
@@ -240,7 +246,7 @@ func (db *DB) FinishTxn(txn uint64, state, reason string) error {
 			return err
 		}
 		return appendAudit(tx, t.Finished, "txn.finish", map[string]string{
-			"txn": strconv.FormatUint(txn, 10), "kind": t.Kind, "version": t.Version, "state": state, "reason": reason,
+			"txn": strconv.FormatUint(txn, 10), "kind": t.Kind, "version": t.Version, "state": state, "reason": t.Reason,
 		})
 	})
 	if err != nil {

@@ -64,6 +64,7 @@ func (db *DB) PutRelease(r Release) error {
 	r.Checks = slices.Clone(r.Checks)
 	for i := range r.Checks {
 		r.Checks[i].At = r.Checks[i].At.UTC()
+		r.Checks[i].Detail = db.text(r.Checks[i].Detail)
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
