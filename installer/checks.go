@@ -4,21 +4,26 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"time"
 
 	"ferry/bundle"
 	"ferry/installer/state"
+	"ferry/internal/redact"
+	"ferry/rollout/health"
 )
 
 // defaultCheckTimeout bounds a check that declares no timeout.
 const defaultCheckTimeout = 30 * time.Second
 
+// maxCheckDetail bounds what is kept of a failed check's error and output.
+const maxCheckDetail = 1024
+
 // runChecks runs the declared post-activation checks of the chosen
 // components: commands in the release directory, HTTP GETs that must
-// answer 2xx.
-func runChecks(ctx context.Context, root, version string, plan *Plan, byName map[string]bundle.Component) []state.CheckResult {
+// answer 2xx. What a failed check said is kept scrubbed of secrets and
+// bounded: it goes into the error, the release record, the journal, the
+// audit log and the compliance report.
+func runChecks(ctx context.Context, root, version string, plan *Plan, byName map[string]bundle.Component, secrets *redact.Secrets) []state.CheckResult {
 	var out []state.CheckResult
 	for _, s := range plan.Steps {
 		if s.Kind != StepCheck {
@@ -40,13 +45,17 @@ func runChecks(ctx context.Context, root, version string, plan *Plan, byName map
 		cancel()
 		r := state.CheckResult{Name: s.ID(), OK: err == nil, At: time.Now().UTC()}
 		if err != nil {
-			r.Detail = err.Error()
+			r.Detail = secrets.Bound(err.Error(), maxCheckDetail)
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
+// runCheck runs one check. A command runs as health and smoke commands do
+// (health.Command): in its own process group, killed whole at its timeout,
+// with only the minimal environment of health.Environ, since ferry's own
+// holds its passphrase and database DSNs, and with its output bounded.
 func runCheck(ctx context.Context, dir string, c bundle.CheckSpec) error {
 	if c.HTTP != "" {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.HTTP, nil)
@@ -66,15 +75,5 @@ func runCheck(ctx context.Context, dir string, c bundle.CheckSpec) error {
 	if len(c.Command) == 0 {
 		return fmt.Errorf("check has neither command nor http")
 	}
-	cmd := exec.CommandContext(ctx, c.Command[0], c.Command[1:]...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-		return fmt.Errorf("%s: %v: %s", strings.Join(c.Command, " "), err, msg)
-	}
-	return nil
+	return health.Command{Args: c.Command, Dir: dir, Env: health.Environ()}.Check(ctx)
 }

@@ -22,6 +22,7 @@ import (
 	"ferry/bundle"
 	"ferry/installer/state"
 	"ferry/installer/store"
+	"ferry/internal/redact"
 	"ferry/verify"
 )
 
@@ -72,6 +73,21 @@ type Options struct {
 	// Fingerprints are this host's fingerprints for licences bound to a
 	// host; nil reads them from the host (see license.ReadHost).
 	Fingerprints []string
+	// Secrets are the secrets the command holds (its passphrase, say);
+	// the DSNs are added to them. No text stored or returned holds them.
+	Secrets *redact.Secrets
+}
+
+// withDSNs returns secrets and every DSN of dsns and its password.
+func withDSNs(secrets *redact.Secrets, dsns map[string]string) *redact.Secrets {
+	s := &redact.Secrets{}
+	if secrets != nil {
+		*s = *secrets
+	}
+	for _, dsn := range dsns {
+		s.AddDSN(dsn)
+	}
+	return s
 }
 
 // Result says what an install did.
@@ -106,6 +122,8 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer db.Close()
+	secrets := withDSNs(opts.Secrets, opts.DSNs)
+	db.SetSecrets(secrets)
 	u := newUndoer(opts.Root, opts.DSNs, log)
 	if err := recover(db, opts.Root, log, u); err != nil {
 		return nil, err
@@ -194,7 +212,7 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := journalRotation(db, txn, rotations); err != nil {
 		return nil, err
 	}
-	r := &run{db: db, txn: txn, crashAt: crashStep()}
+	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets}
 	if opts.Appliers[StepMigrations] == nil {
 		appliers := map[string]Applier{}
 		for k, v := range opts.Appliers {
@@ -241,6 +259,8 @@ const (
 type run struct {
 	db  *state.DB
 	txn state.Txn
+	// secrets are scrubbed from what the checks said.
+	secrets *redact.Secrets
 	// refs serialises changes to the store's image names.
 	refs sync.Mutex
 
@@ -343,7 +363,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	// The declared checks decide: the install commits only once they pass;
 	// a failure returns the host to the release it replaced.
 	if err := r.step(stepChecks, func() error {
-		res.Checks = runChecks(ctx, root, m.Version, plan, byName)
+		res.Checks = runChecks(ctx, root, m.Version, plan, byName, r.secrets)
 		if rel, err := db.Release(m.Version); err == nil {
 			rel.Checks = res.Checks
 			_ = db.PutRelease(rel)

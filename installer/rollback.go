@@ -11,6 +11,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"ferry/installer/state"
+	"ferry/internal/redact"
 )
 
 // ErrNoRelease reports a rollback target that is not kept on the host.
@@ -24,6 +25,8 @@ type RollbackOptions struct {
 	// DSNs are the PostgreSQL databases by logical name, as for Install.
 	DSNs map[string]string
 	Log  *slog.Logger
+	// Secrets are the secrets the command holds, as for Install.
+	Secrets *redact.Secrets
 }
 
 // Rollback makes a kept release current again. The databases go with it:
@@ -42,6 +45,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 		return "", err
 	}
 	defer db.Close()
+	db.SetSecrets(withDSNs(opts.Secrets, opts.DSNs))
 	u := newUndoer(root, opts.DSNs, log)
 	if err := recover(db, root, log, u); err != nil {
 		return "", err

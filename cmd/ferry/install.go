@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"ferry/installer/migrate"
 	"ferry/installer/push"
 	"ferry/installer/state"
+	"ferry/internal/redact"
 	"ferry/verify"
 )
 
@@ -56,7 +58,7 @@ func installCommand() *cli.Command {
 			&cli.StringFlag{Name: "components", Usage: "install only these optional components (comma-separated), with their dependencies"},
 			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
 			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
-			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database for migrations, `NAME=DSN` (or FERRY_DB_NAME=DSN); others are embedded SQLite"},
+			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database for migrations, `NAME=@FILE` (the DSN in FILE), NAME=DSN, or FERRY_DB_NAME=DSN; others are embedded SQLite"},
 			&cli.StringFlag{Name: "license", Usage: "the licence `FILE` to check and install (default: the one installed on the host)"},
 			&cli.StringFlag{Name: "push-to", Usage: "also copy the installed images to the registry `HOST[:PORT][/PREFIX]`"},
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
@@ -104,7 +106,7 @@ func runInstall(c *cli.Context, update bool) error {
 		}
 	}
 	res, err := installer.Install(c.Context, src.path, installer.Options{
-		DSNs: dsns, License: lic,
+		DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()),
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
 		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
 		Log:          logger(c),
@@ -381,7 +383,7 @@ func rollbackCommand() *cli.Command {
 		Name:  "rollback",
 		Usage: "make a kept release current again (default: the newest one older than the current)",
 		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the release `VERSION` to go back to"},
-			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too, `NAME=DSN` (or FERRY_DB_NAME=DSN)"}},
+			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too, `NAME=@FILE` (the DSN in FILE), NAME=DSN, or FERRY_DB_NAME=DSN"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("rollback takes no arguments (use --to VERSION)")
@@ -390,7 +392,7 @@ func rollbackCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			to, err := installer.Rollback(c.Context, c.String("root"), installer.RollbackOptions{To: c.String("to"), DSNs: dsns, Log: logger(c)})
+			to, err := installer.Rollback(c.Context, c.String("root"), installer.RollbackOptions{To: c.String("to"), DSNs: dsns, Log: logger(c), Secrets: redact.FromEnviron(os.Environ())})
 			if err != nil {
 				return err
 			}
@@ -401,8 +403,10 @@ func rollbackCommand() *cli.Command {
 }
 
 // databaseDSNs gathers PostgreSQL DSNs by logical database name from --db
-// NAME=DSN and FERRY_DB_NAME=DSN (the flag wins). DSNs carry passwords:
-// they are never printed.
+// NAME=DSN, --db NAME=@FILE (the DSN is the file's first line) and
+// FERRY_DB_NAME=DSN (the flag wins). DSNs carry passwords: they are never
+// printed, and the file and environment forms keep them off the command
+// line, which every user of the host can read in /proc/PID/cmdline.
 func databaseDSNs(flags, environ []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, kv := range environ {
@@ -417,7 +421,38 @@ func databaseDSNs(flags, environ []string) (map[string]string, error) {
 		if !ok || name == "" || dsn == "" {
 			return nil, usageError("--db %s: write NAME=DSN", migrate.Redact(f))
 		}
+		if file, ok := strings.CutPrefix(dsn, "@"); ok {
+			var err error
+			if dsn, err = readDSNFile(file); err != nil {
+				return nil, usageError("--db %s=@%s: %v", name, file, err)
+			}
+		}
 		out[name] = dsn
 	}
 	return out, nil
+}
+
+// maxDSNFile bounds a --db @FILE: a DSN is one short line.
+const maxDSNFile = 64 << 10
+
+// readDSNFile reads the DSN in file: its first line, without the line
+// ending.
+func readDSNFile(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxDSNFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxDSNFile {
+		return "", fmt.Errorf("more than %d bytes: not a DSN", maxDSNFile)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	if line = strings.TrimRight(line, "\r"); line == "" {
+		return "", errors.New("the file is empty")
+	}
+	return line, nil
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"ferry/internal/redact"
 )
 
 // defaultMemoryLimit is the soft heap limit when GOMEMLIMIT is not set: the
@@ -41,7 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, intersperse(app, args))
 	if err != nil {
-		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		// The command's own secrets are scrubbed where they could enter
+		// an error; this catches those of the environment anywhere else.
+		fmt.Fprintf(stderr, "ferry: %s\n", redact.FromEnviron(os.Environ()).Text(err.Error()))
 	}
 	return exitCode(err)
 }

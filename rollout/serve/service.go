@@ -209,7 +209,7 @@ func healthProbe(def serviceDef, u *url.URL) (health.Probe, time.Duration, time.
 			return p, interval, timeout
 		}
 	case h != nil && len(h.Command) > 0:
-		return health.Command{Args: h.Command, Dir: def.Dir, Env: []string{"PORT=" + u.Port(), "PATH=/usr/local/bin:/usr/bin:/bin"}}, interval, timeout
+		return health.Command{Args: h.Command, Dir: def.Dir, Env: health.Environ("PORT=" + u.Port())}, interval, timeout
 	}
 	return tcpProbe{addr: u.Host}, interval, timeout
 }
@@ -433,7 +433,7 @@ func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir st
 			}
 			p = hp
 		} else {
-			p = health.Command{Args: c.Command, Dir: dir, Env: []string{"PORT=" + u.Port(), "PATH=/usr/local/bin:/usr/bin:/bin"}}
+			p = health.Command{Args: c.Command, Dir: dir, Env: health.Environ("PORT=" + u.Port())}
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := p.Check(cctx)
