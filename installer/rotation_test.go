@@ -38,6 +38,9 @@ func hostTrust(t *testing.T, root string) ([]string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := VerifyDerived(db); err != nil {
+		t.Errorf("the state does not match its audit log: %v", err)
+	}
 	var ids []string
 	for id := range keys {
 		ids = append(ids, id)

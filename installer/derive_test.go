@@ -1,0 +1,101 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"ferry/installer/state"
+)
+
+// TestVerifyDerivedFindsHandEdits changes state.db with bbolt, as someone
+// with a bbolt tool and no ferry would: each change to security state that
+// bypassed ferry (and so wrote no audit entry) is reported, while the
+// chain itself still verifies.
+func TestVerifyDerivedFindsHandEdits(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := newKey(t)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		b := buildBundle(t, dir, v, key)
+		if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyDerivedAt(t, root); err != nil {
+		t.Fatalf("untouched state: %v", err)
+	}
+	strangerKey := newKey(t)
+	stranger := pubPEM(t, strangerKey)
+	for _, tc := range []struct {
+		name, want string
+		edit       func(tx *bolt.Tx) error
+	}{
+		{"a key added", "no audit entry added it", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("trust")).Put([]byte(keyID(t, strangerKey)), stranger)
+		}},
+		{"a key replaced", "not the key the audit log recorded", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("trust")).Put([]byte(keyID(t, key)), stranger)
+		}},
+		{"a key removed", "missing from state.db", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("trust")).Delete([]byte(keyID(t, key)))
+		}},
+		{"the threshold raised", "threshold", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("marks")).Put([]byte("trust.threshold"), []byte("2"))
+		}},
+		{"the current release switched", `the current release is "1.1.0", the audit log says "1.0.0"`, func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("meta")).Put([]byte("current"), []byte("1.1.0"))
+		}},
+		{"the highest version lowered", "highest version ever installed is \"1.0.0\"", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("marks")).Put([]byte(highestMark), []byte("1.0.0"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			copyRoot := filepath.Join(t.TempDir(), "root")
+			if err := os.MkdirAll(copyRoot, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(filepath.Join(root, "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(copyRoot, "state.db")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			bdb, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bdb.Update(tc.edit); err != nil {
+				t.Fatal(err)
+			}
+			bdb.Close()
+			err = verifyDerivedAt(t, copyRoot)
+			if !errors.Is(err, state.ErrAuditBroken) || !errors.Is(err, ErrStateDiverged) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a divergence saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func verifyDerivedAt(t *testing.T, root string) error {
+	t.Helper()
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.VerifyAudit(); err != nil {
+		t.Fatalf("the chain itself: %v", err)
+	}
+	return VerifyDerived(db)
+}
