@@ -104,12 +104,50 @@ func FuzzVerify(f *testing.F) {
 	trust := TrustSet{Keys: keys, Threshold: 1}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var sigs []Signature
+		accepted := map[string]bool{}
 		for _, k := range keys {
 			sig := Signature{KeyID: k.ID(), Type: k.Type(), Data: data}
-			_ = k.Verify(message, sig)
+			if k.Verify(message, sig) == nil {
+				accepted[k.ID()] = true
+				// What verifies once verifies again, and verifies
+				// that message only: any byte of it flipped fails.
+				if err := k.Verify(message, sig); err != nil {
+					t.Fatalf("key %s: verified, then not: %v", k.ID(), err)
+				}
+				for i := range message {
+					flipped := bytes.Clone(message)
+					flipped[i] ^= 1 << (len(data) % 8)
+					if k.Verify(flipped, sig) == nil {
+						t.Fatalf("key %s: the signature also verifies %q", k.ID(), flipped)
+					}
+				}
+			}
 			sigs = append(sigs, sig)
 		}
-		_, _ = trust.Verify(message, sigs)
+		// The trust set agrees: a signature of a trusted key that does not
+		// verify is an error, and the ones that do are counted.
+		_, err := trust.Verify(message, sigs)
+		if (err == nil) != (len(accepted) == len(keys)) {
+			t.Fatalf("trust set: %v, with %d of %d keys accepting the signature", err, len(accepted), len(keys))
+		}
+		var good []Signature
+		for _, sig := range sigs {
+			if accepted[sig.KeyID] {
+				good = append(good, sig)
+			}
+		}
+		if len(good) == 0 {
+			return
+		}
+		ids, err := trust.Verify(message, good)
+		if err != nil || len(ids) != len(good) {
+			t.Fatalf("trust set: %v %v, for %d accepted signatures", ids, err, len(good))
+		}
+		flipped := bytes.Clone(message)
+		flipped[len(data)%len(flipped)] ^= 0x80
+		if _, err := trust.Verify(flipped, good); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("trust set, a flipped byte in the message: %v", err)
+		}
 	})
 }
 

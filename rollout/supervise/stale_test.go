@@ -198,8 +198,30 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("4242 (sh) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100\n"))
 	f.Add([]byte("1 ()) R 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parseStat(b)
+		st, err := parseStat(b)
+		if err != nil {
+			return
+		}
+		if st.state <= ' ' {
+			t.Fatalf("%q parsed with state %q", b, st.state)
+		}
+		// What parses formats back as a stat line that parses the same.
+		line := formatStat(st)
+		if again, err := parseStat([]byte(line)); err != nil || again != st {
+			t.Fatalf("%q parsed as %+v, which formats as %q, parsed as %+v (%v)", b, st, line, again, err)
+		}
 	})
+}
+
+// formatStat writes st as the kernel would write /proc/PID/stat, its
+// other fields zero.
+func formatStat(st procStat) string {
+	f := make([]string, 20)
+	for i := range f {
+		f[i] = "0"
+	}
+	f[0], f[1], f[2], f[19] = string(st.state), strconv.Itoa(st.ppid), strconv.Itoa(st.pgrp), strconv.FormatUint(st.start, 10)
+	return "4242 (a) b) " + strings.Join(f, " ") + "\n"
 }
 
 func FuzzParseGroupRecord(f *testing.F) {
