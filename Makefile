@@ -59,6 +59,7 @@ FUZZ_TARGETS := \
 	./verify:FuzzParseRotation \
 	./license:FuzzParse \
 	./license:FuzzVerify \
+	./license:FuzzParseClockReset \
 	./rollout/router:FuzzPick \
 	./rollout/router:FuzzPrepareRequest \
 	./rollout:FuzzRollout \
