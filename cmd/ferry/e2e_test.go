@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/rogpeppe/go-internal/testscript"
+	bolt "go.etcd.io/bbolt"
 
 	"ferry/bundle"
 	"ferry/fixtures"
@@ -51,6 +52,7 @@ func TestScripts(t *testing.T) {
 			"waithttp":   cmdWaitHTTP,
 			"regionat":   cmdRegionAt,
 			"runexe":     cmdRunExe,
+			"boltput":    cmdBoltPut,
 		},
 		Condition: func(cond string) (bool, error) {
 			// A script skips, or leaves out, what needs a missing
@@ -104,6 +106,24 @@ func cmdFerryCode(ts *testscript.TestScript, bin string, neg bool, args []string
 	if got != want {
 		ts.Fatalf("ferry %s: exit code %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
+}
+
+// cmdBoltPut changes state.db as a bbolt tool would, bypassing ferry:
+// boltput DB BUCKET KEY VALUE
+func cmdBoltPut(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: boltput DB BUCKET KEY VALUE")
+	}
+	db, err := bolt.Open(ts.MkAbs(args[0]), 0o600, &bolt.Options{Timeout: time.Second})
+	ts.Check(err)
+	defer db.Close()
+	ts.Check(db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(args[1]))
+		if b == nil {
+			return fmt.Errorf("no bucket %s", args[1])
+		}
+		return b.Put([]byte(args[2]), []byte(args[3]))
+	}))
 }
 
 // cmdRunExe runs an executable the script itself wrote, as exec does:

@@ -18,55 +18,56 @@ import (
 // Exit codes, one per failure class; README.md lists them. Scripts on a
 // disconnected site act on these, so they never change meaning.
 const (
-	exitOK        = 0
-	exitError     = 1 // anything not classified below
-	exitUsage     = 2 // bad command line
-	exitSpec      = 3 // ferry.yaml is invalid
-	exitSource    = 4 // a source could not be read or fetched
-	exitKey       = 5 // a key could not be read, or the passphrase is wrong
-	exitNoSig     = 10
-	exitUntrusted = 11
-	exitBadSig    = 12
-	exitThreshold = 13
-	exitRotation  = 14 // a key rotation statement is refused
-	exitNotBundle = 20
-	exitManifest  = 21
-	exitTooLarge  = 22
-	exitUnknown   = 23
-	exitDuplicate = 24
-	exitOrder     = 25
-	exitMissing   = 26
-	exitForbidden = 27
-	exitDigest    = 28
-	exitSize      = 29
-	exitTruncated = 30
-	exitTrailing  = 31
-	exitInflation = 32
-	exitHeader    = 33
-	exitPacked    = 34 // the compressed form does not decode
-	exitLocked    = 40 // another ferry holds the appliance
-	exitCorrupt   = 41 // state.db is damaged
-	exitNotRoot   = 42 // --root is not a ferry appliance
-	exitNoTrust   = 43 // no trusted keys
-	exitNotNewer  = 44 // bundle not newer than the installed release
-	exitConflict  = 45 // same version, another bundle
-	exitCheck     = 46 // a post-install check failed
-	exitNoSpace   = 47 // disk full
-	exitDenied    = 48 // permission denied
-	exitReadOnly  = 49 // read-only file system
-	exitAudit     = 50 // the audit chain is broken
-	exitSchema    = 51 // state.db was written by a newer ferry
-	exitDrift     = 52 // ferry check found differences
-	exitPlatform  = 53 // bundle images are for another platform
-	exitPush      = 54 // installed, but --push-to failed
-	exitNoRelease = 55 // rollback target not kept on the host
-	exitWrongBase = 56 // update bundle for another base
-	exitReplay    = 57 // update already applied
-	exitMigration = 58 // a database migration failed (rolled back)
-	exitDBDrift   = 59 // an applied migration differs from the bundle's
-	exitDBLocked  = 60 // another ferry is migrating the database
-	exitNoDown    = 61 // a migration to undo has no down file
-	exitExpired   = 62 // the bundle is past its metadata.expires
+	exitOK         = 0
+	exitError      = 1 // anything not classified below
+	exitUsage      = 2 // bad command line
+	exitSpec       = 3 // ferry.yaml is invalid
+	exitSource     = 4 // a source could not be read or fetched
+	exitKey        = 5 // a key could not be read, or the passphrase is wrong
+	exitNoSig      = 10
+	exitUntrusted  = 11
+	exitBadSig     = 12
+	exitThreshold  = 13
+	exitRotation   = 14 // a key rotation statement is refused
+	exitNotBundle  = 20
+	exitManifest   = 21
+	exitTooLarge   = 22
+	exitUnknown    = 23
+	exitDuplicate  = 24
+	exitOrder      = 25
+	exitMissing    = 26
+	exitForbidden  = 27
+	exitDigest     = 28
+	exitSize       = 29
+	exitTruncated  = 30
+	exitTrailing   = 31
+	exitInflation  = 32
+	exitHeader     = 33
+	exitPacked     = 34 // the compressed form does not decode
+	exitLocked     = 40 // another ferry holds the appliance
+	exitCorrupt    = 41 // state.db is damaged
+	exitNotRoot    = 42 // --root is not a ferry appliance
+	exitNoTrust    = 43 // no trusted keys
+	exitNotNewer   = 44 // bundle not newer than the installed release
+	exitConflict   = 45 // same version, another bundle
+	exitCheck      = 46 // a post-install check failed
+	exitNoSpace    = 47 // disk full
+	exitDenied     = 48 // permission denied
+	exitReadOnly   = 49 // read-only file system
+	exitAudit      = 50 // the audit chain is broken
+	exitSchema     = 51 // state.db was written by a newer ferry
+	exitDrift      = 52 // ferry check found differences
+	exitPlatform   = 53 // bundle images are for another platform
+	exitPush       = 54 // installed, but --push-to failed
+	exitNoRelease  = 55 // rollback target not kept on the host
+	exitWrongBase  = 56 // update bundle for another base
+	exitReplay     = 57 // update already applied
+	exitMigration  = 58 // a database migration failed (rolled back)
+	exitDBDrift    = 59 // an applied migration differs from the bundle's
+	exitDBLocked   = 60 // another ferry is migrating the database
+	exitNoDown     = 61 // a migration to undo has no down file
+	exitExpired    = 62 // the bundle is past its metadata.expires
+	exitClockReset = 63 // a clock reset is refused
 
 	exitLicMalformed  = 70 // the licence file is not a licence
 	exitLicUntrusted  = 71 // not signed by a licence key the bundle names
@@ -121,6 +122,7 @@ var exitClasses = []struct {
 	{installer.ErrNotEntitled, exitNotEntitled},
 	{installer.ErrNoLicensePolicy, exitNoLicenseKeys},
 	{installer.ErrBundleExpired, exitExpired},
+	{installer.ErrClockReset, exitClockReset},
 	{serve.ErrNotServing, exitNotServing},
 	{rollout.ErrRefused, exitRefused},
 	{supervise.ErrAlreadyRunning, exitRunning},

@@ -349,17 +349,23 @@ func showFingerprint(c *cli.Context) error {
 // readLicenseBytes reads a licence file, bounded: the file comes from
 // outside, and a licence is never larger than license.MaxSize.
 func readLicenseBytes(path string) ([]byte, error) {
+	return readCapped(path, license.MaxSize, "licence")
+}
+
+// readCapped reads a signed file of at most limit bytes (a licence, a
+// clock reset statement) without reading more of it.
+func readCapped(path string, limit int, what string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, license.MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("read licence %s: %w", path, err)
+		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
 	}
-	if len(data) > license.MaxSize {
-		return nil, fmt.Errorf("licence %s: %w: larger than %d bytes", path, license.ErrMalformed, license.MaxSize)
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s %s: %w: larger than %d bytes", what, path, license.ErrMalformed, limit)
 	}
 	return data, nil
 }
