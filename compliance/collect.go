@@ -204,6 +204,7 @@ func collectAudit(db *state.DB, log []state.AuditEntry) Audit {
 	default:
 		a.Problem = "the hash chain could not be verified: " + err.Error()
 	}
+	acked := lastClockAcknowledgement(log)
 	counts := map[string]*EventCount{}
 	for i, e := range log {
 		if i == 0 {
@@ -214,7 +215,11 @@ func collectAudit(db *state.DB, log []state.AuditEntry) Audit {
 			a.NotUTC++
 		}
 		if i > 0 && e.Time.Before(log[i-1].Time) {
-			a.OutOfOrder++
+			if e.Seq <= acked {
+				a.OutOfOrderAcknowledged++
+			} else {
+				a.OutOfOrder++
+			}
 		}
 		c := counts[e.Event]
 		if c == nil {

@@ -32,6 +32,16 @@ func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), System: e.Fields["system"], HighWater: e.Fields["high-water"]})
 		case "clock.mark-invalid":
 			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), BadMark: e.Fields["mark"]})
+		case "clock.reset":
+			c.Events = append(c.Events, ClockEvent{Seq: e.Seq, Time: e.Time.UTC(), System: e.Fields["system"], HighWater: e.Fields["from"],
+				Reset: true, To: e.Fields["to"], Reason: e.Fields["reason"], SignedBy: e.Fields["signed-by"]})
+		case "clock.acknowledged":
+			c.Acknowledgements = append(c.Acknowledgements, ClockAcknowledgement{Seq: e.Seq, Time: e.Time.UTC(), Reason: e.Fields["reason"]})
+			for i := range c.Events {
+				if c.Events[i].AcknowledgedAt == 0 {
+					c.Events[i].AcknowledgedAt = e.Seq
+				}
+			}
 		}
 	}
 	r, err := installer.ReadClock(db, now)
@@ -44,6 +54,18 @@ func collectClock(db *state.DB, log []state.AuditEntry, now time.Time) Clock {
 		c.Problem = fmt.Sprintf("the %s mark %.64q is not a time: state.db was changed behind ferry's back", clockMark, r.BadMark)
 	}
 	return c
+}
+
+// lastClockAcknowledgement is the sequence number of the last
+// clock.acknowledged entry of the log (0: none).
+func lastClockAcknowledgement(log []state.AuditEntry) uint64 {
+	var seq uint64
+	for _, e := range log {
+		if e.Event == "clock.acknowledged" {
+			seq = e.Seq
+		}
+	}
+	return seq
 }
 
 // collectLicence reads the licence standing of the current release (at

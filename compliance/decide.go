@@ -17,6 +17,7 @@ func auditedEvents() []string {
 		"release.delete", "release.removed", "install.committed", "install.noop", "install.refused",
 		"install.failed", "install.recovered", "rollback", "rollback.failed", "rollback.recovered", "gc",
 		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",
+		"clock.reset", "clock.reset-refused", "clock.acknowledged",
 	}
 }
 
@@ -75,9 +76,12 @@ func decideAU8(ev *Evidence, f *finder) {
 	if a.OutOfOrder > 0 {
 		f.fail("%d audit records are earlier than the record before them: the host clock was set back", a.OutOfOrder)
 	}
+	if a.OutOfOrderAcknowledged > 0 {
+		f.examine(a.Last, "%d audit records earlier than the record before them (the host clock set back, or the latest time it had seen reset) come before the organisation's last acknowledgement of the clock", a.OutOfOrderAcknowledged)
+	}
 	clockEvidence(ev, f)
 	auditMustVerify(ev, f)
-	f.ok = "audit records are time-stamped in UTC and in order, and the host clock is not behind the latest time the host has seen, nor was it ever found so"
+	f.ok = "audit records are time-stamped in UTC and in order, and the host clock is not behind the latest time the host has seen, nor was it found so, nor that time reset, since the organisation last acknowledged the clock"
 }
 
 func decideAU9(ev *Evidence, f *finder) {

@@ -179,7 +179,21 @@ func clockEvidence(ev *Evidence, f *finder) {
 		f.fail("the system clock (%s) is %s behind the latest time this host has seen (%s): it was set back or has lost its time; ferry judges expiry by the later time, but records made now are stamped too early. Set the clock right and find out why it went back",
 			stamp(c.System), span(c.HighWater.Sub(c.System)), stamp(c.HighWater))
 	}
+	acks := map[uint64]ClockAcknowledgement{}
+	for _, a := range c.Acknowledgements {
+		acks[a.Seq] = a
+		f.examine(a.Time, "audit entry %d: the organisation acknowledged the clock problems recorded before it: %s", a.Seq, a.Reason)
+	}
 	for _, e := range c.Events {
+		if a, ok := acks[e.AcknowledgedAt]; ok {
+			f.examine(e.Time, "audit entry %d: %s; acknowledged at entry %d (%s)", e.Seq, clockEventWords(e), a.Seq, stamp(a.Time))
+			continue
+		}
+		if e.Reset {
+			f.examine(e.Time, "audit entry %d: %s", e.Seq, clockEventWords(e))
+			f.fail("the latest time this host had seen was reset at audit entry %d (%s): records before it may be stamped ahead of the true time, and this stays open until the organisation acknowledges it (ferry clock acknowledge)", e.Seq, stamp(e.Time))
+			continue
+		}
 		if e.BadMark != "" {
 			f.examine(e.Time, "audit entry %d: ferry found its record of the latest time the host had seen replaced by %s, which is not a time", e.Seq, e.BadMark)
 			f.fail("ferry found its record of the latest time the host had seen replaced by %s at audit entry %d: state.db was changed behind ferry's back, and this stays open until the organisation has found out how", e.BadMark, e.Seq)
@@ -188,6 +202,21 @@ func clockEvidence(ev *Evidence, f *finder) {
 		f.examine(e.Time, "audit entry %d: ferry found the system clock at %s, behind the latest time it had seen, %s", e.Seq, e.System, e.HighWater)
 		f.fail("ferry found the system clock (%s) behind the latest time it had seen (%s) at audit entry %d; records made then are stamped too early, and this stays open until the organisation has found out why the clock went back", e.System, e.HighWater, e.Seq)
 	}
+}
+
+// clockEventWords says what a clock event recorded.
+func clockEventWords(e ClockEvent) string {
+	switch {
+	case e.Reset:
+		s := fmt.Sprintf("an operator reset the latest time the host had seen from %s to %s, the system clock reading %s, because: %s", e.HighWater, e.To, e.System, e.Reason)
+		if e.SignedBy != "" {
+			s += "; with a clock reset statement signed by licence key " + e.SignedBy
+		}
+		return s
+	case e.BadMark != "":
+		return "ferry found its record of the latest time the host had seen replaced by " + e.BadMark + ", which is not a time"
+	}
+	return fmt.Sprintf("ferry found the system clock at %s, behind the latest time it had seen, %s", e.System, e.HighWater)
 }
 
 // stateWords says a licence state in a sentence.

@@ -173,10 +173,13 @@ type Audit struct {
 	BrokenAt uint64 `json:"brokenAt,omitempty"`
 	Problem  string `json:"problem,omitempty"`
 	// NotUTC counts entries whose time is not in UTC; OutOfOrder those
-	// earlier than the entry before them (a clock set back).
-	NotUTC     int          `json:"notUTC"`
-	OutOfOrder int          `json:"outOfOrder"`
-	Events     []EventCount `json:"events"`
+	// earlier than the entry before them (a clock set back, or reset),
+	// after the last clock.acknowledged entry, and OutOfOrderAcknowledged
+	// those before it.
+	NotUTC                 int          `json:"notUTC"`
+	OutOfOrder             int          `json:"outOfOrder"`
+	OutOfOrderAcknowledged int          `json:"outOfOrderAcknowledged,omitempty"`
+	Events                 []EventCount `json:"events"`
 }
 
 // EventCount is how many audit entries of one event type there are.
@@ -328,9 +331,14 @@ type Clock struct {
 	// Behind says System is more than Tolerance behind HighWater.
 	Behind    bool          `json:"behind"`
 	Tolerance time.Duration `json:"tolerance"`
-	// Events are the clock.behind entries of the audit log: each time ferry
-	// found the system clock behind the latest time it had seen.
+	// Events are the clock.behind, clock.mark-invalid and clock.reset
+	// entries of the audit log: each time ferry found the system clock
+	// behind the latest time it had seen or its record of that time not a
+	// time, and each time an operator lowered it.
 	Events []ClockEvent `json:"events,omitempty"`
+	// Acknowledgements are the clock.acknowledged entries: the
+	// organisation looked into the clock problems recorded before each.
+	Acknowledgements []ClockAcknowledgement `json:"acknowledgements,omitempty"`
 	// Problem says why the clock evidence could not be read.
 	Problem string `json:"problem,omitempty"`
 }
@@ -344,6 +352,23 @@ type ClockEvent struct {
 	// BadMark is set instead of System and HighWater for an entry that
 	// records a high-water mark that was not a time.
 	BadMark string `json:"badMark,omitempty"`
+	// Reset is set for a clock.reset entry: the mark was lowered from
+	// HighWater to To, for Reason, with a statement signed by SignedBy
+	// (licence key ids) when a licence was installed.
+	Reset    bool   `json:"reset,omitempty"`
+	To       string `json:"to,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	SignedBy string `json:"signedBy,omitempty"`
+	// AcknowledgedAt is the clock.acknowledged entry that covers this
+	// one (0: none yet).
+	AcknowledgedAt uint64 `json:"acknowledgedAt,omitempty"`
+}
+
+// ClockAcknowledgement is one clock.acknowledged audit entry.
+type ClockAcknowledgement struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
 }
 
 // Rollouts are the traffic shifts `ferry serve` made on this appliance, as
