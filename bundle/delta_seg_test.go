@@ -144,8 +144,10 @@ func TestSegmentedDelta(t *testing.T) {
 		t.Fatalf("no small segmented patch against the base's bin/app: %+v", res.Manifest.Entries)
 	}
 	t.Logf("%d bytes travel as a segmented patch of %d bytes", seg.Size, seg.StoredSize)
-	if _, err := bundle.VerifyFile(context.Background(), update, bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
+	if v, err := bundle.VerifyFile(context.Background(), update, bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
 		t.Fatal(err)
+	} else if v.Digest != res.Digest {
+		t.Fatalf("verified %s, built %s", v.Digest, res.Digest)
 	}
 
 	data, err := os.ReadFile(update)

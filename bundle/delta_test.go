@@ -53,8 +53,12 @@ func TestDeltaBundle(t *testing.T) {
 			t.Errorf("%s is both carried and expected from the base", d)
 		}
 	}
-	if _, err := bundle.VerifyFile(context.Background(), filepath.Join(dir, "delta.ferry"), bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
+	v, err := bundle.VerifyFile(context.Background(), filepath.Join(dir, "delta.ferry"), bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if v.Digest != delta.Digest || v.Size != delta.Size || len(v.Manifest.BaseBlobs) != len(m.BaseBlobs) {
+		t.Fatalf("verified %s (%d bytes, %d base blobs), built %s (%d bytes)", v.Digest, v.Size, len(v.Manifest.BaseBlobs), delta.Digest, delta.Size)
 	}
 	t.Logf("full %d bytes, delta %d bytes (%d blobs from the base)", full.Size, delta.Size, len(m.BaseBlobs))
 
@@ -121,7 +125,11 @@ func TestDeltaHeadRegion(t *testing.T) {
 		t.Fatalf("%d bytes of padding in a delta of %d bytes with %d base blobs", padding, len(data), len(res.Manifest.BaseBlobs))
 	}
 	t.Logf("%d bytes of padding in a delta of %d bytes carrying %d entries, %d base blobs", padding, len(data), len(res.Manifest.Entries), len(res.Manifest.BaseBlobs))
-	if _, err := bundle.VerifyFile(context.Background(), out, bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true}); err != nil {
+	v, err := bundle.VerifyFile(context.Background(), out, bundle.VerifyOptions{Trust: trust(t, 1, 1), Deep: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if v.Digest != res.Digest || v.Size != int64(len(data)) {
+		t.Fatalf("verified %s (%d bytes), built %s (%d bytes)", v.Digest, v.Size, res.Digest, len(data))
 	}
 }

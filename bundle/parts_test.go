@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -67,8 +68,12 @@ func TestSplitJoin(t *testing.T) {
 			if err != nil || n != int64(len(data)) || !bytes.Equal(joined.Bytes(), data) {
 				t.Fatalf("join: %d bytes, %v", n, err)
 			}
-			if _, err := bundle.VerifyFile(context.Background(), first, bundle.VerifyOptions{Trust: ts}); err != nil {
+			v, err := bundle.VerifyFile(context.Background(), first, bundle.VerifyOptions{Trust: ts})
+			if err != nil {
 				t.Fatalf("verify from the first part: %v", err)
+			}
+			if v.Size != int64(len(data)) || !slices.Equal(v.SignedBy, []string{ts.Keys[0].ID()}) {
+				t.Fatalf("verified %d of %d bytes, signed by %v", v.Size, len(data), v.SignedBy)
 			}
 			if _, err := bundle.InspectFile(first); err != nil {
 				t.Fatalf("inspect from the first part: %v", err)
@@ -226,8 +231,12 @@ func TestSplitInstaller(t *testing.T) {
 	if a.Payload() == nil || a.Payload().ManifestDigest != res.Verified.Digest || len(a.Parts()) != len(parts) {
 		t.Fatalf("split installer opened as %s", a)
 	}
-	if _, err := bundle.Verify(context.Background(), a, bundle.VerifyOptions{Trust: key.trust(t)}); err != nil {
+	v, err := bundle.Verify(context.Background(), a, bundle.VerifyOptions{Trust: key.trust(t)})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if v.Digest != res.Verified.Digest || !slices.Equal(v.SignedBy, []string{key.trust(t).Keys[0].ID()}) {
+		t.Fatalf("verified bundle %s signed by %v, want %s", v.Digest, v.SignedBy, res.Verified.Digest)
 	}
 }
 

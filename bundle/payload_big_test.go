@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -73,8 +74,12 @@ func bigInstaller(t *testing.T) (string, releaseKey, int64) {
 // lies past 4 GiB, in a sparse file.
 func TestInstallerBeyond4GiB(t *testing.T) {
 	path, key, _ := bigInstaller(t)
-	if _, err := bundle.VerifyFile(context.Background(), path, bundle.VerifyOptions{Trust: key.trust(t)}); err != nil {
+	v, err := bundle.VerifyFile(context.Background(), path, bundle.VerifyOptions{Trust: key.trust(t)})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(v.SignedBy, []string{key.trust(t).Keys[0].ID()}) || v.Manifest == nil {
+		t.Fatalf("verified, signed by %v", v.SignedBy)
 	}
 	readAllEntries(t, path, key.trust(t))
 }
@@ -95,8 +100,12 @@ func TestSplitJoinBeyond4GiB(t *testing.T) {
 	if len(parts) != 2 || parts[0].Size != fat32Max || parts[0].Size+parts[1].Size != size {
 		t.Fatalf("parts: %+v", parts)
 	}
-	if _, err := bundle.VerifyFile(context.Background(), parts[0].Path, bundle.VerifyOptions{Trust: key.trust(t)}); err != nil {
+	v, err := bundle.VerifyFile(context.Background(), parts[0].Path, bundle.VerifyOptions{Trust: key.trust(t)})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(v.SignedBy, []string{key.trust(t).Keys[0].ID()}) || v.Manifest == nil {
+		t.Fatalf("verified from the parts, signed by %v", v.SignedBy)
 	}
 	joined := sha256.New()
 	n, err := bundle.JoinParts(context.Background(), joined, parts[0].Path)

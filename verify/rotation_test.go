@@ -338,8 +338,10 @@ func TestParseRotationMalformed(t *testing.T) {
 		return string(b)
 	}
 	good := payload("2026-03-01T12:00:00Z", texts[:2], 1, 1)
-	if _, err := ParseRotation(signedPayload(t, []byte(good), s)); err != nil {
+	if r, err := ParseRotation(signedPayload(t, []byte(good), s)); err != nil {
 		t.Fatalf("the untouched payload: %v", err)
+	} else if r.Sequence != 1 || r.Threshold != 1 || len(r.Keys) != 2 {
+		t.Fatalf("the untouched payload: sequence %d, threshold %d, %d keys; want 1, 1, 2", r.Sequence, r.Threshold, len(r.Keys))
 	}
 	replace := func(old, new string) string {
 		if !strings.Contains(good, old) {
@@ -425,8 +427,10 @@ func TestSignRotationRefuses(t *testing.T) {
 		}
 		return b.Bytes()
 	}()
-	if _, err := ParsePublicKey(binary); err != nil {
+	if k, err := ParsePublicKey(binary); err != nil {
 		t.Fatalf("the binary key: %v", err)
+	} else if armored, _ := ParsePublicKey(testKey(t, KeyOpenPGP).pub); k.ID() != armored.ID() || k.Type() != KeyOpenPGP {
+		t.Fatalf("the binary key parsed as %s %s, the armored one as %s", k.Type(), k.ID(), armored.ID())
 	}
 	for _, tc := range []struct {
 		name     string
