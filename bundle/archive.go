@@ -30,6 +30,9 @@ type Archive struct {
 //   - a file ending in an installer trailer: the bundle inside it, once the
 //     trailer, the embedded keys and the bundle's manifest digest match
 //     (see ReadPayload). Split installers work too.
+//   - an executable without a trailer: ErrNotInstaller, or
+//     ErrDamagedInstaller when an installer's payload follows it (the
+//     file was cut short or has bytes appended).
 //   - anything else: a plain bundle, which the reader then checks.
 func OpenArchive(path string) (*Archive, error) {
 	var (
@@ -85,8 +88,9 @@ func OpenArchive(path string) (*Archive, error) {
 	}
 	head := make([]byte, 4)
 	if n, _ := src.ReadAt(head, 0); isExecutable(head[:n]) {
+		err := diagnoseExecutable(src, size)
 		closer.Close()
-		return nil, fmt.Errorf("%w: an executable without an installer payload, or with a damaged trailer", ErrNotInstaller)
+		return nil, err
 	}
 	return a, nil
 }

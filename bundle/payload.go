@@ -57,6 +57,10 @@ var (
 	ErrDamagedTrailer  = errors.New("installer trailer is damaged")
 	ErrKeysMismatch    = errors.New("embedded keys do not match the installer trailer")
 	ErrPayloadMismatch = errors.New("embedded bundle does not match the installer trailer")
+	// ErrDamagedInstaller is an installer whose file was cut short or had
+	// bytes appended: its payload follows the executable, but no trailer
+	// ends the file.
+	ErrDamagedInstaller = errors.New("installer is damaged")
 )
 
 // Trailer locates and checksums what an installer carries. Offsets are

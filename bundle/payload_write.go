@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -145,7 +146,7 @@ func (e *Executable) Close() error { return e.f.Close() }
 
 // OpenExecutable opens path as the executable of an installer. It refuses
 // a file that is not an executable (ELF, Mach-O or PE) and an installer
-// whose trailer is damaged.
+// whose trailer is damaged, cut off or followed by other bytes.
 func OpenExecutable(path string) (*Executable, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -174,6 +175,9 @@ func OpenExecutable(path string) (*Executable, error) {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			size = t.KeysOffset
+		} else if err := diagnoseExecutable(f, size); errors.Is(err, ErrDamagedInstaller) {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	return &Executable{SectionReader: io.NewSectionReader(f, 0, size), f: f}, nil

@@ -117,24 +117,31 @@ func parseKeys(raw [][]byte) ([]*verify.PublicKey, error) {
 
 // installerUsage is what an installer prints when run with no command: what
 // it carries and the few commands an operator needs. It is empty for a
-// plain ferry.
-func installerUsage() string {
+// plain ferry; an installer that cannot be used (damaged) is an error, so
+// that running it says so instead of printing ferry's help.
+func installerUsage() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	a, err := bundle.OpenArchive(exe)
 	if err != nil {
-		return ""
+		// A ferry that cannot read itself (mode 0711) is no installer.
+		for _, damage := range []error{bundle.ErrDamagedInstaller, bundle.ErrDamagedTrailer, bundle.ErrKeysMismatch, bundle.ErrPayloadMismatch} {
+			if errors.Is(err, damage) {
+				return "", fmt.Errorf("this installer cannot be used: %w", err)
+			}
+		}
+		return "", nil
 	}
 	p := a.Payload()
 	a.Close()
 	if p == nil {
-		return ""
+		return "", nil
 	}
 	in, err := bundle.InspectFile(exe)
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("this installer cannot be used: %w", err)
 	}
 	name := filepath.Base(exe)
 	return fmt.Sprintf(`This is the installer of %s %s: ferry, the signed bundle and %d release key(s) in one file.
@@ -146,5 +153,5 @@ func installerUsage() string {
 
 Compare the embedded key ids that verify prints with those the vendor published.
 Every ferry command works too: ./%[4]s --help.
-`, in.Manifest.Name, in.Manifest.Version, len(p.Keys), name)
+`, in.Manifest.Name, in.Manifest.Version, len(p.Keys), name), nil
 }

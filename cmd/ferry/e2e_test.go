@@ -131,9 +131,20 @@ func cmdBoltPut(ts *testscript.TestScript, neg bool, args []string) {
 // "text file busy" is tried again: a process that another script forks
 // while this one writes the file holds it open for writing until it execs
 // (golang.org/issue/22315), and the kernel runs no file open for writing.
+// runexe -code=N FILE ARGS... must exit with code N.
 func cmdRunExe(ts *testscript.TestScript, neg bool, args []string) {
+	wantCode := -1
+	if len(args) > 0 {
+		if c, ok := strings.CutPrefix(args[0], "-code="); ok {
+			n, err := strconv.Atoi(c)
+			if err != nil || neg {
+				ts.Fatalf("usage: runexe -code=N FILE ARGS...")
+			}
+			wantCode, args = n, args[1:]
+		}
+	}
 	if len(args) < 1 {
-		ts.Fatalf("usage: runexe FILE ARGS...")
+		ts.Fatalf("usage: runexe [-code=N] FILE ARGS...")
 	}
 	var err error
 	for try := 0; ; try++ {
@@ -155,6 +166,14 @@ func cmdRunExe(ts *testscript.TestScript, neg bool, args []string) {
 	switch {
 	case err != nil && !errors.As(err, &ee):
 		ts.Fatalf("runexe %s: %v", args[0], err)
+	case wantCode >= 0:
+		got := 0
+		if ee != nil {
+			got = ee.ExitCode()
+		}
+		if got != wantCode {
+			ts.Fatalf("runexe %s: exit code %d, want %d", strings.Join(args, " "), got, wantCode)
+		}
 	case neg && err == nil:
 		ts.Fatalf("runexe %s: succeeded, want a failure", strings.Join(args, " "))
 	case !neg && err != nil:

@@ -88,6 +88,7 @@ const (
 	exitPayload      = 83 // an installer's bundle is not the one its trailer names
 	exitMissingPart  = 84 // a part of a split bundle is missing
 	exitDamagedPart  = 85 // a part of a split bundle does not match its checksum
+	exitDamagedInst  = 86 // an installer was cut short or has bytes appended
 
 	exitNotServing = 90 // no ferry serve answers on the appliance's control socket
 	exitRefused    = 91 // the rollout is not in a phase where the command applies
@@ -101,6 +102,7 @@ var exitClasses = []struct {
 }{
 	// Installer and part errors first: they come wrapped in bundle
 	// errors when found mid-stream.
+	{bundle.ErrDamagedInstaller, exitDamagedInst},
 	{bundle.ErrNotInstaller, exitNotInstaller},
 	{bundle.ErrDamagedTrailer, exitTrailer},
 	{bundle.ErrKeysMismatch, exitKeysMismatch},

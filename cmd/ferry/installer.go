@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/buildinfo"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,6 +71,9 @@ func installerBuild(c *cli.Context) error {
 		}
 	}
 	exe, err := bundle.OpenExecutable(exePath)
+	if errors.Is(err, bundle.ErrDamagedInstaller) {
+		return err
+	}
 	if err != nil {
 		return usageError("%v", err)
 	}

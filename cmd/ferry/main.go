@@ -33,7 +33,12 @@ func main() {
 // call it in-process as well as through the built binary.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 {
-		if u := installerUsage(); u != "" {
+		u, err := installerUsage()
+		if err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			return exitCode(err)
+		}
+		if u != "" {
 			fmt.Fprint(stdout, u)
 			return exitOK
 		}
