@@ -1,0 +1,205 @@
+package netlimit
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// short is the timeout the tests give the server: what is asserted is that
+// the connection is closed, never how soon.
+const short = 200 * time.Millisecond
+
+// patience bounds every wait of a test for something that must happen.
+const patience = 30 * time.Second
+
+func serve(t *testing.T, h http.Handler, lim Limits) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, l := New(ln, h, lim)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+var hello = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") })
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// get sends a request on c and reads its response.
+func get(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(patience))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// waitClosed fails unless the server closes c (a read returns EOF) before
+// the test's patience runs out.
+func waitClosed(t *testing.T, c net.Conn, br io.Reader) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(patience))
+	_, err := io.Copy(io.Discard, br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server kept the connection open for %s", patience)
+	}
+}
+
+// An idle client that connects and sends nothing is disconnected.
+func TestIdleClientIsDisconnected(t *testing.T) {
+	addr := serve(t, hello, Limits{HeaderTimeout: short, IdleTimeout: patience * 2})
+	c := dial(t, addr)
+	waitClosed(t, c, c)
+}
+
+// A kept-alive connection that sends no next request is disconnected.
+func TestIdleKeptAliveIsDisconnected(t *testing.T) {
+	addr := serve(t, hello, Limits{HeaderTimeout: patience * 2, IdleTimeout: short})
+	c := dial(t, addr)
+	br := bufio.NewReader(c)
+	get(t, c, br)
+	waitClosed(t, c, br)
+}
+
+// A client that stops reading a large response is disconnected: the
+// server's write fails instead of blocking for ever.
+func TestStalledReaderIsDisconnected(t *testing.T) {
+	werr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 1<<20)
+		for range 256 { // far more than the socket buffers hold
+			if _, err := w.Write(buf); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	})
+	addr := serve(t, h, Limits{StallTimeout: short})
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-werr:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("the handler's write ended with %v, want a timeout", err)
+		}
+	case <-time.After(patience):
+		t.Fatalf("a client that reads nothing held the server's write for %s", patience)
+	}
+	waitClosed(t, c, c)
+}
+
+// A client that announces a request body and dribbles it is disconnected
+// once answered, instead of holding the connection while the server waits
+// for the rest of the body.
+func TestSlowBodyIsDisconnected(t *testing.T) {
+	addr := serve(t, hello, Limits{StallTimeout: short, HeaderTimeout: patience * 2, IdleTimeout: patience * 2})
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly this"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(patience))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitClosed(t, c, br)
+}
+
+// syncBuffer is a log sink the test reads while the server writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A client that opens more connections than the limit gets no more served:
+// the one beyond it waits, unanswered, until one of the others closes, and
+// is then served.
+func TestConnectionLimit(t *testing.T) {
+	var log syncBuffer
+	addr := serve(t, hello, Limits{MaxConns: 2, HeaderTimeout: patience * 2, IdleTimeout: patience * 2,
+		Log: slog.New(slog.NewTextHandler(&log, nil))})
+	var held []net.Conn
+	for range 2 {
+		c := dial(t, addr)
+		get(t, c, bufio.NewReader(c)) // served: it holds a slot
+		held = append(held, c)
+	}
+	extra := dial(t, addr)
+	if _, err := io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, &log, "connection limit reached")
+	// It is held in Accept, unread: nothing can have been answered.
+	_ = extra.SetReadDeadline(time.Now().Add(short))
+	if n, err := extra.Read(make([]byte, 1)); n > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection beyond the limit was answered: %d bytes, %v", n, err)
+	}
+	held[0].Close()
+	br := bufio.NewReader(extra)
+	_ = extra.SetReadDeadline(time.Now().Add(patience))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the waiting connection was not served once a slot was free: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// waitLog waits until log holds want.
+func waitLog(t *testing.T, log interface{ String() string }, want string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !strings.Contains(log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", want, log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
