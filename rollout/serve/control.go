@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"ferry/internal/netlimit"
 	"ferry/rollout"
 	"ferry/rollout/supervise"
 )
@@ -105,8 +106,8 @@ func (s *server) listenControl() (*http.Server, error) {
 			writeJSON(w, http.StatusOK, st)
 		}
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(l) }()
+	hs, nl := netlimit.New(l, mux, s.opts.Limits)
+	go func() { _ = hs.Serve(nl) }()
 	return hs, nil
 }
 
@@ -189,8 +190,13 @@ type Client struct {
 // NewClient returns the client of the appliance at root.
 func NewClient(root string) *Client { return &Client{Socket: filepath.Join(root, "run", "serve.sock")} }
 
+// http returns a client that closes its connection after each request:
+// a client is made per request, and a kept-alive connection left in its
+// pool would hold one of the control socket's connection slots until the
+// server's idle timeout.
 func (c *Client) http() *http.Client {
 	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", c.Socket)

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"ferry/installer/registry"
 	"ferry/installer/state"
+	"ferry/internal/netlimit"
 	"ferry/rollout"
 	"ferry/rollout/metrics"
 	"ferry/rollout/supervise"
@@ -53,7 +55,13 @@ type Options struct {
 	// DrainTimeout bounds the wait for requests in flight to a version
 	// that loses its traffic.
 	DrainTimeout time.Duration
-	Log          *slog.Logger
+	// RegistryTLS, if set, serves the registry over HTTPS with it.
+	RegistryTLS *tls.Config
+	// Limits bound the clients of the control socket, the metrics
+	// endpoint and the registry, each on its own (netlimit's defaults
+	// for zero fields; warnings go to Log).
+	Limits netlimit.Limits
+	Log    *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -74,6 +82,9 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Limits.Log == nil {
+		o.Limits.Log = o.Log
 	}
 }
 
@@ -145,7 +156,7 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.exporter.Handler())
-		hs, err := s.listenHTTP(opts.MetricsAddr, mux)
+		hs, err := s.listenHTTP(opts.MetricsAddr, mux, nil)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
@@ -153,7 +164,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if opts.RegistryAddr != "" {
 		h := registry.Handler(filepath.Join(opts.Root, "store"), registry.Options{Logger: s.log})
-		hs, err := s.listenHTTP(opts.RegistryAddr, h)
+		hs, err := s.listenHTTP(opts.RegistryAddr, h, opts.RegistryTLS)
 		if err != nil {
 			return fmt.Errorf("registry: %w", err)
 		}
@@ -204,12 +215,19 @@ func call[T any](s *server, f func() T) (T, error) {
 func (s *server) logDir() string { return filepath.Join(s.opts.Root, "logs") }
 func (s *server) runDir() string { return filepath.Join(s.opts.Root, "run") }
 
-func (s *server) listenHTTP(addr string, h http.Handler) (*http.Server, error) {
-	l, err := net.Listen("tcp", addr)
+// listenHTTP serves h on addr within the limits, over HTTPS when tc is
+// set.
+func (s *server) listenHTTP(addr string, h http.Handler, tc *tls.Config) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	hs, l := netlimit.New(ln, h, s.opts.Limits)
+	if tc != nil {
+		hs.TLSConfig = tc
+		go func() { _ = hs.ServeTLS(l, "", "") }()
+		return hs, nil
+	}
 	go func() { _ = hs.Serve(l) }()
 	return hs, nil
 }
