@@ -50,6 +50,7 @@ func TestScripts(t *testing.T) {
 			"appendfile": cmdAppend,
 			"freeport":   cmdFreePort,
 			"waithttp":   cmdWaitHTTP,
+			"waitport":   cmdWaitPort,
 			"regionat":   cmdRegionAt,
 			"runexe":     cmdRunExe,
 			"boltput":    cmdBoltPut,
@@ -304,6 +305,26 @@ func cmdWaitHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		if time.Now().After(deadline) {
 			ts.Fatalf("waithttp %s: %v", args[0], err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdWaitPort waits until ADDR accepts TCP connections, for at most ten
+// seconds: waitport ADDR
+func cmdWaitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitport ADDR")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", args[0], time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitport %s: %v", args[0], err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -15,22 +15,30 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the current release's services: supervisor, router, health checks, metrics, and rollouts of new releases",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			rootFlag(),
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics on `ADDR` (such as 127.0.0.1:9100)"},
 			&cli.StringFlag{Name: "registry-addr", Usage: "also serve the appliance's images (OCI registry, read-only) on `ADDR`"},
+			&cli.StringFlag{Name: "registry-tls-cert", Usage: "serve the registry over HTTPS with this certificate `FILE` (see registry cert)"},
+			&cli.StringFlag{Name: "registry-tls-key", Usage: "the private key `FILE` of --registry-tls-cert"},
 			&cli.DurationFlag{Name: "tick", Value: serve.DefaultTick, Usage: "how often rollouts are analysed and the current release looked at"},
 			&cli.DurationFlag{Name: "stop-grace", Value: serve.DefaultStopGrace, Usage: "time between SIGTERM and SIGKILL when a version stops"},
 			&cli.DurationFlag{Name: "start-timeout", Value: serve.DefaultStartTimeout, Usage: "abort a rollout whose new version is not healthy within this time"},
-		},
+		}, limitFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("serve takes no arguments")
 			}
+			tc, err := tlsFromFlags(c, "registry-tls-cert", "registry-tls-key")
+			if err != nil {
+				return err
+			}
+			log := serveLogger(c)
 			return serve.Run(c.Context, serve.Options{
-				Root: c.String("root"), MetricsAddr: c.String("metrics-addr"), RegistryAddr: c.String("registry-addr"),
+				Root: c.String("root"), MetricsAddr: c.String("metrics-addr"),
+				RegistryAddr: c.String("registry-addr"), RegistryTLS: tc, Limits: limitsFrom(c, log),
 				Tick: c.Duration("tick"), StopGrace: c.Duration("stop-grace"), StartTimeout: c.Duration("start-timeout"),
-				Log: serveLogger(c),
+				Log: log,
 			})
 		},
 	}
