@@ -77,7 +77,8 @@ FUZZ_TARGETS := \
 	./bundle:FuzzImageName \
 	./bundle:FuzzImageArchive \
 	./bundle:FuzzImageLayout \
-	./bundle:FuzzSegHeader
+	./bundle:FuzzSegHeader \
+	./bundle:FuzzDiagnoseExecutable
 
 # A failing run prints its output and fails make. A target that found a
 # crasher wrote it under PKG/testdata/fuzz/NAME, and its name is printed:

@@ -15,7 +15,15 @@ import (
 // tables, in ELF, Mach-O (thin or universal) or PE. Bytes after it were
 // appended to the executable (an installer's payload, or damage), which is
 // how a file without an installer trailer is told apart from a plain ferry.
-func executableEnd(r io.ReaderAt, size int64) (int64, error) {
+func executableEnd(r io.ReaderAt, size int64) (end int64, err error) {
+	// The debug packages are not hardened against hostile files, and this
+	// one comes from removable media: a panic in them is a file ferry
+	// cannot read, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			end, err = 0, fmt.Errorf("unreadable executable headers: %v", p)
+		}
+	}()
 	head := make([]byte, 4)
 	if _, err := r.ReadAt(head, 0); err != nil {
 		return 0, err
