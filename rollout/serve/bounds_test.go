@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"ferry/fixtures"
+	"ferry/installer/registry"
 	"ferry/internal/netlimit"
 )
 
@@ -36,7 +39,7 @@ type surface struct {
 // serveBounded runs ferry serve on the installed appliance with the
 // metrics endpoint and the registry on, within lim, and returns its
 // surfaces, its log, and stop, which waits for it to return.
-func (a *appliance) serveBounded(lim netlimit.Limits) (surfaces []surface, logs *syncBuffer, stop func()) {
+func (a *appliance) serveBounded(lim netlimit.Limits, registryTLS *tls.Config) (surfaces []surface, logs *syncBuffer, stop func()) {
 	t := a.t
 	t.Helper()
 	metrics, reg := fixtures.FreeTCPAddr(t), fixtures.FreeTCPAddr(t)
@@ -46,7 +49,7 @@ func (a *appliance) serveBounded(lim netlimit.Limits) (surfaces []surface, logs 
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Root: a.root, Tick: 100 * time.Millisecond, StopGrace: 2 * time.Second,
-			MetricsAddr: metrics, RegistryAddr: reg, Limits: lim, Log: lim.Log})
+			MetricsAddr: metrics, RegistryAddr: reg, RegistryTLS: registryTLS, Limits: lim, Log: lim.Log})
 	}()
 	var once sync.Once
 	stop = func() {
@@ -117,7 +120,7 @@ func TestServeNetworkBounds(t *testing.T) {
 	// request, is disconnected.
 	t.Run("idle clients", func(t *testing.T) {
 		a.t = t
-		surfaces, _, stop := a.serveBounded(netlimit.Limits{HeaderTimeout: short, IdleTimeout: short})
+		surfaces, _, stop := a.serveBounded(netlimit.Limits{HeaderTimeout: short, IdleTimeout: short}, nil)
 		defer stop()
 		for _, s := range surfaces {
 			silent := s.dial(t)
@@ -135,7 +138,7 @@ func TestServeNetworkBounds(t *testing.T) {
 	// then it is served.
 	t.Run("connection limit", func(t *testing.T) {
 		a.t = t
-		surfaces, logs, stop := a.serveBounded(netlimit.Limits{MaxConns: 2, HeaderTimeout: patience * 2, IdleTimeout: patience * 2})
+		surfaces, logs, stop := a.serveBounded(netlimit.Limits{MaxConns: 2, HeaderTimeout: patience * 2, IdleTimeout: patience * 2}, nil)
 		defer stop()
 		for _, s := range surfaces {
 			var held []net.Conn
@@ -165,6 +168,49 @@ func TestServeNetworkBounds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestServeRegistryHTTPS serves the registry of ferry serve over HTTPS
+// with a certificate from registry.WriteCertificates: a client that trusts
+// its CA pulls with verification on; one that does not is refused.
+func TestServeRegistryHTTPS(t *testing.T) {
+	a := newAppliance(t)
+	a.install(a.bundle("1.0.0", nil, ""))
+	certs := t.TempDir()
+	if _, err := registry.WriteCertificates(certs, registry.CertOptions{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := registry.TLSConfig(filepath.Join(certs, registry.CertFile), filepath.Join(certs, registry.KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	surfaces, _, stop := a.serveBounded(netlimit.Limits{}, tc)
+	defer stop()
+	ca, err := os.ReadFile(filepath.Join(certs, registry.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := x509.NewCertPool()
+	trusted.AppendCertsFromPEM(ca)
+	get := func(roots *x509.CertPool) error {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+		resp, err := c.Get("https://" + surfaces[2].addr + "/v2/")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+	if err := get(trusted); err != nil {
+		t.Errorf("trusting the CA: %v", err)
+	}
+	var unknown x509.UnknownAuthorityError
+	if err := get(x509.NewCertPool()); !errors.As(err, &unknown) {
+		t.Errorf("without the CA: %v, want an unknown authority", err)
+	}
 }
 
 // waitLog waits until a line of the log holds every one of want.
