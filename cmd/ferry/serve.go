@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"ferry/internal/redact"
 	"ferry/rollout/serve"
 )
 
@@ -38,7 +40,7 @@ func serveCommand() *cli.Command {
 				Root: c.String("root"), MetricsAddr: c.String("metrics-addr"),
 				RegistryAddr: c.String("registry-addr"), RegistryTLS: tc, Limits: limitsFrom(c, log),
 				Tick: c.Duration("tick"), StopGrace: c.Duration("stop-grace"), StartTimeout: c.Duration("start-timeout"),
-				Log: log,
+				Log: log, Secrets: redact.FromEnviron(os.Environ()),
 			})
 		},
 	}

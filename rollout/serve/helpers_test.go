@@ -18,6 +18,7 @@ import (
 	"ferry/bundle"
 	"ferry/fixtures"
 	"ferry/installer"
+	"ferry/internal/redact"
 	"ferry/rollout"
 	"ferry/verify"
 )
@@ -123,7 +124,8 @@ func (a *appliance) serve(tick time.Duration) (stop func()) {
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(testWriter{a.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() {
-		done <- Run(ctx, Options{Root: a.root, Tick: tick, StopGrace: 2 * time.Second, StartTimeout: 20 * time.Second, Log: log})
+		done <- Run(ctx, Options{Root: a.root, Tick: tick, StopGrace: 2 * time.Second, StartTimeout: 20 * time.Second, Log: log,
+			Secrets: redact.FromEnviron(os.Environ())})
 	}()
 	stopped := false
 	stop = func() {

@@ -18,6 +18,7 @@ import (
 	"ferry/installer/registry"
 	"ferry/installer/state"
 	"ferry/internal/netlimit"
+	"ferry/internal/redact"
 	"ferry/rollout"
 	"ferry/rollout/metrics"
 	"ferry/rollout/supervise"
@@ -62,7 +63,15 @@ type Options struct {
 	// for zero fields; warnings go to Log).
 	Limits netlimit.Limits
 	Log    *slog.Logger
+	// Secrets are the secrets ferry serve holds (its environment's
+	// passphrase and DSNs): what a failed health check or smoke test
+	// said is scrubbed of them and bounded before it is logged, audited
+	// or saved with the rollout.
+	Secrets *redact.Secrets
 }
+
+// maxReason bounds what is kept of a failed check's output.
+const maxReason = 1024
 
 func (o *Options) defaults() {
 	if o.Socket == "" {

@@ -234,7 +234,7 @@ func (s *server) healthChanged(name, ver string, st health.Status) {
 	}
 	reason := "health check passes"
 	if !st.Healthy && st.LastErr != nil {
-		reason = st.LastErr.Error()
+		reason = s.opts.Secrets.Bound(st.LastErr.Error(), maxReason)
 	}
 	s.log.Info("health", "service", name, "version", ver, "healthy", st.Healthy, "detail", reason)
 	if svc.ro != nil && !svc.ro.Phase.Finished() && svc.ro.New == ver {
@@ -407,7 +407,7 @@ func (s *server) smoke(svc *service, ver string) {
 		err := runSmoke(s.ctx, checks, u, dir)
 		res := rollout.SmokeResult{OK: err == nil, Reason: "smoke tests passed"}
 		if err != nil {
-			res.Reason = err.Error()
+			res.Reason = s.opts.Secrets.Bound(err.Error(), maxReason)
 		}
 		s.post(func() {
 			if svc := s.services[name]; svc != nil {
