@@ -74,6 +74,12 @@ func (d *derived) apply(e state.AuditEntry) error {
 		if d.threshold, err = strconv.Atoi(f["threshold"]); err != nil {
 			return fmt.Errorf("entry %d (trust.rotate): threshold %q", e.Seq, f["threshold"])
 		}
+	case "trust.threshold":
+		n, err := strconv.Atoi(f["to"])
+		if err != nil {
+			return fmt.Errorf("entry %d (trust.threshold): threshold %q", e.Seq, f["to"])
+		}
+		d.threshold = n
 	case "release.current":
 		d.current = f["version"]
 	case "txn.finish":
