@@ -28,6 +28,8 @@ type Clock struct {
 	// changed behind ferry's back. The reading then rests on the newest
 	// audit entry alone.
 	BadMark string
+	// Mark is the stored mark (zero when it is missing or not a time).
+	Mark time.Time
 }
 
 // ReadClock applies the clock rule without changing anything: the
@@ -35,16 +37,17 @@ type Clock struct {
 // entry, so deleting the mark alone, or replacing it with something that
 // is not a time, does not bring time back.
 func ReadClock(db *state.DB, system time.Time) (Clock, error) {
-	hw, bad := time.Time{}, ""
+	mark, bad := time.Time{}, ""
 	if v, err := db.Mark(clockMark); err != nil {
 		return Clock{}, err
 	} else if v != nil {
 		if t, err := time.Parse(time.RFC3339Nano, string(v)); err == nil {
-			hw = t
+			mark = t.UTC()
 		} else {
 			bad = string(v)
 		}
 	}
+	hw := mark
 	last, err := db.LastAuditTime()
 	if err != nil {
 		return Clock{}, err
@@ -53,16 +56,26 @@ func ReadClock(db *state.DB, system time.Time) (Clock, error) {
 		hw = last
 	}
 	now, behind := license.EffectiveNow(system.UTC(), hw.UTC(), ClockTolerance)
-	return Clock{Now: now, System: system.UTC(), HighWater: hw.UTC(), Behind: behind, BadMark: bad}, nil
+	return Clock{Now: now, System: system.UTC(), HighWater: hw.UTC(), Behind: behind, BadMark: bad, Mark: mark}, nil
 }
 
 // observeClock reads the clock and raises the high-water mark to it; a
 // clock set back is logged and audited, and so is a mark that is not a
 // time, which is then written anew.
+//
+// The mark is raised first, to the time judged by (which takes in the
+// newest audit entry), so that every clock.behind entry records a
+// high-water time the mark has reached: the mark only ever goes down by
+// an audited clock.reset, which audit --verify relies on.
 func observeClock(db *state.DB, log *slog.Logger) (Clock, error) {
 	c, err := ReadClock(db, time.Now())
 	if err != nil {
 		return c, err
+	}
+	if c.Now.After(c.Mark) || c.BadMark != "" {
+		if err := db.SetMark(clockMark, []byte(c.Now.Format(time.RFC3339Nano))); err != nil {
+			return c, err
+		}
 	}
 	if c.BadMark != "" {
 		log.Warn("the latest time this host has seen is not a time in state.db; judging by the newest audit entry", "mark", c.BadMark)
@@ -76,11 +89,6 @@ func observeClock(db *state.DB, log *slog.Logger) (Clock, error) {
 		if err := db.Audit("clock.behind", map[string]string{
 			"system": c.System.Format(time.RFC3339Nano), "high-water": c.HighWater.Format(time.RFC3339Nano),
 		}); err != nil {
-			return c, err
-		}
-	}
-	if c.Now.After(c.HighWater) || c.BadMark != "" {
-		if err := db.SetMark(clockMark, []byte(c.Now.Format(time.RFC3339Nano))); err != nil {
 			return c, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -51,6 +52,10 @@ type derived struct {
 	threshold int
 	current   string
 	highest   *semver.Version
+	// clockFloor is the latest high-water time the log records (in a
+	// clock.behind entry) since the last clock.reset, or that reset's new
+	// time: the clock mark never goes below it.
+	clockFloor time.Time
 }
 
 func (d *derived) apply(e state.AuditEntry) error {
@@ -80,6 +85,20 @@ func (d *derived) apply(e state.AuditEntry) error {
 			return fmt.Errorf("entry %d (trust.threshold): threshold %q", e.Seq, f["to"])
 		}
 		d.threshold = n
+	case "clock.behind":
+		t, err := time.Parse(time.RFC3339Nano, f["high-water"])
+		if err != nil {
+			return fmt.Errorf("entry %d (clock.behind): high-water %q", e.Seq, f["high-water"])
+		}
+		if t.After(d.clockFloor) {
+			d.clockFloor = t
+		}
+	case "clock.reset":
+		t, err := time.Parse(time.RFC3339Nano, f["to"])
+		if err != nil {
+			return fmt.Errorf("entry %d (clock.reset): to %q", e.Seq, f["to"])
+		}
+		d.clockFloor = t
 	case "release.current":
 		d.current = f["version"]
 	case "txn.finish":
@@ -109,14 +128,14 @@ func splitIDs(s string) []string {
 // VerifyDerived replays the audit log (which the caller has verified) and
 // compares the state it leads to with what state.db holds: the trusted
 // keys (by id, and by SHA-256 where the log records it), the rotation
-// sequence and threshold, the current release and the highest version
-// ever committed. It returns a *DivergedError listing every difference.
+// sequence and threshold, the current release, the highest version ever
+// committed, and the latest time the host has seen (never below what a
+// clock.behind entry recorded, unless a clock.reset came after). It
+// returns a *DivergedError listing every difference.
 //
 // The chain shows that no entry was changed; this shows that no state was
 // changed without an entry, so a key added or a release switched by
-// editing state.db with a bbolt tool is found. The latest time the host
-// has seen needs no such check: ReadClock takes the newest audit entry as
-// its floor, so lowering the mark alone gains nothing.
+// editing state.db with a bbolt tool is found.
 func VerifyDerived(db *state.DB) error {
 	log, err := db.AuditLog()
 	if err != nil {
@@ -173,10 +192,27 @@ func VerifyDerived(db *state.DB) error {
 			diffs = append(diffs, diff)
 		}
 	}
+	if !d.clockFloor.IsZero() {
+		c, err := ReadClock(db, d.clockFloor)
+		if err != nil {
+			return err
+		}
+		if c.Mark.Before(d.clockFloor) {
+			diffs = append(diffs, fmt.Sprintf("the latest time this host has seen is recorded as %s, the audit log says it reached %s and was not reset since",
+				stampOrNone(c.Mark), d.clockFloor.Format(time.RFC3339Nano)))
+		}
+	}
 	if len(diffs) > 0 {
 		return &DivergedError{Differences: diffs}
 	}
 	return nil
+}
+
+func stampOrNone(t time.Time) string {
+	if t.IsZero() {
+		return "nothing (or not a time)"
+	}
+	return t.Format(time.RFC3339Nano)
 }
 
 // compareHighest compares the highest-version mark with the highest

@@ -3,10 +3,12 @@ package installer
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -30,6 +32,18 @@ func TestVerifyDerivedFindsHandEdits(t *testing.T) {
 	if _, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil {
 		t.Fatal(err)
 	}
+	// The host has seen a time an hour ahead, and ferry found its clock
+	// behind it (clock.behind records that time).
+	db, err := state.Open(root, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ahead := time.Now().Add(time.Hour).UTC()
+	must(t, db.SetMark(clockMark, []byte(ahead.Format(time.RFC3339Nano))))
+	if _, err := observeClock(db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 	if err := verifyDerivedAt(t, root); err != nil {
 		t.Fatalf("untouched state: %v", err)
 	}
@@ -53,6 +67,9 @@ func TestVerifyDerivedFindsHandEdits(t *testing.T) {
 		}},
 		{"the current release switched", `the current release is "1.1.0", the audit log says "1.0.0"`, func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte("meta")).Put([]byte("current"), []byte("1.1.0"))
+		}},
+		{"the latest time seen lowered", "the latest time this host has seen is recorded as", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("marks")).Put([]byte(clockMark), []byte(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)))
 		}},
 		{"the highest version lowered", "highest version ever installed is \"1.0.0\"", func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte("marks")).Put([]byte(highestMark), []byte("1.0.0"))
