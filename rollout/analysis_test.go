@@ -39,6 +39,9 @@ func TestAnalyze(t *testing.T) {
 		{"error rate at threshold passes", spec, sample(500, 5, 40*ms, .1, .1), sample(480, 5, 40*ms, .1, .1), Pass, "…within limits"},
 		{"p95 over threshold", spec, sample(100, 0, 620*ms, .1, .1), sample(100, 0, 400*ms, .1, .1), Fail,
 			"p95 latency 620ms > 500ms (stable 400ms)"},
+		{"p95 at threshold passes", spec, sample(100, 0, 500*ms, .1, .1), sample(100, 0, 400*ms, .1, .1), Pass, "…within limits"},
+		{"cpu at threshold passes", spec, sample(100, 0, 40*ms, .80, .1), sample(100, 0, 40*ms, .4, .1), Pass, "…within limits"},
+		{"memory at threshold passes", spec, sample(100, 0, 40*ms, .1, .85), sample(100, 0, 40*ms, .1, .3), Pass, "…within limits"},
 		{"cpu over threshold", spec, sample(100, 0, 40*ms, .91, .1), sample(100, 0, 40*ms, .4, .1), Fail,
 			"cpu 91% > 80% (stable 40%)"},
 		{"memory over threshold", spec, sample(100, 0, 40*ms, .1, .9), sample(100, 0, 40*ms, .1, .3), Fail,
@@ -54,6 +57,12 @@ func TestAnalyze(t *testing.T) {
 		{"stable without enough traffic is not compared", nil, sample(200, 50, 40*ms, .1, .1), sample(10, 0, 40*ms, .1, .1), Pass, "…within limits"},
 		{"p95 twice stable's", nil, sample(100, 0, 250*ms, .1, .1), sample(100, 0, 120*ms, .1, .1), Fail,
 			"p95 latency 250ms > 2× stable's 120ms"},
+		{"p95 exactly twice stable's passes", nil, sample(100, 0, 240*ms, .1, .1), sample(100, 0, 120*ms, .1, .1), Pass, "…within limits"},
+		{"stable without a p95 is not compared on latency", nil, sample(100, 0, 900*ms, .1, .1), sample(100, 0, 0, .1, .1), Pass, "…within limits"},
+		{"error rate exactly stable's plus the margin passes", nil, sample(500, 10, 40*ms, .1, .1), sample(1000, 10, 40*ms, .1, .1), Pass, "…within limits"},
+		{"p95 at the floor passes, however slower than stable", nil, sample(100, 0, 100*ms, .1, .1), sample(100, 0, 40*ms, .1, .1), Pass, "…within limits"},
+		{"pass without stable names the canary's numbers", spec, sample(1000, 2, 120*ms, .12, .3), Sample{}, Pass,
+			"within limits: error rate 0.2%, p95 120ms, cpu 12%, memory 30% (canary 2/1000, stable 0/0)"},
 		{"p95 twice stable's under the floor", nil, sample(100, 0, 90*ms, .1, .1), sample(100, 0, 20*ms, .1, .1), Pass, "…within limits"},
 		{"zero thresholds are unset", &bundle.AnalysisSpec{}, sample(100, 0, 10*time.Second, 1, 1), Sample{}, Pass, "…within limits"},
 		{"pass names the numbers", spec, sample(1000, 2, 120*ms, .12, .3), sample(980, 1, 110*ms, .1, .3), Pass,
@@ -73,6 +82,23 @@ func TestAnalyze(t *testing.T) {
 				t.Fatalf("reason =\n  %q\nwant\n  %q", v.Reason, tt.reason)
 			}
 		})
+	}
+}
+
+// TestDur: latencies are written rounded to the millisecond, below one
+// millisecond to the microsecond.
+func TestDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		850400 * time.Nanosecond:   "850µs",
+		-850400 * time.Nanosecond:  "-850µs",
+		1234567 * time.Microsecond: "1.235s",
+		620*time.Millisecond + 400: "620ms",
+		-1500 * time.Millisecond:   "-1.5s",
+		0:                          "0s",
+	} {
+		if got := dur(d); got != want {
+			t.Errorf("dur(%d) = %q, want %q", d, got, want)
+		}
 	}
 }
 
@@ -104,4 +130,13 @@ func FuzzAnalyze(f *testing.F) {
 			t.Fatalf("not deterministic: %+v then %+v", v, again)
 		}
 	})
+}
+
+// TestSampleString: the audit log's line for a sample, cpu and memory in
+// percent.
+func TestSampleString(t *testing.T) {
+	s := Sample{Requests: 1000, Errors: 2, P95: 120 * time.Millisecond, CPU: .125, Memory: .3}
+	if got, want := s.String(), "requests=1000 errors=2 p95=120ms cpu=12.5% memory=30.0%"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
 }
