@@ -7,7 +7,7 @@ OUT       := out
 FUZZTIME  ?= 10s
 CORPUS    ?= 1GiB
 
-.PHONY: all build demo test test-go test-big deps fuzz fuzz-long crash bench clean
+.PHONY: all build demo test test-go test-big deps fuzz fuzz-long crash bench mutate clean
 
 export REPEAT ROUTER_DURATION DELTA_SCALE
 
@@ -128,6 +128,23 @@ crash:
 # install and image pull; CORPUS=4GiB for the large run.
 bench: deps build
 	./scripts/bench.sh $(OUT)/bench $(CORPUS)
+
+# Mutation testing (scripts/mutate.sh; README says how to read it) of
+# verify, the bundle reader, installer admission and recovery, rollout
+# analysis and licence checks; not part of make test. MUTATE_TARGETS picks
+# entries (DIR:FILES[:TESTS]), MUTATE_TIMEOUT bounds each (default 30m).
+GREMLINS := .cache/bin/gremlins
+MUTATE_TARGETS := \
+	rollout:analysis.go \
+	verify:keys.go,trust.go,sigstore.go,openpgp.go,rotation.go,signature.go,envelope.go \
+	bundle:reader.go,verify.go,head.go,stream.go \
+	license:check.go,verify.go,envelope.go \
+	installer:recover.go,install.go,rollback.go:'^(TestCrashLoop|TestCrashLoopRotation|TestRollback.*|TestHighWaterMarkAlone|TestFailedCheckRollsBack|TestInstall.*)$$'
+mutate: $(GREMLINS)
+	FERRY_CRASH_LOOPS=1 ./scripts/mutate.sh $(GREMLINS) $(MUTATE_TARGETS)
+
+$(GREMLINS):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 
 clean:
 	rm -rf bin $(OUT)
