@@ -92,8 +92,15 @@ type ChartSpec struct {
 // ServiceSpec declares a long-running process of a component. ferry carries
 // it as data into the manifest for `ferry serve`.
 type ServiceSpec struct {
-	Name    string            `yaml:"name" json:"name"`
-	Command []string          `yaml:"command" json:"command"`
+	Name    string   `yaml:"name" json:"name"`
+	Command []string `yaml:"command" json:"command"`
+	// User and Group are the host account the service runs as. When ferry
+	// runs as root and User is empty, the service runs as an unprivileged
+	// system user that install creates (installer.ServiceUser); root has to
+	// be named, "user: root", so that a service never gets it by default.
+	// Empty Group is the user's primary group.
+	User    string            `yaml:"user,omitempty" json:"user,omitempty"`
+	Group   string            `yaml:"group,omitempty" json:"group,omitempty"`
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Listen  string            `yaml:"listen,omitempty" json:"listen,omitempty"`
 	Health  *HealthSpec       `yaml:"health,omitempty" json:"health,omitempty"`

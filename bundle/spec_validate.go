@@ -38,9 +38,17 @@ var (
 	ociRefNameRE = regexp.MustCompile(`^[A-Za-z0-9]+(([-._:@+]|--)[A-Za-z0-9]+)*$`)
 	// envNameRE is a portable environment variable name.
 	envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// accountNameRE is a portable user or group name (useradd's default
+	// NAME_REGEX, without the trailing '$' of machine accounts); numeric
+	// ids are not accepted, as they mean different accounts on different
+	// hosts.
+	accountNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
 )
 
 const maxSpecNameLen = 63
+
+// maxAccountNameLen is the longest user or group name useradd accepts.
+const maxAccountNameLen = 32
 
 // Rollout strategies.
 const (
@@ -389,6 +397,8 @@ func (v *specValidator) service(f string, s *ServiceSpec, services map[string]st
 		}
 	}
 	v.command(f+".command", s.Command, "is required: the program and its arguments, such as [bin/api, --listen, \"127.0.0.1:${PORT}\"]")
+	v.account(f+".user", s.User)
+	v.account(f+".group", s.Group)
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		if !envNameRE.MatchString(k) {
 			v.errorf(f+".env."+k, "%q is not a valid environment variable name: use letters, digits and _, not starting with a digit", k)
@@ -407,6 +417,13 @@ func (v *specValidator) service(f string, s *ServiceSpec, services map[string]st
 		if s.Listen == "" {
 			v.errorf(f+".listen", "is required with rollout: it is the address where traffic is shifted between versions")
 		}
+	}
+}
+
+// account checks an optional user or group name of a service.
+func (v *specValidator) account(field, name string) {
+	if name != "" && (len(name) > maxAccountNameLen || !accountNameRE.MatchString(name)) {
+		v.errorf(field, "%q is not a user or group name: use lowercase letters, digits, '_' and '-', starting with a letter or '_', at most %d characters", name, maxAccountNameLen)
 	}
 }
 

@@ -196,6 +196,12 @@ components:
 			field: "components[2].services[0].command", line: 24, msg: "is required"},
 		{name: "bad env name", edit: replaceOnce("env: {LOG_LEVEL: info}", "env: {LOG-LEVEL: info}"),
 			field: "components[2].services[0].env.LOG-LEVEL", line: 26, msg: "environment variable"},
+		{name: "user not a name", edit: replaceOnce("env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: info}\n        user: \"1000\""),
+			field: "components[2].services[0].user", line: 27, msg: "is not a user or group name"},
+		{name: "group not a name", edit: replaceOnce("env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: info}\n        group: Wheel"),
+			field: "components[2].services[0].group", line: 27, msg: "is not a user or group name"},
+		{name: "user misspelt", edit: replaceOnce("env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: info}\n        usr: root"),
+			field: "components[2].services[0].usr", line: 27, msg: "unknown field"},
 		{name: "bad listen", edit: replaceOnce("listen: 127.0.0.1:8080", `listen: "8080"`),
 			field: "components[2].services[0].listen", line: 27, msg: "host:port"},
 		{name: "bad listen port", edit: replaceOnce("listen: 127.0.0.1:8080", `listen: "127.0.0.1:99999"`),
@@ -435,5 +441,27 @@ func TestParseSpecRolloutRouting(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s -> %s: got %v, want %q", tc.old, tc.new, err, tc.msg)
 		}
+	}
+}
+
+// TestParseSpecServiceAccount: user and group of a service are read and
+// carried as written; the default (neither) stays empty for the host to
+// decide.
+func TestParseSpecServiceAccount(t *testing.T) {
+	dir := specTree(t)
+	text := strings.Replace(validSpecText(t), "env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: info}\n        user: root\n        group: _app-data", 1)
+	s, err := ParseSpec([]byte(text), "ferry.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc := s.Components[2].Services[0]; svc.User != "root" || svc.Group != "_app-data" {
+		t.Fatalf("user %q, group %q", svc.User, svc.Group)
+	}
+	s, err = ParseSpec([]byte(validSpecText(t)), "ferry.yaml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc := s.Components[2].Services[0]; svc.User != "" || svc.Group != "" {
+		t.Fatalf("no user: got user %q, group %q", svc.User, svc.Group)
 	}
 }
