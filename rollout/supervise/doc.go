@@ -39,13 +39,24 @@
 // # Environment
 //
 // A service sees only PATH, HOME, LANG and TZ from the supervisor's
-// environment, then the environment declared in the bundle, then PORT,
-// FERRY_SERVICE and FERRY_VERSION. The supervisor's own environment is not
+// environment, then the environment declared in the bundle, then
+// FERRY_DATA, PORT, FERRY_SERVICE and FERRY_VERSION. The supervisor's own environment is not
 // passed on because it holds ferry's secrets (FERRY_PASSPHRASE, database
 // DSNs with passwords) and whatever the shell or unit that started ferry
 // serve happened to carry: a service must behave the same however ferry serve
 // was started, and what it needs beyond the basics is part of the vendor's
 // signed bundle.
+//
+// # Privileges
+//
+// A Spec with a Credential runs as that user and group, with no
+// supplementary groups: a supervisor running as root passes none of root's
+// groups on. Every process, with a Credential or without, starts with
+// Linux's no_new_privs set (package nonewprivs), so executing a setuid or
+// setgid program or a file with capabilities gives it no more rights than
+// it has. A supervisor that is not root can only run services as its own
+// user, and they keep its supplementary groups. DataDir, the one directory
+// a service may write, is passed as FERRY_DATA.
 //
 // # Logs
 //

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"ferry/internal/nonewprivs"
 )
 
 // drainWait bounds the wait for the log pipe to reach its end after the
@@ -51,7 +53,12 @@ func spawn(s Spec, port int, log io.Writer, recordPath string) (*process, error)
 		Stderr:      w,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	err = cmd.Start()
+	if c := s.Credential; c != nil {
+		// An empty, non-nil Groups makes the child call setgroups with
+		// none before it drops to the user.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.Uid, Gid: c.Gid, Groups: []uint32{}}
+	}
+	err = nonewprivs.Start(cmd)
 	w.Close()
 	if err != nil {
 		r.Close()

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,9 +42,20 @@ type Spec struct {
 	// Empty means the supervisor's working directory.
 	Dir string
 	// Env is the service's declared environment. "${PORT}" in a value is
-	// replaced by the assigned port. PORT, FERRY_SERVICE and FERRY_VERSION
-	// cannot be overridden.
+	// replaced by the assigned port. PORT, FERRY_SERVICE, FERRY_VERSION and
+	// (with a DataDir) FERRY_DATA cannot be overridden.
 	Env map[string]string
+
+	// DataDir is the service's own writable directory, passed to it as
+	// FERRY_DATA. Empty passes none. The supervisor neither makes nor
+	// changes it.
+	DataDir string
+
+	// Credential is the user and group the process runs as; nil runs it as
+	// the supervisor's user. Its Groups are ignored: a process started with
+	// a Credential has no supplementary groups, so it keeps none of the
+	// supervisor's (root's) groups.
+	Credential *syscall.Credential
 
 	// LogDir receives SERVICE-VERSION.log and its rotated backups.
 	LogDir string
@@ -101,6 +113,11 @@ func (s Spec) normalize() (Spec, error) {
 	}
 	if s.LogDir, err = filepath.Abs(s.LogDir); err != nil {
 		return s, fmt.Errorf("service %s %s: log directory: %w", s.Service, s.Version, err)
+	}
+	if s.DataDir != "" {
+		if s.DataDir, err = filepath.Abs(s.DataDir); err != nil {
+			return s, fmt.Errorf("service %s %s: data directory: %w", s.Service, s.Version, err)
+		}
 	}
 	if s.RunDir == "" {
 		s.RunDir = filepath.Join(filepath.Dir(s.LogDir), "run")
@@ -187,6 +204,9 @@ func (s Spec) environ(port int) []string {
 	}
 	for k, v := range s.Env {
 		env[k] = expandPort(v, port)
+	}
+	if s.DataDir != "" {
+		env["FERRY_DATA"] = s.DataDir
 	}
 	env["PORT"] = strconv.Itoa(port)
 	env["FERRY_SERVICE"] = s.Service
