@@ -8,12 +8,16 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ferry/internal/nonewprivs"
 )
 
 // Command is a Probe that runs a program; exit status 0 passes. The
 // program runs as the leader of its own process group, and when the
 // check's context ends (its timeout) the whole group is killed, so a
-// check that forks cannot linger.
+// check that forks cannot linger. Like a service, it starts with
+// no_new_privs set, and with a Credential it runs as that user and group
+// with no supplementary groups.
 type Command struct {
 	// Args is the program and its arguments; Args[0] is looked up in
 	// PATH when it has no slash.
@@ -23,6 +27,9 @@ type Command struct {
 	// Env is the whole environment of the program, as in os/exec: nil
 	// means ferry's own.
 	Env []string
+	// Credential is the user and group the program runs as, those of the
+	// service it checks; nil is ferry's own. Its Groups are ignored.
+	Credential *syscall.Credential
 }
 
 // waitDelay bounds how long a killed check may hold its output pipes open
@@ -42,11 +49,17 @@ func (c Command) Check(ctx context.Context) error {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cr := c.Credential; cr != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: cr.Uid, Gid: cr.Gid, Groups: []uint32{}}
+	}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
+	err := nonewprivs.Start(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err == nil {
 		return nil
 	}

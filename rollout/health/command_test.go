@@ -3,8 +3,12 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,5 +88,27 @@ func TestPrefixWriter(t *testing.T) {
 	}
 	if len(w.buf) != maxOutput {
 		t.Errorf("kept %d bytes, want %d", len(w.buf), maxOutput)
+	}
+}
+
+// TestCommandProbeRunsAsTheService: a command check runs as the service's
+// user and group, with no supplementary groups and no_new_privs, not with
+// ferry's rights.
+func TestCommandProbeRunsAsTheService(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a check as another user")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	script := fmt.Sprintf(`test "$(id -u)" = %s && test "$(id -g)" = %s && grep -q '^Groups:[[:space:]]*$' /proc/self/status && grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/self/status`, nobody.Uid, nobody.Gid)
+	c := Command{Args: []string{"sh", "-c", script}, Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{0}}}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := c.Check(ctx); err != nil {
+		t.Fatalf("check as nobody, no groups, no new privileges: %v", err)
 	}
 }
