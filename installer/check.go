@@ -109,8 +109,8 @@ func checkRelease(root string, r state.Release) ([]Drift, error) {
 			if got != f.Digest {
 				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "changed", Detail: "content " + got})
 			}
-			if mode, _ := strconv.ParseUint(f.Mode, 8, 32); fi.Mode().Perm() != fs.FileMode(mode) {
-				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "mode", Detail: fmt.Sprintf("%04o, signed %s", fi.Mode().Perm(), f.Mode)})
+			if mode, _ := strconv.ParseUint(f.Mode, 8, 32); fi.Mode().Perm() != placedMode(fs.FileMode(mode)) {
+				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "mode", Detail: fmt.Sprintf("%04o, signed %s, placed as %04o", fi.Mode().Perm(), f.Mode, placedMode(fs.FileMode(mode)))})
 			}
 		}
 	}

@@ -194,12 +194,19 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := checkPlatform(m, plan, opts.Platform); err != nil {
 		return nil, refuse(db, path, err)
 	}
+	if err := currentHost().checkAccounts(plan); err != nil {
+		return nil, refuse(db, path, err)
+	}
 
 	// The whole bundle is verified before anything is placed, so a bad
 	// entry at the end leaves no content of it on the host.
 	log.Info("verifying", "bundle", path)
 	if _, err := bundle.VerifyFile(ctx, path, bundle.VerifyOptions{Trust: trust}); err != nil {
 		return nil, refuse(db, path, err)
+	}
+
+	if err := createServiceUser(ctx, db, plan, log); err != nil {
+		return nil, err
 	}
 
 	txn, err := db.BeginTxn("install", m.Version, digest)

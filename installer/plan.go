@@ -66,6 +66,9 @@ type Plan struct {
 	Steps  []Step     `json:"steps"`
 	// Reversible is false when a migration lacks its down file.
 	Reversible bool `json:"reversible"`
+	// Services says who each service of the chosen components runs as on
+	// this host.
+	Services []RunAs `json:"services,omitempty"`
 }
 
 // MakePlan orders the components of m, applies sel and lists the steps.
@@ -88,6 +91,7 @@ func MakePlan(m *bundle.Manifest, digest string, sel Selection) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Name: m.Name, Version: m.Version, Digest: digest, Reversible: true}
+	h := currentHost()
 	depth := map[string]int{}
 	for _, c := range order {
 		if !chosen[c.Name] {
@@ -105,6 +109,9 @@ func MakePlan(m *bundle.Manifest, digest string, sel Selection) (*Plan, error) {
 		}
 		p.Levels[d] = append(p.Levels[d], c.Name)
 		p.Steps = append(p.Steps, componentSteps(c, p)...)
+		for _, svc := range c.Services {
+			p.Services = append(p.Services, h.runAs(c.Name, svc))
+		}
 	}
 	p.Steps = append(p.Steps, Step{Kind: StepActivate, Name: m.Version})
 	for _, name := range p.Components {

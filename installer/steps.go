@@ -47,6 +47,9 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers ma
 	case StepService:
 		for _, svc := range c.Services {
 			if svc.Name == s.Name {
+				if _, err := PrepareService(ctx, root, c.Name, svc); err != nil {
+					return err
+				}
 				return writeService(releaseDir(root, m.Version), c.Name, svc)
 			}
 		}
@@ -100,10 +103,18 @@ func placeFile(st *store.Store, dir string, f bundle.File) error {
 		return err
 	}
 	defer src.Close()
-	return atomicfile.Write(dst, os.FileMode(mode), func(w io.Writer) error {
+	return atomicfile.Write(dst, placedMode(os.FileMode(mode)), func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})
+}
+
+// placedMode is the mode a release file is placed with: its signed mode
+// without write for group and others. Release files belong to root, and
+// a service, which runs as another user, must not be able to change the
+// code it or another service runs, whatever mode the vendor wrote.
+func placedMode(signed os.FileMode) os.FileMode {
+	return signed &^ 0o022
 }
 
 // writeService records a service definition for `ferry serve`.

@@ -1,0 +1,157 @@
+package installer
+
+import (
+	"errors"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"ferry/bundle"
+)
+
+// TestPlanShowsWhoServicesRunAs: run as root, a service that names no user
+// runs as the unprivileged ServiceUser, root is only ever named, and plan
+// says which.
+func TestPlanShowsWhoServicesRunAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("who services run as by default depends on ferry running as root")
+	}
+	m := manifest()
+	m.Components[2].Services = []bundle.ServiceSpec{{Name: "api"}, {Name: "admin", User: "root"}, {Name: "spool", User: "nobody", Group: "nogroup"}}
+	p, err := MakePlan(m, "sha256:x", Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, missing := user.Lookup(ServiceUser)
+	want := []RunAs{
+		{Component: "api", Service: "api", User: ServiceUser, Default: true, Create: missing != nil},
+		{Component: "api", Service: "admin", User: "root"},
+		{Component: "api", Service: "spool", User: "nobody", Group: "nogroup"},
+	}
+	if len(p.Services) != len(want) {
+		t.Fatalf("plan services %+v, want %+v", p.Services, want)
+	}
+	for i := range want {
+		if p.Services[i] != want[i] {
+			t.Errorf("service %d: %+v, want %+v", i, p.Services[i], want[i])
+		}
+	}
+	if s := p.Services[0].String(); !strings.HasPrefix(s, ServiceUser+" (no user: named") {
+		t.Errorf("default shown as %q", s)
+	}
+	if s := p.Services[1].String(); s != "root" {
+		t.Errorf("user: root shown as %q", s)
+	}
+}
+
+// TestServiceAccountRules: who a service runs as, by whether ferry is root.
+func TestServiceAccountRules(t *testing.T) {
+	self, err := user.Current()
+	if err != nil {
+		t.Skip(err)
+	}
+	root := host{root: true}
+	if r := root.runAs("c", bundle.ServiceSpec{Name: "s"}); r.User != ServiceUser || !r.Default {
+		t.Errorf("root, no user: %+v, want %s by default", r, ServiceUser)
+	}
+	if r := root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}); r.User != "root" || r.Default {
+		t.Errorf("root, user: root: %+v", r)
+	}
+	// A ferry that is not root runs services as itself, and refuses one
+	// that names another user.
+	alice := host{user: "alice-not-root", uid: 4242, gid: 4242}
+	if r := alice.runAs("c", bundle.ServiceSpec{Name: "s"}); r.User != "alice-not-root" || r.Default {
+		t.Errorf("not root, no user: %+v, want ferry's user", r)
+	}
+	_, err = alice.account(alice.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}))
+	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), "only root can start a process as another user") {
+		t.Errorf("not root, user: root: %v", err)
+	}
+	// Ferry's own user is fine when not root; no credential is needed.
+	me := currentHost()
+	me.root = false
+	if a, err := me.account(me.runAs("c", bundle.ServiceSpec{Name: "s", User: self.Username})); err != nil || a.Credential() != nil {
+		t.Errorf("not root, user: %s (ferry's own): %+v, %v", self.Username, a, err)
+	}
+	_, err = root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "no-such-user-ferry"}))
+	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), `names user "no-such-user-ferry", which does not exist`) {
+		t.Errorf("unknown user: %v", err)
+	}
+	_, err = root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root", Group: "no-such-group-ferry"}))
+	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), `names group "no-such-group-ferry"`) {
+		t.Errorf("unknown group: %v", err)
+	}
+	// As root, even user: root gets a credential: it clears the
+	// supplementary groups.
+	a, err := root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.Credential(); c == nil || c.Uid != 0 || c.Groups == nil || len(c.Groups) != 0 {
+		t.Errorf("root's credential %+v, want uid 0 and an empty group list", c)
+	}
+}
+
+// TestPrepareServiceDataDir: install makes the service user, gives it its
+// data directory (0700) and lets it pass through the root and data/
+// without making them readable or writable by it.
+func TestPrepareServiceDataDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create the service user")
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.MkdirAll(filepath.Join(root, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	run, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup(ServiceUser)
+	if err != nil {
+		t.Fatalf("%s was not created: %v", ServiceUser, err)
+	}
+	if run.Account.User != ServiceUser || u.Uid == "0" || run.Account.Credential() == nil {
+		t.Fatalf("account %+v", run.Account)
+	}
+	for path, want := range map[string]os.FileMode{root: 0o701, filepath.Join(root, "data"): 0o701, run.DataDir: 0o700} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %04o, want %04o", path, fi.Mode().Perm(), want)
+		}
+	}
+	st, _ := mustStat(t, run.DataDir).Sys().(*syscall.Stat_t)
+	if st == nil || st.Uid != run.Account.UID || st.Gid != run.Account.GID {
+		t.Errorf("data directory owned by %v, want %d:%d", st, run.Account.UID, run.Account.GID)
+	}
+	// Again: nothing changes, nothing fails.
+	if _, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	// A data directory replaced by a link is refused, not followed.
+	other := filepath.Join(root, "data", "other")
+	if err := os.Symlink("/etc", other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "other"}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("data directory that is a link: %v", err)
+	}
+}
+
+func mustStat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
