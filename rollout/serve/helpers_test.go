@@ -52,7 +52,7 @@ func newAppliance(t *testing.T) *appliance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := fixtures.ServiceTempDir(t)
 	return &appliance{t: t, dir: dir, root: filepath.Join(dir, "root"), key: key,
 		pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), listen: fixtures.FreeTCPAddr(t)}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"syscall"
 	"time"
 
 	"ferry/bundle"
@@ -45,6 +46,7 @@ type service struct {
 type version struct {
 	def      serviceDef
 	inst     *supervise.Instance
+	cred     *syscall.Credential // who its process and command checks run as; nil: ferry's user
 	rec      *metrics.Recorder
 	url      *url.URL
 	checker  *health.Checker
@@ -139,14 +141,20 @@ func (s *server) startVersion(svc *service, def serviceDef) error {
 	if _, ok := svc.versions[def.Version]; ok {
 		return nil
 	}
+	run, err := installer.PrepareService(s.ctx, s.opts.Root, def.Component, def.Service)
+	if err != nil {
+		return err
+	}
+	cred := run.Account.Credential()
 	inst, err := supervise.Start(s.ctx, supervise.Spec{
 		Service: svc.name, Version: def.Version, Command: def.Service.Command, Dir: def.Dir, Env: def.Service.Env,
+		DataDir: run.DataDir, Credential: cred,
 		LogDir: s.logDir(), RunDir: s.runDir(), Logger: s.log,
 	})
 	if err != nil {
 		return err
 	}
-	v := &version{def: def, inst: inst, rec: metrics.NewRecorder(svc.name, def.Version), url: &url.URL{Scheme: "http", Host: inst.Addr()}}
+	v := &version{def: def, inst: inst, cred: cred, rec: metrics.NewRecorder(svc.name, def.Version), url: &url.URL{Scheme: "http", Host: inst.Addr()}}
 	s.exporter.Add(v.rec)
 	s.check(svc, v)
 	name, ver := svc.name, def.Version
@@ -169,7 +177,7 @@ func (s *server) startVersion(svc *service, def serviceDef) error {
 
 // check starts the version's health checks at its current address.
 func (s *server) check(svc *service, v *version) {
-	probe, interval, timeout := healthProbe(v.def, v.url)
+	probe, interval, timeout := healthProbe(v.def, v.url, v.cred)
 	name, ver := svc.name, v.def.Version
 	v.checker = health.NewChecker(probe, health.Options{Interval: interval, Timeout: timeout,
 		OnChange: func(st health.Status) { s.post(func() { s.healthChanged(name, ver, st) }) }})
@@ -194,7 +202,7 @@ func (s *server) readdress(svc *service, v *version, addr string) {
 
 // healthProbe is the version's declared health check, or else a TCP
 // connect to its port.
-func healthProbe(def serviceDef, u *url.URL) (health.Probe, time.Duration, time.Duration) {
+func healthProbe(def serviceDef, u *url.URL, cred *syscall.Credential) (health.Probe, time.Duration, time.Duration) {
 	h := def.Service.Health
 	interval, timeout := time.Second, 2*time.Second
 	if h != nil && h.Interval > 0 {
@@ -209,7 +217,7 @@ func healthProbe(def serviceDef, u *url.URL) (health.Probe, time.Duration, time.
 			return p, interval, timeout
 		}
 	case h != nil && len(h.Command) > 0:
-		return health.Command{Args: h.Command, Dir: def.Dir, Env: health.Environ("PORT=" + u.Port())}, interval, timeout
+		return health.Command{Args: h.Command, Dir: def.Dir, Env: health.Environ("PORT=" + u.Port()), Credential: cred}, interval, timeout
 	}
 	return tcpProbe{addr: u.Host}, interval, timeout
 }
@@ -400,11 +408,11 @@ func (s *server) smoke(svc *service, ver string) {
 	if r := v.def.Service.Rollout; r != nil {
 		checks = r.Smoke
 	}
-	name, u, dir := svc.name, v.url, v.def.Dir
+	name, u, dir, cred := svc.name, v.url, v.def.Dir, v.cred
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := runSmoke(s.ctx, checks, u, dir)
+		err := runSmoke(s.ctx, checks, u, dir, cred)
 		res := rollout.SmokeResult{OK: err == nil, Reason: "smoke tests passed"}
 		if err != nil {
 			res.Reason = s.opts.Secrets.Bound(err.Error(), maxReason)
@@ -419,7 +427,7 @@ func (s *server) smoke(svc *service, ver string) {
 
 // runSmoke runs each smoke test: an HTTP GET of a path on the version, or
 // a command in its release directory with PORT set.
-func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir string) error {
+func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir string, cred *syscall.Credential) error {
 	for i, c := range checks {
 		timeout := 10 * time.Second
 		if c.Timeout > 0 {
@@ -433,7 +441,7 @@ func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir st
 			}
 			p = hp
 		} else {
-			p = health.Command{Args: c.Command, Dir: dir, Env: health.Environ("PORT=" + u.Port())}
+			p = health.Command{Args: c.Command, Dir: dir, Env: health.Environ("PORT=" + u.Port()), Credential: cred}
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		err := p.Check(cctx)
