@@ -68,6 +68,7 @@ const (
 	exitNoDown     = 61 // a migration to undo has no down file
 	exitExpired    = 62 // the bundle is past its metadata.expires
 	exitClockReset = 63 // a clock reset is refused
+	exitAccount    = 67 // a service's user: or group: cannot be used on this host
 
 	exitLicMalformed  = 70 // the licence file is not a licence
 	exitLicUntrusted  = 71 // not signed by a licence key the bundle names
@@ -165,6 +166,7 @@ var exitClasses = []struct {
 	{installer.ErrNoRelease, exitNoRelease},
 	{installer.ErrWrongBase, exitWrongBase},
 	{installer.ErrReplay, exitReplay},
+	{installer.ErrServiceAccount, exitAccount},
 	{migrate.ErrMigration, exitMigration},
 	{migrate.ErrDrift, exitDBDrift},
 	{migrate.ErrLocked, exitDBLocked},

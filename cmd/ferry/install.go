@@ -237,6 +237,9 @@ func planBundle(c *cli.Context) error {
 	if !p.Reversible {
 		fmt.Fprintf(w, "  not reversible: a migration has no down file\n")
 	}
+	for _, r := range p.Services {
+		fmt.Fprintf(w, "  service %s runs as %s\n", r.Service, r)
+	}
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "%3d. %s\n", i+1, s.ID())
 	}

@@ -27,7 +27,7 @@ import (
 func TestServeKilledMidRollout(t *testing.T) {
 	bin := buildFerry(t)
 	svcBin := fixtures.BuildTestService(t)
-	dir := t.TempDir()
+	dir := fixtures.ServiceTempDir(t)
 	root := filepath.Join(dir, "root")
 	listen := fixtures.FreeTCPAddr(t)
 	env := append(os.Environ(), "FERRY_PASSPHRASE=e2e", "FERRY_ROOT="+root)
