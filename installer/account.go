@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"ferry/bundle"
 	"ferry/installer/state"
@@ -181,15 +182,26 @@ func (h host) checkAccounts(p *Plan) error {
 	return errors.Join(errs...)
 }
 
+// useraddTries bounds how often ensureServiceUser runs useradd: another
+// ferry (or any tool) holding the lock of /etc/passwd makes it fail, and
+// that one may be creating the same user.
+const useraddTries = 5
+
 // ensureServiceUser creates ServiceUser when it does not exist, with the
 // system's useradd. It reports whether it created it.
 func ensureServiceUser(ctx context.Context) (bool, error) {
-	if _, err := user.Lookup(ServiceUser); err == nil {
+	return ensureSystemUser(ctx, ServiceUser)
+}
+
+// ensureSystemUser creates the system user name, with a group of its name,
+// no home and no login shell, unless it exists.
+func ensureSystemUser(ctx context.Context, name string) (bool, error) {
+	if _, err := user.Lookup(name); err == nil {
 		return false, nil
 	}
 	prog, err := systemTool("useradd")
 	if err != nil {
-		return false, fmt.Errorf("%w: creating the system user %s: %w; create it yourself (useradd --system --user-group %s), or name a user: for each service", ErrServiceAccount, ServiceUser, err, ServiceUser)
+		return false, fmt.Errorf("%w: creating the system user %s: %w; create it yourself (useradd --system --user-group %s), or name a user: for each service", ErrServiceAccount, name, err, name)
 	}
 	shell := "/bin/false"
 	for _, s := range []string{"/usr/sbin/nologin", "/sbin/nologin"} {
@@ -198,17 +210,33 @@ func ensureServiceUser(ctx context.Context) (bool, error) {
 			break
 		}
 	}
-	cmd := exec.CommandContext(ctx, prog, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-		"--shell", shell, "--comment", "ferry services", ServiceUser)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	var last error
+	for try := range useraddTries {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return false, context.Cause(ctx)
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			}
+		}
+		// A group of the name left behind (a user removed without it) is
+		// taken as the user's group rather than refused.
+		group := []string{"--user-group"}
+		if _, err := user.LookupGroup(name); err == nil {
+			group = []string{"--gid", name}
+		}
+		args := append([]string{"--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", shell, "--comment", "ferry services"}, group...)
+		out, err := exec.CommandContext(ctx, prog, append(args, name)...).CombinedOutput()
+		if err == nil {
+			return true, nil
+		}
 		// Another ferry may have created it meanwhile.
-		if _, lerr := user.Lookup(ServiceUser); lerr == nil {
+		if _, lerr := user.Lookup(name); lerr == nil {
 			return false, nil
 		}
-		return false, fmt.Errorf("%w: creating the system user %s: %s: %w: %s", ErrServiceAccount, ServiceUser, prog, err, strings.TrimSpace(string(out)))
+		last = fmt.Errorf("%s: %w: %s", prog, err, strings.TrimSpace(string(out)))
 	}
-	return true, nil
+	return false, fmt.Errorf("%w: creating the system user %s: %w", ErrServiceAccount, name, last)
 }
 
 // createServiceUser creates ServiceUser if plan needs it, once, before the

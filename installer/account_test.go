@@ -2,9 +2,12 @@ package installer
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -154,4 +157,55 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 		t.Fatal(err)
 	}
 	return fi
+}
+
+// TestEnsureSystemUser creates a system user the way install creates
+// ServiceUser (under another name, removed afterwards): no login shell, no
+// home, a group of its name, or the group of its name left behind.
+func TestEnsureSystemUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create users")
+	}
+	if _, err := systemTool("useradd"); err != nil {
+		t.Skip(err)
+	}
+	for _, leftover := range []bool{false, true} {
+		name := fmt.Sprintf("ferrytest%d", os.Getpid()%100000)
+		if leftover {
+			name += "g"
+		}
+		t.Cleanup(func() {
+			exec.Command("userdel", name).Run()
+			exec.Command("groupdel", name).Run()
+		})
+		if leftover {
+			if out, err := exec.Command("groupadd", "--system", name).CombinedOutput(); err != nil {
+				t.Fatalf("groupadd: %v: %s", err, out)
+			}
+		}
+		created, err := ensureSystemUser(t.Context(), name)
+		if err != nil || !created {
+			t.Fatalf("%s (leftover group %v): created %v, %v", name, leftover, created, err)
+		}
+		u, err := user.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := user.LookupGroupId(u.Gid)
+		if err != nil || g.Name != name {
+			t.Errorf("%s's group is %v (%v), want %s", name, g, err, name)
+		}
+		if uid, _ := strconv.Atoi(u.Uid); uid == 0 || u.HomeDir != "/nonexistent" {
+			t.Errorf("%s: uid %s, home %s", name, u.Uid, u.HomeDir)
+		}
+		if _, err := os.Stat(u.HomeDir); err == nil {
+			t.Errorf("%s has a home directory %s", name, u.HomeDir)
+		}
+		if out, _ := exec.Command("getent", "passwd", name).Output(); !strings.Contains(string(out), "nologin") && !strings.Contains(string(out), "/bin/false") {
+			t.Errorf("%s can log in: %s", name, out)
+		}
+		if created, err := ensureSystemUser(t.Context(), name); err != nil || created {
+			t.Errorf("again: created %v, %v; want nothing done", created, err)
+		}
+	}
 }
