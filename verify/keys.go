@@ -69,8 +69,10 @@ func GenerateKey(t KeyType, name string, passphrase []byte) (priv, pub []byte, e
 // PublicKey is a key that signatures can be checked against. It is
 // immutable and safe for concurrent use.
 type PublicKey struct {
-	typ      KeyType
-	id       string
+	typ KeyType
+	id  string
+	// material names the signing keys held, sorted (see Material).
+	material []string
 	sigstore *sigstoreKey
 	openpgp  *openpgpKey
 }

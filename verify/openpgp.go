@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,6 +161,9 @@ func newOpenPGPPublicKey(e *openpgp.Entity) (*PublicKey, error) {
 	if sig, _ := e.PrimarySelfSignature(); sig != nil && sig.FlagsValid && sig.FlagSign {
 		canSign = true
 	}
+	// The primary key is material whether or not it signs: it certifies
+	// the subkeys, so its holder can sign through them.
+	material := []string{openpgpMaterial(e.PrimaryKey)}
 	for _, sub := range e.Subkeys {
 		if sub.Sig == nil || !sub.Sig.FlagsValid || !sub.Sig.FlagSign {
 			continue
@@ -168,11 +172,14 @@ func newOpenPGPPublicKey(e *openpgp.Entity) (*PublicKey, error) {
 			return nil, fmt.Errorf("OpenPGP key %s: signing subkey %s: %w", fp, sub.PublicKey.KeyIdString(), err)
 		}
 		canSign = true
+		material = append(material, openpgpMaterial(sub.PublicKey))
 	}
 	if !canSign {
 		return nil, fmt.Errorf("OpenPGP key %s has no key marked for signing", fp)
 	}
-	return &PublicKey{typ: KeyOpenPGP, id: fp, openpgp: &openpgpKey{entity: e}}, nil
+	slices.Sort(material)
+	material = slices.Compact(material)
+	return &PublicKey{typ: KeyOpenPGP, id: fp, material: material, openpgp: &openpgpKey{entity: e}}, nil
 }
 
 // checkOpenPGPAlgorithm refuses algorithms that cannot sign or are too

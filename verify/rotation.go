@@ -38,7 +38,7 @@ var ErrRotation = errors.New("key rotation refused")
 // order, each vouched for by the set before it.
 type Rotation struct {
 	Sequence  int          // 1 for the first rotation of a product's keys, then +1 each
-	Keys      []*PublicKey // the new trust set, 1..16 distinct keys
+	Keys      []*PublicKey // the new trust set, 1..16 distinct keys (no two sharing key material)
 	KeyData   [][]byte     // the keys as written in the statement (PEM or armored), same order as Keys, for storing
 	Threshold int          // 1..number of distinct keys
 	Issued    time.Time    // UTC, whole seconds
@@ -100,6 +100,13 @@ func SignRotation(sequence, threshold int, keys [][]byte, issued time.Time, sign
 	for i := 1; i < len(parsed); i++ {
 		if parsed[i].k.ID() == parsed[i-1].k.ID() {
 			return nil, fmt.Errorf("sign rotation: %s is given twice", parsed[i].k)
+		}
+	}
+	for i, a := range parsed {
+		for _, b := range parsed[i+1:] {
+			if a.k.SharesMaterial(b.k) {
+				return nil, fmt.Errorf("sign rotation: %s and %s are the same key in two encodings: give it once", a.k, b.k)
+			}
 		}
 	}
 	if threshold < 1 || threshold > len(parsed) {
@@ -187,6 +194,11 @@ func parseRotation(data []byte) (*Rotation, *Envelope, error) {
 				return nil, nil, fmt.Errorf("statement %d: key %d: %s appears twice", r.Sequence, i+1, k)
 			}
 			return nil, nil, fmt.Errorf("statement %d: key %d: %s: keys must be sorted by key id", r.Sequence, i+1, k)
+		}
+		for j, prev := range r.Keys {
+			if k.SharesMaterial(prev) {
+				return nil, nil, fmt.Errorf("statement %d: key %d: %s is the same key as key %d (%s) in another encoding", r.Sequence, i+1, k, j+1, prev)
+			}
 		}
 		r.Keys = append(r.Keys, k)
 		r.KeyData = append(r.KeyData, []byte(text))

@@ -108,7 +108,8 @@ func newSigstorePublicKey(pub crypto.PublicKey) (*PublicKey, error) {
 		return nil, fmt.Errorf("load %s verifier: %w", t, err)
 	}
 	sum := sha256.Sum256(der)
-	return &PublicKey{typ: t, id: hex.EncodeToString(sum[:]), sigstore: &sigstoreKey{verifier: v}}, nil
+	id := hex.EncodeToString(sum[:])
+	return &PublicKey{typ: t, id: id, material: []string{id}, sigstore: &sigstoreKey{verifier: v}}, nil
 }
 
 // verify checks data, the base64 text of a raw signature, over message.
