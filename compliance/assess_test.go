@@ -298,7 +298,7 @@ func TestRotatedTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RotateTrust(state.TrustRotation{Sequence: 1, Threshold: 1}, map[string][]byte{pk.ID(): nextPub}); err != nil {
+	if err := db.RotateTrust(state.TrustRotation{Sequence: 1, Threshold: 1}, map[string][]byte{pk.ID(): nextPub}, nil); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

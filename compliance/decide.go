@@ -13,7 +13,7 @@ import (
 // on every appliance.
 func auditedEvents() []string {
 	return []string{
-		"state.create", "trust.add", "trust.remove", "trust.rotate", "txn.begin", "txn.finish", "release.current",
+		"state.create", "trust.add", "trust.remove", "trust.rotate", "trust.threshold", "txn.begin", "txn.finish", "release.current",
 		"release.delete", "release.removed", "install.committed", "install.noop", "install.refused",
 		"install.failed", "install.recovered", "rollback", "rollback.failed", "rollback.recovered", "gc",
 		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",

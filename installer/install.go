@@ -42,12 +42,15 @@ var (
 type Options struct {
 	// Root is the appliance directory (state.db, store, releases, current).
 	Root string
-	// Keys are extra trusted public keys (PEM or armored bytes), added to
-	// the appliance's trust when the install succeeds: the first install
-	// needs them.
+	// Keys are the trusted public keys (PEM or armored bytes) of the
+	// first install, which become the appliance's trust when it commits.
+	// On an appliance that trusts keys, each must be one of them
+	// (ErrKeyNotTrusted): trust grows only by `ferry trust add`. A key a
+	// rotation statement retired is refused (ErrRetiredKey).
 	Keys [][]byte
 	// Threshold is the number of distinct trusted keys that must have
-	// signed (default 1).
+	// signed: on the first install it becomes the appliance's; later it
+	// may raise the appliance's for this install, never lower it.
 	Threshold int
 	// Selection chooses optional components.
 	Selection Selection
@@ -110,7 +113,7 @@ func releaseDir(root, version string) string {
 }
 
 // Install verifies the bundle at path against the appliance's trusted keys
-// (and opts.Keys), then installs it as a new release and activates it. A
+// and threshold (or opts.Keys on the first install), then installs it as a new release and activates it. A
 // bundle that fails verification changes nothing but the audit log.
 func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	log := opts.Log
@@ -128,10 +131,11 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := recover(db, opts.Root, log, u); err != nil {
 		return nil, err
 	}
-	trust, err := trustSet(db, opts)
+	host, err := trustSet(db, opts)
 	if err != nil {
-		return nil, err
+		return nil, refuse(db, path, err)
 	}
+	trust := host.TrustSet
 
 	// Signatures and manifest first: a reinstall of the current bundle is
 	// a no-op that needs no more than this.
@@ -216,7 +220,10 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
 		return nil, err
 	}
-	if err := journalRotation(db, txn, rotations); err != nil {
+	if err := journalTrust(db, txn, host.first); err != nil {
+		return nil, err
+	}
+	if err := journalRotation(db, txn, trust, rotations); err != nil {
 		return nil, err
 	}
 	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets}
@@ -238,12 +245,6 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 			return res, fmt.Errorf("%w (rolled back: %s is current again)", err, current)
 		}
 		return res, err
-	}
-	for _, k := range opts.Keys {
-		pk, err := verify.ParsePublicKey(k)
-		if err == nil {
-			_ = db.AddTrust(pk.ID(), k)
-		}
 	}
 	if err := recordLicense(db, lic, m.Version, clock, log); err != nil {
 		return res, err
@@ -505,50 +506,6 @@ func raiseHighest(db *state.DB, version string) error {
 		return nil // an older release re-activated by rollback
 	}
 	return db.SetMark(highestMark, []byte(version))
-}
-
-// trustSet is the appliance's trusted keys plus those given for this
-// install.
-func trustSet(db *state.DB, opts Options) (verify.TrustSet, error) {
-	trust, err := TrustSet(db)
-	if err != nil {
-		return verify.TrustSet{}, err
-	}
-	for _, b := range opts.Keys {
-		k, err := verify.ParsePublicKey(b)
-		if err != nil {
-			return verify.TrustSet{}, err
-		}
-		trust.Keys = append(trust.Keys, k)
-	}
-	if len(trust.Keys) == 0 {
-		return verify.TrustSet{}, fmt.Errorf("%w: add one with `ferry trust add KEY.pub` or give --key on the first install", ErrNoTrust)
-	}
-	// A rotation's threshold is the floor; --threshold may only raise it.
-	trust.Threshold = max(opts.Threshold, trust.Threshold)
-	return trust, nil
-}
-
-// TrustSet is the host's trust: the keys in state.db, and the threshold
-// and sequence number of the rotation statement they come from, if any.
-func TrustSet(db *state.DB) (verify.TrustSet, error) {
-	stored, err := db.Trust()
-	if err != nil {
-		return verify.TrustSet{}, err
-	}
-	var keys []*verify.PublicKey
-	for id, pem := range stored {
-		k, err := verify.ParsePublicKey(pem)
-		if err != nil {
-			return verify.TrustSet{}, fmt.Errorf("trusted key %s in the appliance state: %w", id, err)
-		}
-		keys = append(keys, k)
-	}
-	rot, err := db.TrustRotation()
-	if err != nil {
-		return verify.TrustSet{}, err
-	}
-	return verify.TrustSet{Keys: keys, Threshold: rot.Threshold, Sequence: rot.Sequence}, nil
 }
 
 // refuse records a refused bundle in the audit log, the only trace a

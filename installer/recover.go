@@ -75,6 +75,9 @@ func commit(db *state.DB, txn state.Txn) error {
 		if err := raiseHighest(db, txn.Version); err != nil {
 			return err
 		}
+		if err := keepJournalledTrust(db, txn); err != nil {
+			return err
+		}
 		if err := keepJournalledRotation(db, txn); err != nil {
 			return err
 		}

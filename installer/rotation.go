@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"ferry/installer/state"
 	"ferry/verify"
@@ -20,40 +22,75 @@ type rotationRecord struct {
 	Sequence  int               `json:"sequence"`
 	Threshold int               `json:"threshold"`
 	Keys      map[string][]byte `json:"keys"`
+	// Retired is the key material the statements took out of the trust
+	// set, by material name.
+	Retired map[string]state.RetiredKey `json:"retired,omitempty"`
 }
 
-// rotationTarget is the trust set applied statements end at.
-func rotationTarget(applied []*verify.Rotation) rotationRecord {
+// rotationTarget is the trust set applied statements end at, walked from
+// the set from: every key of a set that the next statement leaves out is
+// retired by it.
+func rotationTarget(from verify.TrustSet, applied []*verify.Rotation) rotationRecord {
 	last := applied[len(applied)-1]
 	keys := make(map[string][]byte, len(last.Keys))
 	for i, k := range last.Keys {
 		keys[k.ID()] = last.KeyData[i]
 	}
-	return rotationRecord{Sequence: last.Sequence, Threshold: last.Threshold, Keys: keys}
+	retired := map[string]state.RetiredKey{}
+	prev := from.Keys
+	for _, r := range applied {
+		for _, k := range prev {
+			if slices.ContainsFunc(r.Keys, k.SharesMaterial) {
+				continue
+			}
+			for _, m := range k.Material() {
+				retired[m] = state.RetiredKey{ID: k.ID(), Sequence: r.Sequence}
+			}
+		}
+		prev = r.Keys
+	}
+	return rotationRecord{Sequence: last.Sequence, Threshold: last.Threshold, Keys: keys, Retired: retired}
 }
 
+// keep puts the set in force. The material retired before stays retired,
+// unless the new set holds it: a statement may bring a key back.
 func (r rotationRecord) keep(db *state.DB) error {
-	return db.RotateTrust(state.TrustRotation{Sequence: r.Sequence, Threshold: r.Threshold}, r.Keys)
+	retired, err := db.RetiredKeys()
+	if err != nil {
+		return err
+	}
+	maps.Copy(retired, r.Retired)
+	for id, pub := range r.Keys {
+		k, err := verify.ParsePublicKey(pub)
+		if err != nil {
+			return fmt.Errorf("key %s of rotation statement %d: %w", id, r.Sequence, err)
+		}
+		for _, m := range k.Material() {
+			delete(retired, m)
+		}
+	}
+	return db.RotateTrust(state.TrustRotation{Sequence: r.Sequence, Threshold: r.Threshold}, r.Keys, retired)
 }
 
-// KeepRotation makes the trust set that rotation statements led to the
-// host's own (`ferry trust rotate`). An install does the same at its
-// commit for the statements its bundle carried: a bundle that is refused,
-// or fails, leaves the host's trust as it was.
-func KeepRotation(db *state.DB, applied []*verify.Rotation) error {
+// KeepRotation makes the trust set that rotation statements, walked from
+// the host's set from, led to the host's own (`ferry trust rotate`). An
+// install does the same at its commit for the statements its bundle
+// carried: a bundle that is refused, or fails, leaves the host's trust as
+// it was.
+func KeepRotation(db *state.DB, from verify.TrustSet, applied []*verify.Rotation) error {
 	if len(applied) == 0 {
 		return nil
 	}
-	return rotationTarget(applied).keep(db)
+	return rotationTarget(from, applied).keep(db)
 }
 
-// journalRotation records where applied statements lead, for the commit of
-// txn; no statements, no record.
-func journalRotation(db *state.DB, txn state.Txn, applied []*verify.Rotation) error {
+// journalRotation records where applied statements lead from the set
+// from, for the commit of txn; no statements, no record.
+func journalRotation(db *state.DB, txn state.Txn, from verify.TrustSet, applied []*verify.Rotation) error {
 	if len(applied) == 0 {
 		return nil
 	}
-	detail, err := json.Marshal(rotationTarget(applied))
+	detail, err := json.Marshal(rotationTarget(from, applied))
 	if err != nil {
 		return err
 	}

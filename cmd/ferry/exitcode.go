@@ -29,6 +29,9 @@ const (
 	exitBadSig     = 12
 	exitThreshold  = 13
 	exitRotation   = 14 // a key rotation statement is refused
+	exitRetired    = 15 // a key a rotation statement retired was given again
+	exitKeyExtend  = 16 // --key names a key the appliance does not trust
+	exitSameKey    = 17 // the same key is trusted in another encoding
 	exitNotBundle  = 20
 	exitManifest   = 21
 	exitTooLarge   = 22
@@ -129,6 +132,9 @@ var exitClasses = []struct {
 	{serve.ErrNotServing, exitNotServing},
 	{rollout.ErrRefused, exitRefused},
 	{supervise.ErrAlreadyRunning, exitRunning},
+	{installer.ErrRetiredKey, exitRetired},
+	{installer.ErrKeyNotTrusted, exitKeyExtend},
+	{installer.ErrSameKey, exitSameKey},
 	{verify.ErrRotation, exitRotation},
 	{bundle.ErrRotationChain, exitRotation},
 	{state.ErrStale, exitRotation},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -53,8 +54,8 @@ func installCommand() *cli.Command {
 		ArgsUsage: "BUNDLE",
 		Flags: []cli.Flag{
 			rootFlag(),
-			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` (needed on the first install; added to the appliance's trust)"},
-			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "number of distinct trusted keys that must have signed"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` of the first install, which becomes the appliance's trust (later: only keys it trusts; add others with ferry trust add)"},
+			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "distinct trusted keys that must have signed: the appliance's from the first install; later it may raise the appliance's for this command, never lower it (ferry trust threshold)"},
 			&cli.StringFlag{Name: "components", Usage: "install only these optional components (comma-separated), with their dependencies"},
 			&cli.StringFlag{Name: "skip", Usage: "leave out these optional components (comma-separated)"},
 			&cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases to keep for rollback"},
@@ -251,9 +252,10 @@ func trustCommand() *cli.Command {
 		Name:  "trust",
 		Usage: "manage the appliance's trusted release keys",
 		Subcommands: []*cli.Command{
-			{Name: "add", Usage: "trust a public key", ArgsUsage: "KEY.pub", Flags: []cli.Flag{rootFlag()}, Action: trustAdd},
-			{Name: "list", Usage: "list trusted keys", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: trustList},
+			{Name: "add", Usage: "trust a public key (audited; never a key a rotation retired)", ArgsUsage: "KEY.pub", Flags: []cli.Flag{rootFlag()}, Action: trustAdd},
+			{Name: "list", Usage: "list trusted keys, the threshold and retired keys", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: trustList},
 			{Name: "remove", Usage: "stop trusting a key", ArgsUsage: "KEYID", Flags: []cli.Flag{rootFlag()}, Action: trustRemove},
+			{Name: "threshold", Usage: "set how many distinct trusted keys must sign every install and update (audited)", ArgsUsage: "N", Flags: []cli.Flag{rootFlag()}, Action: trustThreshold},
 			{Name: "rotate", Usage: "move trust to new keys by rotation statements signed by the keys trusted now (ferry keys rotate)",
 				ArgsUsage: "STATEMENT...", Flags: []cli.Flag{rootFlag()}, Action: trustRotate},
 		},
@@ -268,16 +270,38 @@ func trustAdd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pk, _ := verify.ParsePublicKey(keys[0])
 	db, err := state.Open(c.String("root"), true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.AddTrust(pk.ID(), keys[0]); err != nil {
+	pk, err := installer.AddTrust(db, keys[0])
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "trusted %s key %s\n", pk.Type(), pk.ID())
+	return nil
+}
+
+// trustThreshold sets the appliance's threshold: every later install and
+// update needs that many distinct trusted keys to have signed.
+func trustThreshold(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("trust threshold takes one number")
+	}
+	n, err := strconv.Atoi(c.Args().First())
+	if err != nil || n < 1 {
+		return usageError("trust threshold %q: want a number of at least 1", c.Args().First())
+	}
+	db, err := state.Open(c.String("root"), false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := installer.SetThreshold(db, n); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "every install and update now needs %d distinct trusted keys\n", n)
 	return nil
 }
 
@@ -313,7 +337,7 @@ func trustRotate(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "trust is already at rotation statement %d: nothing to apply\n", trust.Sequence)
 		return nil
 	}
-	if err := installer.KeepRotation(db, applied); err != nil {
+	if err := installer.KeepRotation(db, trust, applied); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "trust rotated from statement %d to %d: %d of %s\n",
@@ -321,9 +345,10 @@ func trustRotate(c *cli.Context) error {
 	return nil
 }
 
-// trustList shows the trusted keys, in the order of their ids, and the
-// rotation statement the trust came from. Its JSON form is an object, so
-// that the sequence and threshold are there for a script to check.
+// trustList shows the trusted keys, in the order of their ids, the
+// threshold, the rotation statement the trust came from, and the keys
+// rotations retired. Its JSON form is an object, so that the sequence and
+// threshold are there for a script to check.
 func trustList(c *cli.Context) error {
 	db, err := state.OpenReadOnly(c.String("root"))
 	if err != nil {
@@ -338,18 +363,31 @@ func trustList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	retired, err := db.RetiredKeys()
+	if err != nil {
+		return err
+	}
 	type row struct {
 		ID   string         `json:"id"`
 		Type verify.KeyType `json:"type"`
+	}
+	type retiredRow struct {
+		// Material names the key material (see verify.PublicKey.Material).
+		Material string `json:"material"`
+		state.RetiredKey
 	}
 	list := struct {
 		Keys []row `json:"keys"`
 		// Sequence is the last rotation statement applied, 0 for none.
 		Sequence int `json:"sequence"`
-		// Threshold is how many of the keys must sign a bundle, at
-		// least (an install's --threshold may ask for more).
+		// Threshold is how many distinct keys must sign every bundle
+		// installed or updated to (an install's --threshold may ask
+		// for more).
 		Threshold int `json:"threshold"`
-	}{Keys: []row{}, Sequence: rot.Sequence, Threshold: max(1, rot.Threshold)}
+		// Retired is the key material rotation statements retired:
+		// never trusted again by --key or trust add.
+		Retired []retiredRow `json:"retired"`
+	}{Keys: []row{}, Sequence: rot.Sequence, Threshold: max(1, rot.Threshold), Retired: []retiredRow{}}
 	for _, id := range slices.Sorted(maps.Keys(keys)) {
 		r := row{ID: id}
 		if pk, err := verify.ParsePublicKey(keys[id]); err == nil {
@@ -357,14 +395,22 @@ func trustList(c *cli.Context) error {
 		}
 		list.Keys = append(list.Keys, r)
 	}
+	for _, m := range slices.Sorted(maps.Keys(retired)) {
+		list.Retired = append(list.Retired, retiredRow{Material: m, RetiredKey: retired[m]})
+	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, list)
 	}
+	w := c.App.Writer
 	for _, r := range list.Keys {
-		fmt.Fprintf(c.App.Writer, "%-11s %s\n", r.Type, r.ID)
+		fmt.Fprintf(w, "%-11s %s\n", r.Type, r.ID)
 	}
+	fmt.Fprintf(w, "threshold: %d of these keys must sign\n", list.Threshold)
 	if rot.Sequence > 0 {
-		fmt.Fprintf(c.App.Writer, "from rotation statement %d: %d of these keys must sign\n", rot.Sequence, rot.Threshold)
+		fmt.Fprintf(w, "from rotation statement %d\n", rot.Sequence)
+	}
+	for _, r := range list.Retired {
+		fmt.Fprintf(w, "retired     %s by rotation statement %d (material %s)\n", r.ID, r.Sequence, r.Material)
 	}
 	return nil
 }
@@ -378,7 +424,7 @@ func trustRemove(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	return db.RemoveTrust(c.Args().First())
+	return installer.RemoveTrust(db, c.Args().First())
 }
 
 func rollbackCommand() *cli.Command {

@@ -93,9 +93,9 @@ func keyDigest(pub []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Marks of the trust set's rotation: the sequence number of the last key
-// rotation statement applied (absent: never rotated) and the threshold it
-// set.
+// Marks of the trust set: the sequence number of the last key rotation
+// statement applied (absent: never rotated) and the threshold in force,
+// set by the first install, `ferry trust threshold` or a rotation.
 const (
 	markTrustSequence  = "trust.sequence"
 	markTrustThreshold = "trust.threshold"
@@ -103,7 +103,7 @@ const (
 
 // TrustRotation is where key rotation has taken the host's trust: the
 // sequence number of the last statement applied (0: none) and the number
-// of distinct trusted keys it requires (0: none set, 1 applies).
+// of distinct trusted keys every bundle requires (0: none set, 1 applies).
 type TrustRotation struct {
 	Sequence  int
 	Threshold int
@@ -141,12 +141,13 @@ func intMark(b *bolt.Bucket, name string) (int, error) {
 	return n, nil
 }
 
-// RotateTrust replaces every trusted key by keys (id to public key) and
-// records the rotation's sequence number and threshold, in one
-// transaction audited as "trust.rotate" with the keys removed and added.
-// A sequence not above the recorded one is ErrStale: trust never moves
-// back to an older set.
-func (db *DB) RotateTrust(to TrustRotation, keys map[string][]byte) error {
+// RotateTrust replaces every trusted key by keys (id to public key),
+// records the rotation's sequence number and threshold, and replaces the
+// record of retired key material by retired, in one transaction audited
+// as "trust.rotate" with the keys removed, added and retired. A sequence
+// not above the recorded one is ErrStale: trust never moves back to an
+// older set.
+func (db *DB) RotateTrust(to TrustRotation, keys map[string][]byte, retired map[string]RetiredKey) error {
 	if to.Sequence < 1 || to.Threshold < 1 || len(keys) == 0 {
 		return fmt.Errorf("rotate trust: %w: sequence %d, threshold %d, %d keys", ErrInvalid, to.Sequence, to.Threshold, len(keys))
 	}
@@ -192,13 +193,167 @@ func (db *DB) RotateTrust(to TrustRotation, keys map[string][]byte) error {
 		if err := marks.Put([]byte(markTrustThreshold), []byte(strconv.Itoa(to.Threshold))); err != nil {
 			return err
 		}
+		newlyRetired, err := putRetired(marks, retired)
+		if err != nil {
+			return err
+		}
 		return appendAudit(tx, now(), "trust.rotate", map[string]string{
 			"from": strconv.Itoa(current), "to": strconv.Itoa(to.Sequence), "threshold": strconv.Itoa(to.Threshold),
-			"removed": strings.Join(removed, ","), "added": strings.Join(added, ","),
+			"removed": strings.Join(removed, ","), "added": strings.Join(added, ","), "retired": strings.Join(newlyRetired, ","),
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("rotate trust to statement %d: %w", to.Sequence, err)
+	}
+	return nil
+}
+
+// markRetiredPrefix starts the names of the marks of retired key
+// material: "trust.retired.<material>" holds "<sequence> <key id>".
+const markRetiredPrefix = "trust.retired."
+
+// RetiredKey is key material a rotation statement took out of the trust
+// set: the id of the key that held it and the statement's sequence
+// number. Such material is never trusted again by --key or `ferry trust
+// add`; only a later rotation statement can bring it back.
+type RetiredKey struct {
+	ID       string `json:"id"`
+	Sequence int    `json:"sequence"`
+}
+
+// RetiredKeys returns the retired key material, by material name (see
+// verify.PublicKey.Material).
+func (db *DB) RetiredKeys() (map[string]RetiredKey, error) {
+	out := map[string]RetiredKey{}
+	err := db.view(func(tx *bolt.Tx) error {
+		marks, err := bucket(tx, bucketMarks)
+		if err != nil {
+			return err
+		}
+		c := marks.Cursor()
+		for k, v := c.Seek([]byte(markRetiredPrefix)); k != nil && strings.HasPrefix(string(k), markRetiredPrefix); k, v = c.Next() {
+			seq, id, ok := strings.Cut(string(v), " ")
+			n, err := strconv.Atoi(seq)
+			if !ok || err != nil || n < 1 || id == "" {
+				return fmt.Errorf("%w: mark %s is %q", ErrCorrupt, k, v)
+			}
+			out[strings.TrimPrefix(string(k), markRetiredPrefix)] = RetiredKey{ID: id, Sequence: n}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the retired keys: %w", err)
+	}
+	return out, nil
+}
+
+// putRetired replaces the retired marks by retired and returns the ids of
+// the keys retired that were not before, sorted.
+func putRetired(marks *bolt.Bucket, retired map[string]RetiredKey) ([]string, error) {
+	var old [][]byte
+	had := map[string]bool{}
+	c := marks.Cursor()
+	for k, _ := c.Seek([]byte(markRetiredPrefix)); k != nil && strings.HasPrefix(string(k), markRetiredPrefix); k, _ = c.Next() {
+		old = append(old, clone(k))
+		had[strings.TrimPrefix(string(k), markRetiredPrefix)] = true
+	}
+	for _, k := range old {
+		if err := marks.Delete(k); err != nil {
+			return nil, err
+		}
+	}
+	var ids []string
+	for m, r := range retired {
+		if m == "" || r.ID == "" || r.Sequence < 1 {
+			return nil, fmt.Errorf("%w: retired key %q: %+v", ErrInvalid, m, r)
+		}
+		if err := marks.Put([]byte(markRetiredPrefix+m), []byte(strconv.Itoa(r.Sequence)+" "+r.ID)); err != nil {
+			return nil, err
+		}
+		if !had[m] {
+			ids = append(ids, r.ID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// SetTrustThreshold records how many distinct trusted keys must sign
+// every bundle the host verifies, audited as "trust.threshold" with the
+// old and the new value. Setting the value in force changes nothing and
+// writes no audit entry. Whether the keys can meet it is the caller's to
+// check: this package does not read keys.
+func (db *DB) SetTrustThreshold(n int) error {
+	if n < 1 {
+		return fmt.Errorf("set the trust threshold: %w: %d, want at least 1", ErrInvalid, n)
+	}
+	err := db.update(func(tx *bolt.Tx) error {
+		marks, err := bucket(tx, bucketMarks)
+		if err != nil {
+			return err
+		}
+		old, err := intMark(marks, markTrustThreshold)
+		if err != nil {
+			return err
+		}
+		if max(old, 1) == n {
+			return nil
+		}
+		if err := marks.Put([]byte(markTrustThreshold), []byte(strconv.Itoa(n))); err != nil {
+			return err
+		}
+		return appendAudit(tx, now(), "trust.threshold", map[string]string{"from": strconv.Itoa(max(old, 1)), "to": strconv.Itoa(n)})
+	})
+	if err != nil {
+		return fmt.Errorf("set the trust threshold to %d: %w", n, err)
+	}
+	return nil
+}
+
+// FirstTrust makes keys (id to public key) the host's trust and threshold
+// its threshold, in one transaction audited as "trust.add" per key and
+// "trust.threshold", when the host trusts no key; on a host that trusts
+// keys it does nothing. It is the first install's: its keys and
+// --threshold set up the host's trust, once.
+func (db *DB) FirstTrust(keys map[string][]byte, threshold int) error {
+	if len(keys) == 0 || threshold < 1 {
+		return fmt.Errorf("set up trust: %w: %d keys, threshold %d", ErrInvalid, len(keys), threshold)
+	}
+	err := db.update(func(tx *bolt.Tx) error {
+		b, err := bucket(tx, bucketTrust)
+		if err != nil {
+			return err
+		}
+		if k, _ := b.Cursor().First(); k != nil {
+			return nil
+		}
+		at := now()
+		for _, id := range slices.Sorted(maps.Keys(keys)) {
+			if id == "" || len(keys[id]) == 0 {
+				return fmt.Errorf("%w: an empty key or key id", ErrInvalid)
+			}
+			if err := b.Put([]byte(id), keys[id]); err != nil {
+				return err
+			}
+			if err := appendAudit(tx, at, "trust.add", map[string]string{"id": id, "sha256": keyDigest(keys[id])}); err != nil {
+				return err
+			}
+		}
+		marks, err := bucket(tx, bucketMarks)
+		if err != nil {
+			return err
+		}
+		old, err := intMark(marks, markTrustThreshold)
+		if err != nil || max(old, 1) == threshold {
+			return err
+		}
+		if err := marks.Put([]byte(markTrustThreshold), []byte(strconv.Itoa(threshold))); err != nil {
+			return err
+		}
+		return appendAudit(tx, at, "trust.threshold", map[string]string{"from": strconv.Itoa(max(old, 1)), "to": strconv.Itoa(threshold)})
+	})
+	if err != nil {
+		return fmt.Errorf("set up trust: %w", err)
 	}
 	return nil
 }

@@ -77,8 +77,12 @@ func TestRotateTrust(t *testing.T) {
 		t.Fatalf("before any rotation: %+v, %v", tr, err)
 	}
 	to := TrustRotation{Sequence: 2, Threshold: 2}
-	if err := db.RotateTrust(to, map[string][]byte{"kept": []byte("kept key"), "new": []byte("new key")}); err != nil {
+	retired := map[string]RetiredKey{"material-of-old": {ID: "old", Sequence: 2}}
+	if err := db.RotateTrust(to, map[string][]byte{"kept": []byte("kept key"), "new": []byte("new key")}, retired); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := db.RetiredKeys(); err != nil || len(got) != 1 || got["material-of-old"] != retired["material-of-old"] {
+		t.Errorf("retired keys recorded as %+v, %v; want %+v", got, err, retired)
 	}
 	keys, err := db.Trust()
 	if err != nil {
@@ -91,7 +95,7 @@ func TestRotateTrust(t *testing.T) {
 		t.Errorf("rotation recorded as %+v, %v; want %+v", tr, err, to)
 	}
 	for _, seq := range []int{1, 2} {
-		err := db.RotateTrust(TrustRotation{Sequence: seq, Threshold: 1}, map[string][]byte{"old": []byte("old key")})
+		err := db.RotateTrust(TrustRotation{Sequence: seq, Threshold: 1}, map[string][]byte{"old": []byte("old key")}, nil)
 		if !errors.Is(err, ErrStale) {
 			t.Errorf("rotation back to statement %d: %v, want ErrStale", seq, err)
 		}
@@ -104,7 +108,36 @@ func TestRotateTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := entries[len(entries)-1]
-	if last.Event != "trust.rotate" || last.Fields["removed"] != "old" || last.Fields["added"] != "new" || last.Fields["to"] != "2" {
+	if last.Event != "trust.rotate" || last.Fields["removed"] != "old" || last.Fields["added"] != "new" || last.Fields["to"] != "2" || last.Fields["retired"] != "old" {
 		t.Errorf("audit entry %+v", last)
+	}
+}
+
+func TestSetTrustThreshold(t *testing.T) {
+	_, db := newRoot(t)
+	if err := db.SetTrustThreshold(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetTrustThreshold(0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("threshold 0: %v, want ErrInvalid", err)
+	}
+	if err := db.SetTrustThreshold(2); err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := db.TrustRotation(); err != nil || tr.Threshold != 2 {
+		t.Errorf("threshold recorded as %+v, %v", tr, err)
+	}
+	entries, err := db.AuditLog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, e := range entries {
+		if e.Event == "trust.threshold" {
+			changes = append(changes, e.Fields["from"]+">"+e.Fields["to"])
+		}
+	}
+	if strings.Join(changes, " ") != "1>2" {
+		t.Errorf("audited threshold changes %q, want only 1>2", changes)
 	}
 }
