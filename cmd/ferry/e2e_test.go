@@ -54,6 +54,7 @@ func TestScripts(t *testing.T) {
 			"regionat":   cmdRegionAt,
 			"runexe":     cmdRunExe,
 			"boltput":    cmdBoltPut,
+			"samekey":    cmdSameKey,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
