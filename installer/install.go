@@ -113,8 +113,9 @@ func releaseDir(root, version string) string {
 }
 
 // Install verifies the bundle at path against the appliance's trusted keys
-// and threshold (or opts.Keys on the first install), then installs it as a new release and activates it. A
-// bundle that fails verification changes nothing but the audit log.
+// and threshold (opts.Keys on the first install), then installs it as a
+// new release and activates it. A bundle that fails verification changes
+// nothing but the audit log.
 func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	log := opts.Log
 	if log == nil {

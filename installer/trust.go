@@ -75,6 +75,11 @@ func trustSet(db *state.DB, opts Options) (installTrust, error) {
 		if err := notRetired(k, retired); err != nil {
 			return installTrust{}, err
 		}
+		for _, g := range given {
+			if g.ID() != k.ID() && g.SharesMaterial(k) {
+				return installTrust{}, fmt.Errorf("%w: --key %s and --key %s are one key in two encodings: give it once", ErrSameKey, g, k)
+			}
+		}
 		given = append(given, k)
 	}
 	ht := installTrust{TrustSet: host}

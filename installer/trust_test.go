@@ -262,4 +262,10 @@ func TestTrustAddSameKeyTwoEncodings(t *testing.T) {
 	if err := SetThreshold(db, 2); err == nil {
 		t.Error("threshold 2 of one key was accepted")
 	}
+	// Nor as the first install's keys.
+	dir := t.TempDir()
+	b := buildSigned(t, dir, "1.0.0", newKey(t), 4<<10)
+	if _, err := Install(context.Background(), b.path, Options{Root: filepath.Join(dir, "root"), Keys: [][]byte{pemKey, pgpKey, b.pub}}); !errors.Is(err, ErrSameKey) {
+		t.Errorf("first install given one key in two encodings: %v, want ErrSameKey", err)
+	}
 }
