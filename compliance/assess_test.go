@@ -298,7 +298,8 @@ func TestRotatedTrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.RotateTrust(state.TrustRotation{Sequence: 1, Threshold: 1}, map[string][]byte{pk.ID(): nextPub}, nil); err != nil {
+	retired := map[string]state.RetiredKey{"material-of-the-old-key": {ID: "the-old-key", Sequence: 1}}
+	if err := db.RotateTrust(state.TrustRotation{Sequence: 1, Threshold: 1}, map[string][]byte{pk.ID(): nextPub}, retired); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -306,15 +307,24 @@ func TestRotatedTrust(t *testing.T) {
 	if len(ev.Trust) != 1 || ev.Trust[0].ID != pk.ID() || ev.Trust[0].Rotation != 1 || ev.Trust[0].Added.IsZero() {
 		t.Fatalf("trust evidence after a rotation: %+v", ev.Trust)
 	}
-	found := false
+	if ev.TrustThreshold != 1 || len(ev.Retired) != 1 || ev.Retired[0] != (RetiredKey{Material: "material-of-the-old-key", ID: "the-old-key", Rotation: 1}) {
+		t.Fatalf("threshold %d and retired keys %+v after a rotation", ev.TrustThreshold, ev.Retired)
+	}
+	found, foundRetired := false, false
 	for _, f := range fs {
 		for _, it := range f.Evidence {
 			if strings.Contains(it.Description, "handed trust by key rotation statement 1") {
 				found = true
 			}
+			if strings.Contains(it.Description, "key the-old-key (material material-of-the-old-key) was retired by key rotation statement 1") {
+				foundRetired = true
+			}
 		}
 	}
 	if !found {
 		t.Error("no finding names the rotation that brought the key in")
+	}
+	if !foundRetired {
+		t.Error("no finding names the key the rotation retired")
 	}
 }

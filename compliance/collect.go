@@ -99,6 +99,18 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 	if err != nil {
 		return err
 	}
+	rot, err := db.TrustRotation()
+	if err != nil {
+		return err
+	}
+	ev.TrustThreshold = max(1, rot.Threshold)
+	retired, err := db.RetiredKeys()
+	if err != nil {
+		return err
+	}
+	for _, m := range slices.Sorted(maps.Keys(retired)) {
+		ev.Retired = append(ev.Retired, RetiredKey{Material: m, ID: retired[m].ID, Rotation: retired[m].Sequence})
+	}
 	added := map[string]time.Time{}
 	rotated := map[string]TrustKey{} // keys a rotation statement brought in, by id
 	for _, e := range log {

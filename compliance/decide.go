@@ -263,6 +263,12 @@ func trustEvidence(ev *Evidence, f *finder) {
 		}
 		f.examine(k.Added, "trusted %s key %s (key file SHA-256 %s)", k.Type, k.ID, k.SHA256)
 	}
+	if len(ev.Trust) > 0 {
+		f.examine(ev.Collected, "every install and update needs valid signatures by %d distinct trusted keys (two encodings of one key count once), a threshold kept by the appliance and changed only by `ferry trust threshold` or a rotation statement, both audited", max(1, ev.TrustThreshold))
+	}
+	for _, r := range ev.Retired {
+		f.examine(ev.Collected, "key %s (material %s) was retired by key rotation statement %d and is not trusted again by --key, an installer's keys or `ferry trust add`", r.ID, r.Material, r.Rotation)
+	}
 }
 
 // releasesVerified fails for any release not installed from a verified

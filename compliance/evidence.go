@@ -19,8 +19,14 @@ type Evidence struct {
 	Host string `json:"host,omitempty"`
 	Tool Tool   `json:"tool"`
 	// Files are the modes and owners of the root and its parts.
-	Files      []FileInfo    `json:"files"`
-	Trust      []TrustKey    `json:"trust"`
+	Files []FileInfo `json:"files"`
+	Trust []TrustKey `json:"trust"`
+	// TrustThreshold is how many distinct trusted keys must sign every
+	// install and update, as the appliance stores it.
+	TrustThreshold int `json:"trustThreshold"`
+	// Retired is the key material rotation statements retired, which the
+	// appliance never trusts again unless a later statement names it.
+	Retired    []RetiredKey  `json:"retiredKeys,omitempty"`
 	Current    string        `json:"current,omitempty"`
 	Releases   []Release     `json:"releases"`
 	Txns       []Txn         `json:"transactions"`
@@ -72,6 +78,13 @@ type TrustKey struct {
 	Rotation int `json:"rotation,omitempty"`
 	// Problem says why the key cannot be used, if it cannot.
 	Problem string `json:"problem,omitempty"`
+}
+
+// RetiredKey is key material a rotation statement retired.
+type RetiredKey struct {
+	Material string `json:"material"` // SHA-256 of the key's PKIX DER encoding
+	ID       string `json:"id"`       // the key that held it
+	Rotation int    `json:"rotation"` // the statement's sequence number
 }
 
 // Release is one release kept on the appliance and how it was verified.
