@@ -47,7 +47,9 @@ type derived struct {
 	// keys are the trusted key ids, each with the SHA-256 of its key when
 	// the chain records it ("" for keys a rotation added, whose id is
 	// itself a digest of the key).
-	keys      map[string]string
+	keys map[string]string
+	// retired are the ids of the keys whose material rotations retired.
+	retired   map[string]bool
 	sequence  int
 	threshold int
 	current   string
@@ -71,6 +73,12 @@ func (d *derived) apply(e state.AuditEntry) error {
 		}
 		for _, id := range splitIDs(f["added"]) {
 			d.keys[id] = ""
+		}
+		for _, id := range splitIDs(f["restored"]) {
+			delete(d.retired, id)
+		}
+		for _, id := range splitIDs(f["retired"]) {
+			d.retired[id] = true
 		}
 		var err error
 		if d.sequence, err = strconv.Atoi(f["to"]); err != nil {
@@ -128,10 +136,11 @@ func splitIDs(s string) []string {
 // VerifyDerived replays the audit log (which the caller has verified) and
 // compares the state it leads to with what state.db holds: the trusted
 // keys (by id, and by SHA-256 where the log records it), the rotation
-// sequence and threshold, the current release, the highest version ever
-// committed, and the latest time the host has seen (never below what a
-// clock.behind entry recorded, unless a clock.reset came after). It
-// returns a *DivergedError listing every difference.
+// sequence and threshold, the keys rotations retired, the current
+// release, the highest version ever committed, and the latest time the
+// host has seen (never below what a clock.behind entry recorded, unless a
+// clock.reset came after). It returns a *DivergedError listing every
+// difference.
 //
 // The chain shows that no entry was changed; this shows that no state was
 // changed without an entry, so a key added or a release switched by
@@ -141,7 +150,7 @@ func VerifyDerived(db *state.DB) error {
 	if err != nil {
 		return err
 	}
-	d := &derived{keys: map[string]string{}}
+	d := &derived{keys: map[string]string{}, retired: map[string]bool{}}
 	for _, e := range log {
 		if err := d.apply(e); err != nil {
 			return &DivergedError{Differences: []string{"the audit log cannot be replayed: " + err.Error()}}
@@ -175,6 +184,24 @@ func VerifyDerived(db *state.DB) error {
 	}
 	if rot.Sequence != d.sequence || rot.Threshold != d.threshold {
 		diffs = append(diffs, fmt.Sprintf("the trust is at rotation %d with threshold %d, the audit log says rotation %d with threshold %d", rot.Sequence, rot.Threshold, d.sequence, d.threshold))
+	}
+	retired, err := db.RetiredKeys()
+	if err != nil {
+		return err
+	}
+	retiredIDs := map[string]bool{}
+	for _, r := range retired {
+		retiredIDs[r.ID] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(retiredIDs)) {
+		if !d.retired[id] {
+			diffs = append(diffs, fmt.Sprintf("key %s is retired but no audit entry retired it", id))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(d.retired)) {
+		if !retiredIDs[id] {
+			diffs = append(diffs, fmt.Sprintf("key %s is retired by the audit log but not in state.db", id))
+		}
 	}
 	current, err := db.Current()
 	if err != nil {

@@ -116,3 +116,39 @@ func verifyDerivedAt(t *testing.T, root string) error {
 	}
 	return VerifyDerived(db)
 }
+
+// TestVerifyDerivedFindsUnretiredKey: deleting the record that a rotation
+// retired a key, with a bbolt tool, so that --key would take it again, is
+// found by audit --verify.
+func TestVerifyDerivedFindsUnretiredKey(t *testing.T) {
+	root, old, _ := rotatedHost(t, t.TempDir())
+	bdb, err := bolt.Open(filepath.Join(root, "state.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		marks := tx.Bucket([]byte("marks"))
+		var names [][]byte
+		c := marks.Cursor()
+		for k, _ := c.Seek([]byte("trust.retired.")); k != nil && strings.HasPrefix(string(k), "trust.retired."); k, _ = c.Next() {
+			names = append(names, append([]byte(nil), k...))
+		}
+		if len(names) == 0 {
+			return errors.New("no retired key recorded")
+		}
+		for _, k := range names {
+			if err := marks.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = verifyDerivedAt(t, root)
+	if !errors.Is(err, ErrStateDiverged) || !strings.Contains(err.Error(), "key "+keyID(t, old)+" is retired by the audit log but not in state.db") {
+		t.Fatalf("got %v, want a divergence naming the retired key", err)
+	}
+}

@@ -74,6 +74,9 @@ func rotatedHost(t *testing.T, dir string) (root string, old, new *ecdsa.Private
 	if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, new)}) || seq != 1 {
 		t.Fatalf("after the rotation the host trusts %v at %d", ids, seq)
 	}
+	if err := verifyDerivedAt(t, root); err != nil {
+		t.Fatalf("the audit log does not lead to the rotated trust: %v", err)
+	}
 	return root, old, new
 }
 
@@ -139,6 +142,9 @@ func TestRetiredKeyViaEmbeddedKeys(t *testing.T) {
 	}
 	if c := current(t, root); c != "1.1.0" {
 		t.Errorf("current %s, want 1.1.0", c)
+	}
+	if err := verifyDerivedAt(t, root); err != nil {
+		t.Errorf("the audit log does not lead to the host's trust: %v", err)
 	}
 }
 
@@ -217,6 +223,9 @@ func TestStoredThreshold(t *testing.T) {
 	three := buildSignedBy(t, filepath.Join(dir, "three"), "1.2.0", "", b)
 	if _, err := Install(context.Background(), three, Options{Root: root}); err != nil {
 		t.Fatalf("after trust threshold 1: %v", err)
+	}
+	if err := verifyDerivedAt(t, root); err != nil {
+		t.Errorf("the audit log does not lead to the host's threshold: %v", err)
 	}
 }
 

@@ -193,13 +193,14 @@ func (db *DB) RotateTrust(to TrustRotation, keys map[string][]byte, retired map[
 		if err := marks.Put([]byte(markTrustThreshold), []byte(strconv.Itoa(to.Threshold))); err != nil {
 			return err
 		}
-		newlyRetired, err := putRetired(marks, retired)
+		newlyRetired, restored, err := putRetired(marks, retired)
 		if err != nil {
 			return err
 		}
 		return appendAudit(tx, now(), "trust.rotate", map[string]string{
 			"from": strconv.Itoa(current), "to": strconv.Itoa(to.Sequence), "threshold": strconv.Itoa(to.Threshold),
-			"removed": strings.Join(removed, ","), "added": strings.Join(added, ","), "retired": strings.Join(newlyRetired, ","),
+			"removed": strings.Join(removed, ","), "added": strings.Join(added, ","),
+			"retired": strings.Join(newlyRetired, ","), "restored": strings.Join(restored, ","),
 		})
 	})
 	if err != nil {
@@ -248,34 +249,41 @@ func (db *DB) RetiredKeys() (map[string]RetiredKey, error) {
 }
 
 // putRetired replaces the retired marks by retired and returns the ids of
-// the keys retired that were not before, sorted.
-func putRetired(marks *bolt.Bucket, retired map[string]RetiredKey) ([]string, error) {
-	var old [][]byte
-	had := map[string]bool{}
+// the keys retired that were not before, and of those no longer retired
+// (a statement named them again), each sorted.
+func putRetired(marks *bolt.Bucket, retired map[string]RetiredKey) (newly, restored []string, err error) {
+	had := map[string]string{} // material to id
 	c := marks.Cursor()
-	for k, _ := c.Seek([]byte(markRetiredPrefix)); k != nil && strings.HasPrefix(string(k), markRetiredPrefix); k, _ = c.Next() {
-		old = append(old, clone(k))
-		had[strings.TrimPrefix(string(k), markRetiredPrefix)] = true
+	for k, v := c.Seek([]byte(markRetiredPrefix)); k != nil && strings.HasPrefix(string(k), markRetiredPrefix); k, v = c.Next() {
+		_, id, _ := strings.Cut(string(v), " ")
+		had[strings.TrimPrefix(string(k), markRetiredPrefix)] = id
 	}
-	for _, k := range old {
-		if err := marks.Delete(k); err != nil {
-			return nil, err
+	for m := range had {
+		if err := marks.Delete([]byte(markRetiredPrefix + m)); err != nil {
+			return nil, nil, err
 		}
 	}
-	var ids []string
+	stillRetired := map[string]bool{}
 	for m, r := range retired {
-		if m == "" || r.ID == "" || r.Sequence < 1 {
-			return nil, fmt.Errorf("%w: retired key %q: %+v", ErrInvalid, m, r)
+		if m == "" || r.ID == "" || strings.Contains(r.ID, " ") || r.Sequence < 1 {
+			return nil, nil, fmt.Errorf("%w: retired key %q: %+v", ErrInvalid, m, r)
 		}
 		if err := marks.Put([]byte(markRetiredPrefix+m), []byte(strconv.Itoa(r.Sequence)+" "+r.ID)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if !had[m] {
-			ids = append(ids, r.ID)
+		stillRetired[r.ID] = true
+		if _, ok := had[m]; !ok {
+			newly = append(newly, r.ID)
 		}
 	}
-	slices.Sort(ids)
-	return slices.Compact(ids), nil
+	for _, id := range had {
+		if !stillRetired[id] {
+			restored = append(restored, id)
+		}
+	}
+	slices.Sort(newly)
+	slices.Sort(restored)
+	return slices.Compact(newly), slices.Compact(restored), nil
 }
 
 // SetTrustThreshold records how many distinct trusted keys must sign
