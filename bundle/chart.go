@@ -148,10 +148,8 @@ func parseChartYAML(data []byte) (*chartMeta, error) {
 	switch {
 	case m.APIVersion != "v1" && m.APIVersion != "v2":
 		return nil, fmt.Errorf("Chart.yaml: apiVersion %q: must be v2 (Helm 3) or v1", m.APIVersion)
-	case m.Name == "":
-		return nil, errors.New("Chart.yaml: name is required")
-	case !chartNameRE.MatchString(m.Name) || len(m.Name) > 250:
-		return nil, fmt.Errorf("Chart.yaml: name %q: use lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit", m.Name)
+	case checkChartName(m.Name) != nil:
+		return nil, fmt.Errorf("Chart.yaml: %w", checkChartName(m.Name))
 	case m.Version == "":
 		return nil, errors.New("Chart.yaml: version is required")
 	}

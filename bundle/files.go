@@ -3,10 +3,8 @@ package bundle
 import (
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"strconv"
-	"strings"
 )
 
 // DefaultFileMode is the mode of a file whose spec gives none.
@@ -31,26 +29,4 @@ func FileMode(s string) (fs.FileMode, error) {
 		return 0, fmt.Errorf("invalid file mode %q: %w", s, err)
 	}
 	return fs.FileMode(v), nil
-}
-
-// checkFileDest checks a FileSpec destination: a clean relative slash path
-// inside the release directory, so that installing it can never write
-// anywhere else.
-func checkFileDest(dest string) error {
-	const hint = "write a relative path inside the release directory, such as bin/api"
-	switch {
-	case dest == "":
-		return fmt.Errorf("is required: %s", hint)
-	case strings.HasPrefix(dest, "/"):
-		return fmt.Errorf("%q is absolute: %s", dest, hint)
-	case strings.Contains(dest, `\`):
-		return fmt.Errorf("%q contains a backslash: separate directories with /", dest)
-	case dest == ".." || strings.HasPrefix(dest, "../") || strings.HasSuffix(dest, "/..") || strings.Contains(dest, "/../"):
-		return fmt.Errorf("%q leaves the release directory: %s", dest, hint)
-	case dest == ".":
-		return fmt.Errorf("names the release directory itself: %s", hint)
-	case path.Clean(dest) != dest:
-		return fmt.Errorf("%q is not a clean path (write %q): %s", dest, path.Clean(dest), hint)
-	}
-	return nil
 }

@@ -415,9 +415,6 @@ func (m *Manifest) check() error {
 			if err := need("component "+c.Name+" file "+f.Dest, f.Digest); err != nil {
 				return err
 			}
-			if !isCleanRelPath(f.Dest) {
-				return fmt.Errorf("component %s: file destination %q must be a clean relative path", c.Name, f.Dest)
-			}
 		}
 		for _, ch := range c.Charts {
 			if err := need("component "+c.Name+" chart "+ch.Name, ch.Digest); err != nil {
@@ -429,6 +426,9 @@ func (m *Manifest) check() error {
 				}
 			}
 		}
+	}
+	if err := m.checkNames(); err != nil {
+		return err
 	}
 	specs := make([]ComponentSpec, len(m.Components))
 	for i, c := range m.Components {

@@ -172,12 +172,8 @@ func (v *specValidator) license(l *LicenseSpec) {
 
 // name checks a bundle, component or service name.
 func (v *specValidator) name(field, s string) bool {
-	switch {
-	case s == "":
-		v.errorf(field, "is required")
-		return false
-	case len(s) > maxSpecNameLen || !specNameRE.MatchString(s):
-		v.errorf(field, "%q is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most %d characters", s, maxSpecNameLen)
+	if err := checkName(s); err != nil {
+		v.errorf(field, "%v", err)
 		return false
 	}
 	return true
@@ -261,15 +257,11 @@ func (v *specValidator) component(f string, c *ComponentSpec, dests, services ma
 	databases := make(map[string]string)
 	for i, m := range c.Migrations {
 		mf := fmt.Sprintf("%s.migrations[%d]", f, i)
-		switch {
-		case m.Database == "":
-			v.errorf(mf+".database", "is required: the logical database these migrations apply to, such as app")
-		case !databaseNameRE.MatchString(m.Database):
-			v.errorf(mf+".database", "%q is not a valid database name: use lowercase letters, digits and _, starting with a letter", m.Database)
-		default:
-			if prev, dup := databases[m.Database]; dup {
-				v.errorf(mf+".database", "database %q already has migrations in %s: keep one directory per database", m.Database, prev)
-			}
+		if err := checkDatabaseName(m.Database); err != nil {
+			v.errorf(mf+".database", "%v", err)
+		} else if prev, dup := databases[m.Database]; dup {
+			v.errorf(mf+".database", "database %q already has migrations in %s: keep one directory per database", m.Database, prev)
+		} else {
 			databases[m.Database] = mf
 		}
 		if p, ok := v.path(mf+".path", m.Path, specDir); ok {
@@ -378,12 +370,10 @@ func (v *specValidator) fileSpec(f string, fl FileSpec, dests map[string]string)
 // destConflicts reports a file whose destination is a directory of another
 // file's destination ("bin" and "bin/api"): both cannot exist.
 func (v *specValidator) destConflicts(dests map[string]string) {
+	isDest := func(d string) bool { _, ok := dests[d]; return ok }
 	for _, dest := range slices.Sorted(maps.Keys(dests)) {
-		field := dests[dest]
-		for dir := filepath.ToSlash(filepath.Dir(dest)); dir != "." && dir != "/"; dir = filepath.ToSlash(filepath.Dir(dir)) {
-			if other, ok := dests[dir]; ok {
-				v.errorf(field, "%q is inside %q, which %s writes as a file", dest, dir, other)
-			}
+		if dir, ok := fileInsideFile(dest, isDest); ok {
+			v.errorf(dests[dest], "%q is inside %q, which %s writes as a file", dest, dir, dests[dir])
 		}
 	}
 }

@@ -465,3 +465,25 @@ func TestParseSpecServiceAccount(t *testing.T) {
 		t.Fatalf("no user: got user %q, group %q", svc.User, svc.Group)
 	}
 }
+
+// TestSpecReservedDest: a files: entry whose destination is one of the
+// names ferry keeps for itself in a release (.ferry/services/x.json would
+// have installed a service definition that plan and inspect never
+// showed) is refused at build, with the file and line of the entry.
+func TestSpecReservedDest(t *testing.T) {
+	for _, dest := range []string{".ferry/services/x.json", ".ferry", "bin/.ferry-tmp-123", ".ferryrc"} {
+		t.Run(dest, func(t *testing.T) {
+			text := strings.Replace(validSpecText(t), "dest: bin/api", "dest: "+dest, 1)
+			_, err := ParseSpec([]byte(text), "ferry.yaml", specTree(t))
+			var found *SpecError
+			for _, e := range specErrors(t, err) {
+				if e.Field == "components[2].files[0].dest" && strings.Contains(e.Msg, "ferry's own") {
+					found = e
+				}
+			}
+			if found == nil || found.Line != 22 || found.File != "ferry.yaml" {
+				t.Fatalf("got %v (%+v), want ferry.yaml:22 components[2].files[0].dest refused as reserved", err, found)
+			}
+		})
+	}
+}

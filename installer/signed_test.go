@@ -1,0 +1,146 @@
+package installer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ferry/bundle"
+)
+
+// craftSigned rewrites the manifest of bundle b with edit and signs the
+// result with priv alone, as a vendor whose key the host trusts (or a
+// thief of that key) could: everything else of the bundle is kept.
+func craftSigned(t *testing.T, b testBundle, priv *ecdsa.PrivateKey, name string, edit func(m *bundle.Manifest)) string {
+	t.Helper()
+	data, err := os.ReadFile(b.path)
+	must(t, err)
+	type entry struct {
+		name string
+		data []byte
+	}
+	var entries []entry
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		body, err := io.ReadAll(tr)
+		must(t, err)
+		entries = append(entries, entry{hdr.Name, body})
+	}
+	m, err := bundle.ParseManifest(entries[0].data)
+	must(t, err)
+	edit(m)
+	raw, err := m.Marshal()
+	must(t, err)
+	sig, err := signerOf(t, priv).Sign(raw)
+	must(t, err)
+	out := []entry{{bundle.ManifestPath, raw}, {sig.FileName(), sig.Data}}
+	for _, e := range entries[1:] {
+		if !strings.HasPrefix(e.name, "signatures/") {
+			out = append(out, e)
+		}
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range out {
+		must(t, tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.data))}))
+		_, err := tw.Write(e.data)
+		must(t, err)
+	}
+	must(t, tw.Close())
+	path := filepath.Join(filepath.Dir(b.path), name+".ferry")
+	must(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	return path
+}
+
+// component returns the named component of m, for editing.
+func component(t *testing.T, m *bundle.Manifest, name string) *bundle.Component {
+	t.Helper()
+	for i := range m.Components {
+		if m.Components[i].Name == name {
+			return &m.Components[i]
+		}
+	}
+	t.Fatalf("no component %s", name)
+	return nil
+}
+
+// refusedUnwritten checks that a crafted bundle signed by a trusted key is
+// refused by verify and by install as a malformed manifest, and that the
+// install wrote nothing: no release directory, nothing named "escape"
+// anywhere under dir.
+func refusedUnwritten(t *testing.T, dir, root, path string, pub []byte) {
+	t.Helper()
+	trust := trustOf(t, pub)
+	if _, err := bundle.VerifyFile(context.Background(), path, bundle.VerifyOptions{Trust: trust}); !errors.Is(err, bundle.ErrMalformedManifest) {
+		t.Errorf("verify: got %v, want %v", err, bundle.ErrMalformedManifest)
+	}
+	_, err := Install(context.Background(), path, Options{Root: root, Keys: [][]byte{pub}})
+	if !errors.Is(err, bundle.ErrMalformedManifest) {
+		t.Errorf("install: got %v, want %v", err, bundle.ErrMalformedManifest)
+	}
+	if _, err := os.Stat(filepath.Join(root, "releases")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused bundle left a releases directory (%v)", err)
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), "escape") {
+			t.Errorf("written: %s", p)
+		}
+		return nil
+	})
+}
+
+// TestSignedReservedDest: a manifest signed by a trusted key whose file
+// is placed at .ferry/services/evil.json, ferry's own directory in a
+// release, is refused by verify and install; nothing is written.
+func TestSignedReservedDest(t *testing.T) {
+	dir := t.TempDir()
+	key := newKey(t)
+	b := buildBundle(t, dir, "1.0.0", key)
+	path := craftSigned(t, b, key, "reserved", func(m *bundle.Manifest) {
+		c := component(t, m, "api")
+		f := c.Files[0]
+		f.Dest = ".ferry/services/escape.json"
+		c.Files = append(c.Files, f)
+	})
+	refusedUnwritten(t, dir, filepath.Join(dir, "root"), path, b.pub)
+}
+
+// TestSignedTraversalNames: every name in a signed manifest that becomes
+// a path on the host is checked at verify time by the rule the build
+// applies; one that leads out of its directory is refused by verify and
+// install, although a trusted key signed it, and nothing is written.
+func TestSignedTraversalNames(t *testing.T) {
+	const up = "../../../../../../escape"
+	cases := map[string]func(m *bundle.Manifest){
+		"service":   func(m *bundle.Manifest) { component(t, m, "api").Services[0].Name = up },
+		"database":  func(m *bundle.Manifest) { component(t, m, "database").Migrations[0].Database = up },
+		"chart":     func(m *bundle.Manifest) { component(t, m, "charts").Charts[0].Name = up },
+		"file dest": func(m *bundle.Manifest) { component(t, m, "api").Files[0].Dest = up },
+		"component": func(m *bundle.Manifest) { component(t, m, "api").Name = up },
+	}
+	dir := t.TempDir()
+	key := newKey(t)
+	b := buildBundle(t, dir, "1.0.0", key)
+	for name, edit := range cases {
+		t.Run(name, func(t *testing.T) {
+			// The root is deep in sub so that an escape lands where the
+			// walk finds it.
+			sub := t.TempDir()
+			path := craftSigned(t, b, key, strings.ReplaceAll(name, " ", "-"), edit)
+			refusedUnwritten(t, sub, filepath.Join(sub, "a", "b", "c", "root"), path, b.pub)
+		})
+	}
+}
