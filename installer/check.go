@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -77,18 +78,24 @@ func Check(ctx context.Context, root string) ([]Drift, error) {
 }
 
 // checkRelease compares one release directory with its manifest: every
-// file's content and mode, and files that no component put there.
+// file's content and mode, and anything else in the directory, ferry's
+// reserved names included: an install places only the signed files (and
+// the directories that hold them), so whatever else is there, a service
+// definition under .ferry as much as a stray binary, is drift.
 func checkRelease(root string, r state.Release) ([]Drift, error) {
 	m, err := parseStored(r)
 	if err != nil {
 		return nil, err
 	}
 	dir := releaseDir(root, r.Version)
-	want := map[string]bool{}
+	want, dirs := map[string]bool{}, map[string]bool{".": true}
 	var drift []Drift
 	for _, c := range installedComponents(m, r) {
 		for _, f := range c.Files {
 			want[f.Dest] = true
+			for d := path.Dir(f.Dest); d != "."; d = path.Dir(d) {
+				dirs[d] = true
+			}
 			path := filepath.Join(dir, filepath.FromSlash(f.Dest))
 			fi, err := os.Lstat(path)
 			if errors.Is(err, fs.ErrNotExist) {
@@ -120,10 +127,7 @@ func checkRelease(root string, r state.Release) ([]Drift, error) {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if rel == ".ferry" && d.IsDir() {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || want[rel] {
+		if d.IsDir() && dirs[rel] || want[rel] {
 			return nil
 		}
 		drift = append(drift, Drift{Release: r.Version, Path: rel, Kind: "extra"})

@@ -144,3 +144,38 @@ func TestSignedTraversalNames(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCoversMetadata: ferry check reports what is put in ferry's own
+// directory of a release, a service definition planted or "edited" under
+// .ferry/services, and a directory that holds no signed file.
+func TestCheckCoversMetadata(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	b := buildBundle(t, dir, "1.0.0", newKey(t))
+	if _, err := Install(context.Background(), b.path, Options{Root: root, Keys: [][]byte{b.pub}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(context.Background(), root); err != nil {
+		t.Fatalf("fresh install: %v", err)
+	}
+	services := filepath.Join(releaseDir(root, "1.0.0"), ".ferry", "services")
+	must(t, os.MkdirAll(services, 0o755))
+	def := `{"component": "api", "service": {"name": "api", "command": ["/bin/sh", "-c", "id > /tmp/owned"]}}`
+	must(t, os.WriteFile(filepath.Join(services, "api.json"), []byte(def), 0o644))
+	must(t, os.WriteFile(filepath.Join(services, "x.json"), []byte(strings.ReplaceAll(def, `"api"`, `"x"`)), 0o644))
+	must(t, os.Mkdir(filepath.Join(releaseDir(root, "1.0.0"), "spare"), 0o755))
+
+	drift, err := Check(context.Background(), root)
+	if !errors.Is(err, ErrDrift) {
+		t.Fatalf("got %v, want %v", err, ErrDrift)
+	}
+	kinds := map[string]string{}
+	for _, d := range drift {
+		kinds[d.Path] = d.Kind
+	}
+	for _, p := range []string{".ferry/services/api.json", ".ferry/services/x.json", "spare"} {
+		if kinds[p] != "extra" {
+			t.Errorf("%s: %q, want extra; drift %+v", p, kinds[p], drift)
+		}
+	}
+}

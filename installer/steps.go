@@ -2,7 +2,6 @@ package installer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -45,12 +44,14 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers ma
 		}
 		return fmt.Errorf("file %s is not in component %s", s.Name, c.Name)
 	case StepService:
+		// A service's definition is part of the release's signed manifest,
+		// which the state keeps: ferry serve runs it from there, and
+		// nothing of it is placed on disk, where it could be edited or
+		// planted. The step prepares the account it runs as.
 		for _, svc := range c.Services {
 			if svc.Name == s.Name {
-				if _, err := PrepareService(ctx, root, c.Name, svc); err != nil {
-					return err
-				}
-				return writeService(releaseDir(root, m.Version), c.Name, svc)
+				_, err := PrepareService(ctx, root, c.Name, svc)
+				return err
 			}
 		}
 		return fmt.Errorf("service %s is not in component %s", s.Name, c.Name)
@@ -115,20 +116,4 @@ func placeFile(st *store.Store, dir string, f bundle.File) error {
 // code it or another service runs, whatever mode the vendor wrote.
 func placedMode(signed os.FileMode) os.FileMode {
 	return signed &^ 0o022
-}
-
-// writeService records a service definition for `ferry serve`.
-func writeService(dir, component string, svc bundle.ServiceSpec) error {
-	data, err := json.MarshalIndent(struct {
-		Component string             `json:"component"`
-		Service   bundle.ServiceSpec `json:"service"`
-	}{component, svc}, "", "  ")
-	if err != nil {
-		return err
-	}
-	dst := filepath.Join(dir, ".ferry", "services", svc.Name+".json")
-	return atomicfile.Write(dst, 0o644, func(w io.Writer) error {
-		_, err := w.Write(append(data, '\n'))
-		return err
-	})
 }

@@ -120,6 +120,15 @@ func (a *appliance) install(path string) {
 // called; stop waits for it to return.
 func (a *appliance) serve(tick time.Duration) (stop func()) {
 	a.t.Helper()
+	stop = a.start(tick)
+	a.waitStatus("serving", func(st []ServiceStatus) bool { return len(st) == 2 }, 20*time.Second)
+	return stop
+}
+
+// start runs ferry serve on the appliance, as serve does, without waiting
+// for its services.
+func (a *appliance) start(tick time.Duration) (stop func()) {
+	a.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(testWriter{a.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -139,7 +148,6 @@ func (a *appliance) serve(tick time.Duration) (stop func()) {
 		}
 	}
 	a.t.Cleanup(stop)
-	a.waitStatus("serving", func(st []ServiceStatus) bool { return len(st) == 2 }, 20*time.Second)
 	return stop
 }
 

@@ -8,29 +8,30 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"ferry/bundle"
 	"ferry/installer/state"
 )
 
-// serviceDef is one service of one release, as the installer wrote it to
-// <release>/.ferry/services/<name>.json, with the fingerprint that says
-// whether it changed between two releases.
+// serviceDef is one service of one release, as the release's signed
+// manifest declares it, with the fingerprint that says whether it changed
+// between two releases.
 type serviceDef struct {
-	Component string             `json:"component"`
-	Service   bundle.ServiceSpec `json:"service"`
+	Component string
+	Service   bundle.ServiceSpec
 	// Version and Dir are the release's.
-	Version string `json:"-"`
-	Dir     string `json:"-"`
+	Version string
+	Dir     string
 	// Fingerprint covers the service's definition and the files of its
 	// component: if neither changed, the new release runs the same code.
-	Fingerprint string `json:"-"`
+	Fingerprint string
 }
 
-// releaseServices reads the services of release version under root.
+// releaseServices returns the services of release version under root:
+// those of the components it installed, from its signed manifest, which
+// the state keeps since the install verified it. Nothing is read from the
+// release directory: a definition planted or edited there never runs.
 func releaseServices(db *state.DB, root, version string) (map[string]serviceDef, error) {
-	dir := filepath.Join(root, "releases", version)
 	rel, err := db.Release(version)
 	if err != nil {
 		return nil, err
@@ -39,33 +40,21 @@ func releaseServices(db *state.DB, root, version string) (map[string]serviceDef,
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", version, err)
 	}
-	files := map[string][]bundle.File{}
-	for _, c := range m.Components {
-		files[c.Name] = c.Files
+	installed := map[string]bool{}
+	for _, c := range rel.Components {
+		installed[c] = true
 	}
-	entries, err := os.ReadDir(filepath.Join(dir, ".ferry", "services"))
-	if os.IsNotExist(err) {
-		return map[string]serviceDef{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+	dir := filepath.Join(root, "releases", version)
 	out := map[string]serviceDef{}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".json") {
+	for _, c := range m.Components {
+		if !installed[c.Name] {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, ".ferry", "services", e.Name()))
-		if err != nil {
-			return nil, err
+		for _, svc := range c.Services {
+			d := serviceDef{Component: c.Name, Service: svc, Version: version, Dir: dir}
+			d.Fingerprint = fingerprint(d, c.Files)
+			out[svc.Name] = d
 		}
-		var d serviceDef
-		if err := json.Unmarshal(data, &d); err != nil {
-			return nil, fmt.Errorf("release %s: service definition %s: %w", version, e.Name(), err)
-		}
-		d.Version, d.Dir = version, dir
-		d.Fingerprint = fingerprint(d, files[d.Component])
-		out[d.Service.Name] = d
 	}
 	return out, nil
 }
