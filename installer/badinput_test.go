@@ -23,7 +23,7 @@ func mountTmpfs(t *testing.T, dir, size string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		testenv.SkipOrFailf(t, "cannot mount a tmpfs here: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
@@ -129,11 +129,12 @@ func TestInstallNotARoot(t *testing.T) {
 }
 
 // TestInstallPermissionDenied runs the installer as an unprivileged user
-// against a root it may not write: a clear EACCES, and nothing changes.
+// against a root it may not write: a clear error (the root belongs to
+// another user), and nothing changes.
 func TestInstallPermissionDenied(t *testing.T) {
 	if os.Getenv("FERRY_DENIED_CHILD") == "1" {
 		_, err := Install(context.Background(), os.Getenv("FERRY_CHILD_BUNDLE"), Options{Root: os.Getenv("FERRY_CHILD_ROOT")})
-		if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		if errors.Is(err, state.ErrUnsafeRoot) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
 			os.Exit(3)
 		}
 		t.Fatalf("got %v, want permission denied", err)

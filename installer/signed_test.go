@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"ferry/bundle"
+	"ferry/installer/state"
+	"ferry/internal/testenv"
 )
 
 // craftSigned rewrites the manifest of bundle b with edit and signs the
@@ -177,5 +179,66 @@ func TestCheckCoversMetadata(t *testing.T) {
 		if kinds[p] != "extra" {
 			t.Errorf("%s: %q, want extra; drift %+v", p, kinds[p], drift)
 		}
+	}
+}
+
+// TestUnsafeRootRefused: an existing root, or releases/, store/ or run/
+// in it, that its group or others may write, or that another user owns,
+// is refused with an error naming the path and the command that fixes
+// it, and nothing in it changes.
+func TestUnsafeRootRefused(t *testing.T) {
+	cases := map[string]struct {
+		spoil func(root string) error
+		fix   string
+	}{
+		"root world-writable":     {func(root string) error { return os.Chmod(root, 0o777) }, "chmod go-w " + "ROOT"},
+		"releases group-writable": {func(root string) error { return os.Chmod(filepath.Join(root, "releases"), 0o775) }, "chmod go-w ROOT/releases"},
+		"store world-writable":    {func(root string) error { return os.Chmod(filepath.Join(root, "store"), 0o757) }, "chmod go-w ROOT/store"},
+		"run group-writable": {func(root string) error {
+			if err := os.Mkdir(filepath.Join(root, "run"), 0o750); err != nil {
+				return err
+			}
+			return os.Chmod(filepath.Join(root, "run"), 0o770)
+		}, "chmod go-w ROOT/run"},
+		"root owned by another user": {func(root string) error { return os.Chown(root, 65534, 65534) }, "chown -R"},
+		"store a symlink": {func(root string) error {
+			store := filepath.Join(root, "store")
+			if err := os.Rename(store, store+".real"); err != nil {
+				return err
+			}
+			return os.Symlink("store.real", store)
+		}, "mv ROOT/store"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if strings.Contains(name, "another user") {
+				testenv.Root(t, "giving the root to another user")
+			}
+			dir := t.TempDir()
+			root := filepath.Join(dir, "root")
+			key := newKey(t)
+			b1, b2 := buildBundle(t, dir, "1.0.0", key), buildBundle(t, dir, "1.1.0", key)
+			if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+				t.Fatal(err)
+			}
+			must(t, tc.spoil(root))
+			before, err := os.ReadFile(filepath.Join(root, "state.db"))
+			must(t, err)
+			fix := strings.ReplaceAll(tc.fix, "ROOT", root)
+			_, err = Install(context.Background(), b2.path, Options{Root: root})
+			if !errors.Is(err, state.ErrUnsafeRoot) || !strings.Contains(err.Error(), fix) {
+				t.Fatalf("install: got %v, want %v with the fix %q", err, state.ErrUnsafeRoot, fix)
+			}
+			if _, err := state.OpenReadOnly(root); !errors.Is(err, state.ErrUnsafeRoot) {
+				t.Errorf("read-only open: got %v, want %v", err, state.ErrUnsafeRoot)
+			}
+			after, _ := os.ReadFile(filepath.Join(root, "state.db"))
+			if !bytes.Equal(before, after) {
+				t.Error("state.db changed")
+			}
+			if _, err := os.Stat(filepath.Join(root, "releases", "1.1.0")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("1.1.0 was placed (%v)", err)
+			}
+		})
 	}
 }

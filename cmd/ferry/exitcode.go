@@ -71,6 +71,7 @@ const (
 	exitNoDown     = 61 // a migration to undo has no down file
 	exitExpired    = 62 // the bundle is past its metadata.expires
 	exitClockReset = 63 // a clock reset is refused
+	exitUnsafe     = 64 // the root is writable by others, owned by another user, or has a symlink where ferry's directories go
 	exitAccount    = 67 // a service's user: or group: cannot be used on this host
 
 	exitLicMalformed  = 70 // the licence file is not a licence
@@ -161,6 +162,7 @@ var exitClasses = []struct {
 	{state.ErrLocked, exitLocked},
 	{state.ErrCorrupt, exitCorrupt},
 	{state.ErrNotARoot, exitNotRoot},
+	{state.ErrUnsafeRoot, exitUnsafe},
 	{state.ErrSchemaTooNew, exitSchema},
 	{state.ErrAuditBroken, exitAudit},
 	{installer.ErrNoTrust, exitNoTrust},

@@ -158,6 +158,9 @@ func checkRoot(root string, create bool) (string, error) {
 	case !info.IsDir():
 		return "", notARoot(root, "it is not a directory")
 	}
+	if err := CheckSafe(root); err != nil {
+		return "", err
+	}
 	if _, err := os.Stat(filepath.Join(root, dbName)); errors.Is(err, fs.ErrNotExist) {
 		if !create {
 			return "", notARoot(root, "it has no "+dbName+"; check --root, or install into it first")

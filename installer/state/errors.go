@@ -21,6 +21,13 @@ var (
 	// (it does not exist, is not a directory, or has no state.db).
 	ErrNotARoot = errors.New("not a ferry root")
 
+	// ErrUnsafeRoot means the root, or a directory ferry keeps in it, can
+	// be changed by someone other than ferry's user (writable by its group
+	// or others, owned by another user), or a symlink stands where ferry
+	// expects its own directory. Such a root is refused, never used as it
+	// is: whoever can write there could plant what ferry then runs.
+	ErrUnsafeRoot = errors.New("appliance root is not safe")
+
 	// ErrSchemaTooNew means state.db was written by a newer ferry whose
 	// layout this one does not understand.
 	ErrSchemaTooNew = errors.New("state database is from a newer ferry")

@@ -132,6 +132,11 @@ func Run(ctx context.Context, opts Options) error {
 	if _, err := os.Stat(filepath.Join(opts.Root, "state.db")); err != nil {
 		return fmt.Errorf("%w: %s has no state.db (install a bundle first)", state.ErrNotARoot, opts.Root)
 	}
+	// Before run/ and logs/ are made or used: serve runs what the root
+	// holds, so a root that others can write is refused.
+	if err := state.CheckSafe(opts.Root); err != nil {
+		return err
+	}
 	for _, dir := range []string{s.logDir(), s.runDir()} {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return err

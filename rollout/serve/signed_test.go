@@ -1,12 +1,17 @@
 package serve
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"ferry/installer/state"
 )
 
 // TestServeRunsSignedServicesOnly: ferry serve runs the services of the
@@ -53,6 +58,24 @@ func TestServeRunsSignedServicesOnly(t *testing.T) {
 		if _, err := os.Stat(mark); err == nil {
 			t.Errorf("%s: a definition from the release directory ran", filepath.Base(mark))
 		}
+	}
+}
+
+// TestServeRefusesUnsafeRoot: ferry serve runs what the root holds, so a
+// root its group or others may write is refused before anything starts.
+func TestServeRefusesUnsafeRoot(t *testing.T) {
+	a := newAppliance(t)
+	a.install(a.bundle("1.0.0", nil, ""))
+	must(t, os.Chmod(a.root, 0o777))
+	// Bounded: a serve that does not refuse runs until its context ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := Run(ctx, Options{Root: a.root, Tick: time.Second, StopGrace: time.Second})
+	if !errors.Is(err, state.ErrUnsafeRoot) {
+		t.Fatalf("got %v, want %v", err, state.ErrUnsafeRoot)
+	}
+	if _, err := os.Stat(filepath.Join(a.root, "run")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("run/ was made (%v)", err)
 	}
 }
 
