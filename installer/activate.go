@@ -3,6 +3,7 @@ package installer
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 
 	"ferry/installer/state"
@@ -48,11 +49,20 @@ func markActive(db *state.DB, version string) error {
 	return nil
 }
 
-// switchCurrent points <root>/current at releases/<version>.
+// switchCurrent points <root>/current at releases/<version>, which must be
+// a real directory beneath the root, not a symlink planted to lead
+// elsewhere.
 func switchCurrent(root, version string) error {
-	if err := os.MkdirAll(releaseDir(root, version), 0o755); err != nil {
+	r, err := os.OpenRoot(root)
+	if err != nil {
 		return err
 	}
+	dir, err := atomicfile.OpenDirBeneath(r, path.Join("releases", version))
+	r.Close()
+	if err != nil {
+		return unsafeRoot(err)
+	}
+	dir.Close()
 	tmp := filepath.Join(root, ".current.tmp")
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("releases", version), tmp); err != nil {

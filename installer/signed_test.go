@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"ferry/bundle"
 	"ferry/installer/state"
+	"ferry/internal/atomicfile"
 	"ferry/internal/testenv"
 )
 
@@ -180,6 +182,79 @@ func TestCheckCoversMetadata(t *testing.T) {
 			t.Errorf("%s: %q, want extra; drift %+v", p, kinds[p], drift)
 		}
 	}
+}
+
+// TestPlantedSymlinkNoEscape: a symlink planted inside the root where the
+// next release's writes go (its release directory, pointing outside the
+// root; its bin/, pointing into the current release; the store's
+// blobs/sha256/, pointing to another directory) does not redirect them:
+// the install is refused as unsafe, nothing is written through the link,
+// and the current release is whole.
+func TestPlantedSymlinkNoEscape(t *testing.T) {
+	// Each case plants its link and returns the directory a redirected
+	// write would reach, and how to take the link away again.
+	cases := map[string]func(t *testing.T, root, elsewhere string) (through string, undo func()){
+		"release dir outside the root": func(t *testing.T, root, elsewhere string) (string, func()) {
+			link := filepath.Join(root, "releases", "1.1.0")
+			must(t, os.Symlink(elsewhere, link))
+			return elsewhere, func() { os.Remove(link) }
+		},
+		"bin into the current release": func(t *testing.T, root, _ string) (string, func()) {
+			must(t, os.MkdirAll(filepath.Join(root, "releases", "1.1.0"), 0o755))
+			link := filepath.Join(root, "releases", "1.1.0", "bin")
+			must(t, os.Symlink("../1.0.0/bin", link))
+			return filepath.Join(root, "releases", "1.0.0", "bin"), func() { os.RemoveAll(filepath.Join(root, "releases", "1.1.0")) }
+		},
+		"store blobs elsewhere": func(t *testing.T, root, _ string) (string, func()) {
+			blobs := filepath.Join(root, "store", "blobs", "sha256")
+			must(t, os.Rename(blobs, blobs+".real"))
+			must(t, os.Symlink("sha256.real", blobs))
+			return blobs + ".real", func() {
+				must(t, os.Remove(blobs))
+				must(t, os.Rename(blobs+".real", blobs))
+			}
+		},
+	}
+	for name, plant := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			root := filepath.Join(dir, "root")
+			key := newKey(t)
+			b1, b2 := buildBundle(t, dir, "1.0.0", key), buildBundle(t, dir, "1.1.0", key)
+			if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
+				t.Fatal(err)
+			}
+			elsewhere := filepath.Join(dir, "elsewhere")
+			must(t, os.Mkdir(elsewhere, 0o700))
+			through, undo := plant(t, root, elsewhere)
+			before := dirNames(t, through)
+
+			_, err := Install(context.Background(), b2.path, Options{Root: root})
+			if !(errors.Is(err, state.ErrUnsafeRoot) || errors.Is(err, atomicfile.ErrLinkInPath)) || !strings.Contains(err.Error(), "symlink") {
+				t.Errorf("got %v, want %v naming the symlink", err, state.ErrUnsafeRoot)
+			}
+			if after := dirNames(t, through); !slices.Equal(before, after) {
+				t.Errorf("written through the link into %s: %v, before %v", through, after, before)
+			}
+			undo()
+			checkInstalled(t, root, b1.res.Manifest)
+			if drift, err := Check(context.Background(), root); err != nil {
+				t.Errorf("the current release changed: %v %+v", err, drift)
+			}
+		})
+	}
+}
+
+// dirNames lists the names in dir, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	must(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // TestUnsafeRootRefused: an existing root, or releases/, store/ or run/

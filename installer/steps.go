@@ -2,14 +2,16 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"sync"
 
 	"ferry/bundle"
+	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/atomicfile"
 )
@@ -39,7 +41,7 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers ma
 	case StepFile:
 		for _, f := range c.Files {
 			if f.Dest == s.Name {
-				return placeFile(st, releaseDir(root, m.Version), f)
+				return placeFile(st, root, m.Version, f)
 			}
 		}
 		return fmt.Errorf("file %s is not in component %s", s.Name, c.Name)
@@ -92,22 +94,39 @@ func addImageRef(st *store.Store, img bundle.Image) error {
 }
 
 // placeFile copies a file from the store into the release directory:
-// temporary file, fsync, rename, so a file is either whole or absent.
-func placeFile(st *store.Store, dir string, f bundle.File) error {
+// temporary file, fsync, rename, so a file is either whole or absent. The
+// write goes through the root opened as an os.Root, and every directory on
+// the way must be a real one, so that a symlink planted in the root (a
+// release directory, or bin/, pointing elsewhere) cannot redirect it.
+func placeFile(st *store.Store, root, version string, f bundle.File) error {
 	mode, err := strconv.ParseUint(f.Mode, 8, 32)
 	if err != nil {
 		return fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
 	}
-	dst := filepath.Join(dir, filepath.FromSlash(f.Dest))
 	src, err := st.Open(f.Digest)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return atomicfile.Write(dst, placedMode(os.FileMode(mode)), func(w io.Writer) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	err = atomicfile.WriteBeneath(r, path.Join("releases", version, f.Dest), placedMode(os.FileMode(mode)), func(w io.Writer) error {
 		_, err := io.Copy(w, src)
 		return err
 	})
+	return unsafeRoot(err)
+}
+
+// unsafeRoot classifies a write refused for a symlink in its way as the
+// root being unsafe.
+func unsafeRoot(err error) error {
+	if errors.Is(err, atomicfile.ErrLinkInPath) {
+		return fmt.Errorf("%w: %w", state.ErrUnsafeRoot, err)
+	}
+	return err
 }
 
 // placedMode is the mode a release file is placed with: its signed mode

@@ -8,6 +8,7 @@ import (
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
+	"ferry/internal/atomicfile"
 	"ferry/license"
 	"ferry/rollout"
 	"ferry/rollout/serve"
@@ -163,6 +164,7 @@ var exitClasses = []struct {
 	{state.ErrCorrupt, exitCorrupt},
 	{state.ErrNotARoot, exitNotRoot},
 	{state.ErrUnsafeRoot, exitUnsafe},
+	{atomicfile.ErrLinkInPath, exitUnsafe},
 	{state.ErrSchemaTooNew, exitSchema},
 	{state.ErrAuditBroken, exitAudit},
 	{installer.ErrNoTrust, exitNoTrust},

@@ -20,6 +20,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"ferry/internal/atomicfile"
 )
 
 const (
@@ -188,6 +190,13 @@ func (s *Store) create() error {
 // repairs what a crash during creation may have left missing; a reader
 // refuses it.
 func (s *Store) checkLayout(repair bool) error {
+	// Blobs are written into blobs/sha256/ by name: a symlink planted for
+	// either directory would send them, and reads of them, elsewhere.
+	for _, d := range []string{"blobs", blobsDir} {
+		if fi, err := os.Lstat(filepath.Join(s.dir, d)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("content store %s: %w: %s is a symlink; the store writes only into its own directories: move it away", s.dir, atomicfile.ErrLinkInPath, d)
+		}
+	}
 	fi, err := os.Stat(s.blobDir())
 	if errors.Is(err, fs.ErrNotExist) && repair {
 		if err = os.MkdirAll(s.blobDir(), 0o755); err == nil {
