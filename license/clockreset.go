@@ -168,16 +168,9 @@ func VerifyClockReset(data []byte, trust verify.TrustSet) (*ClockReset, []string
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := env.Verify(trust)
-	switch {
-	case errors.Is(err, verify.ErrInvalidTrustSet):
-		return nil, nil, fmt.Errorf("licence trust: %w", err)
-	case errors.Is(err, verify.ErrBadSignature):
-		return nil, nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
-	case errors.Is(err, verify.ErrUntrustedKey), errors.Is(err, verify.ErrBelowThreshold), errors.Is(err, verify.ErrNoSignature):
-		return nil, nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
-	case err != nil:
-		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	ids, err := verifyEnvelope(env, trust)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := parseClockReset(env.Payload)
 	if err != nil {

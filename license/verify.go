@@ -26,20 +26,32 @@ func Verify(data []byte, trust verify.TrustSet) (*License, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ids, err := env.Envelope.Verify(trust)
-	switch {
-	case errors.Is(err, verify.ErrInvalidTrustSet):
-		return nil, nil, fmt.Errorf("licence trust: %w", err)
-	case errors.Is(err, verify.ErrBadSignature):
-		return nil, nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
-	case errors.Is(err, verify.ErrUntrustedKey), errors.Is(err, verify.ErrBelowThreshold), errors.Is(err, verify.ErrNoSignature):
-		return nil, nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
-	case err != nil:
-		return nil, nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	ids, err := verifyEnvelope(&env.Envelope, trust)
+	if err != nil {
+		return nil, nil, err
 	}
 	l, err := parseBody(env.Payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: licence body signed by %v: %w", ErrMalformed, ids, err)
 	}
 	return l, ids, nil
+}
+
+// verifyEnvelope checks a signed envelope of the licence keys (a licence,
+// a clock reset statement) against trust, and says why it fails in the
+// licence package's terms: ErrBadSignature, ErrUntrusted, ErrMalformed, or
+// verify.ErrInvalidTrustSet for a trust set that can never be satisfied.
+func verifyEnvelope(env *verify.Envelope, trust verify.TrustSet) ([]string, error) {
+	ids, err := env.Verify(trust)
+	switch {
+	case errors.Is(err, verify.ErrInvalidTrustSet):
+		return nil, fmt.Errorf("licence trust: %w", err)
+	case errors.Is(err, verify.ErrBadSignature):
+		return nil, fmt.Errorf("%w: %w", ErrBadSignature, err)
+	case errors.Is(err, verify.ErrUntrustedKey), errors.Is(err, verify.ErrBelowThreshold), errors.Is(err, verify.ErrNoSignature):
+		return nil, fmt.Errorf("%w: %w", ErrUntrusted, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return ids, nil
 }
