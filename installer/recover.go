@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -153,6 +154,29 @@ func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 // previousRelease is the release that was current when txn began.
 func previousRelease(db *state.DB, txn state.Txn) (string, error) {
 	return stepDetail(db, txn, stepPrevious)
+}
+
+// recordDetail journals v, as JSON, as the detail of txn's record name:
+// what a commit, or the recovery that finishes it, must put in force.
+func recordDetail(db *state.DB, txn state.Txn, name string, v any) error {
+	detail, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return db.RecordStep(txn.ID, name, "done", string(detail))
+}
+
+// readDetail decodes into v the JSON detail that recordDetail journalled
+// for txn's record name; false when there is none.
+func readDetail(db *state.DB, txn state.Txn, name string, v any) (bool, error) {
+	detail, err := stepDetail(db, txn, name)
+	if err != nil || detail == "" {
+		return false, err
+	}
+	if err := json.Unmarshal([]byte(detail), v); err != nil {
+		return false, fmt.Errorf("the journalled %s of transaction %d: %w", name, txn.ID, err)
+	}
+	return true, nil
 }
 
 // stepDetail is the detail of txn's journal record named name; "" when

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -90,24 +89,16 @@ func journalRotation(db *state.DB, txn state.Txn, from verify.TrustSet, applied 
 	if len(applied) == 0 {
 		return nil
 	}
-	detail, err := json.Marshal(rotationTarget(from, applied))
-	if err != nil {
-		return err
-	}
-	return db.RecordStep(txn.ID, stepRotation, "done", string(detail))
+	return recordDetail(db, txn, stepRotation, rotationTarget(from, applied))
 }
 
 // keepJournalledRotation puts in force the trust set journalled for txn, if
 // any. A set already in force (the commit ran this far before a crash, or
 // `ferry trust rotate` got there first) is left as it is.
 func keepJournalledRotation(db *state.DB, txn state.Txn) error {
-	detail, err := stepDetail(db, txn, stepRotation)
-	if err != nil || detail == "" {
-		return err
-	}
 	var r rotationRecord
-	if err := json.Unmarshal([]byte(detail), &r); err != nil {
-		return fmt.Errorf("the journalled key rotation of transaction %d: %w", txn.ID, err)
+	if ok, err := readDetail(db, txn, stepRotation, &r); !ok {
+		return err
 	}
 	if err := r.keep(db); err != nil && !errors.Is(err, state.ErrStale) {
 		return err

@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -206,11 +205,7 @@ func journalTrust(db *state.DB, txn state.Txn, first trustRecord) error {
 	if len(first.Keys) == 0 {
 		return nil
 	}
-	detail, err := json.Marshal(first)
-	if err != nil {
-		return err
-	}
-	return db.RecordStep(txn.ID, stepTrust, "done", string(detail))
+	return recordDetail(db, txn, stepTrust, first)
 }
 
 // keepJournalledTrust makes the keys and threshold journalled for txn the
@@ -218,13 +213,9 @@ func journalTrust(db *state.DB, txn state.Txn, first trustRecord) error {
 // that trusts keys already: a recovery may run it again after the commit
 // went on to rotate them.
 func keepJournalledTrust(db *state.DB, txn state.Txn) error {
-	detail, err := stepDetail(db, txn, stepTrust)
-	if err != nil || detail == "" {
-		return err
-	}
 	var r trustRecord
-	if err := json.Unmarshal([]byte(detail), &r); err != nil {
-		return fmt.Errorf("the journalled trust of transaction %d: %w", txn.ID, err)
+	if ok, err := readDetail(db, txn, stepTrust, &r); !ok {
+		return err
 	}
 	return db.FirstTrust(r.Keys, r.Threshold)
 }
