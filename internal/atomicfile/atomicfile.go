@@ -5,7 +5,6 @@
 package atomicfile
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -23,34 +22,12 @@ func Write(path string, mode os.FileMode, fill func(io.Writer) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, TempPrefix+"*")
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
-	placed := false
-	defer func() {
-		if !placed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	placed = true
-	return SyncDir(dir)
+	defer root.Close()
+	return WriteBeneath(root, filepath.Base(path), mode, fill)
 }
 
 // SyncDir fsyncs a directory, so that a rename in it survives a power cut.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 )
 
@@ -40,7 +41,7 @@ func WriteBeneath(root *os.Root, name string, mode os.FileMode, fill func(io.Wri
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("write %s: %w", filepath.Join(root.Name(), name), err)
 	}
 	placed := false
 	defer func() {
@@ -50,7 +51,7 @@ func WriteBeneath(root *os.Root, name string, mode os.FileMode, fill func(io.Wri
 		}
 	}()
 	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
+		return fmt.Errorf("write %s: %w", filepath.Join(root.Name(), name), err)
 	}
 	if err := tmp.Chmod(mode); err != nil {
 		return err

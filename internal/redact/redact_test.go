@@ -56,12 +56,12 @@ func TestBoundCutsAfterScrubbing(t *testing.T) {
 
 func TestDSNPassword(t *testing.T) {
 	for dsn, want := range map[string]string{
-		"postgres://u:pw@h/db":                 "pw",
-		"postgres://u@h/db?password=q":         "q",
-		"host=h password=kv user=u":            "kv",
-		"host=h password='a b\\'c' user=u":     "a b'c",
-		"postgres://u@h/db":                    "",
-		"file:///var/lib/app.db?mode=ro":       "",
+		"postgres://u:pw@h/db":                  "pw",
+		"postgres://u@h/db?password=q":          "q",
+		"host=h password=kv user=u":             "kv",
+		"host=h password='a b\\'c' user=u":      "a b'c",
+		"postgres://u@h/db":                     "",
+		"file:///var/lib/app.db?mode=ro":        "",
 		"host=h user=u passwordless=x dbname=d": "",
 	} {
 		if got := DSNPassword(dsn); got != want {
