@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -120,6 +121,88 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 		t.Fatalf("a client that reads nothing held the server's write for %s", patience)
 	}
 	waitClosed(t, c, c)
+}
+
+// serveFile answers every request with the file at path, as the registry
+// answers a blob request: http.ServeContent, which sends through the
+// connection's ReadFrom. done gets a value when the handler returns.
+func serveFile(t *testing.T, path string, lim Limits) (addr string, done chan struct{}) {
+	done = make(chan struct{}, 16)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() { done <- struct{}{} }()
+		f, err := os.Open(path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer f.Close()
+		http.ServeContent(w, r, "", time.Time{}, f)
+	})
+	return serve(t, h, lim), done
+}
+
+// A client that stops reading a file sent from disk is disconnected too:
+// the ReadFrom that keeps sendfile holds the same bound as Write.
+func TestStalledReaderOfFileIsDisconnected(t *testing.T) {
+	path := t.TempDir() + "/big"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil { // sparse: far more than the socket buffers hold
+		t.Fatal(err)
+	}
+	f.Close()
+	addr, done := serveFile(t, path, Limits{StallTimeout: short})
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(patience):
+		t.Fatalf("a client that reads nothing held the server's sending of a file for %s", patience)
+	}
+	waitClosed(t, c, c)
+}
+
+// A file sent through ReadFrom arrives whole and in order, and so does a
+// range of it, which net/http sends under an io.LimitedReader.
+func TestFileSentWhole(t *testing.T) {
+	want := make([]byte, 3*sendChunk+12345)
+	for i := range want {
+		want[i] = byte(i * 7 / 3)
+	}
+	path := t.TempDir() + "/blob"
+	if err := os.WriteFile(path, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := serveFile(t, path, Limits{})
+	for _, rng := range []struct {
+		header   string
+		from, to int
+	}{
+		{"", 0, len(want)},
+		{"bytes=1000-", 1000, len(want)},
+		{fmt.Sprintf("bytes=%d-%d", sendChunk-5, 2*sendChunk+5), sendChunk - 5, 2*sendChunk + 6},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+		if rng.header != "" {
+			req.Header.Set("Range", rng.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want[rng.from:rng.to]) {
+			t.Errorf("range %q: got %d bytes, want bytes %d to %d of the file", rng.header, len(got), rng.from, rng.to)
+		}
+	}
 }
 
 // A client that announces a request body and dribbles it is disconnected
