@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"ferry/bundle"
+	"ferry/fixtures"
+	"ferry/internal/testenv"
 )
 
 // TestPlanShowsWhoServicesRunAs: run as root, a service that names no user
@@ -102,10 +104,8 @@ func TestServiceAccountRules(t *testing.T) {
 // data directory (0700) and lets it pass through the root and data/
 // without making them readable or writable by it.
 func TestPrepareServiceDataDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create the service user")
-	}
-	root := filepath.Join(t.TempDir(), "root")
+	testenv.Root(t, "creating the service user")
+	root := filepath.Join(fixtures.ServiceTempDir(t), "root")
 	if err := os.MkdirAll(filepath.Join(root, "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +163,7 @@ func mustStat(t *testing.T, path string) os.FileInfo {
 // ServiceUser (under another name, removed afterwards): no login shell, no
 // home, a group of its name, or the group of its name left behind.
 func TestEnsureSystemUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create users")
-	}
+	testenv.Root(t, "creating users")
 	if _, err := systemTool("useradd"); err != nil {
 		t.Skip(err)
 	}
