@@ -13,6 +13,25 @@ work=${1:-out/demo}
 ferry=$(pwd)/bin/ferry
 rm -rf "$work"
 mkdir -p "$work"
+# Run as root, ferry runs services as an unprivileged account, which must
+# be able to enter every directory above an appliance root (install
+# refuses a root it cannot reach). A checkout under a private home is
+# closed to it: the demo then works in a directory of its own under /tmp,
+# and WORKDIR is a link to it.
+if [[ $(id -u) == 0 ]]; then
+	dir=$(cd "$work" && pwd)
+	while [[ $dir != / ]]; do
+		if [[ $(( 0$(stat -c %a "$dir") & 1 )) == 0 ]]; then
+			real=$(mktemp -d /tmp/ferry-demo.XXXXXX)
+			chmod 0755 "$real"
+			rmdir "$work" && ln -s "$real" "$work"
+			echo "$dir is closed to other users: the demo works in $real ($work links to it)"
+			work=$real
+			break
+		fi
+		dir=$(dirname "$dir")
+	done
+fi
 export FERRY_PASSPHRASE=${FERRY_PASSPHRASE:-demo-passphrase}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1764028800}
 
@@ -161,22 +180,6 @@ for version in 1.0.0 1.1.0 1.2.0; do
 	"$ferry" bundle create -f "$served/$version/ferry.yaml" -o "$work/demo-service-$version.ferry" --key "$work/release.key"
 done
 sroot="$work/served-appliance"
-# Run as root, ferry runs the service as an unprivileged account, which
-# must be able to enter every directory above the appliance root (install
-# refuses a root it cannot reach). A checkout under a private home is not:
-# then the served appliance goes to a directory of its own under /tmp.
-if [[ $(id -u) == 0 ]]; then
-	dir=$(cd "$work" && pwd)
-	while [[ $dir != / ]]; do
-		if [[ $(( 0$(stat -c %a "$dir") & 1 )) == 0 ]]; then
-			sroot=$(mktemp -d /tmp/ferry-demo-served.XXXXXX)
-			chmod 0755 "$sroot"
-			echo "$dir is closed to other users: the served appliance is at $sroot"
-			break
-		fi
-		dir=$(dirname "$dir")
-	done
-fi
 "$ferry" install "$work/demo-service-1.0.0.ferry" --root "$sroot" --key "$work/release.pub"
 "$ferry" serve --root "$sroot" --tick 250ms --metrics-addr "127.0.0.1:$((port + 1))" >"$work/serve.log" 2>&1 &
 serve_pid=$!
