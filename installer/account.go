@@ -161,29 +161,21 @@ func (h host) account(r RunAs) (Account, error) {
 	return a, nil
 }
 
-// checkAccounts refuses a plan whose services cannot run as planned on h
-// from the appliance at root, before anything is placed. ServiceUser when it is to be created is
+// checkAccounts refuses a plan whose services cannot run as planned on h,
+// before anything is placed. ServiceUser when it is to be created is
 // fine; a group it names must exist all the same.
-func (h host) checkAccounts(root string, p *Plan) error {
+func (h host) checkAccounts(p *Plan) error {
 	var errs []error
 	for _, r := range p.Services {
-		who := fmt.Sprintf("service %s (component %s), run as %s,", r.Service, r.Component, r.User)
 		if r.Create {
 			if r.Group != "" {
 				if _, err := user.LookupGroup(r.Group); err != nil {
 					errs = append(errs, fmt.Errorf("%w: service %s (component %s) names group %q, which does not exist on this host: create it, or change group: in ferry.yaml", ErrServiceAccount, r.Service, r.Component, r.Group))
 				}
 			}
-			if err := checkReach(root, who, nil); err != nil {
-				errs = append(errs, err)
-			}
 			continue
 		}
-		a, err := h.account(r)
-		if err == nil && a.Switch {
-			err = checkReach(root, who, &a)
-		}
-		if err != nil {
+		if _, err := h.account(r); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -312,11 +304,6 @@ func PrepareService(ctx context.Context, root, component string, svc bundle.Serv
 	a, err := h.account(r)
 	if err != nil {
 		return ServiceRun{}, err
-	}
-	if a.Switch {
-		if err := checkReach(root, fmt.Sprintf("service %s (component %s), run as %s,", svc.Name, component, a.User), &a); err != nil {
-			return ServiceRun{}, err
-		}
 	}
 	run := ServiceRun{Account: a, DataDir: DataDir(root, svc.Name)}
 	if err := prepareDataDir(root, run); err != nil {

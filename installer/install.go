@@ -199,7 +199,7 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := checkPlatform(m, plan, opts.Platform); err != nil {
 		return nil, refuse(db, path, err)
 	}
-	if err := currentHost().checkAccounts(opts.Root, plan); err != nil {
+	if err := currentHost().checkAccounts(plan); err != nil {
 		return nil, refuse(db, path, err)
 	}
 

@@ -8,13 +8,17 @@ import (
 	"syscall"
 )
 
-// checkReach refuses an appliance root that a service's account could not
-// enter: a directory above it (the root itself ferry opens up) that does
-// not let the account search it. Without this the service fails at start
-// with a bare "permission denied", after the install has committed. a is
-// nil for an account install has yet to create, which owns nothing and is
-// in no group of the host: only the search bit for others lets it pass.
-func checkReach(root string, who string, a *Account) error {
+// CheckReach refuses to start the service from the appliance at root
+// when its account could not enter it: a directory above the root (the
+// root itself PrepareService opens up) that does not let the account
+// search it. Without this the start fails with a bare "permission denied"
+// from exec. A service that runs as ferry itself needs no check.
+func (r ServiceRun) CheckReach(root, service string) error {
+	if !r.Account.Switch {
+		return nil
+	}
+	a := r.Account
+	who := fmt.Sprintf("service %s, run as %s,", service, a.User)
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return err
@@ -35,17 +39,15 @@ func checkReach(root string, who string, a *Account) error {
 // canSearch applies the kernel's rule for search permission on a
 // directory: the owner's bits for its owner, else the group's bits for its
 // group (a service has no supplementary groups), else the others' bits.
-func canSearch(fi fs.FileInfo, a *Account) bool {
+func canSearch(fi fs.FileInfo, a Account) bool {
 	perm := fi.Mode().Perm()
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	switch {
-	case !ok:
+	case !ok || a.UID == 0:
 		return true
-	case a != nil && a.UID == 0:
-		return true
-	case a != nil && st.Uid == a.UID:
+	case st.Uid == a.UID:
 		return perm&0o100 != 0
-	case a != nil && st.Gid == a.GID:
+	case st.Gid == a.GID:
 		return perm&0o010 != 0
 	}
 	return perm&0o001 != 0

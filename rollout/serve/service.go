@@ -145,6 +145,9 @@ func (s *server) startVersion(svc *service, def serviceDef) error {
 	if err != nil {
 		return err
 	}
+	if err := run.CheckReach(s.opts.Root, svc.name); err != nil {
+		return err
+	}
 	cred := run.Account.Credential()
 	inst, err := supervise.Start(s.ctx, supervise.Spec{
 		Service: svc.name, Version: def.Version, Command: def.Service.Command, Dir: def.Dir, Env: def.Service.Env,
