@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ferry/fixtures"
+	"ferry/internal/testenv"
 )
 
 // TestRegistryServeBounds attacks `ferry registry serve` on a real
@@ -47,9 +46,9 @@ func TestRegistryServeBounds(t *testing.T) {
 
 	// serveRegistry starts ferry registry serve with flags and returns its
 	// address and its stderr.
-	serveRegistry := func(t *testing.T, flags ...string) (string, *lockedBuffer) {
+	serveRegistry := func(t *testing.T, flags ...string) (string, *testenv.Buffer) {
 		addr := fixtures.FreeTCPAddr(t)
-		stderr := &lockedBuffer{}
+		stderr := &testenv.Buffer{}
 		cmd := exec.Command(bin, append([]string{"registry", "serve", "--root", root, "--addr", addr}, flags...)...)
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
@@ -139,22 +138,4 @@ func TestRegistryServeBounds(t *testing.T) {
 		}
 		resp.Body.Close()
 	})
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

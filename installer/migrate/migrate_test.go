@@ -22,6 +22,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/fixtures"
+	"ferry/internal/testenv"
 )
 
 // content stands in for ferry's content store: blobs by digest.
@@ -61,33 +62,15 @@ func goodSet(c content) []bundle.Migration {
 	}
 }
 
-// logBuffer collects log output from parallel tests.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one kind of database under test.
 type env struct {
 	pg   *testServer // nil for SQLite
-	logs *logBuffer
+	logs *testenv.Buffer
 	log  *slog.Logger
 }
 
 func newEnv(pg *testServer) *env {
-	e := &env{pg: pg, logs: &logBuffer{}}
+	e := &env{pg: pg, logs: &testenv.Buffer{}}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return e
 }

@@ -11,9 +11,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"ferry/internal/testenv"
 )
 
 // short is the timeout the tests give the server: what is asserted is that
@@ -224,29 +225,11 @@ func TestSlowBodyIsDisconnected(t *testing.T) {
 	waitClosed(t, c, br)
 }
 
-// syncBuffer is a log sink the test reads while the server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // A client that opens more connections than the limit gets no more served:
 // the one beyond it waits, unanswered, until one of the others closes, and
 // is then served.
 func TestConnectionLimit(t *testing.T) {
-	var log syncBuffer
+	var log testenv.Buffer
 	addr := serve(t, hello, Limits{MaxConns: 2, HeaderTimeout: patience * 2, IdleTimeout: patience * 2,
 		Log: slog.New(slog.NewTextHandler(&log, nil))})
 	var held []net.Conn

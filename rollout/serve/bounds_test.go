@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +20,7 @@ import (
 	"ferry/fixtures"
 	"ferry/installer/registry"
 	"ferry/internal/netlimit"
+	"ferry/internal/testenv"
 )
 
 // short is the timeout the bounds tests give the server: what they assert
@@ -39,11 +39,11 @@ type surface struct {
 // serveBounded runs ferry serve on the installed appliance with the
 // metrics endpoint and the registry on, within lim, and returns its
 // surfaces, its log, and stop, which waits for it to return.
-func (a *appliance) serveBounded(lim netlimit.Limits, registryTLS *tls.Config) (surfaces []surface, logs *syncBuffer, stop func()) {
+func (a *appliance) serveBounded(lim netlimit.Limits, registryTLS *tls.Config) (surfaces []surface, logs *testenv.Buffer, stop func()) {
 	t := a.t
 	t.Helper()
 	metrics, reg := fixtures.FreeTCPAddr(t), fixtures.FreeTCPAddr(t)
-	logs = &syncBuffer{}
+	logs = &testenv.Buffer{}
 	lim.Log = slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -214,7 +214,7 @@ func TestServeRegistryHTTPS(t *testing.T) {
 }
 
 // waitLog waits until a line of the log holds every one of want.
-func waitLog(t *testing.T, logs *syncBuffer, want ...string) {
+func waitLog(t *testing.T, logs *testenv.Buffer, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for {
@@ -232,22 +232,4 @@ func waitLog(t *testing.T, logs *syncBuffer, want ...string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a log the test reads while the server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
