@@ -91,6 +91,14 @@ components:
 %s      - name: worker
         command: ["%s"]
 `, version, strings.Join(args, `", "`), a.listen, rollout, strings.Join(args, `", "`))
+	return a.build(dir, spec, "served-"+version+".ferry")
+}
+
+// build writes spec as dir/ferry.yaml and builds it, signed by the
+// appliance's key, into name beside the appliance.
+func (a *appliance) build(dir, spec, name string) string {
+	t := a.t
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +110,7 @@ components:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(a.dir, "served-"+version+".ferry")
+	out := filepath.Join(a.dir, name)
 	if _, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: s, Signers: []verify.Signer{signer}}); err != nil {
 		t.Fatal(err)
 	}

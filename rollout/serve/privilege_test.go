@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -10,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
 	"ferry/fixtures"
 	"ferry/installer"
-	"ferry/verify"
 )
 
 // attackScript is a service that, before it serves, tries every write a
@@ -76,22 +73,7 @@ components:
         user: root
         command: [bin/testservice, --listen, "127.0.0.1:${PORT}", --version, 1.1.0]
 `
-	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := bundle.LoadSpec(filepath.Join(dir, "ferry.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := verify.NewSigner(a.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(a.dir, "served-attack.ferry")
-	if _, err := bundle.Build(context.Background(), out, bundle.BuildOptions{Spec: s, Signers: []verify.Signer{signer}}); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return a.build(dir, spec, "served-attack.ferry")
 }
 
 // TestServiceLeastPrivilege is a compromised service on a real appliance
