@@ -85,7 +85,7 @@ func TestSignEnvelopeRefuses(t *testing.T) {
 		{"same key twice", testPayloadType, "x", []Signer{s, s}, "given twice"},
 		{"empty payload", testPayloadType, "", []Signer{s}, "empty payload"},
 		{"no payload type", "", "x", []Signer{s}, "no payload type"},
-		{"payload type not canonical JSON", "a<\xff>", "x", []Signer{s}, "does not read back"},
+		{"payload type not canonical JSON", "a<\xff>", "x", []Signer{s}, "not valid UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := SignEnvelope(tc.payloadType, []byte(tc.payload), tc.signers...)

@@ -77,7 +77,10 @@ func DecodeValue(raw json.RawMessage, dst any) error {
 
 // MarshalCanonical writes v as compact JSON without HTML escaping and
 // without a trailing newline: the one form ferry writes, which parsers
-// require byte for byte.
+// require byte for byte. It refuses a string that is not valid UTF-8:
+// encoding/json would write each bad byte as the escape \ufffd, which
+// decodes to U+FFFD and re-encodes as that character itself, so the
+// bytes written could never be read back as canonical.
 func MarshalCanonical(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -85,5 +88,27 @@ func MarshalCanonical(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if hasReplacementEscape(b) {
+		return nil, errors.New("a string is not valid UTF-8")
+	}
+	return b, nil
+}
+
+// hasReplacementEscape reports whether the JSON b holds the escape
+// \ufffd, which encoding/json writes only in place of a byte that is not
+// valid UTF-8 (it writes a valid U+FFFD as is). Backslashes appear only
+// in strings, each starting a two-byte escape or a \uXXXX one, so
+// stepping over escapes pair by pair finds exactly the real ones.
+func hasReplacementEscape(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		if bytes.HasPrefix(b[i+1:], []byte("ufffd")) {
+			return true
+		}
+		i++
+	}
+	return false
 }
