@@ -46,39 +46,12 @@ test-go:
 		sum=$$?; rc=$$(cat $(OUT)/test.rc); \
 		[ "$$sum" -eq 0 ] && [ "$$rc" -eq 0 ] || { echo "go test exited $$rc"; exit 1; }
 
-# Short fuzz runs of every parser of untrusted input; `make fuzz-long` runs
-# them for longer.
-FUZZ_TARGETS := \
-	./bundle:FuzzParseManifest \
-	./verify:FuzzVerify \
-	./bundle:FuzzVerify \
-	./bundle:FuzzParseSpec \
-	./bundle:FuzzLoadChartArchive \
-	./verify:FuzzParsePublicKey \
-	./verify:FuzzParseSignatureName \
-	./verify:FuzzParseRotation \
-	./license:FuzzParse \
-	./license:FuzzVerify \
-	./license:FuzzParseClockReset \
-	./rollout/router:FuzzPick \
-	./rollout/router:FuzzPrepareRequest \
-	./rollout:FuzzRollout \
-	./rollout:FuzzAnalyze \
-	./rollout/supervise:FuzzParseGroupRecord \
-	./rollout/supervise:FuzzParseStat \
-	./bundle:FuzzReadPayload \
-	./bundle:FuzzParsePartList \
-	./compliance:FuzzRolloutsOf \
-	./installer/registry:FuzzParseRoute \
-	./installer/registry:FuzzNames \
-	./installer/registry:FuzzPaginate \
-	./installer/registry:FuzzHandler \
-	./bundle:FuzzParseSize \
-	./bundle:FuzzImageName \
-	./bundle:FuzzImageArchive \
-	./bundle:FuzzImageLayout \
-	./bundle:FuzzSegHeader \
-	./bundle:FuzzDiagnoseExecutable
+# Short fuzz runs of every fuzz target in the tree (every parser of
+# untrusted input has one); `make fuzz-long` runs them for longer. The list
+# is read from the tree (scripts/fuzz-targets.sh: PKG:NAME for every
+# `func Fuzz` in a test file), not kept by hand; FUZZ_TARGETS='./pkg:FuzzX'
+# on the command line runs only those.
+FUZZ_TARGETS = $(shell ./scripts/fuzz-targets.sh)
 
 # A failing run prints its output and fails make. A target that found a
 # crasher wrote it under PKG/testdata/fuzz/NAME, and its name is printed:
