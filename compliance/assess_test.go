@@ -200,7 +200,7 @@ func TestFIPSClaim(t *testing.T) {
 // satisfied only for a verified, recorded, valid licence that ferry
 // checked; a licence in its grace period says so; nothing to enforce is
 // not applicable.
-func TestLicenceDecisions(t *testing.T) {
+func TestLicenseDecisions(t *testing.T) {
 	cases := []struct {
 		name   string
 		change func(ev *Evidence)
@@ -209,23 +209,23 @@ func TestLicenceDecisions(t *testing.T) {
 		detail string // in an evidence item
 	}{
 		{"valid", func(*Evidence) {}, Satisfied, "valid until 2027-01-15", "verified against the licence keys of release 1.0.0"},
-		{"no policy", func(ev *Evidence) { ev.Licence = Licence{Release: "1.0.0", UpdatesAllowed: true} }, NotApplicable, "names no licence keys", ""},
+		{"no policy", func(ev *Evidence) { ev.License = License{Release: "1.0.0", UpdatesAllowed: true} }, NotApplicable, "names no licence keys", ""},
 		{"optional and none", func(ev *Evidence) {
-			ev.Licence.Required, ev.Licence.Installed, ev.Licence.State = false, nil, ""
+			ev.License.Required, ev.License.Installed, ev.License.State = false, nil, ""
 		}, NotApplicable, "does not require one", ""},
 		{"grace", func(ev *Evidence) {
-			ev.Licence.State, ev.Licence.GraceEnds = "grace", time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+			ev.License.State, ev.License.GraceEnds = "grace", time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
 		}, Satisfied, "IT HAS EXPIRED and is in its grace period", "THE LICENCE HAS EXPIRED"},
 		{"required and missing", func(ev *Evidence) {
-			ev.Licence.Installed, ev.Licence.State, ev.Licence.UpdatesAllowed = nil, "", false
-			ev.Licence.Problem = "no licence is installed and release 1.0.0 requires one"
+			ev.License.Installed, ev.License.State, ev.License.UpdatesAllowed = nil, "", false
+			ev.License.Problem = "no licence is installed and release 1.0.0 requires one"
 		}, NotSatisfied, "no licence is installed", ""},
-		{"never checked", func(ev *Evidence) { ev.Licence.Events = ev.Licence.Events[1:] }, NotSatisfied, "no check of licence lic-0001", ""},
-		{"not the recorded file", func(ev *Evidence) { ev.Licence.Installed.Recorded = false }, NotSatisfied, "behind ferry's back", ""},
+		{"never checked", func(ev *Evidence) { ev.License.Events = ev.License.Events[1:] }, NotSatisfied, "no check of licence lic-0001", ""},
+		{"not the recorded file", func(ev *Evidence) { ev.License.Installed.Recorded = false }, NotSatisfied, "behind ferry's back", ""},
 		{"does not verify", func(ev *Evidence) {
-			in := &InstalledLicence{SHA256: ev.Licence.Installed.SHA256}
-			ev.Licence.Installed, ev.Licence.State = in, ""
-			ev.Licence.Problem = "licence is not signed by a trusted key: no signature by a trusted key"
+			in := &InstalledLicense{SHA256: ev.License.Installed.SHA256}
+			ev.License.Installed, ev.License.State = in, ""
+			ev.License.Problem = "licence is not signed by a trusted key: no signature by a trusted key"
 		}, NotSatisfied, "untrusted or tampered with", ""},
 		{"audit log broken", func(ev *Evidence) { ev.Audit.Verified = false }, NotSatisfied, "does not verify", ""},
 	}

@@ -30,7 +30,7 @@ type CatalogSource struct {
 	Commit       string `json:"commit"`
 	URL          string `json:"url"`
 	SHA256       string `json:"sha256"`
-	Licence      string `json:"licence"`
+	License      string `json:"license"`
 }
 
 // CatalogControl is one control or enhancement as the OSCAL catalog has

@@ -22,7 +22,7 @@ const (
 	sourcePath       = "nist.gov/SP800-53/rev5/json/NIST_SP-800-53_rev5_catalog.json"
 	sourceCommit     = "a849dbca4649e0cc626fefdd46cf5232c8308f4c"
 	sourceSHA256     = "95e025bfdc248269efb10ee2621b7a211116a2ef3a82f39676f7c5eb9c8acb64"
-	sourceLicence    = "Public domain in the United States (US government work); rights waived worldwide under CC0 1.0 (usnistgov/oscal-content LICENSE.md)"
+	sourceLicense    = "Public domain in the United States (US government work); rights waived worldwide under CC0 1.0 (usnistgov/oscal-content LICENSE.md)"
 )
 
 // TestCatalogSubset checks that the embedded catalog has every control
@@ -119,7 +119,7 @@ func writeCatalogSubset(t *testing.T, path string) {
 		Title: md.Title, Version: md.Version, OSCALVersion: md.OSCALVersion, LastModified: md.LastModified,
 		UUID: doc.Catalog.UUID, Repository: sourceRepository, Path: sourcePath, Commit: sourceCommit,
 		URL:    "https://raw.githubusercontent.com/" + sourceRepository + "/" + sourceCommit + "/" + sourcePath,
-		SHA256: sourceSHA256, Licence: sourceLicence,
+		SHA256: sourceSHA256, License: sourceLicense,
 	}}
 	for _, a := range assessors() {
 		c, ok := byID[a.id]

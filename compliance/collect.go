@@ -192,7 +192,7 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 		}
 	}
 	ev.Clock = collectClock(db, log, ev.Collected)
-	ev.Licence = collectLicence(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
+	ev.License = collectLicense(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
 	ev.Rollouts = collectRollouts(db, log)
 	return nil
 }

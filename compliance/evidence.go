@@ -38,7 +38,7 @@ type Evidence struct {
 	Integrity  Integrity     `json:"integrity"`
 	Algorithms []Algorithm   `json:"algorithms"`
 	Marks      []Mark        `json:"marks,omitempty"`
-	Licence    Licence       `json:"licence"`
+	License    License       `json:"license"`
 	Clock      Clock         `json:"clock"`
 	Rollouts   Rollouts      `json:"rollouts"`
 }
@@ -229,7 +229,7 @@ type Mark struct {
 // Licence is the appliance's licence standing for its current release,
 // judged at the evidence's clock (Clock.Now), with the licence history
 // and the audit entries that show ferry enforcing it.
-type Licence struct {
+type License struct {
 	// Release and Product are the current release's version and bundle
 	// name: what the licence is judged for.
 	Release string `json:"release,omitempty"`
@@ -241,7 +241,7 @@ type Licence struct {
 	Keys     int  `json:"keys,omitempty"`
 	Required bool `json:"required"`
 	// Installed is the licence file stored on the host; nil when none is.
-	Installed *InstalledLicence `json:"installed,omitempty"`
+	Installed *InstalledLicense `json:"installed,omitempty"`
 	// State is where the installed licence stands at Clock.Now: valid,
 	// grace, expired or not-yet-valid; empty when there is none to judge.
 	State string `json:"state,omitempty"`
@@ -254,9 +254,9 @@ type Licence struct {
 	// product and version would pass the licence check at Clock.Now.
 	UpdatesAllowed bool `json:"updatesAllowed"`
 	// History is every licence installed on the host, oldest first.
-	History []LicenceRecord `json:"history,omitempty"`
+	History []LicenseRecord `json:"history,omitempty"`
 	// Events are the audit entries of licence enforcement, in log order.
-	Events []LicenceEvent `json:"events,omitempty"`
+	Events []LicenseEvent `json:"events,omitempty"`
 	// ReadError says why the licence state could not be read; nothing
 	// above is known then.
 	ReadError string `json:"readError,omitempty"`
@@ -265,7 +265,7 @@ type Licence struct {
 // InstalledLicence is the licence file stored on the host. Its terms are
 // filled in only when the file verified against the release's licence
 // keys: an unverified file's claims are not evidence.
-type InstalledLicence struct {
+type InstalledLicense struct {
 	// SHA256 is of the file as stored.
 	SHA256 string `json:"sha256"`
 	// Verified says its signatures verified against the licence keys of
@@ -292,16 +292,16 @@ type InstalledLicence struct {
 
 // LicenceRecord is one licence in the host's history, as the installer
 // records it.
-type LicenceRecord = installer.LicenseRecord
+type LicenseRecord = installer.LicenseRecord
 
 // LicenceEvent is one audit entry of licence enforcement: a licence
 // installed, checked, used in its grace period or refused, or a bundle
 // refused for its licence.
-type LicenceEvent struct {
+type LicenseEvent struct {
 	Seq      uint64    `json:"seq"`
 	Time     time.Time `json:"time"`
 	Event    string    `json:"event"`
-	Licence  string    `json:"licence,omitempty"`
+	License  string    `json:"license,omitempty"`
 	Customer string    `json:"customer,omitempty"`
 	Version  string    `json:"version,omitempty"`
 	State    string    `json:"state,omitempty"`
@@ -310,7 +310,7 @@ type LicenceEvent struct {
 
 // Status is the licence standing in a sentence, for the report's list of
 // features.
-func (l Licence) Status() string {
+func (l License) Status() string {
 	switch {
 	case l.ReadError != "":
 		return "the licence state could not be read: " + l.ReadError

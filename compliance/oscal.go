@@ -226,7 +226,7 @@ func writeOSCAL(w io.Writer, ev *Evidence, findings []Finding) error {
 			{
 				UUID:        catalogID,
 				Title:       src.Title,
-				Description: fmt.Sprintf("Version %s (OSCAL %s, last modified %s). %s.", src.Version, src.OSCALVersion, src.LastModified, src.Licence),
+				Description: fmt.Sprintf("Version %s (OSCAL %s, last modified %s). %s.", src.Version, src.OSCALVersion, src.LastModified, src.License),
 				Props:       []oscalProp{{Name: "version", Value: src.Version}},
 				Citation:    &oscalCitation{Text: src.Repository + " " + src.Path + " at " + src.Commit},
 				RLinks: []oscalRLink{{

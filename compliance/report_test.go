@@ -149,17 +149,17 @@ func goldenEvidence() *Evidence {
 		Integrity:  Integrity{Checked: true, Releases: 2},
 		Algorithms: algorithms([]TrustKey{{Type: "ecdsa-p256"}, {Type: "openpgp"}}),
 		Marks:      []Mark{{Name: highestMark, Value: "1.1.0"}, {Name: clockMark, Value: stamp(at(20))}},
-		Licence: Licence{
+		License: License{
 			Release: "1.0.0", Product: "demo-app", Policy: true, Keys: 1, Required: true,
-			Installed: &InstalledLicence{
+			Installed: &InstalledLicense{
 				SHA256: licSHA, Verified: true, Recorded: true, ID: "lic-0001", Customer: "Example Customer", Product: "demo-app",
 				Issued: issued, NotBefore: issued, Expires: expires, Grace: "720h0m0s", Versions: ">=1.0.0 <2.0.0", Nodes: 3, Installed: at(15),
 			},
 			State: "valid", UpdatesAllowed: true,
-			History: []LicenceRecord{{ID: "lic-0001", Customer: "Example Customer", Issued: issued, Expires: expires, Installed: at(15), SHA256: licSHA}},
-			Events: []LicenceEvent{
-				{Seq: 25, Time: at(15), Event: "license.checked", Licence: "lic-0001", Customer: "Example Customer", Version: "1.1.0", State: "valid"},
-				{Seq: 26, Time: at(15), Event: "license.installed", Licence: "lic-0001", Customer: "Example Customer",
+			History: []LicenseRecord{{ID: "lic-0001", Customer: "Example Customer", Issued: issued, Expires: expires, Installed: at(15), SHA256: licSHA}},
+			Events: []LicenseEvent{
+				{Seq: 25, Time: at(15), Event: "license.checked", License: "lic-0001", Customer: "Example Customer", Version: "1.1.0", State: "valid"},
+				{Seq: 26, Time: at(15), Event: "license.installed", License: "lic-0001", Customer: "Example Customer",
 					Detail: "issued 2026-01-15T00:00:00Z, expires 2027-01-15T00:00:00Z, file SHA-256 " + licSHA},
 			},
 		},
@@ -230,10 +230,10 @@ func reports(t *testing.T) map[string]*Evidence {
 	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
 	empty := goldenEvidence()
 	empty.Releases, empty.Trust, empty.Txns, empty.Bundles, empty.Integrity = nil, nil, nil, nil, Integrity{Problem: "no release is installed"}
-	empty.Current, empty.Licence = "", Licence{UpdatesAllowed: true}
+	empty.Current, empty.License = "", License{UpdatesAllowed: true}
 	expired := goldenEvidence()
-	expired.Licence.State, expired.Licence.UpdatesAllowed = "expired", false
-	expired.Licence.Problem = `licence lic-0001 for "Example Customer" expired at 2027-01-15T00:00:00Z and its grace of 720h0m0s ended at 2027-02-14T00:00:00Z (now 2027-03-01T12:00:00Z); install a renewed licence: licence expired`
+	expired.License.State, expired.License.UpdatesAllowed = "expired", false
+	expired.License.Problem = `licence lic-0001 for "Example Customer" expired at 2027-01-15T00:00:00Z and its grace of 720h0m0s ended at 2027-02-14T00:00:00Z (now 2027-03-01T12:00:00Z); install a renewed licence: licence expired`
 	expired.Clock.Events = []ClockEvent{{Seq: 17, Time: at(16), System: "2026-02-01T08:00:00Z", HighWater: "2026-02-01T09:15:00Z"}}
 	return map[string]*Evidence{"golden": goldenEvidence(), "healthy": healthy, "refused": refused, "empty": empty, "expired": expired}
 }

@@ -20,16 +20,18 @@ const ClockTolerance = 5 * time.Minute
 // Clock is the time judged by (max of the system clock and the high-water
 // mark) and what the system clock said.
 type Clock struct {
-	Now, System, HighWater time.Time
+	Now       time.Time `json:"now"`
+	System    time.Time `json:"system"`
+	HighWater time.Time `json:"highWater"`
 	// Behind is set when the system clock is more than ClockTolerance
 	// behind the high-water mark.
-	Behind bool
+	Behind bool `json:"behind"`
 	// BadMark is the stored mark when it is not a time: state.db was
 	// changed behind ferry's back. The reading then rests on the newest
 	// audit entry alone.
-	BadMark string
+	BadMark string `json:"badMark"`
 	// Mark is the stored mark (zero when it is missing or not a time).
-	Mark time.Time
+	Mark time.Time `json:"mark"`
 }
 
 // ReadClock applies the clock rule without changing anything: the

@@ -94,7 +94,7 @@ func TestClockResetNeedsVendorStatement(t *testing.T) {
 // TestClockResetRevivesNoLicence: a reset goes no further back than the
 // time the vendor signed (and never below the system clock), so a licence
 // that had expired by then stays expired.
-func TestClockResetRevivesNoLicence(t *testing.T) {
+func TestClockResetRevivesNoLicense(t *testing.T) {
 	f := newLicenseFixture(t)
 	expires := time.Now().Add(10 * 24 * time.Hour)
 	root, update, hw := aheadRoot(t, f, expires)
@@ -118,7 +118,7 @@ func TestClockResetRevivesNoLicence(t *testing.T) {
 
 // TestClockResetWithoutLicence: with no licence installed the operator
 // lowers the mark to the system clock, audited with the reason.
-func TestClockResetWithoutLicence(t *testing.T) {
+func TestClockResetWithoutLicense(t *testing.T) {
 	dir := t.TempDir()
 	b := buildBundle(t, dir, "1.0.0", newKey(t))
 	root := filepath.Join(dir, "root")

@@ -73,10 +73,10 @@ func openpgpTestdata(t testing.TB) (*verify.PublicKey, []byte) {
 // and the keys that signed them.
 func fuzzSeeds(f *testing.F) (keys []*verify.PublicKey, seeds [][]byte) {
 	a, b := ephemeralSigner(f, verify.KeyECDSAP256), ephemeralSigner(f, verify.KeyEd25519)
-	pgpKey, pgpLicence := openpgpTestdata(f)
+	pgpKey, pgpLicense := openpgpTestdata(f)
 	keys = []*verify.PublicKey{a.Public(), b.Public(), pgpKey}
 	minimal := License{ID: "a", Customer: "c", Issued: date("2026-01-01T00:00:00Z"), Expires: date("2026-01-01T00:00:00Z")}
-	seeds = [][]byte{issue(f, fullLicense(), a), issue(f, fullLicense(), b), issue(f, fullLicense(), a, b), issue(f, minimal, b), pgpLicence}
+	seeds = [][]byte{issue(f, fullLicense(), a), issue(f, fullLicense(), b), issue(f, fullLicense(), a, b), issue(f, minimal, b), pgpLicense}
 	return keys, seeds
 }
 

@@ -18,34 +18,35 @@ import (
 type License struct {
 	// ID identifies this licence: 1 to 64 characters from a-z, 0-9 and
 	// '-' (Issue makes 32 random hex digits when it is empty).
-	ID string
+	ID string `json:"id"`
 	// Product is the metadata.name of the bundles the licence is for;
 	// empty means any product.
-	Product string
+	Product string `json:"product"`
 	// Customer names the licensee, for people: it is shown, not matched.
-	Customer string
+	Customer string `json:"customer"`
 	// Issued is when the vendor issued the licence; it orders renewals.
-	Issued time.Time
+	Issued time.Time `json:"issued"`
 	// NotBefore and Expires bound the validity: from NotBefore
 	// (inclusive) until Expires (exclusive).
-	NotBefore, Expires time.Time
+	NotBefore time.Time `json:"notBefore"`
+	Expires   time.Time `json:"expires"`
 	// Grace is how long after Expires the licence still works, with a
 	// warning, so that a renewal can cross the air gap.
-	Grace time.Duration
+	Grace time.Duration `json:"grace"`
 	// Components names the components the customer may install; empty
 	// means all.
-	Components []string
+	Components []string `json:"components"`
 	// Features are free-form names the installed software may look up.
-	Features []string
+	Features []string `json:"features"`
 	// Versions is a semver constraint (">=1.0.0 <3.0.0") on the bundle
 	// versions covered; empty means all.
-	Versions string
+	Versions string `json:"versions"`
 	// Nodes is the number of nodes the customer may run; 0 is unlimited.
 	// ferry records and shows it; whatever counts nodes enforces it.
-	Nodes int
+	Nodes int `json:"nodes"`
 	// Bind is a host fingerprint ("fp1:…", see Fingerprint); when set,
 	// the licence works only on the host whose fingerprint it is.
-	Bind string
+	Bind string `json:"bind"`
 }
 
 // Limits on field values, so that a licence stays small and printable.

@@ -393,12 +393,12 @@ func TestParseRotationMalformed(t *testing.T) {
 		})
 	}
 	// The envelope is checked first, and the payload type with it.
-	licence, err := SignEnvelope("application/vnd.ferry.license.v1+json", []byte(good), s)
+	license, err := SignEnvelope("application/vnd.ferry.license.v1+json", []byte(good), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{
-		"another payload type": licence,
+		"another payload type": license,
 		"oversized":            append(bytes.Repeat([]byte(" "), MaxRotationSize), signedPayload(t, []byte(good), s)...),
 		"empty":                nil,
 	} {

@@ -171,7 +171,7 @@ func wantRule(t *testing.T, ev *Evidence, num int, want Status) {
 	}
 }
 
-func TestValidLicence(t *testing.T) {
+func TestValidLicense(t *testing.T) {
 	l := newLicensed(t)
 	root := l.install(t, l.issue(t, license.License{Product: "licensed", Versions: ">=1.0.0 <2.0.0", Nodes: 5}, l.vendor))
 	ev, fs := collect(t, root)
@@ -183,7 +183,7 @@ func TestValidLicence(t *testing.T) {
 	}
 	wantStatus(t, fs, Satisfied, ferryControls()...)
 	wantRule(t, ev, 110, Satisfied)
-	lic := ev.Licence
+	lic := ev.License
 	if !lic.Policy || !lic.Required || lic.Keys != 1 || lic.State != "valid" || !lic.UpdatesAllowed || lic.Problem != "" ||
 		lic.Installed == nil || !lic.Installed.Verified || !lic.Installed.Recorded || lic.Installed.Customer != "ACME" ||
 		lic.Installed.Product != "licensed" || len(lic.History) != 1 || lic.Installed.Installed.IsZero() {
@@ -219,7 +219,7 @@ func TestValidLicence(t *testing.T) {
 	}
 }
 
-func TestLicenceInGrace(t *testing.T) {
+func TestLicenseInGrace(t *testing.T) {
 	l := newLicensed(t)
 	now := time.Now()
 	root := l.install(t, l.issue(t, license.License{Issued: now.Add(-60 * 24 * time.Hour), Expires: now.Add(-24 * time.Hour), Grace: 30 * 24 * time.Hour}, l.vendor))
@@ -228,14 +228,14 @@ func TestLicenceInGrace(t *testing.T) {
 	if !hasEvidence(cm10, "THE LICENCE HAS EXPIRED") || !hasEvidence(cm10, "was used in its grace period") {
 		t.Errorf("CM-10 does not say the licence is in its grace period: %+v", cm10.Evidence)
 	}
-	if ev.Licence.State != "grace" || ev.Licence.GraceEnds.IsZero() {
-		t.Errorf("licence: %+v", ev.Licence)
+	if ev.License.State != "grace" || ev.License.GraceEnds.IsZero() {
+		t.Errorf("licence: %+v", ev.License)
 	}
 }
 
 // A licence installed in its grace period, on a host that has since seen
 // a time past the grace (its clock-high-water mark), is expired.
-func TestExpiredLicence(t *testing.T) {
+func TestExpiredLicense(t *testing.T) {
 	l := newLicensed(t)
 	now := time.Now()
 	root := l.install(t, l.issue(t, license.License{Issued: now.Add(-60 * 24 * time.Hour), Expires: now.Add(-24 * time.Hour), Grace: 30 * 24 * time.Hour}, l.vendor))
@@ -245,15 +245,15 @@ func TestExpiredLicence(t *testing.T) {
 	wantSummary(t, fs, "cm-10", NotSatisfied, "expired")
 	wantStatus(t, fs, Satisfied, "au-8")
 	wantRule(t, ev, 110, NotSatisfied)
-	if ev.Licence.State != "expired" || ev.Licence.UpdatesAllowed {
-		t.Errorf("licence: %+v", ev.Licence)
+	if ev.License.State != "expired" || ev.License.UpdatesAllowed {
+		t.Errorf("licence: %+v", ev.License)
 	}
 }
 
-func TestRequiredLicenceMissing(t *testing.T) {
+func TestRequiredLicenseMissing(t *testing.T) {
 	l := newLicensed(t)
 	root := l.install(t, l.issue(t, license.License{}, l.vendor))
-	setMark(t, root, licenceMark, nil) // removed behind ferry's back
+	setMark(t, root, licenseMark, nil) // removed behind ferry's back
 	// ferry refuses an update without a licence, and a licence by a key
 	// the release does not name.
 	opts := installer.Options{Root: root, Fingerprints: []string{testFingerprint}}
@@ -266,8 +266,8 @@ func TestRequiredLicenceMissing(t *testing.T) {
 	ev, fs := collect(t, root)
 	cm10 := wantSummary(t, fs, "cm-10", NotSatisfied, "no licence is installed and release 1.0.0 requires one")
 	wantRule(t, ev, 110, NotSatisfied)
-	if ev.Licence.UpdatesAllowed || len(ev.Licence.History) != 1 {
-		t.Errorf("licence: %+v", ev.Licence)
+	if ev.License.UpdatesAllowed || len(ev.License.History) != 1 {
+		t.Errorf("licence: %+v", ev.License)
 	}
 	for _, want := range []string{"ferry refused bundle licensed-1.1.0.ferry: a licence is required", "ferry refused to install a licence: the licence given: licence is not signed by a trusted key"} {
 		if !hasEvidence(cm10, want) {
@@ -278,7 +278,7 @@ func TestRequiredLicenceMissing(t *testing.T) {
 
 // A stored licence that is not the vendor's, not intact, or not the one
 // ferry installed is named as such.
-func TestLicenceReplaced(t *testing.T) {
+func TestLicenseReplaced(t *testing.T) {
 	l := newLicensed(t)
 	now := time.Now()
 	older := l.issue(t, license.License{Issued: now.Add(-48 * time.Hour)}, l.vendor)
@@ -293,7 +293,7 @@ func TestLicenceReplaced(t *testing.T) {
 		{"older licence", older, "not the one ferry last installed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			setMark(t, root, licenceMark, c.data)
+			setMark(t, root, licenseMark, c.data)
 			ev, fs := collect(t, root)
 			wantSummary(t, fs, "cm-10", NotSatisfied, c.say)
 			wantRule(t, ev, 110, NotSatisfied)
@@ -303,7 +303,7 @@ func TestLicenceReplaced(t *testing.T) {
 
 // Collect judges a licence bound to a host against the fingerprints of
 // the host it runs on.
-func TestLicenceBoundToAnotherHost(t *testing.T) {
+func TestLicenseBoundToAnotherHost(t *testing.T) {
 	l := newLicensed(t)
 	root := l.install(t, l.issue(t, license.License{Bind: testFingerprint}, l.vendor))
 	_, fs := collect(t, root)

@@ -16,7 +16,7 @@ import (
 // The installer's marks of the installed licence file and of the latest
 // time the host has seen.
 const (
-	licenceMark = "license"
+	licenseMark = "license"
 	clockMark   = "clock-high-water"
 )
 
@@ -77,8 +77,8 @@ func lastClockAcknowledgement(log []state.AuditEntry) uint64 {
 // moment and the same state and time give the same report; it also gives
 // the history. fps are the host's fingerprints, for licences bound to a
 // host.
-func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version string, m *bundle.Manifest, fps []string) Licence {
-	lic := Licence{Release: version, UpdatesAllowed: true, Events: enforcementEvents(log)}
+func collectLicense(db *state.DB, log []state.AuditEntry, clock Clock, version string, m *bundle.Manifest, fps []string) License {
+	lic := License{Release: version, UpdatesAllowed: true, Events: enforcementEvents(log)}
 	if m != nil {
 		lic.Product = m.Name
 		if m.License != nil {
@@ -91,13 +91,13 @@ func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version s
 		return lic
 	}
 	lic.Policy, lic.Required, lic.History = info.Policy, info.Required, info.History
-	data, err := db.Mark(licenceMark)
+	data, err := db.Mark(licenseMark)
 	if err != nil {
 		lic.ReadError = err.Error()
 		return lic
 	}
 	if data != nil {
-		lic.Installed = storedLicence(data, lic.History)
+		lic.Installed = storedLicense(data, lic.History)
 	}
 	if !lic.Policy {
 		return lic
@@ -132,9 +132,9 @@ func collectLicence(db *state.DB, log []state.AuditEntry, clock Clock, version s
 
 // storedLicence describes the stored licence file before anything in it
 // is trusted: its digest, and whether it is the file ferry last installed.
-func storedLicence(data []byte, history []LicenceRecord) *InstalledLicence {
+func storedLicense(data []byte, history []LicenseRecord) *InstalledLicense {
 	sum := sha256.Sum256(data)
-	in := &InstalledLicence{SHA256: "sha256:" + hex.EncodeToString(sum[:])}
+	in := &InstalledLicense{SHA256: "sha256:" + hex.EncodeToString(sum[:])}
 	for i, r := range history {
 		if r.SHA256 == in.SHA256 {
 			in.Installed = r.Installed
@@ -146,11 +146,11 @@ func storedLicence(data []byte, history []LicenceRecord) *InstalledLicence {
 
 // enforcementEvents picks from the audit log the entries of licence
 // enforcement.
-func enforcementEvents(log []state.AuditEntry) []LicenceEvent {
-	var out []LicenceEvent
+func enforcementEvents(log []state.AuditEntry) []LicenseEvent {
+	var out []LicenseEvent
 	for _, e := range log {
 		f := e.Fields
-		ev := LicenceEvent{Seq: e.Seq, Time: e.Time.UTC(), Event: e.Event, Licence: f["license"], Customer: f["customer"], Version: f["version"], State: f["state"]}
+		ev := LicenseEvent{Seq: e.Seq, Time: e.Time.UTC(), Event: e.Event, License: f["license"], Customer: f["customer"], Version: f["version"], State: f["state"]}
 		switch e.Event {
 		case "license.installed":
 			ev.Detail = "issued " + f["issued"] + ", expires " + f["expires"] + ", file " + f["sha256"]
@@ -166,7 +166,7 @@ func enforcementEvents(log []state.AuditEntry) []LicenceEvent {
 		case "license.refused":
 			ev.Detail = f["error"]
 		case "install.refused", "update.refused":
-			if !aboutLicence(f["error"]) {
+			if !aboutLicense(f["error"]) {
 				continue
 			}
 			ev.Detail = f["bundle"] + ": " + f["error"]
@@ -180,6 +180,6 @@ func enforcementEvents(log []state.AuditEntry) []LicenceEvent {
 
 // aboutLicence reports whether a refusal's error is about the licence:
 // every licence error of the installer says "licence".
-func aboutLicence(msg string) bool {
+func aboutLicense(msg string) bool {
 	return strings.Contains(msg, "licence")
 }

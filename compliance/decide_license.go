@@ -13,7 +13,7 @@ import (
 // its grace period, said loudly) and the audit log shows ferry checking
 // it; not satisfied otherwise, naming the problem.
 func decideCM10(ev *Evidence, f *finder) {
-	l := ev.Licence
+	l := ev.License
 	switch {
 	case l.ReadError != "":
 		f.fail("the licence state could not be read: %s", l.ReadError)
@@ -37,7 +37,7 @@ func decideCM10(ev *Evidence, f *finder) {
 		}
 		f.examine(r.Installed, "licence %s for %q, issued %s and expiring %s, was installed (file %s)", r.ID, r.Customer, stamp(r.Issued), stamp(r.Expires), r.SHA256)
 	}
-	licenceRefusals(ev, f)
+	licenseRefusals(ev, f)
 	if in == nil {
 		if l.Required {
 			f.fail("no licence is installed and release %s requires one", l.Release)
@@ -49,11 +49,11 @@ func decideCM10(ev *Evidence, f *finder) {
 	if !in.Verified {
 		f.fail("the installed licence (file %s) is untrusted or tampered with: it does not verify against the licence keys of release %s: %s", in.SHA256, l.Release, l.Problem)
 	} else {
-		f.examine(in.Installed, "%s is installed (file %s): %s", licenceName(in), in.SHA256, licenceTerms(in))
+		f.examine(in.Installed, "%s is installed (file %s): %s", licenseName(in), in.SHA256, licenseTerms(in))
 		f.test(ev.Collected, "the installed licence's signature verified against the licence keys of release %s when this report was made; judged at %s (the later of the system clock and the latest time this host has seen), it is %s", l.Release, stamp(ev.Clock.Now), stateWords(l.State))
 		if l.State == "grace" {
 			f.test(ev.Collected, "THE LICENCE HAS EXPIRED: %s expired at %s and is in its grace period, which ends at %s (%s after %s); ferry installs and updates until then and refuses after it. Install a renewed licence now",
-				licenceName(in), stamp(in.Expires), stamp(l.GraceEnds), span(l.GraceEnds.Sub(ev.Clock.Now)), stamp(ev.Clock.Now))
+				licenseName(in), stamp(in.Expires), stamp(l.GraceEnds), span(l.GraceEnds.Sub(ev.Clock.Now)), stamp(ev.Clock.Now))
 		}
 		if l.Problem != "" {
 			f.fail("the installed licence does not allow release %s: %s", l.Release, l.Problem)
@@ -73,28 +73,28 @@ func decideCM10(ev *Evidence, f *finder) {
 	auditMustVerify(ev, f)
 	switch l.State {
 	case "grace":
-		f.ok = fmt.Sprintf("%s is installed, verifies against the licence keys of release %s and is enforced by ferry, but IT HAS EXPIRED and is in its grace period until %s: renew it before then", licenceName(in), l.Release, stamp(l.GraceEnds))
+		f.ok = fmt.Sprintf("%s is installed, verifies against the licence keys of release %s and is enforced by ferry, but IT HAS EXPIRED and is in its grace period until %s: renew it before then", licenseName(in), l.Release, stamp(l.GraceEnds))
 	default:
-		f.ok = fmt.Sprintf("%s is installed, verifies against the licence keys of release %s, is valid until %s and is enforced by ferry", licenceName(in), l.Release, stamp(in.Expires))
+		f.ok = fmt.Sprintf("%s is installed, verifies against the licence keys of release %s, is valid until %s and is enforced by ferry", licenseName(in), l.Release, stamp(in.Expires))
 	}
 }
 
 // enforced lists the audit log's licence checks of the installed licence
 // and fails when there is none: a licence nobody checked restricts
 // nothing.
-func enforced(ev *Evidence, in *InstalledLicence, f *finder) {
-	var checks []LicenceEvent
-	for _, e := range ev.Licence.Events {
+func enforced(ev *Evidence, in *InstalledLicense, f *finder) {
+	var checks []LicenseEvent
+	for _, e := range ev.License.Events {
 		switch {
-		case e.Licence != in.ID:
+		case e.License != in.ID:
 		case e.Event == "license.checked":
 			checks = append(checks, e)
 		case e.Event == "license.grace":
-			f.examine(e.Time, "audit entry %d: %s was used in its grace period for version %s (%s)", e.Seq, licenceName(in), e.Version, e.Detail)
+			f.examine(e.Time, "audit entry %d: %s was used in its grace period for version %s (%s)", e.Seq, licenseName(in), e.Version, e.Detail)
 		}
 	}
 	if len(checks) == 0 {
-		f.fail("the audit log records no check of %s (license.checked): there is no evidence that ferry enforced it", licenceName(in))
+		f.fail("the audit log records no check of %s (license.checked): there is no evidence that ferry enforced it", licenseName(in))
 		return
 	}
 	last := checks[len(checks)-1]
@@ -102,13 +102,13 @@ func enforced(ev *Evidence, in *InstalledLicence, f *finder) {
 	if last.Detail != "" {
 		detail = "; " + last.Detail
 	}
-	f.examine(last.Time, "ferry checked %s %d time(s) before installing or updating; the last check (audit entry %d) was for version %s and found it %s%s", licenceName(in), len(checks), last.Seq, last.Version, stateWords(last.State), detail)
+	f.examine(last.Time, "ferry checked %s %d time(s) before installing or updating; the last check (audit entry %d) was for version %s and found it %s%s", licenseName(in), len(checks), last.Seq, last.Version, stateWords(last.State), detail)
 }
 
 // licenceRefusals lists licences and bundles ferry refused for their
 // licence: evidence that the licence is enforced.
-func licenceRefusals(ev *Evidence, f *finder) {
-	for _, e := range ev.Licence.Events {
+func licenseRefusals(ev *Evidence, f *finder) {
+	for _, e := range ev.License.Events {
 		switch e.Event {
 		case "license.refused":
 			f.examine(e.Time, "audit entry %d: ferry refused to install a licence: %s", e.Seq, e.Detail)
@@ -118,13 +118,13 @@ func licenceRefusals(ev *Evidence, f *finder) {
 	}
 }
 
-func licenceName(in *InstalledLicence) string {
+func licenseName(in *InstalledLicense) string {
 	return fmt.Sprintf("licence %s for %q", in.ID, in.Customer)
 }
 
 // licenceTerms says what a licence grants, empty terms said as what they
 // mean.
-func licenceTerms(in *InstalledLicence) string {
+func licenseTerms(in *InstalledLicense) string {
 	product := "any product"
 	if in.Product != "" {
 		product = "product " + in.Product
