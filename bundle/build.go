@@ -18,6 +18,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"ferry/updates"
 	"ferry/verify"
 )
 
@@ -62,12 +63,13 @@ type BuildOptions struct {
 // paths of large ones.
 type PatchOptions struct {
 	// WholeMax is the largest file, and base, patched whole as one
-	// zstd-patch frame (default and at most MaxPatchBase). A file larger
+	// zstd-patch frame (default and at most updates.MaxPatchBase). A file larger
 	// than that, or with a larger base, is patched by segments.
 	WholeMax int64
 	// SegmentSize and SegmentMargin shape segmented patches (defaults
-	// DefaultSegmentSize and DefaultSegmentMargin, within MinSegmentSize
-	// to MaxSegmentSize and at most MaxSegmentMargin).
+	// updates.DefaultSegmentSize and updates.DefaultSegmentMargin, within
+	// updates.MinSegmentSize to updates.MaxSegmentSize and at most
+	// updates.MaxSegmentMargin).
 	SegmentSize   int64
 	SegmentMargin int64
 }
@@ -75,21 +77,21 @@ type PatchOptions struct {
 // withDefaults fills the zero fields and checks the others.
 func (p PatchOptions) withDefaults() (PatchOptions, error) {
 	if p.WholeMax == 0 {
-		p.WholeMax = MaxPatchBase
+		p.WholeMax = updates.MaxPatchBase
 	}
 	if p.SegmentSize == 0 {
-		p.SegmentSize = DefaultSegmentSize
+		p.SegmentSize = updates.DefaultSegmentSize
 	}
 	if p.SegmentMargin == 0 {
-		p.SegmentMargin = DefaultSegmentMargin
+		p.SegmentMargin = updates.DefaultSegmentMargin
 	}
 	switch {
-	case p.WholeMax < 0 || p.WholeMax > MaxPatchBase:
-		return p, fmt.Errorf("build: patch whole max %d is outside 0 to %d", p.WholeMax, MaxPatchBase)
-	case p.SegmentSize < MinSegmentSize || p.SegmentSize > MaxSegmentSize:
-		return p, fmt.Errorf("build: patch segment size %d is outside %d to %d", p.SegmentSize, MinSegmentSize, MaxSegmentSize)
-	case p.SegmentMargin < 0 || p.SegmentMargin > MaxSegmentMargin:
-		return p, fmt.Errorf("build: patch segment margin %d is outside 0 to %d", p.SegmentMargin, MaxSegmentMargin)
+	case p.WholeMax < 0 || p.WholeMax > updates.MaxPatchBase:
+		return p, fmt.Errorf("build: patch whole max %d is outside 0 to %d", p.WholeMax, updates.MaxPatchBase)
+	case p.SegmentSize < updates.MinSegmentSize || p.SegmentSize > updates.MaxSegmentSize:
+		return p, fmt.Errorf("build: patch segment size %d is outside %d to %d", p.SegmentSize, updates.MinSegmentSize, updates.MaxSegmentSize)
+	case p.SegmentMargin < 0 || p.SegmentMargin > updates.MaxSegmentMargin:
+		return p, fmt.Errorf("build: patch segment margin %d is outside 0 to %d", p.SegmentMargin, updates.MaxSegmentMargin)
 	}
 	return p, nil
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"ferry/updates"
 )
 
 // patchKeep is how much smaller than the blob as it stands a patch must
@@ -47,7 +49,7 @@ func (b *builder) patchJobs(changed []*blob) ([]patchJob, error) {
 		switch {
 		case bl.size <= p.WholeMax && want.Size <= p.WholeMax:
 			jobs = append(jobs, patchJob{bl: bl, base: want})
-		case segmentCount(bl.size, p.SegmentSize) <= MaxSegments:
+		case updates.SegmentCount(bl.size, p.SegmentSize) <= updates.MaxSegments:
 			jobs = append(jobs, patchJob{bl: bl, base: want, segmented: true})
 		}
 	}
@@ -67,7 +69,7 @@ type stagedPatch struct {
 // patchWhole patches bl against the whole of its base, decoded at
 // basePath, in memory, with enc. It returns nil when the patch is not
 // clearly smaller than the blob as it stands.
-func (b *builder) patchWhole(enc *patchEncoder, bl *blob, base Entry, basePath string) (*stagedPatch, error) {
+func (b *builder) patchWhole(enc *updates.WholeEncoder, bl *blob, base Entry, basePath string) (*stagedPatch, error) {
 	baseContent, err := os.ReadFile(basePath)
 	if err != nil {
 		return nil, err
@@ -76,7 +78,7 @@ func (b *builder) patchWhole(enc *patchEncoder, bl *blob, base Entry, basePath s
 	if err != nil {
 		return nil, err
 	}
-	patch, err := enc.encode(baseContent, content)
+	patch, err := enc.Encode(baseContent, content)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +98,7 @@ func (b *builder) patchWhole(enc *patchEncoder, bl *blob, base Entry, basePath s
 
 // patchSegments patches bl by segments against its base, decoded at
 // basePath for reading at offsets. Memory holds a segment and a base
-// window for each of up to maxPatchWorkers segments compressed at once. It
+// window for each of up to updates.MaxWorkers segments compressed at once. It
 // returns nil when the patch is not clearly smaller than the blob as it
 // stands.
 func (b *builder) patchSegments(bl *blob, base Entry, basePath string) (*stagedPatch, error) {
@@ -122,10 +124,15 @@ func (b *builder) patchSegments(bl *blob, base Entry, basePath string) (*stagedP
 		}
 	}()
 	p := b.opts.Patch
+	enc := updates.Encoder{
+		SegmentSize: p.SegmentSize,
+		Margin:      p.SegmentMargin,
+		Workers:     b.opts.Workers,
+		Limit:       int64(patchKeep * float64(bl.storedLen)),
+	}
 	h := sha256.New()
-	limit := int64(patchKeep * float64(bl.storedLen))
-	n, err := encodeSegments(b.ctx, f, io.TeeReader(rc, h), bl.size, bf, base.Size, p.SegmentSize, p.SegmentMargin, limit, min(b.opts.Workers, maxPatchWorkers))
-	if errors.Is(err, errPatchTooLarge) {
+	n, err := enc.Encode(b.ctx, f, io.TeeReader(rc, h), bl.size, io.NewSectionReader(bf, 0, base.Size))
+	if errors.Is(err, updates.ErrTooLarge) {
 		return nil, nil
 	}
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"ferry/updates"
+
 	"golang.org/x/sync/errgroup"
 )
 
@@ -13,9 +15,9 @@ import (
 // are compressed where that pays, workers at once, and the changed files
 // that have a base at the same release path are patched against it where
 // the patch is clearly smaller. Whole-file patches run up to
-// maxPatchWorkers at once, each holding its file, its base and an encoder
-// at the best level; segmented patches run one after another, each
-// compressing up to maxPatchWorkers of its segments at once. What is
+// updates.MaxWorkers at once, each holding its file, its base and an
+// encoder at the best level; segmented patches run one after another, each
+// compressing up to updates.MaxWorkers of its segments at once. What is
 // chosen does not depend on the number of workers.
 func (b *builder) prepareUpdate(todo []*blob, workers int) error {
 	changed := b.changedBlobs(todo)
@@ -47,9 +49,9 @@ func (b *builder) prepareUpdate(todo []*blob, workers int) error {
 			whole = append(whole, i)
 		}
 	}
-	err = eachWithState(b.ctx, whole, min(workers, maxPatchWorkers),
-		func() *patchEncoder { return &patchEncoder{} }, (*patchEncoder).close,
-		func(_ context.Context, enc *patchEncoder, i int) error {
+	err = eachWithState(b.ctx, whole, min(workers, updates.MaxWorkers),
+		func() *updates.WholeEncoder { return &updates.WholeEncoder{} }, (*updates.WholeEncoder).Close,
+		func(_ context.Context, enc *updates.WholeEncoder, i int) error {
 			var err error
 			patches[i], err = b.patchWhole(enc, jobs[i].bl, jobs[i].base, staged[jobs[i].base.Path])
 			return err

@@ -7,6 +7,7 @@ import (
 	"hash"
 	"io"
 
+	"ferry/updates"
 	"ferry/verify"
 )
 
@@ -20,9 +21,9 @@ type Reader struct {
 	// PatchBase opens the content a patch entry applies to: one of the
 	// manifest's baseBlobs, which the host holds, checked against its
 	// digest by the host before it is returned. The Reader reads it at
-	// offsets — whole for a zstd-patch entry (at most MaxPatchBase), one
-	// window at a time for a zstd-patch-seg entry — and closes it when the
-	// entry ends. The patched content is checked against its own digest as
+	// offsets — whole for a zstd-patch entry (at most
+	// updates.MaxPatchBase), one window at a time for a zstd-patch-seg
+	// entry — and closes it when the entry ends. The patched content is checked against its own digest as
 	// it is read, like any other.
 	PatchBase func(digest string) (PatchBaseContent, error)
 
@@ -41,10 +42,8 @@ type Reader struct {
 // PatchBaseContent is the content a patch applies to, read at offsets: a
 // blob the host already holds.
 type PatchBaseContent interface {
-	io.ReaderAt
+	updates.Base
 	io.Closer
-	// Size is the content's length in bytes.
-	Size() int64
 }
 
 // Open reads and checks the head of a bundle: caps, the rotation
@@ -109,29 +108,28 @@ func (r *Reader) Content() (io.ReadCloser, error) {
 		r.content = io.NopCloser(r.stored)
 		return r.content, nil
 	}
-	var dec io.Reader
-	var release func()
 	if IsPatch(r.cur.Encoding) {
-		var err error
-		if dec, release, err = r.openPatch(); err != nil {
+		p, release, err := r.openPatch()
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		z, err := NewZstdReader(r.stored)
-		if err != nil {
-			return nil, newError(ErrDigestMismatch, r.cur.Path, err)
-		}
-		dec, release = z, z.Close
+		r.content = &contentReader{release: release, stored: r.stored, d: p}
+		return r.content, nil
 	}
-	r.content = &contentReader{release: release, stored: r.stored, d: &digestReader{
-		r: io.LimitReader(dec, r.cur.Size+1), h: sha256.New(), entry: r.cur.Path,
+	z, err := NewZstdReader(r.stored)
+	if err != nil {
+		return nil, newError(ErrDigestMismatch, r.cur.Path, err)
+	}
+	r.content = &contentReader{release: z.Close, stored: r.stored, d: &digestReader{
+		r: io.LimitReader(z, r.cur.Size+1), h: sha256.New(), entry: r.cur.Path,
 		want: r.cur.Digest, size: r.cur.Size, inflation: true,
 	}}
 	return r.content, nil
 }
 
-// openPatch opens the current entry's base and returns the decoder of the
-// patch against it, and what releases both.
+// openPatch opens the current entry's base and returns the patched
+// content, checked against the entry's size and digest, and what releases
+// the decoder and the base.
 func (r *Reader) openPatch() (io.Reader, func(), error) {
 	e := r.cur
 	if r.PatchBase == nil {
@@ -141,32 +139,44 @@ func (r *Reader) openPatch() (io.Reader, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("entry %q: patch base %s: %w", e.Path, e.PatchBase, err)
 	}
-	if e.Encoding == EncodingZstdPatch {
-		defer base.Close()
-		if base.Size() > MaxPatchBase {
-			return nil, nil, fmt.Errorf("entry %q: patch base %s of %d bytes is over the %d a zstd-patch may apply to", e.Path, e.PatchBase, base.Size(), MaxPatchBase)
-		}
-		b := make([]byte, base.Size())
-		if n, err := base.ReadAt(b, 0); n != len(b) {
-			return nil, nil, fmt.Errorf("entry %q: patch base %s: %w", e.Path, e.PatchBase, err)
-		}
-		dec, err := NewPatchReader(r.stored, b)
-		if err != nil {
-			return nil, nil, newError(ErrDigestMismatch, e.Path, err)
-		}
-		return dec, dec.Close, nil
+	d := updates.Decoder{Segmented: e.Encoding == EncodingZstdPatchSeg, StoredSize: e.StoredSize, Size: e.Size, Digest: e.Digest}
+	content, err := d.Open(r.stored, base)
+	if errors.Is(err, updates.ErrBase) {
+		base.Close()
+		return nil, nil, fmt.Errorf("entry %q: patch base %s: %w", e.Path, e.PatchBase, err)
 	}
-	sr, err := newSegmentReader(r.stored, e.Size, e.StoredSize, base, base.Size())
 	if err != nil {
 		base.Close()
-		// A header that does not parse may be the first sign of stored
+		// A patch that does not open may be the first sign of stored
 		// bytes that do not match their signed digest: that is the cause.
 		if _, serr := io.Copy(io.Discard, r.stored); serr != nil {
 			return nil, nil, serr
 		}
 		return nil, nil, newError(ErrDigestMismatch, e.Path, err)
 	}
-	return sr, func() { sr.Close(); base.Close() }, nil
+	return &patchReader{r: content, entry: e.Path}, func() { content.Close(); base.Close() }, nil
+}
+
+// patchReader gives the failures of patched content the kinds of the
+// other entries': more bytes than the size is ErrInflation, fewer
+// ErrSizeMismatch, anything else ErrDigestMismatch.
+type patchReader struct {
+	r     io.Reader
+	entry string
+}
+
+func (p *patchReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	switch {
+	case err == nil || err == io.EOF:
+		return n, err
+	case errors.Is(err, updates.ErrInflation):
+		return n, newError(ErrInflation, p.entry, err)
+	case errors.Is(err, updates.ErrSize):
+		return n, newError(ErrSizeMismatch, p.entry, err)
+	default:
+		return n, newError(ErrDigestMismatch, p.entry, err)
+	}
 }
 
 // finishEntry reads what is left of the current entry so that its stored
@@ -243,7 +253,7 @@ type contentReader struct {
 	release func() // the decoder and, for a patch, its base
 	closed  bool
 	stored  *digestReader
-	d       *digestReader
+	d       io.Reader // the checked content
 }
 
 func (c *contentReader) Read(p []byte) (int, error) {

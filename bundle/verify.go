@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"ferry/updates"
 	"ferry/verify"
 )
 
@@ -226,7 +227,7 @@ func hashEntry(job *hashJob, free chan []byte, deep bool) error {
 	// does not match is the cause to report.
 	var segErr error
 	if deep && e.Encoding == EncodingZstdPatchSeg {
-		if err := checkSegments(io.TeeReader(cr, stored), e); err != nil {
+		if err := updates.CheckSegments(io.TeeReader(cr, stored), e.Size, e.StoredSize); err != nil {
 			segErr = newError(ErrDigestMismatch, e.Path, err)
 		}
 	}

@@ -1,7 +1,9 @@
-package bundle
+package updates
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"io"
 	"os"
@@ -28,28 +30,37 @@ func goldenInputs() (base, content []byte) {
 // the format and the encoder's choices do not change unseen.
 func TestPatchGolden(t *testing.T) {
 	base, content := goldenInputs()
-	var enc patchEncoder
-	defer enc.close()
-	whole, err := enc.encode(base, content)
+	var enc WholeEncoder
+	defer enc.Close()
+	whole, err := enc.Encode(base, content)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "whole.zst", whole)
-	dec, err := NewPatchReader(bytes.NewReader(whole), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	if got, err := io.ReadAll(dec); err != nil || !bytes.Equal(got, content) {
-		t.Fatalf("the whole patch does not decode to its content: %v", err)
-	}
+	checkApplies(t, Decoder{Size: int64(len(content)), Digest: digest(content)}, whole, base, content)
 	for _, workers := range []int{1, 3} {
 		seg := encodeWorkers(t, base, content, testSegSize, testSegMargin, workers)
 		checkGolden(t, "seg.zst", seg)
-		if got, _, err := decodeTest(seg, int64(len(content)), base); err != nil || !bytes.Equal(got, content) {
-			t.Fatalf("the segmented patch does not decode to its content: %v", err)
-		}
+		checkApplies(t, Decoder{Segmented: true, StoredSize: int64(len(seg)), Size: int64(len(content)), Digest: digest(content)}, seg, base, content)
 	}
+}
+
+// checkApplies checks that d applies patch to base and gives content.
+func checkApplies(t *testing.T, d Decoder, patch, base, content []byte) {
+	t.Helper()
+	rc, err := d.Open(bytes.NewReader(patch), bytes.NewReader(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("the patch does not apply to give its content: %v", err)
+	}
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func checkGolden(t *testing.T, name string, got []byte) {

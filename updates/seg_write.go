@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"context"
@@ -10,36 +10,68 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// errPatchTooLarge: the patch grew past the size at which it would pay,
-// and was abandoned.
-var errPatchTooLarge = errors.New("the patch is not smaller than the content as it stands")
+// ErrTooLarge: the patch grew past the Encoder's Limit, the size at which
+// it would pay, and was abandoned.
+var ErrTooLarge = errors.New("the patch is not smaller than the content as it stands")
 
-// maxPatchWorkers bounds how many segments are compressed at once. Each
-// holds its segment, its base window and an encoder at the best level:
-// about 180 MiB more peak memory per worker, measured on a 45 MiB
-// executable, for 1.5 times the speed with two (2.0 s instead of 3.0 s).
-const maxPatchWorkers = 4
+// MaxWorkers bounds how many segments are compressed at once. Each holds
+// its segment, its base window and an encoder at the best level: about
+// 180 MiB more peak memory per worker, measured on a 45 MiB executable,
+// for 1.5 times the speed with two (2.0 s instead of 3.0 s).
+const MaxWorkers = 4
 
-// encodeSegments writes to out the segmented patch of content, size bytes
-// read in order, against base, baseSize bytes read at offsets, and returns
-// its length. Up to workers segments are compressed at once, each holding
-// its segment, its base window and its encoder; the frames are written in
-// order, so the patch is the same for any number of workers. It gives up
-// with errPatchTooLarge as soon as the patch is longer than limit.
+// Base is the content a patch applies to, read at offsets.
+type Base interface {
+	io.ReaderAt
+	// Size is the content's length in bytes.
+	Size() int64
+}
+
+// Encoder makes segmented patches (zstd-patch-seg). Its fields are the
+// shape of the patches; one Encoder may encode several files, one after
+// another or at once.
+type Encoder struct {
+	// SegmentSize and Margin shape the patch (docs/FORMAT.md, section
+	// 2.1.1): SegmentSize within MinSegmentSize to MaxSegmentSize, Margin
+	// at most MaxSegmentMargin.
+	SegmentSize, Margin int64
+	// Workers is how many segments are compressed at once, each holding
+	// its segment, its base window and its encoder: at least 1, at most
+	// MaxWorkers. The patch is the same for any number.
+	Workers int
+	// Limit is the longest patch worth having: Encode gives up with
+	// ErrTooLarge as soon as the patch is longer.
+	Limit int64
+}
+
+// Encode writes to out the segmented patch of content, size bytes read in
+// order, against base, read at offsets, and returns its length. The
+// frames are written in order after the room left for the header, and
+// the header last.
 //
 // A new encoder per segment is faster than one reset with each new
 // dictionary: its tables come zeroed rather than cleared.
-func encodeSegments(ctx context.Context, out io.WriterAt, content io.Reader, size int64, base io.ReaderAt, baseSize, segSize, margin, limit int64, workers int) (int64, error) {
-	count := segmentCount(size, segSize)
+func (e *Encoder) Encode(ctx context.Context, out io.WriterAt, content io.Reader, size int64, base Base) (int64, error) {
+	segSize, margin := e.SegmentSize, e.Margin
+	switch {
+	case segSize < MinSegmentSize || segSize > MaxSegmentSize:
+		return 0, fmt.Errorf("segment size %d is outside %d to %d", segSize, MinSegmentSize, MaxSegmentSize)
+	case margin < 0 || margin > MaxSegmentMargin:
+		return 0, fmt.Errorf("segment margin %d is outside 0 to %d", margin, MaxSegmentMargin)
+	case size < 0:
+		return 0, fmt.Errorf("content of %d bytes", size)
+	}
+	baseSize := base.Size()
+	count := SegmentCount(size, segSize)
 	if count > MaxSegments {
 		return 0, fmt.Errorf("%d segments of %d bytes, more than %d", count, segSize, MaxSegments)
 	}
 	h := &segHeader{segSize: segSize, margin: margin, frames: make([]int64, count)}
 	total := segHeaderLen(int(count))
-	if total > limit {
-		return 0, errPatchTooLarge
+	if total > e.Limit {
+		return 0, ErrTooLarge
 	}
-	workers = max(1, min(workers, int(count)))
+	workers := max(1, min(e.Workers, MaxWorkers, int(count)))
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	// Whatever way this returns, the reader and the encoders are done
@@ -89,8 +121,8 @@ func encodeSegments(ctx context.Context, out io.WriterAt, content io.Reader, siz
 		if j.err != nil {
 			return 0, fmt.Errorf("segment %d: %w", i, j.err)
 		}
-		if total += int64(len(j.frame)); total > limit {
-			return 0, errPatchTooLarge
+		if total += int64(len(j.frame)); total > e.Limit {
+			return 0, ErrTooLarge
 		}
 		if _, err := frames.Write(j.frame); err != nil {
 			return 0, err
@@ -108,7 +140,7 @@ func encodeSegments(ctx context.Context, out io.WriterAt, content io.Reader, siz
 	return total, nil
 }
 
-// segmentJob is one segment on its way through encodeSegments; its buffers
+// segmentJob is one segment on its way through Encode; its buffers
 // are reused for later segments.
 type segmentJob struct {
 	seg, window, frame []byte

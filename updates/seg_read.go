@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"bytes"
@@ -163,10 +163,11 @@ func checkSegmentFrame(h *segHeader, i int, size int64, start []byte) (uint32, e
 	return fh.DictionaryID, nil
 }
 
-// checkSegments reads a segmented patch's stored bytes and checks what can
-// be checked without its base: the header and every frame's header.
-func checkSegments(r io.Reader, e Entry) error {
-	h, err := readSegHeader(r, e.Size, e.StoredSize)
+// CheckSegments reads a segmented patch of content of size bytes, stored
+// in storedSize bytes, and checks what can be checked without its base:
+// the header and every frame's header.
+func CheckSegments(r io.Reader, size, storedSize int64) error {
+	h, err := readSegHeader(r, size, storedSize)
 	if err != nil {
 		return err
 	}
@@ -176,7 +177,7 @@ func checkSegments(r io.Reader, e Entry) error {
 		if _, err := io.ReadFull(r, start); err != nil {
 			return fmt.Errorf("segment %d: %w", i, err)
 		}
-		if _, err := checkSegmentFrame(h, i, e.Size, start); err != nil {
+		if _, err := checkSegmentFrame(h, i, size, start); err != nil {
 			return fmt.Errorf("segment %d: %w", i, err)
 		}
 		if _, err := io.CopyN(io.Discard, r, n-int64(len(start))); err != nil {

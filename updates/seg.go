@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"encoding/binary"
@@ -21,8 +21,8 @@ import (
 // giving the segment size, the margin and each frame's length
 // (docs/FORMAT.md, section 2.1.1).
 const (
-	// DefaultSegmentSize and DefaultSegmentMargin are what the builder
-	// uses: a margin covers code that moved by up to a MiB.
+	// DefaultSegmentSize and DefaultSegmentMargin are what a bundle's
+	// builder uses: a margin covers code that moved by up to a MiB.
 	DefaultSegmentSize   = 8 << 20
 	DefaultSegmentMargin = 1 << 20
 
@@ -60,8 +60,9 @@ type segHeader struct {
 // segHeaderLen is the length of the header of a patch of count segments.
 func segHeaderLen(count int) int64 { return int64(segFixedLen + 4*count) }
 
-// segmentCount is how many segments cut content of size bytes.
-func segmentCount(size, segSize int64) int64 { return (size + segSize - 1) / segSize }
+// SegmentCount is how many segments of segSize bytes cut content of size
+// bytes.
+func SegmentCount(size, segSize int64) int64 { return (size + segSize - 1) / segSize }
 
 // segmentLen is the content length of segment i of content of size bytes.
 func (h *segHeader) segmentLen(i int, size int64) int64 {
@@ -132,7 +133,7 @@ func readSegHeader(r io.Reader, size, storedSize int64) (*segHeader, error) {
 		return nil, bad("margin %d is over %d", margin, MaxSegmentMargin)
 	case count > MaxSegments:
 		return nil, bad("%d segments, more than %d", count, MaxSegments)
-	case size < 0 || count != segmentCount(size, segSize):
+	case size < 0 || count != SegmentCount(size, segSize):
 		return nil, bad("%d segments of %d bytes for content of %d bytes", count, segSize, size)
 	case int64(le.Uint32(fixed[4:])) != segHeaderLen(int(count))-8:
 		return nil, bad("skippable frame of %d bytes, want %d", le.Uint32(fixed[4:]), segHeaderLen(int(count))-8)

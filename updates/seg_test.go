@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"bytes"
@@ -75,8 +75,8 @@ func encodeWorkers(t *testing.T, base, content []byte, segSize, margin int64, wo
 		t.Fatal(err)
 	}
 	defer f.Close()
-	n, err := encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-		bytes.NewReader(base), int64(len(base)), segSize, margin, 1<<40, workers)
+	enc := Encoder{SegmentSize: segSize, Margin: margin, Workers: workers, Limit: 1 << 40}
+	n, err := enc.Encode(context.Background(), f, bytes.NewReader(content), int64(len(content)), bytes.NewReader(base))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func encodeWorkers(t *testing.T, base, content []byte, segSize, margin int64, wo
 		t.Fatal(err)
 	}
 	if int64(len(patch)) != n {
-		t.Fatalf("encodeSegments says %d bytes, wrote %d", n, len(patch))
+		t.Fatalf("Encode says %d bytes, wrote %d", n, len(patch))
 	}
 	return patch
 }
@@ -147,7 +147,7 @@ func TestSegmentedPatchRoundTrip(t *testing.T) {
 			if rb.largest > testSegSize+2*testSegMargin {
 				t.Errorf("read a base window of %d bytes, more than %d", rb.largest, testSegSize+2*testSegMargin)
 			}
-			count := segmentCount(int64(len(tc.content)), testSegSize)
+			count := SegmentCount(int64(len(tc.content)), testSegSize)
 			if rb.total > int64(len(tc.base))+count*2*testSegMargin {
 				t.Errorf("read %d bytes of a %d-byte base for %d segments", rb.total, len(tc.base), count)
 			}
@@ -165,10 +165,10 @@ func TestSegmentedPatchLimit(t *testing.T) {
 	}
 	defer f.Close()
 	for _, workers := range []int{1, 3} {
-		_, err = encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-			bytes.NewReader(nil), 0, testSegSize, testSegMargin, 10<<10, workers)
-		if !errors.Is(err, errPatchTooLarge) {
-			t.Fatalf("%d workers: got %v, want %v", workers, err, errPatchTooLarge)
+		enc := Encoder{SegmentSize: testSegSize, Margin: testSegMargin, Workers: workers, Limit: 10 << 10}
+		_, err = enc.Encode(context.Background(), f, bytes.NewReader(content), int64(len(content)), bytes.NewReader(nil))
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("%d workers: got %v, want %v", workers, err, ErrTooLarge)
 		}
 	}
 }
@@ -216,7 +216,7 @@ func (c *closingReader) close() {
 
 // TestSegmentedPatchStops: a cancelled build stops encoding, and so does
 // a patch that grew past its limit; either way nothing reads the content
-// after encodeSegments has returned (its caller closes the file then).
+// after Encode has returned (its caller closes the file then).
 func TestSegmentedPatchStops(t *testing.T) {
 	base := binaryLike(12, 12*testSegSize)
 	content := binaryLike(13, len(base))
@@ -224,7 +224,7 @@ func TestSegmentedPatchStops(t *testing.T) {
 		name  string
 		limit int64
 		want  error
-	}{{"cancelled", 1 << 40, context.Canceled}, {"too large", 3 * testSegSize, errPatchTooLarge}} {
+	}{{"cancelled", 1 << 40, context.Canceled}, {"too large", 3 * testSegSize, ErrTooLarge}} {
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &closingReader{r: bytes.NewReader(content)}
 		if c.want == context.Canceled {
@@ -234,7 +234,8 @@ func TestSegmentedPatchStops(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = encodeSegments(ctx, f, r, int64(len(content)), bytes.NewReader(base), int64(len(base)), testSegSize, testSegMargin, c.limit, 3)
+		enc := Encoder{SegmentSize: testSegSize, Margin: testSegMargin, Workers: 3, Limit: c.limit}
+		_, err = enc.Encode(ctx, f, r, int64(len(content)), bytes.NewReader(base))
 		r.close()
 		f.Close()
 		cancel()
@@ -246,7 +247,7 @@ func TestSegmentedPatchStops(t *testing.T) {
 		late := r.late
 		r.mu.Unlock()
 		if late {
-			t.Fatalf("%s: the content was read after encodeSegments returned", c.name)
+			t.Fatalf("%s: the content was read after Encode returned", c.name)
 		}
 	}
 }
@@ -367,8 +368,8 @@ func FuzzSegHeader(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	n, err := encodeSegments(context.Background(), p, bytes.NewReader(content), int64(len(content)),
-		bytes.NewReader(base), int64(len(base)), MinSegmentSize, 1<<10, 1<<30, 2)
+	enc := Encoder{SegmentSize: MinSegmentSize, Margin: 1 << 10, Workers: 2, Limit: 1 << 30}
+	n, err := enc.Encode(context.Background(), p, bytes.NewReader(content), int64(len(content)), bytes.NewReader(base))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -396,7 +397,7 @@ func FuzzSegHeader(f *testing.F) {
 			}
 			sum += n
 		}
-		if sum != stored || int64(len(h.frames)) != segmentCount(size, h.segSize) {
+		if sum != stored || int64(len(h.frames)) != SegmentCount(size, h.segSize) {
 			t.Fatalf("frames of %d bytes in %d stored, %d segments for %d bytes", sum, stored, len(h.frames), size)
 		}
 		// Whatever follows, decoding never produces more than size
@@ -421,8 +422,8 @@ func BenchmarkSegmentedPatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, err := encodeSegments(context.Background(), f, bytes.NewReader(content), int64(len(content)),
-			bytes.NewReader(base), int64(len(base)), DefaultSegmentSize, DefaultSegmentMargin, 1<<40, maxPatchWorkers)
+		enc := Encoder{SegmentSize: DefaultSegmentSize, Margin: DefaultSegmentMargin, Workers: MaxWorkers, Limit: 1 << 40}
+		n, err := enc.Encode(context.Background(), f, bytes.NewReader(content), int64(len(content)), bytes.NewReader(base))
 		f.Close()
 		if err != nil {
 			b.Fatal(err)

@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"bytes"
@@ -21,24 +21,24 @@ func TestPatchEncoderReuse(t *testing.T) {
 		return base, append(content, "grown"...)
 	}
 	sizes := []int{30 << 10, 40 << 10, 300 << 10, 35 << 10, 35 << 10}
-	var kept patchEncoder
-	defer kept.close()
+	var kept WholeEncoder
+	defer kept.Close()
 	for i, size := range sizes {
 		base, content := pair(size, i+3)
-		got, err := kept.encode(base, content)
+		got, err := kept.Encode(base, content)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var fresh patchEncoder
-		want, err := fresh.encode(base, content)
-		fresh.close()
+		var fresh WholeEncoder
+		want, err := fresh.Encode(base, content)
+		fresh.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("patch %d (%d bytes): the kept encoder made %d bytes that differ from a new one's %d", i, size, len(got), len(want))
 		}
-		dec, err := NewPatchReader(bytes.NewReader(got), base)
+		dec, err := newWholeReader(bytes.NewReader(got), base)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package bundle
+package updates
 
 import (
 	"bytes"
@@ -29,19 +29,22 @@ func patchWindow(baseLen, contentLen int) int {
 	return 1 << bits.Len(uint(n-1))
 }
 
-// patchEncoder makes whole-file patches: content compressed with its base
-// as a raw dictionary ("patch from"), so what content shares with base
-// costs almost nothing. It keeps its encoder from one patch to the next
+// WholeEncoder makes whole-file patches (zstd-patch): content compressed
+// with its base as a raw dictionary ("patch from"), so what content shares
+// with base costs almost nothing. Base and content are held in memory,
+// each at most MaxPatchBase. It keeps its encoder from one patch to the next
 // while the window stays the same: the encoder's tables at the best level
 // take tens of MiB, and making them anew for each patch on several
 // goroutines at once spent more time faulting in fresh memory than
-// compressing. The patch is the same as a new encoder's.
-type patchEncoder struct {
+// compressing. The patch is the same as a new encoder's. The zero value is
+// ready to use; Close releases the encoder. One goroutine at a time.
+type WholeEncoder struct {
 	enc    *zstd.Encoder
 	window int
 }
 
-func (p *patchEncoder) encode(base, content []byte) ([]byte, error) {
+// Encode returns the patch of content against base.
+func (p *WholeEncoder) Encode(base, content []byte) ([]byte, error) {
 	window := patchWindow(len(base), len(content))
 	var out bytes.Buffer
 	// The streaming form, not EncodeAll: EncodeAll compresses on an
@@ -52,7 +55,7 @@ func (p *patchEncoder) encode(base, content []byte) ([]byte, error) {
 			return nil, err
 		}
 	} else {
-		p.close()
+		p.Close()
 		enc, err := zstd.NewWriter(&out,
 			zstd.WithEncoderLevel(patchLevel),
 			zstd.WithEncoderConcurrency(1),
@@ -72,16 +75,17 @@ func (p *patchEncoder) encode(base, content []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func (p *patchEncoder) close() {
+// Close releases the encoder kept from the last patch.
+func (p *WholeEncoder) Close() {
 	if p.enc != nil {
 		p.enc.Close()
 		p.enc = nil
 	}
 }
 
-// NewPatchReader decodes a patch entry against its base, with the window
-// bounded by MaxPatchBase.
-func NewPatchReader(r io.Reader, base []byte) (*zstd.Decoder, error) {
+// newWholeReader decodes a whole-file patch against its base, with the
+// window bounded by MaxPatchBase.
+func newWholeReader(r io.Reader, base []byte) (*zstd.Decoder, error) {
 	if len(base) > MaxPatchBase {
 		return nil, fmt.Errorf("patch base of %d bytes is over the %d allowed", len(base), MaxPatchBase)
 	}
