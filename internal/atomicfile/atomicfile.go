@@ -1,10 +1,14 @@
-// Package atomicfile writes files so that a crash, a full disk or an error
-// never leaves a partial file under the final name: write a temporary file
-// in the same directory, fsync it, rename it into place, fsync the
-// directory. Every file ferry places on a host goes this way.
+// Package atomicfile is ferry's one way to write a file durably, so that a
+// crash, a full disk or an error never leaves a partial file under the
+// final name: a Pending file is written under a temporary name in the same
+// directory, then Commit fsyncs it, renames it into place and fsyncs the
+// directory, or Abort removes it. Every file ferry places on a host or
+// writes for its user goes this way, with one error policy: any failed
+// step, the directory's fsync included, is an error.
 package atomicfile
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,16 +22,24 @@ const TempPrefix = ".ferry-tmp-"
 // its directory if needed. On any error nothing is left behind and path is
 // unchanged.
 func Write(path string, mode os.FileMode, fill func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(dir)
+	p, err := Create(path, mode)
 	if err != nil {
 		return err
 	}
-	defer root.Close()
-	return WriteBeneath(root, filepath.Base(path), mode, fill)
+	return fillAndCommit(p, fill)
+}
+
+// fillAndCommit runs fill on p's file and commits it, or aborts it on any
+// error.
+func fillAndCommit(p *Pending, fill func(io.Writer) error) error {
+	defer p.Abort()
+	if err := fill(p.f); err != nil {
+		return fmt.Errorf("write %s: %w", p.display, err)
+	}
+	return p.Commit()
 }
 
 // SyncDir fsyncs a directory, so that a rename in it survives a power cut.

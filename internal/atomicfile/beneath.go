@@ -1,14 +1,12 @@
 package atomicfile
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 )
 
@@ -19,59 +17,15 @@ import (
 var ErrLinkInPath = errors.New("a symlink or non-directory is in the path")
 
 // WriteBeneath is Write for name, a slash path relative to root, made so
-// that the write stays beneath root: every directory on the way is opened
-// through root (an os.Root, which never resolves a path outside it) and
-// must be a real directory, not a symlink, or ErrLinkInPath is returned;
-// missing ones are made with mode 0755. A symlink at name itself is
-// replaced, never followed.
+// that the write stays beneath root (see CreateBeneath): a symlinked
+// directory on the way is refused with ErrLinkInPath, and a symlink at
+// name itself is replaced, never followed.
 func WriteBeneath(root *os.Root, name string, mode os.FileMode, fill func(io.Writer) error) error {
-	dir, base := path.Split(name)
-	d, err := OpenDirBeneath(root, strings.TrimSuffix(dir, "/"))
+	p, err := CreateBeneath(root, name, mode)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	var tmp *os.File
-	var tmpName string
-	for range 8 {
-		tmpName = TempPrefix + rand.Text()
-		tmp, err = d.OpenFile(tmpName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Join(root.Name(), name), err)
-	}
-	placed := false
-	defer func() {
-		if !placed {
-			tmp.Close()
-			d.Remove(tmpName)
-		}
-	}()
-	if err := fill(tmp); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Join(root.Name(), name), err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := d.Rename(tmpName, base); err != nil {
-		return err
-	}
-	placed = true
-	f, err := d.Open(".")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return fillAndCommit(p, fill)
 }
 
 // OpenDirBeneath opens dir, a slash path relative to root ("" or "." for
