@@ -44,27 +44,15 @@ func (s *Store) Put(digest string, size int64, r io.Reader) (written bool, err e
 		return false, nil
 	}
 
-	f, err := createTemp(s.blobDir())
+	p, err := createTemp(s.blobDir(), want)
 	if err != nil {
 		return false, fmt.Errorf("store blob %s: %w", digest, err)
 	}
-	if err := copyVerified(f, r, want, size); err != nil {
-		discardTemp(f)
+	defer p.Abort()
+	if err := copyVerified(p, r, want, size); err != nil {
 		return false, fmt.Errorf("store blob %s: %w", digest, err)
 	}
-	if err := f.Sync(); err != nil {
-		discardTemp(f)
-		return false, fmt.Errorf("store blob %s: fsync: %w", digest, err)
-	}
-	// Rename while holding the temporary file's lock (see createTemp).
-	if err := os.Rename(f.Name(), final); err != nil {
-		discardTemp(f)
-		return false, fmt.Errorf("store blob %s: %w", digest, err)
-	}
-	if err := f.Close(); err != nil {
-		return false, fmt.Errorf("store blob %s: %w", digest, err)
-	}
-	if err := syncDir(s.blobDir()); err != nil {
+	if err := p.Commit(); err != nil {
 		return false, fmt.Errorf("store blob %s: %w", digest, err)
 	}
 	return true, nil

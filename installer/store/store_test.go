@@ -221,6 +221,7 @@ func TestCrashLeftoversRemovedOnOpen(t *testing.T) {
 	for _, p := range []string{
 		filepath.Join(s.blobDir(), tempPrefix+"CRASHED1"),
 		filepath.Join(s.Dir(), tempPrefix+"CRASHED2"),
+		filepath.Join(s.blobDir(), oldTempPrefix+"CRASHED3"), // an older ferry's
 	} {
 		if err := os.WriteFile(p, content, 0o644); err != nil {
 			t.Fatal(err)
@@ -242,7 +243,7 @@ func TestCrashLeftoversRemovedOnOpen(t *testing.T) {
 func TestOpenSparesTempFilesBeingWritten(t *testing.T) {
 	s := newStore(t)
 	// A temporary file a live writer holds, as Put does while streaming.
-	f, err := createTemp(s.blobDir())
+	f, err := createTemp(s.blobDir(), "blob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestOpenSparesTempFilesBeingWritten(t *testing.T) {
 	}
 	// Once its writer is gone (closed, or killed: the kernel drops the
 	// lock either way) it is a leftover.
-	f.Close()
+	f.File().Close()
 	if _, err := Open(s.Dir(), false); err != nil {
 		t.Fatal(err)
 	}

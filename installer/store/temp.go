@@ -1,67 +1,58 @@
 package store
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"ferry/internal/atomicfile"
 )
 
-// tempPrefix starts the name of every temporary file. A blob's name is 64
-// hex digits, so no temporary file can ever be taken for a blob, served or
-// hashed as one.
-const tempPrefix = ".tmp-"
+// tempPrefix starts the name of every temporary file: atomicfile's, for
+// the store writes through it. A blob's name is 64 hex digits, so no
+// temporary file can ever be taken for a blob, served or hashed as one.
+const tempPrefix = atomicfile.TempPrefix
+
+// oldTempPrefix started temporary files before the store wrote through
+// atomicfile; a crash of an older ferry may have left some.
+const oldTempPrefix = ".tmp-"
 
 // errLocked reports that another open file holds a temporary file's lock.
 var errLocked = errors.New("file is locked")
 
-func isTempName(name string) bool { return strings.HasPrefix(name, tempPrefix) }
+func isTempName(name string) bool {
+	return strings.HasPrefix(name, tempPrefix) || strings.HasPrefix(name, oldTempPrefix)
+}
 
-// createTemp creates a new temporary file in dir (O_EXCL, mode 0644) and
-// holds an exclusive lock on it for as long as it is open. The lock is what
-// tells a file being written apart from one a crashed writer left behind:
+// createTemp starts a pending file for dir/name (mode 0644, so that a
+// registry running as another user can read it) and holds an exclusive
+// lock on it until Commit or Abort closes it. The lock is what tells a file
+// being written apart from one a crashed writer left behind:
 // removeStaleTemps removes only files it can lock, and the kernel releases
-// a dead process's locks.
-func createTemp(dir string) (*os.File, error) {
+// a dead process's locks. Commit renames the file while the lock is held,
+// so no cleaner can take it for a leftover.
+func createTemp(dir, name string) (*atomicfile.Pending, error) {
 	for range 8 {
-		name := filepath.Join(dir, tempPrefix+rand.Text())
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
+		p, err := atomicfile.Create(filepath.Join(dir, name), 0o644)
 		if err != nil {
 			return nil, err
 		}
-		if err := lockFile(f, false); err != nil {
-			f.Close()
-			os.Remove(name)
-			return nil, fmt.Errorf("lock %s: %w", name, err)
+		if err := lockFile(p.File(), false); err != nil {
+			p.Abort()
+			return nil, fmt.Errorf("lock %s: %w", p.Name(), err)
 		}
 		// A cleaner may have locked and removed the file in the instant
 		// between its creation and our lock; then start over.
-		if !stillNamed(f, name) {
-			f.Close()
+		if !stillNamed(p.File(), p.Name()) {
+			p.Abort()
 			continue
 		}
-		// The umask must not make blobs unreadable to a registry running
-		// as another user.
-		if err := f.Chmod(0o644); err != nil {
-			discardTemp(f)
-			return nil, err
-		}
-		return f, nil
+		return p, nil
 	}
 	return nil, fmt.Errorf("cannot create a temporary file in %s: names keep colliding", dir)
-}
-
-// discardTemp closes and removes a temporary file that will not be renamed
-// into place.
-func discardTemp(f *os.File) {
-	f.Close()
-	os.Remove(f.Name())
 }
 
 // stillNamed reports whether name still refers to the open file f.
@@ -125,36 +116,19 @@ func removeIfStale(name string) (bool, error) {
 	return true, nil
 }
 
-// writeFileAtomic replaces dir/name with data: temporary file, fsync,
-// rename, fsync of the directory. Readers see the old content or the new,
-// never a mix, and a crash leaves one of the two.
+// writeFileAtomic replaces dir/name with data through a pending file
+// (see createTemp): readers see the old content or the new, never a mix,
+// and a crash leaves one of the two.
 func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := createTemp(dir)
+	p, err := createTemp(dir, name)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		discardTemp(f)
+	defer p.Abort()
+	if _, err := p.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := f.Sync(); err != nil {
-		discardTemp(f)
-		return fmt.Errorf("write %s: fsync: %w", name, err)
-	}
-	// Rename while the lock is held, so no cleaner can take the file for a
-	// leftover; the lock goes with the inode under its new name and is
-	// released by Close.
-	if err := os.Rename(f.Name(), filepath.Join(dir, name)); err != nil {
-		discardTemp(f)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	return p.Commit()
 }
 
 // syncDir makes renames and removals in dir durable.
