@@ -6,10 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"ferry/internal/atomicfile"
 	"ferry/internal/redact"
 )
 
@@ -212,36 +214,62 @@ func openLocked(root string, create bool, lock *rootLock) (*DB, error) {
 	return &DB{root: root, path: path, bolt: b, lock: lock}, nil
 }
 
-// createState lays out a new state.db. It is built under a temporary name
-// and renamed into place, so a crash part-way leaves no half-made state.db
-// that the next Open would have to call corrupt.
+// createState lays out a new state.db. It is built as an atomicfile
+// pending file and committed into place, so a crash part-way leaves no
+// half-made state.db that the next Open would have to call corrupt.
 func createState(root string) error {
 	path := filepath.Join(root, dbName)
 	if err := checkEmpty(root); err != nil {
 		return err
 	}
-	tmp := path + ".new"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove leftover %s: %w", tmp, err)
+	if err := removeLeftovers(root); err != nil {
+		return err
 	}
-	b, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: boltTimeout})
+	p, err := atomicfile.Create(path, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
+		return err
+	}
+	defer p.Abort()
+	b, err := bolt.Open(p.Name(), 0o600, &bolt.Options{Timeout: boltTimeout})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	err = b.Update(func(tx *bolt.Tx) error { return initSchema(tx, now()) })
 	if cerr := b.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("create %s: %w", path, err)
+	return p.Commit()
+}
+
+// oldTempName is where ferry built state.db before it wrote through
+// atomicfile; a crash of an older ferry may have left it.
+const oldTempName = dbName + ".new"
+
+// isLeftover reports whether name, in a root without state.db, is what a
+// crash in createState left behind.
+func isLeftover(name string) bool {
+	return name == oldTempName || strings.HasPrefix(name, atomicfile.TempPrefix)
+}
+
+// removeLeftovers removes what an earlier createState, killed part-way,
+// left in root. It runs under the root's lock, with no state.db there, so
+// nothing else can be writing them.
+func removeLeftovers(root string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("read root %s: %w", root, err)
 	}
-	if err := syncDir(root); err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+	for _, e := range entries {
+		if !isLeftover(e.Name()) {
+			continue
+		}
+		name := filepath.Join(root, e.Name())
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove leftover %s: %w", name, err)
+		}
 	}
 	return nil
 }
@@ -256,22 +284,12 @@ func checkEmpty(root string) error {
 		return fmt.Errorf("read root %s: %w", root, err)
 	}
 	for _, e := range entries {
-		switch e.Name() {
-		case lockName, dbName + ".new", "lost+found":
+		if e.Name() == lockName || e.Name() == "lost+found" || isLeftover(e.Name()) {
 			continue
 		}
 		return notARoot(root, fmt.Sprintf("it has no %s but is not empty (it holds %s); if it was a ferry root, restore %s from backup, otherwise choose an empty or new directory", dbName, e.Name(), dbName))
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func notARoot(root, why string) error {

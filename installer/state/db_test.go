@@ -9,7 +9,43 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"ferry/internal/atomicfile"
 )
+
+// TestCreateRemovesLeftovers: what a create killed part-way left (a
+// pending file, or an older ferry's state.db.new) neither stops the next
+// create nor stays behind.
+func TestCreateRemovesLeftovers(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "appliance")
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{atomicfile.TempPrefix + "CRASHED", oldTempName} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte("half a state.db"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(root, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, db)
+	assertNoLeftovers(t, root)
+}
+
+func assertNoLeftovers(t *testing.T, root string) {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if isLeftover(e.Name()) {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
 
 func TestCreateAndReopen(t *testing.T) {
 	root, db := newRoot(t)
@@ -27,9 +63,7 @@ func TestCreateAndReopen(t *testing.T) {
 			t.Errorf("%s: mode %o, want %o", name, got, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(root, dbName+".new")); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("temporary file left behind: %v", err)
-	}
+	assertNoLeftovers(t, root)
 
 	// Opening with create on an existing root keeps what is there.
 	for _, create := range []bool{false, true} {
