@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
+	"ferry/internal/atomicfile"
 	"ferry/verify"
 )
 
@@ -23,7 +23,7 @@ const PaddingPath = "padding"
 // write streams the bundle into a temporary file next to out: content
 // first, after a reserved region, while the scanner is still working (for
 // an update, once it is done); then the manifest, signatures and padding
-// into the reserved region; then fsync and rename. Writing content while
+// into the reserved region; then it commits the file (see atomicfile). Writing content while
 // compressing keeps the disk busy during the build instead of after it.
 func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, error) {
 	sc := b.startScan(workers)
@@ -46,18 +46,13 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(out), ".ferry-bundle-*.tmp")
+	// A bundle is for others to read and carry: mode 0644.
+	p, err := atomicfile.Create(out, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
+		return nil, err
 	}
-	tmp := f.Name()
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	defer func() { p.Abort() }() // p changes when the bundle is compressed
+	f := p.File()
 
 	body := &countWriter{w: io.NewOffsetWriter(f, reserve)}
 	tw := tar.NewWriter(body)
@@ -91,31 +86,17 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 		return nil, err
 	}
 	plain := reserve + body.n
-	f, compressed, err := compressFile(f, plain, b.opts.Compress, b.base != nil, filepath.Dir(out))
+	p, compressed, err := compressFile(p, plain, b.opts.Compress, b.base != nil, out)
 	if err != nil {
 		return nil, err
 	}
-	tmp = f.Name()
-	size, err := f.Seek(0, io.SeekEnd)
+	size, err := p.File().Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, err
 	}
-	// A bundle is for others to read and carry: not the temporary file's
-	// owner-only mode.
-	if err := f.Chmod(0o644); err != nil {
+	if err := p.Commit(); err != nil {
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return nil, err
-	}
-	committed = true
-	syncDir(filepath.Dir(out))
 	return &BuildResult{Manifest: m, Digest: ManifestDigest(raw), Size: size, PlainSize: plain, Compressed: compressed}, nil
 }
 

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/klauspost/compress/zstd"
+
+	"ferry/internal/atomicfile"
 )
 
 // A bundle file is its tar archive, or that archive compressed whole with
@@ -164,45 +165,41 @@ func (u *Unpacker) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// compressFile replaces the plain bundle in f with its compressed form,
-// written to a temporary file in dir, when c says so; it returns the file
-// that holds the bundle then (f itself, or the new one with f closed and
-// removed) and whether it is compressed.
-func compressFile(f *os.File, plain int64, c Compression, update bool, dir string) (*os.File, bool, error) {
+// compressFile replaces the plain bundle in p with its compressed form,
+// written to a new pending file for out, when c says so; it returns the
+// pending file that holds the bundle then (p itself, or the new one with p
+// aborted) and whether it is compressed.
+func compressFile(p *atomicfile.Pending, plain int64, c Compression, update bool, out string) (*atomicfile.Pending, bool, error) {
 	if !c.tries(plain, update) {
-		return f, false, nil
+		return p, false, nil
 	}
-	out, err := os.CreateTemp(dir, ".ferry-bundle-*.zst.tmp")
+	z, err := atomicfile.Create(out, 0o644)
 	if err != nil {
-		return f, false, err
+		return p, false, err
 	}
-	drop := func(g *os.File) {
-		g.Close()
-		os.Remove(g.Name())
-	}
-	enc, err := zstd.NewWriter(out,
+	enc, err := zstd.NewWriter(z,
 		zstd.WithEncoderLevel(outerLevel),
 		zstd.WithEncoderConcurrency(1), // one frame sequence, the same on every run
 		zstd.WithEncoderCRC(true))
 	if err == nil {
-		_, err = io.Copy(enc, io.NewSectionReader(f, 0, plain))
+		_, err = io.Copy(enc, io.NewSectionReader(p.File(), 0, plain))
 		if cerr := enc.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
-		drop(out)
-		return f, false, fmt.Errorf("compressing the bundle: %w", err)
+		z.Abort()
+		return p, false, fmt.Errorf("compressing the bundle: %w", err)
 	}
-	packed, err := out.Seek(0, io.SeekCurrent)
+	packed, err := z.File().Seek(0, io.SeekCurrent)
 	if err != nil {
-		drop(out)
-		return f, false, err
+		z.Abort()
+		return p, false, err
 	}
 	if !c.keeps(packed, plain) {
-		drop(out)
-		return f, false, nil
+		z.Abort()
+		return p, false, nil
 	}
-	drop(f)
-	return out, true, nil
+	p.Abort()
+	return z, true, nil
 }

@@ -146,7 +146,6 @@ func SplitFile(ctx context.Context, path, dir string, size int64) ([]Part, error
 	}); err != nil {
 		return fail(err)
 	}
-	atomicfile.SyncDir(dir)
 	return parts, nil
 }
 
