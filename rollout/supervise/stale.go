@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ferry/internal/atomicfile"
 )
 
 // ErrAlreadyRunning is returned by Start when the process group recorded for
@@ -92,21 +94,18 @@ func (r groupRecord) liveMembers() ([]int, error) {
 	return groupMembers(r.pgid)
 }
 
-// writeRecord writes r to path by temporary file and rename, so a reader
+// writeRecord writes r to path as an atomicfile pending file, so a reader
 // sees a whole record or none.
 func writeRecord(path string, r groupRecord) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pgid-*")
+	p, err := atomicfile.Create(path, 0o600)
 	if err != nil {
 		return fmt.Errorf("recording process group: %w", err)
 	}
-	_, werr := tmp.WriteString(r.String())
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
+	defer p.Abort()
+	if _, err := p.Write([]byte(r.String())); err != nil {
 		return fmt.Errorf("recording process group in %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := p.Commit(); err != nil {
 		return fmt.Errorf("recording process group: %w", err)
 	}
 	return nil
