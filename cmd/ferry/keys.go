@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"ferry/internal/atomicfile"
 	"ferry/verify"
 )
 
@@ -133,10 +135,7 @@ func keysGenerate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(privPath, priv, 0o600); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(pubPath, pub, 0o644); err != nil {
+	if err := writeKeyPair(privPath, priv, pubPath, pub); err != nil {
 		return err
 	}
 	pk, err := verify.ParsePublicKey(pub)
@@ -229,8 +228,44 @@ func readKeyFiles(paths []string) ([][]byte, error) {
 	return out, nil
 }
 
+// writeKeyPair writes the private and public key files as pending files
+// and commits them only once both are written, so that a failure part-way
+// (a full disk) leaves no private key without its public one, and a crash
+// never leaves a half-written key.
+func writeKeyPair(privPath string, priv []byte, pubPath string, pub []byte) error {
+	var pending []*atomicfile.Pending
+	defer func() {
+		for _, p := range pending {
+			p.Abort()
+		}
+	}()
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{{privPath, priv, 0o600}, {pubPath, pub, 0o644}} {
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+			return err
+		}
+		p, err := atomicfile.Create(f.path, f.mode)
+		if err != nil {
+			return err
+		}
+		pending = append(pending, p)
+		if _, err := p.Write(f.data); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+	}
+	for _, p := range pending {
+		if err := p.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeFileAtomic writes data to path through a temporary file, fsync and
-// rename, so that a crash never leaves a half-written key.
+// rename, so that a crash never leaves a half-written file.
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return writeFileAtomicFunc(path, mode, func(w io.Writer) error {
 		_, err := w.Write(data)
