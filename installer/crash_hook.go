@@ -1,3 +1,5 @@
+//go:build ferrycrash
+
 package installer
 
 import (
@@ -6,10 +8,9 @@ import (
 	"syscall"
 )
 
-// crashEnv names the test hook that kills ferry at its k-th crash point
-// (see crashPoint), the way a power cut would: no deferred cleanup runs.
-// Crash-loop tests set it; nothing else should.
-const crashEnv = "FERRY_TEST_CRASH_AT_STEP"
+// crashHook reports that this build has the crash-injection hook: built
+// with -tags ferrycrash, as the crash tests are (see crash.go).
+const crashHook = true
 
 func crashStep() int {
 	n, _ := strconv.Atoi(os.Getenv(crashEnv))

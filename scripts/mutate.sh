@@ -48,7 +48,7 @@ for entry in "$@"; do
 	log=$work/mutate.log
 	(
 		cd "$work"
-		GOFLAGS="${tests:+-run=$tests}" timeout "$timeout" "$gremlins" unleash --workers 1 \
+		GOFLAGS="-tags=ferrycrash${tests:+ -run=$tests}" timeout "$timeout" "$gremlins" unleash --workers 1 \
 			--timeout-coefficient 3 "${excl[@]}" "./$dir"
 	) >"$log" 2>&1 || { echo "  gremlins failed or ran out of time ($timeout):"; status=1; }
 	grep -E '^ *(LIVED|NOT COVERED|TIMED OUT)' "$log" | sed "s|^ *|  |; s| at | at $dir/|" || true
