@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"ferry/internal/oci"
 )
 
 // fixture is a content store as ferry writes it, served on loopback.
@@ -125,7 +127,7 @@ func (f *fixture) ref(t *testing.T, s string) name.Reference {
 }
 
 func refName(ref string) map[string]string {
-	return map[string]string{"org.opencontainers.image.ref.name": ref}
+	return map[string]string{oci.RefNameAnnotation: ref}
 }
 
 // testLogger sends the handler's log to the test's log, so a store problem

@@ -3,6 +3,8 @@ package registry
 import (
 	"net/http"
 	"strings"
+
+	"ferry/internal/oci"
 )
 
 // serveManifest answers GET and HEAD /v2/<name>/manifests/<reference>. A tag
@@ -29,7 +31,7 @@ func (h *handler) serveManifest(w http.ResponseWriter, r *http.Request, snap *sn
 			writeError(w, r, errDigestInvalid("invalid digest "+quote(ref)+": expected sha256: and 64 lowercase hexadecimal digits"))
 			return
 		}
-	case validTag(ref):
+	case oci.ValidTag(ref):
 		var ok bool
 		if digest, ok = repo.tags[ref]; !ok {
 			writeError(w, r, errManifestUnknown("tag "+name+":"+ref+" is not in the content store"))

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"ferry/internal/oci"
 )
 
 // FuzzParseRoute checks that every request path is either refused with one
@@ -73,7 +75,7 @@ func FuzzParseRoute(f *testing.F) {
 		default:
 			t.Fatalf("parseRoute(%q): endpoint %d", path, rt.endpoint)
 		}
-		if !validName(rt.name) {
+		if !oci.ValidRepository(rt.name) {
 			t.Fatalf("parseRoute(%q): invalid name %q accepted", path, rt.name)
 		}
 		if path != want {
@@ -90,17 +92,13 @@ func FuzzParseRoute(f *testing.F) {
 	})
 }
 
-// The grammars of the distribution specification, written out again here
-// so that the checks in names.go are compared with the text, not with
-// themselves.
-var (
-	specDigestRE = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
-	specTagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	specNameRE   = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-)
+// specDigestRE is the distribution specification's digest grammar, written
+// out again here so that parseDigest is compared with the text, not with
+// itself.
+var specDigestRE = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$`)
 
-// FuzzNames checks the digest, tag and repository name checks, and the
-// reading of ref.name annotations, on any string. A digest the registry
+// FuzzNames checks the digest check on any string (the name grammar is
+// internal/oci's, fuzzed there by FuzzParseRefName). A digest the registry
 // accepts must map to a file directly inside the blob directory: it is the
 // only client-supplied value that becomes part of a path.
 func FuzzNames(f *testing.F) {
@@ -132,35 +130,6 @@ func FuzzNames(f *testing.F) {
 			if specDigestRE.MatchString(s) {
 				t.Fatalf("parseDigest(%q): invalid", s)
 			}
-		}
-		if got, want := validTag(s), specTagRE.MatchString(s); got != want {
-			t.Fatalf("validTag(%q) = %v, want %v", s, got, want)
-		}
-		if got, want := validName(s), len(s) <= maxNameLength && specNameRE.MatchString(s); got != want {
-			t.Fatalf("validName(%q) = %v, want %v", s, got, want)
-		}
-
-		name, tag, ok := splitRefName(s)
-		if !ok {
-			return
-		}
-		if !validName(name) || (tag != "" && !validTag(tag)) {
-			t.Fatalf("splitRefName(%q) = %q, %q", s, name, tag)
-		}
-		rest, _ := strings.CutPrefix(s, name)
-		if tag != "" {
-			var found bool
-			if rest, found = strings.CutPrefix(rest, ":"+tag); !found {
-				t.Fatalf("splitRefName(%q) = %q, %q: not the tag written", s, name, tag)
-			}
-		}
-		switch {
-		case rest == "":
-			if tag == "" {
-				t.Fatalf("splitRefName(%q): neither tag nor digest", s)
-			}
-		case rest[0] != '@' || parseDigest(rest[1:]) == digestInvalid:
-			t.Fatalf("splitRefName(%q) = %q, %q, leaving %q", s, name, tag, rest)
 		}
 	})
 }

@@ -10,9 +10,6 @@ const (
 	mediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-// refNameAnnotation names an image in the content store's index.json.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
-
 // maxManifestSize bounds how much of a manifest the registry reads into
 // memory. The distribution specification lets registries refuse manifests
 // over 4 MiB, and the common ones do, so no client can depend on more.

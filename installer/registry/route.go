@@ -3,6 +3,8 @@ package registry
 import (
 	"net/http"
 	"strings"
+
+	"ferry/internal/oci"
 )
 
 // endpoint is one of the API's URL forms.
@@ -64,7 +66,7 @@ func parseRoute(path string) (route, *apiError) {
 			return route{}, errUnsupported(http.StatusNotFound, "not an endpoint of the OCI distribution API: "+quote(path))
 		}
 	}
-	if !validName(rt.name) {
+	if !oci.ValidRepository(rt.name) {
 		return route{}, errNameInvalid("invalid repository name " + quote(rt.name) +
 			": lowercase letters and digits in path components separated by '/', '.', '_', '__' or '-'")
 	}

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"ferry/internal/oci"
 )
 
 // maxIndexDepth bounds how deep indexes may nest. Content addressing rules
@@ -60,13 +62,14 @@ func buildSnapshot(blobDir string, indexJSON []byte, log *slog.Logger) (*snapsho
 	b := &snapshotBuilder{blobDir: blobDir, log: log, loaded: map[string]*loadedManifest{}}
 	snap := &snapshot{repos: map[string]*repository{}}
 	for _, d := range top.Manifests {
-		refName := d.Annotations[refNameAnnotation]
-		name, tag, ok := splitRefName(refName)
-		if !ok {
+		refName := d.Annotations[oci.RefNameAnnotation]
+		rn, err := oci.ParseRefName(refName)
+		if err != nil {
 			log.Warn("content store: image without a usable name is not served",
-				"digest", d.Digest, "annotation", refNameAnnotation, "value", refName)
+				"digest", d.Digest, "annotation", oci.RefNameAnnotation, "value", refName)
 			continue
 		}
+		name, tag := rn.Repository, rn.Tag
 		if parseDigest(d.Digest) != digestSHA256 {
 			log.Warn("content store: image with an invalid digest is not served", "image", refName, "digest", d.Digest)
 			continue

@@ -14,6 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"ferry/internal/oci"
 )
 
 // replaceIndex rewrites index.json as the store's writer does: a new file
@@ -69,8 +71,8 @@ func TestIndexReplaced(t *testing.T) {
 	// identity tells the versions apart.
 	replaceIndex(t, f.dir, func(idx *v1.IndexManifest) {
 		for i, d := range idx.Manifests {
-			if d.Annotations[refNameAnnotation] == "wf/api:3.0.0" {
-				idx.Manifests[i].Annotations[refNameAnnotation] = "wf/api:3.0.1"
+			if d.Annotations[oci.RefNameAnnotation] == "wf/api:3.0.0" {
+				idx.Manifests[i].Annotations[oci.RefNameAnnotation] = "wf/api:3.0.1"
 			}
 		}
 	})
@@ -88,7 +90,7 @@ func TestIndexReplaced(t *testing.T) {
 	replaceIndex(t, f.dir, func(idx *v1.IndexManifest) {
 		var keep []v1.Descriptor
 		for _, d := range idx.Manifests {
-			if d.Annotations[refNameAnnotation] != "library/nginx:1.25" {
+			if d.Annotations[oci.RefNameAnnotation] != "library/nginx:1.25" {
 				keep = append(keep, d)
 			}
 		}
@@ -148,13 +150,13 @@ func TestStoreProblems(t *testing.T) {
 	replaceIndex(t, f.dir, func(idx *v1.IndexManifest) {
 		for _, ann := range []string{"1.0", "", "Bad/Name:1", "wf/api:bad tag"} {
 			d := idx.Manifests[0]
-			d.Annotations = map[string]string{refNameAnnotation: ann}
+			d.Annotations = map[string]string{oci.RefNameAnnotation: ann}
 			idx.Manifests = append(idx.Manifests, d)
 		}
 		// A repository whose only image is missing.
 		d := idx.Manifests[0]
 		d.Digest = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
-		d.Annotations = map[string]string{refNameAnnotation: "wf/broken:1"}
+		d.Annotations = map[string]string{oci.RefNameAnnotation: "wf/broken:1"}
 		idx.Manifests = append(idx.Manifests, d)
 	})
 
@@ -198,7 +200,7 @@ func TestConcurrentPulls(t *testing.T) {
 			}
 			err := writeIndex(f.dir, func(idx *v1.IndexManifest) {
 				d := idx.Manifests[0]
-				d.Annotations = map[string]string{refNameAnnotation: "wf/churn:" + strconv.Itoa(i)}
+				d.Annotations = map[string]string{oci.RefNameAnnotation: "wf/churn:" + strconv.Itoa(i)}
 				if i == 0 {
 					idx.Manifests = append(idx.Manifests, d)
 				} else {
