@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"ferry/internal/oci"
 )
 
 // testStore is an OCI layout built the way the content store is laid out:
@@ -47,7 +49,7 @@ func (s *testStore) addImage(t *testing.T, n string) v1.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.path.AppendImage(img, layout.WithAnnotations(map[string]string{refNameAnnotation: n})); err != nil {
+	if err := s.path.AppendImage(img, layout.WithAnnotations(map[string]string{oci.RefNameAnnotation: n})); err != nil {
 		t.Fatal(err)
 	}
 	d, err := img.Digest()
@@ -65,7 +67,7 @@ func (s *testStore) addIndex(t *testing.T, n string) v1.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.path.AppendIndex(ii, layout.WithAnnotations(map[string]string{refNameAnnotation: n})); err != nil {
+	if err := s.path.AppendIndex(ii, layout.WithAnnotations(map[string]string{oci.RefNameAnnotation: n})); err != nil {
 		t.Fatal(err)
 	}
 	d, err := ii.Digest()
@@ -231,7 +233,7 @@ func checkImage(t *testing.T, ref string, img v1.Image) {
 
 // layoutName is the option naming an image in the layout.
 func layoutName(n string) layout.Option {
-	return layout.WithAnnotations(map[string]string{refNameAnnotation: n})
+	return layout.WithAnnotations(map[string]string{oci.RefNameAnnotation: n})
 }
 
 func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }

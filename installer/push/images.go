@@ -4,11 +4,9 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-)
 
-// refNameAnnotation carries an image's name on its descriptor in the
-// store's index.json.
-const refNameAnnotation = "org.opencontainers.image.ref.name"
+	"ferry/internal/oci"
+)
 
 // storeImage is one named image of the store.
 type storeImage struct {
@@ -27,9 +25,9 @@ func readImages(root v1.ImageIndex, dir string, want []string) ([]storeImage, er
 	var all []storeImage
 	byName := make(map[string]storeImage, len(im.Manifests))
 	for i, d := range im.Manifests {
-		n := d.Annotations[refNameAnnotation]
+		n := d.Annotations[oci.RefNameAnnotation]
 		if n == "" {
-			return nil, fmt.Errorf("content store %s: index.json entry %d (%s) has no %s annotation", dir, i, d.Digest, refNameAnnotation)
+			return nil, fmt.Errorf("content store %s: index.json entry %d (%s) has no %s annotation", dir, i, d.Digest, oci.RefNameAnnotation)
 		}
 		if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
 			return nil, fmt.Errorf("content store %s: image %s: media type %q is not an image manifest or index", dir, n, d.MediaType)

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"ferry/internal/oci"
 )
 
 // transient reports whether another attempt might succeed where err
@@ -20,9 +20,8 @@ func transient(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return retryableStatus(te.StatusCode)
+	if code := oci.HTTPStatus(err); code != 0 {
+		return retryableStatus(code)
 	}
 	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, io.ErrUnexpectedEOF, io.EOF, net.ErrClosed} {
 		if errors.Is(err, e) {
@@ -36,15 +35,6 @@ func transient(ctx context.Context, err error) bool {
 // retryableStatus reports whether an HTTP status says "try again later".
 func retryableStatus(code int) bool {
 	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500
-}
-
-// statusOf returns the HTTP status of a registry error, or 0.
-func statusOf(err error) int {
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return te.StatusCode
-	}
-	return 0
 }
 
 // backoff returns the wait after the given failed attempt (1-based):

@@ -3,26 +3,13 @@ package push
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-)
 
-// The grammar of the OCI distribution specification. The repository path is
-// checked here rather than by go-containerregistry's parser, which decides
-// from the first path component whether it is a registry host: a target
-// host without a dot or port ("registry/team") or a prefix with a dot
-// ("team.a") would be misread.
-var (
-	repoPathRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE      = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
-	digestRE   = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+	"ferry/internal/oci"
 )
-
-// maxRepoPath bounds a repository path, as the distribution registry does.
-const maxRepoPath = 255
 
 // target is a parsed Options.Target.
 type target struct {
@@ -43,7 +30,12 @@ func parseTarget(s string, plainHTTP bool) (target, error) {
 	if host == "" {
 		return target{}, fmt.Errorf("push target %q: no registry host", s)
 	}
-	if prefix != "" && (len(prefix) > maxRepoPath || !repoPathRE.MatchString(prefix)) {
+	// The prefix is checked with the repository grammar rather than by
+	// go-containerregistry's parser, which decides from the first path
+	// component whether it is a registry host: a target host without a dot
+	// or port ("registry/team") or a prefix with a dot ("team.a") would be
+	// misread.
+	if prefix != "" && !oci.ValidRepository(prefix) {
 		return target{}, fmt.Errorf("push target %q: %q is not a valid repository path prefix (lowercase letters, digits, separators . _ - and /)", s, prefix)
 	}
 	t := target{prefix: prefix, plainHTTP: plainHTTP || isLoopback(host)}
@@ -87,8 +79,8 @@ func (t target) ref(image string, want v1.Hash) (name.Reference, error) {
 	if t.prefix != "" {
 		repo = t.prefix + "/" + repo
 	}
-	if len(repo) > maxRepoPath {
-		return nil, fmt.Errorf("image %s: the repository path %q at %s is longer than %d characters", image, repo, t.registry.Name(), maxRepoPath)
+	if len(repo) > oci.MaxRepositoryLength {
+		return nil, fmt.Errorf("image %s: the repository path %q at %s is longer than %d characters", image, repo, t.registry.Name(), oci.MaxRepositoryLength)
 	}
 	r := t.registry.Repo(repo)
 	if tag != "" {
@@ -99,26 +91,14 @@ func (t target) ref(image string, want v1.Hash) (name.Reference, error) {
 
 // splitImageName splits a store name, "repo:tag", "repo@digest" or
 // "repo:tag@digest", into its parts. Every store name has a tag or a
-// digest.
+// digest, and a digest is the sha256 the store holds content under.
 func splitImageName(image string) (repo, tag, digest string, err error) {
-	repo = image
-	if i := strings.IndexByte(repo, '@'); i >= 0 {
-		repo, digest = repo[:i], repo[i+1:]
-		if !digestRE.MatchString(digest) {
-			return "", "", "", fmt.Errorf("image %s: %q is not a sha256 digest", image, digest)
-		}
+	rn, err := oci.ParseRefName(image)
+	if err != nil {
+		return "", "", "", fmt.Errorf("image %s: %w", image, err)
 	}
-	if i := strings.LastIndexByte(repo, ':'); i >= 0 && !strings.Contains(repo[i+1:], "/") {
-		repo, tag = repo[:i], repo[i+1:]
-		if !tagRE.MatchString(tag) {
-			return "", "", "", fmt.Errorf("image %s: %q is not a valid tag", image, tag)
-		}
+	if rn.Digest != "" && !oci.ValidDigest(rn.Digest) {
+		return "", "", "", fmt.Errorf("image %s: %q is not a sha256 digest", image, rn.Digest)
 	}
-	if !repoPathRE.MatchString(repo) {
-		return "", "", "", fmt.Errorf("image %s: %q is not a valid repository path", image, repo)
-	}
-	if tag == "" && digest == "" {
-		return "", "", "", fmt.Errorf("image %s: the name has neither a tag nor a digest", image)
-	}
-	return repo, tag, digest, nil
+	return rn.Repository, rn.Tag, rn.Digest, nil
 }
