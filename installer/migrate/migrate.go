@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/internal/oci"
 )
 
 // Migrate brings database name to the newest of steps, which are in
@@ -93,7 +94,7 @@ func (t *target) checkRecorded(ctx context.Context, s bundle.Migration) error {
 // repaired; the next Migrate or Revert repairs it. It takes no lock and
 // changes nothing: a database never migrated is not created.
 func (d *Databases) Version(ctx context.Context, name string) (version int, dirty bool, err error) {
-	if !databaseNameRE.MatchString(name) {
+	if !oci.ValidDatabaseName(name) {
 		return 0, false, fmt.Errorf("database %q: not a valid database name", name)
 	}
 	if dsn, ok := d.DSNs[name]; ok {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"ferry/bundle"
+	"ferry/internal/oci"
 )
 
 // recordTable is ferry's record of applied migrations, kept in the
@@ -33,12 +34,9 @@ const (
 
 var (
 	// migrationNameRE is the name part of NNN_name.up.sql, as bundles
-	// allow it. Names and digests are written into SQL, so both are
-	// checked before any is.
+	// allow it. Names, digests and database names are written into SQL,
+	// so all are checked before any is.
 	migrationNameRE = regexp.MustCompile(`^[a-z0-9_]+$`)
-	digestRE        = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	// databaseNameRE is a logical database name; it names a file.
-	databaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
 
 // record is one row of recordTable.
@@ -61,7 +59,7 @@ func unrecordSQL(m bundle.Migration) string {
 // checkSteps refuses a migration list that is not in strictly increasing
 // version order or whose names or digests could not be written into SQL.
 func checkSteps(name string, steps []bundle.Migration) error {
-	if !databaseNameRE.MatchString(name) {
+	if !oci.ValidDatabaseName(name) {
 		return fmt.Errorf("database %q: not a valid database name (lowercase letters, digits and _, starting with a letter)", name)
 	}
 	for i, m := range steps {
@@ -72,9 +70,9 @@ func checkSteps(name string, steps []bundle.Migration) error {
 			return fmt.Errorf("database %s: migration %s follows %s: migrations must be in increasing version order", name, upFile(m), upFile(steps[i-1]))
 		case !migrationNameRE.MatchString(m.Name):
 			return fmt.Errorf("database %s: migration %d: name %q is not lowercase letters, digits and _", name, m.Version, m.Name)
-		case !digestRE.MatchString(m.Up):
+		case !oci.ValidDigest(m.Up):
 			return fmt.Errorf("database %s: %s: digest %q is not sha256:<64 hex>", name, upFile(m), m.Up)
-		case m.Down != "" && !digestRE.MatchString(m.Down):
+		case m.Down != "" && !oci.ValidDigest(m.Down):
 			return fmt.Errorf("database %s: %s: digest %q is not sha256:<64 hex>", name, downFile(m), m.Down)
 		}
 	}

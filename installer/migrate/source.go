@@ -2,8 +2,7 @@ package migrate
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/internal/oci"
 )
 
 // maxMigrationSize bounds one migration file in memory. golang-migrate's
@@ -101,16 +101,17 @@ func (f *blobFS) read(digest string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	h := sha256.New()
-	body, err := io.ReadAll(io.TeeReader(io.LimitReader(rc, maxMigrationSize+1), h))
-	if err != nil {
+	// The limit stops a reader of a file that grew before its end, so its
+	// digest is checked only for content within the size limit.
+	v := oci.NewVerifyingReader(rc, oci.Digest(digest))
+	body, err := io.ReadAll(io.LimitReader(v, maxMigrationSize+1))
+	switch {
+	case errors.Is(err, oci.ErrDigestMismatch):
+		return nil, fmt.Errorf("content %s changed since it was verified: it now hashes to %s", digest, v.Digest())
+	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", digest, err)
-	}
-	if len(body) > maxMigrationSize {
+	case len(body) > maxMigrationSize:
 		return nil, fmt.Errorf("content %s is larger than the %d bytes a migration may have", digest, maxMigrationSize)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
-		return nil, fmt.Errorf("content %s changed since it was verified: it now hashes to %s", digest, got)
 	}
 	return body, nil
 }

@@ -3,8 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"ferry/internal/oci"
 )
 
 // Kinds of Drift.
@@ -129,14 +129,14 @@ func (s *Store) checkBlob(ctx context.Context, digest string, buf []byte) (*Drif
 	} else if !fi.Mode().IsRegular() {
 		return &Drift{Digest: digest, Path: p, Kind: DriftChanged, Detail: "not a regular file (" + fi.Mode().Type().String() + ")"}, nil
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(h, ctxReader{ctx, f}, buf)
+	v := oci.NewVerifyingReader(oci.ContextReader(ctx, f), oci.Digest(digest))
+	n, err := io.CopyBuffer(io.Discard, v, buf)
+	if errors.Is(err, oci.ErrDigestMismatch) {
+		return &Drift{Digest: digest, Path: p, Kind: DriftChanged,
+			Detail: fmt.Sprintf("the content (%d bytes) hashes to %s", n, v.Digest())}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", digest, err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
-		return &Drift{Digest: digest, Path: p, Kind: DriftChanged,
-			Detail: fmt.Sprintf("the content (%d bytes) hashes to %s", n, got)}, nil
 	}
 	return nil, nil
 }
@@ -153,7 +153,7 @@ func (s *Store) extras(want map[string]bool) ([]Drift, error) {
 		p := filepath.Join(s.blobDir(), name)
 		switch {
 		case isTempName(name):
-		case !isHex64(name):
+		case !oci.ValidHex(name):
 			drifts = append(drifts, Drift{Path: p, Kind: DriftExtra, Detail: "not a blob: the name is not a sha256 digest"})
 		case !want["sha256:"+name]:
 			drifts = append(drifts, Drift{Digest: "sha256:" + name, Path: p, Kind: DriftExtra,
@@ -161,17 +161,4 @@ func (s *Store) extras(want map[string]bool) ([]Drift, error) {
 		}
 	}
 	return drifts, nil
-}
-
-// ctxReader stops a long hash when the context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, context.Cause(c.ctx)
-	}
-	return c.r.Read(p)
 }

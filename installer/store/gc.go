@@ -1,8 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"ferry/internal/oci"
 )
 
 // maxManifestSize bounds what GC reads of a manifest or index to find the
@@ -52,7 +52,7 @@ func (s *Store) GC(keep map[string]bool) (removed []string, freed int64, err err
 			if ok {
 				freed += size
 			}
-		case isHex64(name):
+		case oci.ValidHex(name):
 			digest := "sha256:" + name
 			if keep[digest] || live[digest] {
 				continue
@@ -164,7 +164,7 @@ func (s *Store) readManifest(digest string) ([]byte, error) {
 	if len(b) > maxManifestSize {
 		return nil, fmt.Errorf("manifest %s: larger than %d bytes", digest, maxManifestSize)
 	}
-	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != want {
+	if oci.FromBytes(b).Hex() != want {
 		return nil, fmt.Errorf("manifest %s: %w: it changed on disk; run a check", digest, ErrDigestMismatch)
 	}
 	return b, nil

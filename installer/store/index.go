@@ -10,11 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-)
 
-// RefNameAnnotation is the annotation on an index.json descriptor that
-// carries the image's name, as OCI tools (skopeo's oci:DIR:NAME) read it.
-const RefNameAnnotation = "org.opencontainers.image.ref.name"
+	"ferry/internal/oci"
+)
 
 // Media types a top-level image descriptor may have: what the registry can
 // serve as a manifest.
@@ -65,9 +63,9 @@ func (s *Store) Refs() ([]Ref, error) {
 	}
 	refs := make([]Ref, 0, len(idx.Manifests))
 	for i, d := range idx.Manifests {
-		name := d.Annotations[RefNameAnnotation]
+		name := d.Annotations[oci.RefNameAnnotation]
 		if name == "" {
-			return nil, fmt.Errorf("content store index %s: descriptor %d (%s) has no %s annotation", p, i, d.Digest, RefNameAnnotation)
+			return nil, fmt.Errorf("content store index %s: descriptor %d (%s) has no %s annotation", p, i, d.Digest, oci.RefNameAnnotation)
 		}
 		if _, err := parseDigest(d.Digest); err != nil {
 			return nil, fmt.Errorf("content store index %s: image %s: %w", p, name, err)
@@ -75,7 +73,7 @@ func (s *Store) Refs() ([]Ref, error) {
 		var ann map[string]string
 		if len(d.Annotations) > 1 {
 			ann = maps.Clone(d.Annotations)
-			delete(ann, RefNameAnnotation)
+			delete(ann, oci.RefNameAnnotation)
 		}
 		refs = append(refs, Ref{Name: name, Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Annotations: ann})
 	}
@@ -112,8 +110,8 @@ func (s *Store) checkRef(r Ref) error {
 	if !validRefName(r.Name) {
 		return fmt.Errorf("%w: the name %q is not a valid OCI reference name", ErrInvalidRef, r.Name)
 	}
-	if v, ok := r.Annotations[RefNameAnnotation]; ok && v != r.Name {
-		return fmt.Errorf("%w: its %s annotation is %q", ErrInvalidRef, RefNameAnnotation, v)
+	if v, ok := r.Annotations[oci.RefNameAnnotation]; ok && v != r.Name {
+		return fmt.Errorf("%w: its %s annotation is %q", ErrInvalidRef, oci.RefNameAnnotation, v)
 	}
 	switch r.MediaType {
 	case MediaTypeOCIManifest, MediaTypeOCIIndex, MediaTypeDockerManifest, MediaTypeDockerList:
@@ -146,7 +144,7 @@ func (s *Store) writeIndex(refs []Ref) error {
 		if ann == nil {
 			ann = make(map[string]string, 1)
 		}
-		ann[RefNameAnnotation] = r.Name
+		ann[oci.RefNameAnnotation] = r.Name
 		idx.Manifests = append(idx.Manifests, descriptor{MediaType: r.MediaType, Digest: r.Digest, Size: r.Size, Annotations: ann})
 	}
 	b, err := json.Marshal(idx)

@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"ferry/internal/oci"
 )
 
 // manifestBlob stores a small manifest-like blob and returns a Ref to it.
@@ -55,7 +57,7 @@ func TestSetRefsSortsAndRoundTrips(t *testing.T) {
 		t.Fatalf("index.json = %s", b)
 	}
 	for i, name := range []string{"db/postgres:16", "wf/api:1.4.0", "wf/worker:1.4.0"} {
-		if got := idx.Manifests[i].Annotations[RefNameAnnotation]; got != name {
+		if got := idx.Manifests[i].Annotations[oci.RefNameAnnotation]; got != name {
 			t.Errorf("manifests[%d] ref.name = %q, want %q", i, got, name)
 		}
 	}
@@ -89,7 +91,7 @@ func TestSetRefsRefusesInvalid(t *testing.T) {
 		{"empty name", []Ref{with(func(r *Ref) { r.Name = "" })}, ErrInvalidRef},
 		{"name with space", []Ref{with(func(r *Ref) { r.Name = "wf/api 1" })}, ErrInvalidRef},
 		{"name with empty component", []Ref{with(func(r *Ref) { r.Name = "wf//api" })}, ErrInvalidRef},
-		{"conflicting annotation", []Ref{with(func(r *Ref) { r.Annotations = map[string]string{RefNameAnnotation: "other:1"} })}, ErrInvalidRef},
+		{"conflicting annotation", []Ref{with(func(r *Ref) { r.Annotations = map[string]string{oci.RefNameAnnotation: "other:1"} })}, ErrInvalidRef},
 		{"layer media type", []Ref{with(func(r *Ref) { r.MediaType = "application/vnd.oci.image.layer.v1.tar+gzip" })}, ErrInvalidRef},
 		{"bad digest", []Ref{with(func(r *Ref) { r.Digest = "sha256:../index.json" })}, ErrInvalidDigest},
 		{"missing blob", []Ref{with(func(r *Ref) { r.Digest = digestOf([]byte("never stored")) })}, ErrNotFound},

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"ferry/internal/oci"
 	"ferry/internal/testenv"
 )
 
@@ -49,7 +50,7 @@ func TestLayoutReadableByOCITools(t *testing.T) {
 		t.Fatalf("index.json has %d images, want 2", len(im.Manifests))
 	}
 	for _, desc := range im.Manifests {
-		switch name := desc.Annotations[RefNameAnnotation]; name {
+		switch name := desc.Annotations[oci.RefNameAnnotation]; name {
 		case "wf/api:1.0.0":
 			got, err := ii.Image(desc.Digest)
 			if err != nil {

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"ferry/internal/oci"
 )
 
 // Put streams r into the store as the blob with digest and size.
@@ -81,9 +81,12 @@ func copyVerified(w io.Writer, r io.Reader, wantHex string, size int64) error {
 	if size == math.MaxInt64 {
 		limit = size
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(sourceReader{r}, limit))
-	if err != nil {
+	// The limit stops reading content that is too long before its end,
+	// where the digest is checked, so a wrong size is told as such.
+	v := oci.NewVerifyingReader(sourceReader{r}, oci.Digest("sha256:"+wantHex))
+	n, err := io.Copy(w, io.LimitReader(v, limit))
+	mismatch := errors.Is(err, oci.ErrDigestMismatch)
+	if err != nil && !mismatch {
 		return err
 	}
 	switch {
@@ -91,9 +94,8 @@ func copyVerified(w io.Writer, r io.Reader, wantHex string, size int64) error {
 		return fmt.Errorf("%w: the content is longer than %d bytes", ErrSizeMismatch, size)
 	case n < size:
 		return fmt.Errorf("%w: the content is %d bytes, want %d", ErrSizeMismatch, n, size)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantHex {
-		return fmt.Errorf("%w: the content hashes to sha256:%s", ErrDigestMismatch, got)
+	case mismatch:
+		return fmt.Errorf("%w: the content hashes to %s", ErrDigestMismatch, v.Digest())
 	}
 	return nil
 }

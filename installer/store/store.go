@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 
 	"ferry/internal/atomicfile"
+	"ferry/internal/oci"
 )
 
 const (
@@ -222,28 +223,8 @@ func (s *Store) checkLayout(repair bool) error {
 // parseDigest returns the hex part of a "sha256:<64 lowercase hex>"
 // digest. The check is strict because the hex becomes a file name.
 func parseDigest(digest string) (string, error) {
-	const prefix = "sha256:"
-	if len(digest) != len(prefix)+64 || digest[:len(prefix)] != prefix {
-		return "", fmt.Errorf("%w: %q is not sha256:<64 hex digits>", ErrInvalidDigest, digest)
-	}
-	hex := digest[len(prefix):]
-	if !isHex64(hex) {
+	if !oci.ValidDigest(digest) {
 		return "", fmt.Errorf("%w: %q is not sha256:<64 lowercase hex digits>", ErrInvalidDigest, digest)
 	}
-	return hex, nil
-}
-
-// isHex64 reports whether name is 64 lowercase hex digits: the name of a
-// blob file.
-func isHex64(name string) bool {
-	if len(name) != 64 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+	return oci.Digest(digest).Hex(), nil
 }
