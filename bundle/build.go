@@ -18,6 +18,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"ferry/internal/oci"
 	"ferry/updates"
 	"ferry/verify"
 )
@@ -448,11 +449,11 @@ func ociIndex(images []Image) ([]byte, error) {
 		seen[img.Name] = true
 		ds = append(ds, descriptor{
 			MediaType: img.MediaType, Digest: img.Digest, Size: img.Size,
-			Annotations: map[string]string{"org.opencontainers.image.ref.name": img.Name},
+			Annotations: map[string]string{oci.RefNameAnnotation: img.Name},
 		})
 	}
 	sort.Slice(ds, func(i, j int) bool {
-		return ds[i].Annotations["org.opencontainers.image.ref.name"] < ds[j].Annotations["org.opencontainers.image.ref.name"]
+		return ds[i].Annotations[oci.RefNameAnnotation] < ds[j].Annotations[oci.RefNameAnnotation]
 	})
 	return json.Marshal(struct {
 		SchemaVersion int          `json:"schemaVersion"`

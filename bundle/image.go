@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"ferry/internal/oci"
 )
 
 // ImageOptions controls how image sources are read: how registries are
@@ -81,7 +83,7 @@ func ResolveImage(ctx context.Context, img ImageSpec, specDir string, opts Image
 	}
 	served := ""
 	if img.Name != "" {
-		if served, err = imageServedName(img.Name, false); err != nil {
+		if served, err = oci.ServedName(img.Name, false); err != nil {
 			return nil, fmt.Errorf("image %s: name %q is not an image reference (want repository[:tag]): %w", src, img.Name, err)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"ferry/internal/oci"
 )
 
 // openArchiveImage opens the image REF (a tag in the archive's RepoTags)
@@ -152,10 +154,10 @@ func imageArchiveTags(m tarball.Manifest) string {
 // its extension.
 func imageArchiveName(path, ref string, d *tarball.Descriptor) (string, error) {
 	if ref != "" {
-		return imageServedName(ref, false)
+		return oci.ServedName(ref, false)
 	}
 	if len(d.RepoTags) > 0 {
-		return imageServedName(d.RepoTags[0], false)
+		return oci.ServedName(d.RepoTags[0], false)
 	}
 	base := filepath.Base(path)
 	if ext := filepath.Ext(base); ext != base {

@@ -9,6 +9,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"ferry/internal/oci"
 )
 
 // openLayoutImage opens the image REF names in the OCI image layout at dir.
@@ -75,7 +77,7 @@ func imageLayoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
 	var found []v1.Descriptor
 	byDigest := strings.HasPrefix(ref, "sha256:")
 	for _, d := range ds {
-		if (byDigest && d.Digest.String() == ref) || (!byDigest && d.Annotations[imageRefNameAnnotation] == ref) {
+		if (byDigest && d.Digest.String() == ref) || (!byDigest && d.Annotations[oci.RefNameAnnotation] == ref) {
 			found = append(found, d)
 		}
 	}
@@ -100,7 +102,7 @@ func imageLayoutRefs(ds []v1.Descriptor) string {
 	}
 	refs := make([]string, len(ds))
 	for i, d := range ds {
-		refs[i] = d.Annotations[imageRefNameAnnotation]
+		refs[i] = d.Annotations[oci.RefNameAnnotation]
 		if refs[i] == "" {
 			refs[i] = d.Digest.String()
 		}
@@ -114,12 +116,12 @@ func imageLayoutRefs(ds []v1.Descriptor) string {
 // the tag in ref.name), else the directory's name with the ref.name as tag,
 // the digest REF selected it by, or "latest".
 func imageLayoutName(dir, ref string, d v1.Descriptor) (string, error) {
-	refName := d.Annotations[imageRefNameAnnotation]
+	refName := d.Annotations[oci.RefNameAnnotation]
 	if imageIsFullName(refName) {
-		return imageServedName(refName, false)
+		return oci.ServedName(refName, false)
 	}
 	if cn := d.Annotations[imageContainerdNameAnnotation]; imageIsFullName(cn) {
-		return imageServedName(cn, false)
+		return oci.ServedName(cn, false)
 	}
 	digest := ""
 	if refName == "" && strings.HasPrefix(ref, "sha256:") {

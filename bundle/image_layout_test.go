@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"ferry/internal/oci"
 )
 
 // imageTestLayout writes an OCI image layout at dir/rel.
@@ -28,7 +30,7 @@ func imageTestLayout(t *testing.T, dir, rel string) layout.Path {
 }
 
 func imageTestRefName(ref string) layout.Option {
-	return layout.WithAnnotations(map[string]string{imageRefNameAnnotation: ref})
+	return layout.WithAnnotations(map[string]string{oci.RefNameAnnotation: ref})
 }
 
 func TestImageLayout(t *testing.T) {

@@ -3,19 +3,16 @@ package bundle
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"ferry/internal/oci"
 )
 
 // openRegistryImage fetches the manifest or index a registry reference
@@ -31,7 +28,7 @@ func openRegistryImage(ctx context.Context, src, refStr, served string, opts Ima
 		return nil, fmt.Errorf("image %s: %w: not an image reference: %w", src, ErrImageSource, err)
 	}
 	if served == "" {
-		if served, err = imageServedName(refStr, true); err != nil {
+		if served, err = oci.ServedName(refStr, true); err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
 	}
@@ -112,55 +109,24 @@ func imageSniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
 // do about it, keeping both a sentinel and the cause for errors.Is.
 func imageRegistryError(src string, ref name.Reference, err error) error {
 	reg := ref.Context().RegistryStr()
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	switch oci.ClassifyRegistryError(err) {
+	case oci.FailureCanceled:
 		return fmt.Errorf("image %s: %w", src, err)
-	}
-	// TLS and scheme problems are checked before HTTP statuses: a failed
-	// HTTPS ping may come back together with the error of a plain HTTP
-	// retry, whose status would hide the cause.
-	var (
-		unknownCA   x509.UnknownAuthorityError
-		badHost     x509.HostnameError
-		certInvalid x509.CertificateInvalidError
-		verify      *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &certInvalid) || errors.As(err, &verify) {
+	case oci.FailureUntrusted:
 		return fmt.Errorf("image %s: %w: the TLS certificate of %s is not trusted; install its CA certificate, or for a test registry skip verification (Insecure): %w",
 			src, ErrRegistryUnreachable, reg, err)
-	}
-	if strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+	case oci.FailurePlainHTTP:
 		return fmt.Errorf("image %s: %w: %s speaks plain HTTP; allow it explicitly (PlainHTTP) if that is intended: %w",
 			src, ErrRegistryUnreachable, reg, err)
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		switch {
-		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
-			imageHasErrorCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
-			return fmt.Errorf("image %s: %w: log in to %s (docker login) or check the credentials and their access to %s: %w",
-				src, ErrImageUnauthorized, reg, ref.Context().RepositoryStr(), err)
-		case te.StatusCode == http.StatusNotFound ||
-			imageHasErrorCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode):
-			return fmt.Errorf("image %s: %w in %s: check the repository and the tag or digest: %w",
-				src, ErrImageNotFound, reg, err)
-		}
-		return fmt.Errorf("image %s: registry %s: %w", src, reg, err)
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
+	case oci.FailureUnauthorized, oci.FailureDenied:
+		return fmt.Errorf("image %s: %w: log in to %s (docker login) or check the credentials and their access to %s: %w",
+			src, ErrImageUnauthorized, reg, ref.Context().RepositoryStr(), err)
+	case oci.FailureNotFound, oci.FailureNameUnknown:
+		return fmt.Errorf("image %s: %w in %s: check the repository and the tag or digest: %w",
+			src, ErrImageNotFound, reg, err)
+	case oci.FailureUnreachable:
 		return fmt.Errorf("image %s: %w: cannot reach %s; check the registry address and the network or proxy settings: %w",
 			src, ErrRegistryUnreachable, reg, err)
 	}
 	return fmt.Errorf("image %s: registry %s: %w", src, reg, err)
-}
-
-func imageHasErrorCode(te *transport.Error, codes ...transport.ErrorCode) bool {
-	for _, d := range te.Errors {
-		for _, c := range codes {
-			if d.Code == c {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -2,14 +2,13 @@ package bundle
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 
+	"ferry/internal/oci"
 	"ferry/internal/strictjson"
 	"ferry/verify"
 )
@@ -174,10 +173,7 @@ func ManifestDigest(raw []byte) string { return digestBytes(raw) }
 
 // digestBytes is the "sha256:<hex>" digest of b, the form every digest in
 // a bundle takes.
-func digestBytes(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func digestBytes(b []byte) string { return oci.FromBytes(b).String() }
 
 // ParseManifest decodes and checks a manifest. It must only be called on
 // bytes whose signatures have been verified, or for display.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"ferry/internal/oci"
 )
 
 // The rules in this file are checked twice: by the spec validator when a
@@ -40,7 +42,7 @@ func checkDatabaseName(s string) error {
 	switch {
 	case s == "":
 		return errors.New("is required: the logical database these migrations apply to, such as app")
-	case len(s) > maxSpecNameLen || !databaseNameRE.MatchString(s):
+	case len(s) > maxSpecNameLen || !oci.ValidDatabaseName(s):
 		return fmt.Errorf("%q is not a valid database name: use lowercase letters, digits and _, starting with a letter, at most %d characters", s, maxSpecNameLen)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"ferry/internal/atomicfile"
+	"ferry/internal/oci"
 )
 
 // A file too large for one medium (FAT32 holds at most 4 GiB − 1 byte per
@@ -125,7 +126,7 @@ func SplitFile(ctx context.Context, path, dir string, size int64) ([]Part, error
 		p := Part{Path: filepath.Join(dir, PartName(name, i)), Size: n}
 		h := sha256.New()
 		err := atomicfile.Write(p.Path, 0o644, func(w io.Writer) error {
-			src := &ctxReader{ctx: ctx, r: io.NewSectionReader(in, off, n)}
+			src := oci.ContextReader(ctx, io.NewSectionReader(in, off, n))
 			got, err := io.Copy(io.MultiWriter(w, h), src)
 			if err == nil && got != n {
 				err = fmt.Errorf("%s changed while being split: read %d of %d bytes", path, got, n)
@@ -174,7 +175,7 @@ func JoinParts(ctx context.Context, w io.Writer, first string) (int64, error) {
 	var total int64
 	for i := range ps.files {
 		h := sha256.New()
-		src := &ctxReader{ctx: ctx, r: io.NewSectionReader(ps.files[i], 0, ps.sizes[i])}
+		src := oci.ContextReader(ctx, io.NewSectionReader(ps.files[i], 0, ps.sizes[i]))
 		n, err := io.Copy(io.MultiWriter(w, h), src)
 		total += n
 		if err != nil {
@@ -381,17 +382,4 @@ func (p *partSet) Close() error {
 		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// ctxReader stops a long copy when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

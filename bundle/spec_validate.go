@@ -21,6 +21,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"ferry/internal/oci"
 	"ferry/verify"
 )
 
@@ -28,9 +29,6 @@ var (
 	// specNameRE is the syntax of bundle, component and service names: they
 	// become file and directory names on the appliance.
 	specNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
-	// databaseNameRE is a logical database name; it is used as an SQLite
-	// file name and in operator-given DSN flags (--db NAME=DSN).
-	databaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	// platformRE is os/arch[/variant] as in OCI image indexes.
 	platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	// ociRefNameRE is the org.opencontainers.image.ref.name grammar of the
@@ -339,7 +337,7 @@ func checkImageName(n string) error {
 	}
 	// The name the appliance's registry will serve, checked against its
 	// grammar, not only go-containerregistry's (which takes "wf/-api").
-	if _, err := imageServedName(n, false); err != nil {
+	if _, err := oci.ServedName(n, false); err != nil {
 		return fmt.Errorf("%q is not a valid image name (%v): write repository[:tag][@digest], such as wf/api:1.4.0", n, err)
 	}
 	return nil

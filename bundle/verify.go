@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"ferry/internal/oci"
 	"ferry/updates"
 	"ferry/verify"
 )
@@ -267,9 +267,7 @@ func NewZstdReader(r io.Reader) (*zstd.Decoder, error) {
 		zstd.WithDecoderMaxMemory(MaxBlobSize))
 }
 
-func digestOf(h hash.Hash) string {
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
+func digestOf(h hash.Hash) string { return oci.FromHash(h).String() }
 
 // chunkReader turns a job's chunk channel back into an io.Reader, returning
 // each buffer to the pool once consumed.

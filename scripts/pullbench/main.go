@@ -41,6 +41,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"ferry/fixtures"
+	"ferry/internal/oci"
 )
 
 func main() {
@@ -276,7 +277,7 @@ func imageBlobs(dir, ref string) ([]descriptor, error) {
 		return nil, err
 	}
 	for _, d := range index.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] != ref {
+		if d.Annotations[oci.RefNameAnnotation] != ref {
 			continue
 		}
 		var m manifest
