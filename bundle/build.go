@@ -18,6 +18,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"ferry/bundle/image"
 	"ferry/internal/oci"
 	"ferry/updates"
 	"ferry/verify"
@@ -30,7 +31,7 @@ type BuildOptions struct {
 	// Signers sign the manifest; at least one is required.
 	Signers []verify.Signer
 	// Images controls registry access and platform selection.
-	Images ImageOptions
+	Images image.Options
 	// Created is the bundle's creation time; zero means now. It is the only
 	// input besides the signatures that makes two builds of the same spec
 	// differ, so reproducible builds set it (SOURCE_DATE_EPOCH).
@@ -328,7 +329,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			imgOpts.Platforms = cs.Platforms
 		}
 		for _, is := range cs.Images {
-			ri, err := ResolveImage(b.ctx, is, s.Dir, imgOpts)
+			ri, err := image.Resolve(b.ctx, is.Source, is.Name, s.Dir, imgOpts)
 			if err != nil {
 				return nil, fmt.Errorf("component %s: %w", cs.Name, err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/bundle"
+	"ferry/bundle/image"
 	"ferry/compliance"
 )
 
@@ -103,7 +104,7 @@ func bundleCreate(c *cli.Context) error {
 	res, err := bundle.Build(c.Context, out, bundle.BuildOptions{
 		Spec:      spec,
 		Signers:   signers,
-		Images:    bundle.ImageOptions{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
+		Images:    image.Options{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
 		Created:   created,
 		Progress:  bar.phase,
 		Base:      c.String("base"),

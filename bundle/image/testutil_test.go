@@ -1,9 +1,10 @@
-package bundle
+package image
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -24,8 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// imageTestTar returns an uncompressed tar holding one file.
-func imageTestTar(t testing.TB, file, content string) []byte {
+// testTar returns an uncompressed tar holding one file.
+func testTar(t testing.TB, file, content string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -41,12 +42,12 @@ func imageTestTar(t testing.TB, file, content string) []byte {
 	return buf.Bytes()
 }
 
-// imageTestLayer is a deterministic gzip layer holding one file.
-func imageTestLayer(t testing.TB, content string) v1.Layer {
+// testLayer is a deterministic gzip layer holding one file.
+func testLayer(t testing.TB, content string) v1.Layer {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(imageTestTar(t, "data.txt", content)); err != nil {
+	if _, err := zw.Write(testTar(t, "data.txt", content)); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
@@ -55,8 +56,8 @@ func imageTestLayer(t testing.TB, content string) v1.Layer {
 	return static.NewLayer(buf.Bytes(), types.OCILayer)
 }
 
-// imageTestImage is an OCI image for one platform with the given layers.
-func imageTestImage(t testing.TB, platform string, layers ...v1.Layer) v1.Image {
+// testImage is an OCI image for one platform with the given layers.
+func testImage(t testing.TB, platform string, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
@@ -82,27 +83,27 @@ func imageTestImage(t testing.TB, platform string, layers ...v1.Layer) v1.Image 
 	return mutate.ConfigMediaType(img, types.OCIConfigJSON)
 }
 
-// imageTestIndex is a multi-platform index: one image per platform, each
+// testIndex is a multi-platform index: one image per platform, each
 // with a layer shared by all and a layer of its own.
-func imageTestIndex(t *testing.T, platforms ...string) v1.ImageIndex {
+func testIndex(t *testing.T, platforms ...string) v1.ImageIndex {
 	t.Helper()
-	shared := imageTestLayer(t, "shared base layer")
+	shared := testLayer(t, "shared base layer")
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, ps := range platforms {
 		p, err := v1.ParsePlatform(ps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		img := imageTestImage(t, ps, shared, imageTestLayer(t, "binary for "+ps))
+		img := testImage(t, ps, shared, testLayer(t, "binary for "+ps))
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	return idx
 }
 
-// imageTestRegistry starts go-containerregistry's in-process registry on
+// testRegistry starts go-containerregistry's in-process registry on
 // loopback and returns its host:port and the paths of the blob requests it
 // served, so tests can tell when layers were fetched.
-func imageTestRegistry(t *testing.T) (host string, blobGets func() []string) {
+func testRegistry(t *testing.T) (host string, blobGets func() []string) {
 	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	var (
@@ -125,17 +126,17 @@ func imageTestRegistry(t *testing.T) (host string, blobGets func() []string) {
 	}
 }
 
-// imageTestOptions talks plain HTTP to the test registry and uses no
+// testOptions talks plain HTTP to the test registry and uses no
 // credentials from the environment.
-func imageTestOptions(platforms ...string) ImageOptions {
-	return ImageOptions{PlainHTTP: true, Platforms: platforms, Keychain: authn.NewMultiKeychain()}
+func testOptions(platforms ...string) Options {
+	return Options{PlainHTTP: true, Platforms: platforms, Keychain: authn.NewMultiKeychain()}
 }
 
-// checkImageBlobs reads every blob through Open and checks its sha256 and
+// checkBlobs reads every blob through Open and checks its sha256 and
 // size against the declared ones, that no digest is listed twice, and that
 // the blobs are exactly those reachable from the descriptor. It returns the
 // blob contents by digest.
-func checkImageBlobs(t *testing.T, r *ResolvedImage) map[v1.Hash][]byte {
+func checkBlobs(t *testing.T, r *Resolved) map[v1.Hash][]byte {
 	t.Helper()
 	content := map[v1.Hash][]byte{}
 	mediaTypes := map[v1.Hash]types.MediaType{}
@@ -208,7 +209,7 @@ func checkImageBlobs(t *testing.T, r *ResolvedImage) map[v1.Hash][]byte {
 	return content
 }
 
-func imageTestDigest(t *testing.T, x interface{ Digest() (v1.Hash, error) }) v1.Hash {
+func testDigest(t *testing.T, x interface{ Digest() (v1.Hash, error) }) v1.Hash {
 	t.Helper()
 	h, err := x.Digest()
 	if err != nil {
@@ -217,11 +218,19 @@ func imageTestDigest(t *testing.T, x interface{ Digest() (v1.Hash, error) }) v1.
 	return h
 }
 
-func imageTestRef(t *testing.T, s string) name.Reference {
+func testRef(t *testing.T, s string) name.Reference {
 	t.Helper()
 	ref, err := name.ParseReference(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// testSpec is an image of a spec: its source and the name it is served
+// under, as ferry.yaml gives them.
+type testSpec struct{ Source, Name string }
+
+func resolveSpec(ctx context.Context, s testSpec, specDir string, opts Options) (*Resolved, error) {
+	return Resolve(ctx, s.Source, s.Name, specDir, opts)
 }

@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"bytes"
@@ -19,13 +19,13 @@ import (
 )
 
 func TestImageRegistryIndex(t *testing.T) {
-	host, blobGets := imageTestRegistry(t)
-	idx := imageTestIndex(t, "linux/amd64", "linux/arm64", "linux/arm/v7")
+	host, blobGets := testRegistry(t)
+	idx := testIndex(t, "linux/amd64", "linux/arm64", "linux/arm/v7")
 	ref := host + "/wf/api:1.4.0"
-	if err := remote.WriteIndex(imageTestRef(t, ref), idx); err != nil {
+	if err := remote.WriteIndex(testRef(t, ref), idx); err != nil {
 		t.Fatal(err)
 	}
-	idxDigest := imageTestDigest(t, idx)
+	idxDigest := testDigest(t, idx)
 	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func TestImageRegistryIndex(t *testing.T) {
 
 	t.Run("all platforms", func(t *testing.T) {
 		before := len(blobGets())
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions())
+		r, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,11 +57,11 @@ func TestImageRegistryIndex(t *testing.T) {
 		if len(r.Blobs) != 11 {
 			t.Errorf("%d blobs, want 11", len(r.Blobs))
 		}
-		checkImageBlobs(t, r)
+		checkBlobs(t, r)
 	})
 
 	t.Run("one platform", func(t *testing.T) {
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions("linux/arm64"))
+		r, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions("linux/arm64"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,22 +81,22 @@ func TestImageRegistryIndex(t *testing.T) {
 		if len(r.Blobs) != 4 {
 			t.Errorf("%d blobs, want manifest, config and two layers", len(r.Blobs))
 		}
-		checkImageBlobs(t, r)
+		checkBlobs(t, r)
 	})
 
 	t.Run("variant", func(t *testing.T) {
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions("linux/arm/v7"))
+		r, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions("linux/arm/v7"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Descriptor.Digest != im.Manifests[2].Digest || !slices.Equal(r.Platforms, []string{"linux/arm/v7"}) {
 			t.Errorf("got %s %v, want the arm/v7 manifest", r.Descriptor.Digest, r.Platforms)
 		}
-		checkImageBlobs(t, r)
+		checkBlobs(t, r)
 	})
 
 	t.Run("two of three", func(t *testing.T) {
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions("linux/amd64", "linux/arm64"))
+		r, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions("linux/amd64", "linux/arm64"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestImageRegistryIndex(t *testing.T) {
 		if want := []string{"linux/amd64", "linux/arm64"}; !slices.Equal(r.Platforms, want) {
 			t.Errorf("platforms %v, want %v", r.Platforms, want)
 		}
-		content := checkImageBlobs(t, r)
+		content := checkBlobs(t, r)
 		narrowed, err := v1.ParseIndexManifest(bytes.NewReader(content[r.Descriptor.Digest]))
 		if err != nil {
 			t.Fatal(err)
@@ -123,9 +123,9 @@ func TestImageRegistryIndex(t *testing.T) {
 	})
 
 	t.Run("unavailable platform", func(t *testing.T) {
-		_, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions("linux/s390x"))
-		if !errors.Is(err, ErrImagePlatform) {
-			t.Fatalf("err %v, want ErrImagePlatform", err)
+		_, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions("linux/s390x"))
+		if !errors.Is(err, errPlatform) {
+			t.Fatalf("err %v, want errPlatform", err)
 		}
 		for _, s := range []string{ref, "linux/s390x", "linux/amd64, linux/arm64, linux/arm/v7"} {
 			if !strings.Contains(err.Error(), s) {
@@ -136,7 +136,7 @@ func TestImageRegistryIndex(t *testing.T) {
 
 	t.Run("by digest", func(t *testing.T) {
 		dref := host + "/wf/api@" + idxDigest.String()
-		r, err := ResolveImage(ctx, ImageSpec{Source: dref}, "", imageTestOptions())
+		r, err := resolveSpec(ctx, testSpec{Source: dref}, "", testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func TestImageRegistryIndex(t *testing.T) {
 			t.Errorf("name %q digest %s", r.Name, r.Descriptor.Digest)
 		}
 		tdref := "docker://" + host + "/wf/api:1.4.0@" + idxDigest.String()
-		r, err = ResolveImage(ctx, ImageSpec{Source: tdref}, "", imageTestOptions("linux/amd64"))
+		r, err = resolveSpec(ctx, testSpec{Source: tdref}, "", testOptions("linux/amd64"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestImageRegistryIndex(t *testing.T) {
 	})
 
 	t.Run("spec name", func(t *testing.T) {
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref, Name: "platform/api:1.4"}, "", imageTestOptions())
+		r, err := resolveSpec(ctx, testSpec{Source: ref, Name: "platform/api:1.4"}, "", testOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,13 +165,13 @@ func TestImageRegistryIndex(t *testing.T) {
 }
 
 func TestImageRegistrySingle(t *testing.T) {
-	host, blobGets := imageTestRegistry(t)
-	img := imageTestImage(t, "linux/amd64", imageTestLayer(t, "one"), imageTestLayer(t, "two"))
+	host, blobGets := testRegistry(t)
+	img := testImage(t, "linux/amd64", testLayer(t, "one"), testLayer(t, "two"))
 	ref := host + "/wf/worker:2.0"
-	if err := remote.Write(imageTestRef(t, ref), img); err != nil {
+	if err := remote.Write(testRef(t, ref), img); err != nil {
 		t.Fatal(err)
 	}
-	digest := imageTestDigest(t, img)
+	digest := testDigest(t, img)
 	layers, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +180,13 @@ func TestImageRegistrySingle(t *testing.T) {
 
 	for _, platforms := range [][]string{nil, {"linux/amd64"}, {"linux/arm64", "linux/amd64"}} {
 		before := len(blobGets())
-		r, err := ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions(platforms...))
+		r, err := resolveSpec(ctx, testSpec{Source: ref}, "", testOptions(platforms...))
 		if err != nil {
 			t.Fatalf("platforms %v: %v", platforms, err)
 		}
 		for _, p := range blobGets()[before:] {
 			for _, l := range layers {
-				if strings.HasSuffix(p, imageTestDigest(t, l).String()) {
+				if strings.HasSuffix(p, testDigest(t, l).String()) {
 					t.Errorf("resolving fetched layer %s; it should wait for Open", p)
 				}
 			}
@@ -200,24 +200,24 @@ func TestImageRegistrySingle(t *testing.T) {
 		if len(r.Blobs) != 4 {
 			t.Errorf("%d blobs, want 4", len(r.Blobs))
 		}
-		checkImageBlobs(t, r)
+		checkBlobs(t, r)
 	}
 
-	_, err = ResolveImage(ctx, ImageSpec{Source: ref}, "", imageTestOptions("linux/arm64"))
-	if !errors.Is(err, ErrImagePlatform) || !strings.Contains(err.Error(), "linux/amd64") {
-		t.Errorf("err %v, want ErrImagePlatform naming linux/amd64", err)
+	_, err = resolveSpec(ctx, testSpec{Source: ref}, "", testOptions("linux/arm64"))
+	if !errors.Is(err, errPlatform) || !strings.Contains(err.Error(), "linux/amd64") {
+		t.Errorf("err %v, want errPlatform naming linux/amd64", err)
 	}
 }
 
 func TestImageRegistryErrors(t *testing.T) {
 	ctx := context.Background()
-	host, _ := imageTestRegistry(t)
+	host, _ := testRegistry(t)
 
 	t.Run("not found", func(t *testing.T) {
 		src := host + "/wf/missing:1.0"
-		_, err := ResolveImage(ctx, ImageSpec{Source: src}, "", imageTestOptions())
-		if !errors.Is(err, ErrImageNotFound) || !strings.Contains(err.Error(), src) {
-			t.Errorf("err %v, want ErrImageNotFound naming %s", err, src)
+		_, err := resolveSpec(ctx, testSpec{Source: src}, "", testOptions())
+		if !errors.Is(err, errNotFound) || !strings.Contains(err.Error(), src) {
+			t.Errorf("err %v, want errNotFound naming %s", err, src)
 		}
 	})
 
@@ -228,9 +228,9 @@ func TestImageRegistryErrors(t *testing.T) {
 		}))
 		defer srv.Close()
 		src := strings.TrimPrefix(srv.URL, "http://") + "/wf/api:1.0"
-		_, err := ResolveImage(ctx, ImageSpec{Source: src}, "", imageTestOptions())
-		if !errors.Is(err, ErrImageUnauthorized) || !strings.Contains(err.Error(), "docker login") {
-			t.Errorf("err %v, want ErrImageUnauthorized with a hint to log in", err)
+		_, err := resolveSpec(ctx, testSpec{Source: src}, "", testOptions())
+		if !errors.Is(err, errUnauthorized) || !strings.Contains(err.Error(), "docker login") {
+			t.Errorf("err %v, want errUnauthorized with a hint to log in", err)
 		}
 	})
 
@@ -239,9 +239,9 @@ func TestImageRegistryErrors(t *testing.T) {
 		addr := strings.TrimPrefix(srv.URL, "http://")
 		srv.Close()
 		src := addr + "/wf/api:1.0"
-		_, err := ResolveImage(ctx, ImageSpec{Source: src}, "", imageTestOptions())
-		if !errors.Is(err, ErrRegistryUnreachable) || !strings.Contains(err.Error(), src) {
-			t.Errorf("err %v, want ErrRegistryUnreachable naming %s", err, src)
+		_, err := resolveSpec(ctx, testSpec{Source: src}, "", testOptions())
+		if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), src) {
+			t.Errorf("err %v, want errUnreachable naming %s", err, src)
 		}
 	})
 
@@ -251,42 +251,42 @@ func TestImageRegistryErrors(t *testing.T) {
 		srv.StartTLS()
 		defer srv.Close()
 		src := strings.TrimPrefix(srv.URL, "https://") + "/wf/api:1.0"
-		img := imageTestImage(t, "linux/amd64", imageTestLayer(t, "tls"))
-		if err := remote.Write(imageTestRef(t, src), img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		img := testImage(t, "linux/amd64", testLayer(t, "tls"))
+		if err := remote.Write(testRef(t, src), img, remote.WithTransport(srv.Client().Transport)); err != nil {
 			t.Fatal(err)
 		}
-		opts := imageTestOptions()
+		opts := testOptions()
 		opts.PlainHTTP = false
-		_, err := ResolveImage(ctx, ImageSpec{Source: src}, "", opts)
-		if !errors.Is(err, ErrRegistryUnreachable) || !strings.Contains(err.Error(), "Insecure") {
-			t.Errorf("err %v, want ErrRegistryUnreachable with a hint about the certificate", err)
+		_, err := resolveSpec(ctx, testSpec{Source: src}, "", opts)
+		if !errors.Is(err, errUnreachable) || !strings.Contains(err.Error(), "Insecure") {
+			t.Errorf("err %v, want errUnreachable with a hint about the certificate", err)
 		}
 		opts.Insecure = true
-		r, err := ResolveImage(ctx, ImageSpec{Source: src}, "", opts)
+		r, err := resolveSpec(ctx, testSpec{Source: src}, "", opts)
 		if err != nil {
 			t.Fatalf("with Insecure: %v", err)
 		}
-		checkImageBlobs(t, r)
+		checkBlobs(t, r)
 	})
 
 	t.Run("bad platform", func(t *testing.T) {
-		_, err := ResolveImage(ctx, ImageSpec{Source: host + "/wf/api:1.0"}, "", imageTestOptions("amd64"))
+		_, err := resolveSpec(ctx, testSpec{Source: host + "/wf/api:1.0"}, "", testOptions("amd64"))
 		if err == nil || !strings.Contains(err.Error(), "os/arch") {
 			t.Errorf("err %v, want a platform syntax error", err)
 		}
 	})
 
 	t.Run("unsupported transport", func(t *testing.T) {
-		_, err := ResolveImage(ctx, ImageSpec{Source: "oci-archive:images/x.tar"}, "", imageTestOptions())
-		if !errors.Is(err, ErrImageSource) {
-			t.Errorf("err %v, want ErrImageSource", err)
+		_, err := resolveSpec(ctx, testSpec{Source: "oci-archive:images/x.tar"}, "", testOptions())
+		if !errors.Is(err, errSource) {
+			t.Errorf("err %v, want errSource", err)
 		}
 	})
 
 	t.Run("canceled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		_, err := ResolveImage(cctx, ImageSpec{Source: host + "/wf/api:1.0"}, "", imageTestOptions())
+		_, err := resolveSpec(cctx, testSpec{Source: host + "/wf/api:1.0"}, "", testOptions())
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err %v, want context.Canceled", err)
 		}

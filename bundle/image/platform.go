@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// parseImagePlatforms parses "os/arch[/variant]" strings. Anything else is
+// parsePlatforms parses "os/arch[/variant]" strings. Anything else is
 // refused rather than guessed, since a wrong platform silently leaves an
 // appliance without a runnable image.
-func parseImagePlatforms(ss []string) ([]v1.Platform, error) {
+func parsePlatforms(ss []string) ([]v1.Platform, error) {
 	var ps []v1.Platform
 	for _, s := range ss {
 		parts := strings.Split(s, "/")
@@ -27,10 +27,10 @@ func parseImagePlatforms(ss []string) ([]v1.Platform, error) {
 	return ps, nil
 }
 
-// imagePlatformWanted reports whether have matches one of want: os and
+// platformWanted reports whether have matches one of want: os and
 // architecture always, the variant only when the wanted platform names one.
 // An arm64 image without a variant is v8, as the OCI image spec implies.
-func imagePlatformWanted(have *v1.Platform, want []v1.Platform) bool {
+func platformWanted(have *v1.Platform, want []v1.Platform) bool {
 	if have == nil {
 		return false
 	}
@@ -52,8 +52,8 @@ func imagePlatformWanted(have *v1.Platform, want []v1.Platform) bool {
 	return false
 }
 
-// imagePlatformString formats a platform as "os/arch[/variant]".
-func imagePlatformString(p *v1.Platform) string {
+// platformString formats a platform as "os/arch[/variant]".
+func platformString(p *v1.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant
@@ -61,26 +61,26 @@ func imagePlatformString(p *v1.Platform) string {
 	return s
 }
 
-// imagePlatformList formats wanted platforms for an error message.
-func imagePlatformList(ps []v1.Platform) string {
+// platformList formats wanted platforms for an error message.
+func platformList(ps []v1.Platform) string {
 	ss := make([]string, len(ps))
 	for i := range ps {
-		ss[i] = imagePlatformString(&ps[i])
+		ss[i] = platformString(&ps[i])
 	}
 	return strings.Join(ss, ", ")
 }
 
-// imageIndexPlatforms lists the platforms of an index's manifests, in index
+// indexPlatforms lists the platforms of an index's manifests, in index
 // order and each once. Entries without a real platform (attestations are
 // "unknown/unknown") are not platforms anyone runs, so they are left out.
-func imageIndexPlatforms(ds []v1.Descriptor) []string {
+func indexPlatforms(ds []v1.Descriptor) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, d := range ds {
 		if d.Platform == nil || d.Platform.OS == "" || d.Platform.OS == "unknown" {
 			continue
 		}
-		s := imagePlatformString(d.Platform)
+		s := platformString(d.Platform)
 		if !seen[s] {
 			seen[s] = true
 			out = append(out, s)
@@ -89,9 +89,9 @@ func imageIndexPlatforms(ds []v1.Descriptor) []string {
 	return out
 }
 
-// imagePlatformOf reads a single image's platform from its config. It is
+// platformOf reads a single image's platform from its config. It is
 // nil when the config is not an image config (an artifact) or names none.
-func imagePlatformOf(img v1.Image, raw []byte) (*v1.Platform, error) {
+func platformOf(img v1.Image, raw []byte) (*v1.Platform, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -110,10 +110,10 @@ func imagePlatformOf(img v1.Image, raw []byte) (*v1.Platform, error) {
 	return p, nil
 }
 
-// imageTopDescriptor is the descriptor the builder puts in the bundle's
+// topDescriptor is the descriptor the builder puts in the bundle's
 // index.json: what the content is, and its platform when it has one.
 // Annotations are left to the builder, which names the image.
-func imageTopDescriptor(d v1.Descriptor, plat *v1.Platform) v1.Descriptor {
+func topDescriptor(d v1.Descriptor, plat *v1.Platform) v1.Descriptor {
 	top := v1.Descriptor{
 		MediaType:    d.MediaType,
 		Size:         d.Size,

@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"fmt"
@@ -9,14 +9,14 @@ import (
 	"ferry/internal/oci"
 )
 
-// imageContainerdNameAnnotation names an image in a layout containerd
+// containerdNameAnnotation names an image in a layout containerd
 // exported; the OCI one is oci.RefNameAnnotation.
-const imageContainerdNameAnnotation = "io.containerd.image.name"
+const containerdNameAnnotation = "io.containerd.image.name"
 
-// imageIsFullName reports whether an annotation value is an image name with
+// isFullName reports whether an annotation value is an image name with
 // a repository ("wf/worker:1.4.0") rather than a bare tag ("1.4.0"). A tag
 // cannot contain '/', ':' or '@'.
-func imageIsFullName(s string) bool {
+func isFullName(s string) bool {
 	if !strings.ContainsAny(s, "/:@") {
 		return false
 	}
@@ -24,10 +24,10 @@ func imageIsFullName(s string) bool {
 	return err == nil
 }
 
-// imageFallbackName names an image that carries no usable name of its own
+// fallbackName names an image that carries no usable name of its own
 // after its directory or file (base, already without a file extension),
 // then the tag, or the digest, or "latest".
-func imageFallbackName(base, tag, digest string) (string, error) {
+func fallbackName(base, tag, digest string) (string, error) {
 	ref := base + ":latest"
 	switch {
 	case tag != "":

@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"errors"
@@ -13,14 +13,14 @@ import (
 	"ferry/internal/oci"
 )
 
-// openLayoutImage opens the image REF names in the OCI image layout at dir.
+// openLayout opens the image REF names in the OCI image layout at dir.
 // REF is a ref.name annotation or a digest; without it the layout must hold
 // exactly one image, as skopeo requires.
-func openLayoutImage(src, dir, ref, served string) (*imageRoot, error) {
+func openLayout(src, dir, ref, served string) (*opened, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("image %s: %w: no OCI image layout at %s (index.json is missing)", src, ErrImageNotFound, dir)
+			return nil, fmt.Errorf("image %s: %w: no OCI image layout at %s (index.json is missing)", src, errNotFound, dir)
 		}
 		return nil, fmt.Errorf("image %s: %w", src, err)
 	}
@@ -32,12 +32,12 @@ func openLayoutImage(src, dir, ref, served string) (*imageRoot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: index.json: %w", src, err)
 	}
-	d, err := imageLayoutSelect(im.Manifests, ref)
+	d, err := layoutSelect(im.Manifests, ref)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", src, err)
 	}
 
-	root := &imageRoot{name: served, desc: d}
+	root := &opened{name: served, desc: d}
 	switch {
 	case d.MediaType.IsImage():
 		if root.image, err = ii.Image(d.Digest); err == nil {
@@ -49,30 +49,30 @@ func openLayoutImage(src, dir, ref, served string) (*imageRoot, error) {
 		}
 	default:
 		return nil, fmt.Errorf("image %s: %w: index.json entry %s has media type %q, not an image manifest or index",
-			src, ErrImageSource, d.Digest, d.MediaType)
+			src, errSource, d.Digest, d.MediaType)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %s: %w", src, d.Digest, err)
 	}
 	if root.name == "" {
-		if root.name, err = imageLayoutName(dir, ref, d); err != nil {
+		if root.name, err = layoutName(dir, ref, d); err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
 	}
 	return root, nil
 }
 
-// imageLayoutSelect picks the index.json entry REF names.
-func imageLayoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
+// layoutSelect picks the index.json entry REF names.
+func layoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
 	if ref == "" {
 		switch len(ds) {
 		case 1:
 			return ds[0], nil
 		case 0:
-			return v1.Descriptor{}, fmt.Errorf("%w: the layout holds no images", ErrImageNotFound)
+			return v1.Descriptor{}, fmt.Errorf("%w: the layout holds no images", errNotFound)
 		}
 		return v1.Descriptor{}, fmt.Errorf("%w: the layout holds %d images; choose one with oci:DIR:REF (refs: %s)",
-			ErrImageSource, len(ds), imageLayoutRefs(ds))
+			errSource, len(ds), layoutRefs(ds))
 	}
 	var found []v1.Descriptor
 	byDigest := strings.HasPrefix(ref, "sha256:")
@@ -83,7 +83,7 @@ func imageLayoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
 	}
 	switch len(found) {
 	case 0:
-		return v1.Descriptor{}, fmt.Errorf("%w: no image %q in the layout (refs: %s)", ErrImageNotFound, ref, imageLayoutRefs(ds))
+		return v1.Descriptor{}, fmt.Errorf("%w: no image %q in the layout (refs: %s)", errNotFound, ref, layoutRefs(ds))
 	case 1:
 		return found[0], nil
 	}
@@ -91,12 +91,12 @@ func imageLayoutSelect(ds []v1.Descriptor, ref string) (v1.Descriptor, error) {
 		return found[0], nil // the same content listed twice
 	}
 	return v1.Descriptor{}, fmt.Errorf("%w: %d images in the layout are named %q; choose one by digest (refs: %s)",
-		ErrImageSource, len(found), ref, imageLayoutRefs(ds))
+		errSource, len(found), ref, layoutRefs(ds))
 }
 
-// imageLayoutRefs lists the entries of index.json by ref name, or by digest
+// layoutRefs lists the entries of index.json by ref name, or by digest
 // where they have none, for error messages.
-func imageLayoutRefs(ds []v1.Descriptor) string {
+func layoutRefs(ds []v1.Descriptor) string {
 	if len(ds) == 0 {
 		return "none"
 	}
@@ -110,22 +110,22 @@ func imageLayoutRefs(ds []v1.Descriptor) string {
 	return strings.Join(refs, ", ")
 }
 
-// imageLayoutName names a layout image that has no name in the spec: the
+// layoutName names a layout image that has no name in the spec: the
 // ref.name annotation when it is a full name, else containerd's image name
 // annotation (buildkit's OCI exporter writes the full name there and only
 // the tag in ref.name), else the directory's name with the ref.name as tag,
 // the digest REF selected it by, or "latest".
-func imageLayoutName(dir, ref string, d v1.Descriptor) (string, error) {
+func layoutName(dir, ref string, d v1.Descriptor) (string, error) {
 	refName := d.Annotations[oci.RefNameAnnotation]
-	if imageIsFullName(refName) {
+	if isFullName(refName) {
 		return oci.ServedName(refName, false)
 	}
-	if cn := d.Annotations[imageContainerdNameAnnotation]; imageIsFullName(cn) {
+	if cn := d.Annotations[containerdNameAnnotation]; isFullName(cn) {
 		return oci.ServedName(cn, false)
 	}
 	digest := ""
 	if refName == "" && strings.HasPrefix(ref, "sha256:") {
 		digest = ref
 	}
-	return imageFallbackName(filepath.Base(filepath.Clean(dir)), refName, digest)
+	return fallbackName(filepath.Base(filepath.Clean(dir)), refName, digest)
 }

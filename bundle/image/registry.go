@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"context"
@@ -15,17 +15,17 @@ import (
 	"ferry/internal/oci"
 )
 
-// openRegistryImage fetches the manifest or index a registry reference
+// openRegistry fetches the manifest or index a registry reference
 // points at. Child manifests are fetched while the blobs are listed; layers
 // only when opened.
-func openRegistryImage(ctx context.Context, src, refStr, served string, opts ImageOptions) (*imageRoot, error) {
+func openRegistry(ctx context.Context, src, refStr, served string, opts Options) (*opened, error) {
 	var nopts []name.Option
 	if opts.PlainHTTP {
 		nopts = append(nopts, name.Insecure)
 	}
 	ref, err := name.ParseReference(refStr, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w: not an image reference: %w", src, ErrImageSource, err)
+		return nil, fmt.Errorf("image %s: %w: not an image reference: %w", src, errSource, err)
 	}
 	if served == "" {
 		if served, err = oci.ServedName(refStr, true); err != nil {
@@ -33,21 +33,21 @@ func openRegistryImage(ctx context.Context, src, refStr, served string, opts Ima
 		}
 	}
 
-	d, err := remote.Get(ref, imageRemoteOptions(ctx, opts)...)
+	d, err := remote.Get(ref, remoteOptions(ctx, opts)...)
 	if err != nil {
-		return nil, imageRegistryError(src, ref, err)
+		return nil, registryError(src, ref, err)
 	}
-	mt := imageSniffMediaType(d.MediaType, d.Manifest)
-	root := &imageRoot{name: served, raw: d.Manifest, desc: imageRawDescriptor(mt, d.Manifest)}
+	mt := sniffMediaType(d.MediaType, d.Manifest)
+	root := &opened{name: served, raw: d.Manifest, desc: rawDescriptor(mt, d.Manifest)}
 	switch {
 	case mt.IsIndex():
 		root.index, err = d.ImageIndex()
 	case mt.IsImage():
 		root.image, err = d.Image()
 	case mt.IsSchema1():
-		return nil, fmt.Errorf("image %s: %w: Docker schema 1 manifests are obsolete and cannot be stored unchanged; push the image again with a current docker or crane", src, ErrImageSource)
+		return nil, fmt.Errorf("image %s: %w: Docker schema 1 manifests are obsolete and cannot be stored unchanged; push the image again with a current docker or crane", src, errSource)
 	default:
-		return nil, fmt.Errorf("image %s: %w: the registry returned media type %q, not an image manifest or index", src, ErrImageSource, d.MediaType)
+		return nil, fmt.Errorf("image %s: %w: the registry returned media type %q, not an image manifest or index", src, errSource, d.MediaType)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", src, err)
@@ -55,9 +55,9 @@ func openRegistryImage(ctx context.Context, src, refStr, served string, opts Ima
 	return root, nil
 }
 
-// imageRemoteOptions carries ctx, credentials and TLS settings to every
-// request, including the layer fetches made later by ImageBlob.Open.
-func imageRemoteOptions(ctx context.Context, opts ImageOptions) []remote.Option {
+// remoteOptions carries ctx, credentials and TLS settings to every
+// request, including the layer fetches made later by Blob.Open.
+func remoteOptions(ctx context.Context, opts Options) []remote.Option {
 	kc := opts.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
@@ -79,10 +79,10 @@ func imageRemoteOptions(ctx context.Context, opts ImageOptions) []remote.Option 
 	return ro
 }
 
-// imageSniffMediaType trusts the registry's Content-Type when it names a
+// sniffMediaType trusts the registry's Content-Type when it names a
 // manifest type, else reads the manifest itself: some registries serve
 // every manifest as application/json, and OCI manifests may omit mediaType.
-func imageSniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
+func sniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
 	if mt.IsIndex() || mt.IsImage() || mt.IsSchema1() {
 		return mt
 	}
@@ -105,28 +105,28 @@ func imageSniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
 	return mt
 }
 
-// imageRegistryError says what went wrong talking to a registry and what to
+// registryError says what went wrong talking to a registry and what to
 // do about it, keeping both a sentinel and the cause for errors.Is.
-func imageRegistryError(src string, ref name.Reference, err error) error {
+func registryError(src string, ref name.Reference, err error) error {
 	reg := ref.Context().RegistryStr()
 	switch oci.ClassifyRegistryError(err) {
 	case oci.FailureCanceled:
 		return fmt.Errorf("image %s: %w", src, err)
 	case oci.FailureUntrusted:
 		return fmt.Errorf("image %s: %w: the TLS certificate of %s is not trusted; install its CA certificate, or for a test registry skip verification (Insecure): %w",
-			src, ErrRegistryUnreachable, reg, err)
+			src, errUnreachable, reg, err)
 	case oci.FailurePlainHTTP:
 		return fmt.Errorf("image %s: %w: %s speaks plain HTTP; allow it explicitly (PlainHTTP) if that is intended: %w",
-			src, ErrRegistryUnreachable, reg, err)
+			src, errUnreachable, reg, err)
 	case oci.FailureUnauthorized, oci.FailureDenied:
 		return fmt.Errorf("image %s: %w: log in to %s (docker login) or check the credentials and their access to %s: %w",
-			src, ErrImageUnauthorized, reg, ref.Context().RepositoryStr(), err)
+			src, errUnauthorized, reg, ref.Context().RepositoryStr(), err)
 	case oci.FailureNotFound, oci.FailureNameUnknown:
 		return fmt.Errorf("image %s: %w in %s: check the repository and the tag or digest: %w",
-			src, ErrImageNotFound, reg, err)
+			src, errNotFound, reg, err)
 	case oci.FailureUnreachable:
 		return fmt.Errorf("image %s: %w: cannot reach %s; check the registry address and the network or proxy settings: %w",
-			src, ErrRegistryUnreachable, reg, err)
+			src, errUnreachable, reg, err)
 	}
 	return fmt.Errorf("image %s: registry %s: %w", src, reg, err)
 }

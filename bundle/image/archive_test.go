@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"archive/tar"
@@ -22,12 +22,12 @@ import (
 func TestImageArchive(t *testing.T) {
 	ctx := context.Background()
 	specDir := t.TempDir()
-	img := imageTestImage(t, "linux/amd64", imageTestLayer(t, "legacy one"), imageTestLayer(t, "legacy two"))
+	img := testImage(t, "linux/amd64", testLayer(t, "legacy one"), testLayer(t, "legacy two"))
 	path := filepath.Join(specDir, "images", "legacy.tar")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := tarball.WriteToFile(path, imageTestRef(t, "registry.example.com/wf/legacy:2.0"), img); err != nil {
+	if err := tarball.WriteToFile(path, testRef(t, "registry.example.com/wf/legacy:2.0"), img); err != nil {
 		t.Fatal(err)
 	}
 	wantLayers, err := img.Manifest()
@@ -36,14 +36,14 @@ func TestImageArchive(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
-		spec     ImageSpec
+		spec     testSpec
 		wantName string
 	}{
-		{ImageSpec{Source: "docker-archive:images/legacy.tar"}, "wf/legacy:2.0"},
-		{ImageSpec{Source: "docker-archive:images/legacy.tar", Name: "wf/old-api:2"}, "wf/old-api:2"},
-		{ImageSpec{Source: "docker-archive:images/legacy.tar:registry.example.com/wf/legacy:2.0"}, "wf/legacy:2.0"},
+		{testSpec{Source: "docker-archive:images/legacy.tar"}, "wf/legacy:2.0"},
+		{testSpec{Source: "docker-archive:images/legacy.tar", Name: "wf/old-api:2"}, "wf/old-api:2"},
+		{testSpec{Source: "docker-archive:images/legacy.tar:registry.example.com/wf/legacy:2.0"}, "wf/legacy:2.0"},
 	} {
-		r, err := ResolveImage(ctx, tt.spec, specDir, imageTestOptions("linux/amd64"))
+		r, err := resolveSpec(ctx, tt.spec, specDir, testOptions("linux/amd64"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestImageArchive(t *testing.T) {
 		if r.Descriptor.MediaType != types.DockerManifestSchema2 || !slices.Equal(r.Platforms, []string{"linux/amd64"}) {
 			t.Errorf("descriptor %s, platforms %v", r.Descriptor.MediaType, r.Platforms)
 		}
-		content := checkImageBlobs(t, r)
+		content := checkBlobs(t, r)
 		// The archive holds the layers compressed: their digests survive.
 		for _, l := range wantLayers.Layers {
 			if _, ok := content[l.Digest]; !ok {
@@ -62,42 +62,42 @@ func TestImageArchive(t *testing.T) {
 		}
 	}
 
-	_, err = ResolveImage(ctx, ImageSpec{Source: "docker-archive:images/legacy.tar"}, specDir, imageTestOptions("linux/arm64"))
-	if !errors.Is(err, ErrImagePlatform) {
-		t.Errorf("err %v, want ErrImagePlatform", err)
+	_, err = resolveSpec(ctx, testSpec{Source: "docker-archive:images/legacy.tar"}, specDir, testOptions("linux/arm64"))
+	if !errors.Is(err, errPlatform) {
+		t.Errorf("err %v, want errPlatform", err)
 	}
-	_, err = ResolveImage(ctx, ImageSpec{Source: "docker-archive:images/none.tar"}, specDir, imageTestOptions())
-	if !errors.Is(err, ErrImageNotFound) {
-		t.Errorf("err %v, want ErrImageNotFound", err)
+	_, err = resolveSpec(ctx, testSpec{Source: "docker-archive:images/none.tar"}, specDir, testOptions())
+	if !errors.Is(err, errNotFound) {
+		t.Errorf("err %v, want errNotFound", err)
 	}
 }
 
 func TestImageArchiveMulti(t *testing.T) {
 	ctx := context.Background()
 	specDir := t.TempDir()
-	a := imageTestImage(t, "linux/amd64", imageTestLayer(t, "a"))
-	b := imageTestImage(t, "linux/amd64", imageTestLayer(t, "b"))
+	a := testImage(t, "linux/amd64", testLayer(t, "a"))
+	b := testImage(t, "linux/amd64", testLayer(t, "b"))
 	if err := tarball.MultiRefWriteToFile(filepath.Join(specDir, "two.tar"), map[name.Reference]v1.Image{
-		imageTestRef(t, "wf/a:1"): a,
-		imageTestRef(t, "wf/b:1"): b,
+		testRef(t, "wf/a:1"): a,
+		testRef(t, "wf/b:1"): b,
 	}); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err := ResolveImage(ctx, ImageSpec{Source: "docker-archive:two.tar"}, specDir, imageTestOptions())
-	if !errors.Is(err, ErrImageSource) || !strings.Contains(err.Error(), "wf/a:1") || !strings.Contains(err.Error(), "wf/b:1") {
+	_, err := resolveSpec(ctx, testSpec{Source: "docker-archive:two.tar"}, specDir, testOptions())
+	if !errors.Is(err, errSource) || !strings.Contains(err.Error(), "wf/a:1") || !strings.Contains(err.Error(), "wf/b:1") {
 		t.Errorf("err %v, want an error listing both tags", err)
 	}
-	r, err := ResolveImage(ctx, ImageSpec{Source: "docker-archive:two.tar:wf/b:1"}, specDir, imageTestOptions())
+	r, err := resolveSpec(ctx, testSpec{Source: "docker-archive:two.tar:wf/b:1"}, specDir, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Name != "wf/b:1" {
 		t.Errorf("name %q", r.Name)
 	}
-	checkImageBlobs(t, r)
-	_, err = ResolveImage(ctx, ImageSpec{Source: "docker-archive:two.tar:wf/c:1"}, specDir, imageTestOptions())
-	if !errors.Is(err, ErrImageNotFound) || !strings.Contains(err.Error(), "wf/a:1") {
+	checkBlobs(t, r)
+	_, err = resolveSpec(ctx, testSpec{Source: "docker-archive:two.tar:wf/c:1"}, specDir, testOptions())
+	if !errors.Is(err, errNotFound) || !strings.Contains(err.Error(), "wf/a:1") {
 		t.Errorf("err %v, want not found listing the tags", err)
 	}
 }
@@ -110,8 +110,8 @@ func TestImageArchiveUncompressed(t *testing.T) {
 	ctx := context.Background()
 	specDir := t.TempDir()
 	layers := [][]byte{
-		imageTestTar(t, "etc/app.conf", strings.Repeat("setting = value\n", 200)),
-		imageTestTar(t, "bin/app", strings.Repeat("\x7fELF binary ", 500)),
+		testTar(t, "etc/app.conf", strings.Repeat("setting = value\n", 200)),
+		testTar(t, "bin/app", strings.Repeat("\x7fELF binary ", 500)),
 	}
 	var diffIDs []v1.Hash
 	for _, l := range layers {
@@ -153,16 +153,16 @@ func TestImageArchiveUncompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var first *ResolvedImage
+	var first *Resolved
 	for range 2 {
-		r, err := ResolveImage(ctx, ImageSpec{Source: "docker-archive:saved.tar"}, specDir, imageTestOptions("linux/arm64"))
+		r, err := resolveSpec(ctx, testSpec{Source: "docker-archive:saved.tar"}, specDir, testOptions("linux/arm64"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r.Name != "saved:latest" || !slices.Equal(r.Platforms, []string{"linux/arm64"}) {
 			t.Errorf("name %q platforms %v", r.Name, r.Platforms)
 		}
-		content := checkImageBlobs(t, r)
+		content := checkBlobs(t, r)
 		// Every Open compresses again; a second read must match too.
 		for _, b := range r.Blobs {
 			rc, err := b.Open()

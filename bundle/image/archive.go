@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"archive/tar"
@@ -16,7 +16,7 @@ import (
 	"ferry/internal/oci"
 )
 
-// openArchiveImage opens the image REF (a tag in the archive's RepoTags)
+// openArchive opens the image REF (a tag in the archive's RepoTags)
 // names in a docker save tarball; without REF the archive must hold exactly
 // one image.
 //
@@ -27,21 +27,21 @@ import (
 // go-containerregistry at BestSpeed with an empty gzip header: the output
 // depends only on the layer bytes and the Go compress/flate implementation,
 // so resolving the same archive twice gives the same digests, and every
-// ImageBlob.Open yields the bytes the manifest's digest covers. Computing
+// Blob.Open yields the bytes the manifest's digest covers. Computing
 // those digests means compressing every such layer once here, and again on
 // each Open. A different Go release may compress differently, giving the
 // same archive different layer digests in a later build.
-func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
+func openArchive(src, path, ref, served string) (*opened, error) {
 	opener := func() (io.ReadCloser, error) { return os.Open(path) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("image %s: %w: %w", src, ErrImageNotFound, err)
+			return nil, fmt.Errorf("image %s: %w: %w", src, errNotFound, err)
 		}
 		return nil, fmt.Errorf("image %s: not a docker save archive: %w", src, err)
 	}
-	if err := imageArchiveCheckSizes(path); err != nil {
-		return nil, fmt.Errorf("image %s: %w: %w", src, ErrImageSource, err)
+	if err := archiveCheckSizes(path); err != nil {
+		return nil, fmt.Errorf("image %s: %w: %w", src, errSource, err)
 	}
 
 	var (
@@ -51,23 +51,23 @@ func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
 	if ref != "" {
 		t, err := name.NewTag(ref)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w: %q is not a tag: %w", src, ErrImageSource, ref, err)
+			return nil, fmt.Errorf("image %s: %w: %q is not a tag: %w", src, errSource, ref, err)
 		}
 		tag = &t
-		found = imageArchiveFind(m, t)
+		found = archiveFind(m, t)
 		if found == nil {
 			return nil, fmt.Errorf("image %s: %w: no image tagged %q in the archive (tags: %s)",
-				src, ErrImageNotFound, ref, imageArchiveTags(m))
+				src, errNotFound, ref, archiveTags(m))
 		}
 	} else {
 		switch len(m) {
 		case 1:
 			found = &m[0]
 		case 0:
-			return nil, fmt.Errorf("image %s: %w: the archive holds no images", src, ErrImageNotFound)
+			return nil, fmt.Errorf("image %s: %w: the archive holds no images", src, errNotFound)
 		default:
 			return nil, fmt.Errorf("image %s: %w: the archive holds %d images; choose one with docker-archive:FILE:TAG (tags: %s)",
-				src, ErrImageSource, len(m), imageArchiveTags(m))
+				src, errSource, len(m), archiveTags(m))
 		}
 	}
 
@@ -84,14 +84,14 @@ func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
 		return nil, fmt.Errorf("image %s: manifest: %w", src, err)
 	}
 	if served == "" {
-		if served, err = imageArchiveName(path, ref, found); err != nil {
+		if served, err = archiveName(path, ref, found); err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
 	}
-	return &imageRoot{name: served, desc: imageRawDescriptor(mt, raw), raw: raw, image: img}, nil
+	return &opened{name: served, desc: rawDescriptor(mt, raw), raw: raw, image: img}, nil
 }
 
-// imageArchiveCheckSizes refuses an archive holding an entry larger than
+// archiveCheckSizes refuses an archive holding an entry larger than
 // the archive itself. Only a sparse entry can be one: tar records its holes
 // instead of storing them, so a header of a few hundred bytes can stand for
 // gigabytes, which go-containerregistry would read into memory whole (a
@@ -99,7 +99,7 @@ func openArchiveImage(src, path, ref, served string) (*imageRoot, error) {
 // archive the scan cannot read is left to go-containerregistry to refuse;
 // it reads the same headers, so it cannot reach the entries after one that
 // stops the scan.
-func imageArchiveCheckSizes(path string) error {
+func archiveCheckSizes(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -121,9 +121,9 @@ func imageArchiveCheckSizes(path string) error {
 	}
 }
 
-// imageArchiveFind finds the image a tag names, comparing resolved names
+// archiveFind finds the image a tag names, comparing resolved names
 // since "nginx" and "docker.io/library/nginx:latest" are the same tag.
-func imageArchiveFind(m tarball.Manifest, t name.Tag) *tarball.Descriptor {
+func archiveFind(m tarball.Manifest, t name.Tag) *tarball.Descriptor {
 	for i := range m {
 		for _, rt := range m[i].RepoTags {
 			if have, err := name.NewTag(rt); err == nil && have.Name() == t.Name() {
@@ -134,8 +134,8 @@ func imageArchiveFind(m tarball.Manifest, t name.Tag) *tarball.Descriptor {
 	return nil
 }
 
-// imageArchiveTags lists the archive's tags for error messages.
-func imageArchiveTags(m tarball.Manifest) string {
+// archiveTags lists the archive's tags for error messages.
+func archiveTags(m tarball.Manifest) string {
 	var tags []string
 	for i, d := range m {
 		if len(d.RepoTags) == 0 {
@@ -149,10 +149,10 @@ func imageArchiveTags(m tarball.Manifest) string {
 	return strings.Join(tags, ", ")
 }
 
-// imageArchiveName names an archive image that has no name in the spec: the
+// archiveName names an archive image that has no name in the spec: the
 // tag REF chose it by, else its first RepoTag, else the file's name without
 // its extension.
-func imageArchiveName(path, ref string, d *tarball.Descriptor) (string, error) {
+func archiveName(path, ref string, d *tarball.Descriptor) (string, error) {
 	if ref != "" {
 		return oci.ServedName(ref, false)
 	}
@@ -163,5 +163,5 @@ func imageArchiveName(path, ref string, d *tarball.Descriptor) (string, error) {
 	if ext := filepath.Ext(base); ext != base {
 		base = strings.TrimSuffix(base, ext)
 	}
-	return imageFallbackName(base, "", "")
+	return fallbackName(base, "", "")
 }

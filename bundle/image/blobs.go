@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"bytes"
@@ -9,20 +9,20 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// imageBlobWalker lists every blob reachable from a top manifest or index,
+// blobWalker lists every blob reachable from a top manifest or index,
 // each once: two manifests of an index often share a base layer, and the
 // bundle stores it once.
-type imageBlobWalker struct {
+type blobWalker struct {
 	src   string
 	seen  map[v1.Hash]bool
-	blobs []ImageBlob
+	blobs []Blob
 }
 
-func newImageBlobWalker(src string) *imageBlobWalker {
-	return &imageBlobWalker{src: src, seen: map[v1.Hash]bool{}}
+func newBlobWalker(src string) *blobWalker {
+	return &blobWalker{src: src, seen: map[v1.Hash]bool{}}
 }
 
-func (w *imageBlobWalker) add(b ImageBlob) {
+func (w *blobWalker) add(b Blob) {
 	w.seen[b.Digest] = true
 	w.blobs = append(w.blobs, b)
 }
@@ -31,7 +31,7 @@ func (w *imageBlobWalker) add(b ImageBlob) {
 // checked against the descriptor that points at them, because a layout on
 // disk is not verified by anyone else, and are what Open returns, so the
 // stored bytes are exactly the ones the digest covers.
-func (w *imageBlobWalker) manifest(d v1.Descriptor, raw []byte) error {
+func (w *blobWalker) manifest(d v1.Descriptor, raw []byte) error {
 	h, n, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("image %s: manifest %s: %w", w.src, d.Digest, err)
@@ -40,7 +40,7 @@ func (w *imageBlobWalker) manifest(d v1.Descriptor, raw []byte) error {
 		return fmt.Errorf("image %s: manifest %s: content is %s, %d bytes, declared %d bytes; the source is damaged",
 			w.src, d.Digest, h, n, d.Size)
 	}
-	w.add(ImageBlob{
+	w.add(Blob{
 		Digest:    d.Digest,
 		Size:      d.Size,
 		MediaType: string(d.MediaType),
@@ -50,7 +50,7 @@ func (w *imageBlobWalker) manifest(d v1.Descriptor, raw []byte) error {
 }
 
 // index adds an index and everything its manifests reach.
-func (w *imageBlobWalker) index(idx v1.ImageIndex, d v1.Descriptor, raw []byte) error {
+func (w *blobWalker) index(idx v1.ImageIndex, d v1.Descriptor, raw []byte) error {
 	if w.seen[d.Digest] {
 		return nil
 	}
@@ -92,7 +92,7 @@ func (w *imageBlobWalker) index(idx v1.ImageIndex, d v1.Descriptor, raw []byte) 
 			}
 		default:
 			return fmt.Errorf("image %s: %w: index %s lists %s with media type %q",
-				w.src, ErrImageSource, d.Digest, c.Digest, c.MediaType)
+				w.src, errSource, d.Digest, c.Digest, c.MediaType)
 		}
 	}
 	return nil
@@ -101,7 +101,7 @@ func (w *imageBlobWalker) index(idx v1.ImageIndex, d v1.Descriptor, raw []byte) 
 // image adds a manifest, its config and its layers. Layers are opened
 // through the source's own v1.Layer, so a registry layer is fetched only
 // when the builder opens it.
-func (w *imageBlobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error {
+func (w *blobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error {
 	if w.seen[d.Digest] {
 		return nil
 	}
@@ -114,7 +114,7 @@ func (w *imageBlobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error
 	}
 	if !w.seen[m.Config.Digest] {
 		src, cd := w.src, m.Config.Digest
-		w.add(ImageBlob{
+		w.add(Blob{
 			Digest:    m.Config.Digest,
 			Size:      m.Config.Size,
 			MediaType: string(m.Config.MediaType),
@@ -135,20 +135,20 @@ func (w *imageBlobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error
 		if err != nil {
 			return fmt.Errorf("image %s: layer %s: %w", w.src, ld.Digest, err)
 		}
-		open := imageLayerOpener(w.src, ld.Digest, layer)
+		open := layerOpener(w.src, ld.Digest, layer)
 		if !ld.MediaType.IsDistributable() {
-			if err := imageProbeForeign(w.src, ld, open); err != nil {
+			if err := probeForeign(w.src, ld, open); err != nil {
 				return err
 			}
 		}
-		w.add(ImageBlob{Digest: ld.Digest, Size: ld.Size, MediaType: string(ld.MediaType), Open: open})
+		w.add(Blob{Digest: ld.Digest, Size: ld.Size, MediaType: string(ld.MediaType), Open: open})
 	}
 	return nil
 }
 
-// imageLayerOpener opens a layer's content exactly as stored (compressed),
+// layerOpener opens a layer's content exactly as stored (compressed),
 // which is what its digest in the manifest covers.
-func imageLayerOpener(src string, h v1.Hash, layer v1.Layer) Opener {
+func layerOpener(src string, h v1.Hash, layer v1.Layer) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) {
 		rc, err := layer.Compressed()
 		if err != nil {
@@ -158,11 +158,11 @@ func imageLayerOpener(src string, h v1.Hash, layer v1.Layer) Opener {
 	}
 }
 
-// imageProbeForeign checks that a non-distributable (foreign) layer's content
+// probeForeign checks that a non-distributable (foreign) layer's content
 // can be read. Registries often do not hold such layers and the URLs they
 // name are unreachable from an air-gapped host, so a bundle without the
 // content would not install; better to fail while still connected.
-func imageProbeForeign(src string, ld v1.Descriptor, open Opener) error {
+func probeForeign(src string, ld v1.Descriptor, open func() (io.ReadCloser, error)) error {
 	rc, err := open()
 	if err == nil {
 		var b [1]byte
@@ -183,8 +183,8 @@ func imageProbeForeign(src string, ld v1.Descriptor, open Opener) error {
 	return nil
 }
 
-// imageRawDescriptor describes manifest bytes by their own digest and size.
-func imageRawDescriptor(mt types.MediaType, raw []byte) v1.Descriptor {
+// rawDescriptor describes manifest bytes by their own digest and size.
+func rawDescriptor(mt types.MediaType, raw []byte) v1.Descriptor {
 	h, n, _ := v1.SHA256(bytes.NewReader(raw)) // reading from memory cannot fail
 	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}
 }

@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"strings"
@@ -20,15 +20,15 @@ func FuzzImageName(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, _ bool) {
-		transport, rest := splitImageSource(s)
+		transport, rest := splitSource(s)
 		switch transport {
-		case imageTransportDocker:
-			if s != rest && s != imageTransportDocker+rest {
-				t.Fatalf("splitImageSource(%q) = %q, %q", s, transport, rest)
+		case transportDocker:
+			if s != rest && s != transportDocker+rest {
+				t.Fatalf("splitSource(%q) = %q, %q", s, transport, rest)
 			}
 		default:
 			if s != transport+":"+rest {
-				t.Fatalf("splitImageSource(%q) = %q, %q", s, transport, rest)
+				t.Fatalf("splitSource(%q) = %q, %q", s, transport, rest)
 			}
 		}
 	})

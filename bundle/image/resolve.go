@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 	"ferry/internal/oci"
 )
 
-// ImageOptions controls how image sources are read: how registries are
+// Options controls how image sources are read: how registries are
 // reached and which platforms of a multi-platform image are kept.
-type ImageOptions struct {
+type Options struct {
 	// PlainHTTP talks HTTP instead of HTTPS to registries. It is meant for
 	// local test registries; loopback and private addresses already get
 	// HTTP when HTTPS is not offered.
@@ -36,24 +36,24 @@ type ImageOptions struct {
 // Errors callers act on, for example to pick an exit code. They are wrapped
 // together with the cause, so errors.Is finds both.
 var (
-	ErrImageNotFound       = errors.New("not found")
-	ErrImageUnauthorized   = errors.New("registry refused access")
-	ErrRegistryUnreachable = errors.New("registry unreachable")
-	ErrImagePlatform       = errors.New("no matching platform")
-	ErrImageSource         = errors.New("invalid image source")
+	errNotFound     = errors.New("not found")
+	errUnauthorized = errors.New("registry refused access")
+	errUnreachable  = errors.New("registry unreachable")
+	errPlatform     = errors.New("no matching platform")
+	errSource       = errors.New("invalid image source")
 )
 
 // Image source transports in skopeo's syntax.
 const (
-	imageTransportOCI     = "oci"
-	imageTransportArchive = "docker-archive"
-	imageTransportDocker  = "docker://"
+	transportOCI     = "oci"
+	transportArchive = "docker-archive"
+	transportDocker  = "docker://"
 )
 
-// imageUnsupportedTransport reports whether prefix is a skopeo transport
+// unsupportedTransport reports whether prefix is a skopeo transport
 // ferry does not read. They are named so that "oci-archive:x.tar" is refused
 // instead of being looked up on Docker Hub as image "oci-archive", tag "x.tar".
-func imageUnsupportedTransport(prefix string) bool {
+func unsupportedTransport(prefix string) bool {
 	switch prefix {
 	case "oci-archive", "dir", "docker-daemon", "containers-storage", "ostree", "sif", "tarball":
 		return true
@@ -61,54 +61,54 @@ func imageUnsupportedTransport(prefix string) bool {
 	return false
 }
 
-// ResolveImage resolves one image source into a ResolvedImage. The source
+// Resolve resolves one image source of a spec into a Resolved. The source
 // is a bare registry reference (optionally prefixed "docker://"),
 // "oci:DIR[:REF]" for an OCI image layout or "docker-archive:FILE[:REF]" for
 // a docker save tarball; DIR and FILE are relative to specDir and may not
-// leave it.
+// leave it. name, when set, is the name the appliance's registry serves
+// the image under; otherwise the source's own name is used.
 //
 // Only metadata is read here: manifests, indexes and the configs needed to
 // tell an image's platform. Layer content is read when the builder calls
-// ImageBlob.Open, so it can be streamed. For registry sources those later
+// Blob.Open, so it can be streamed. For registry sources those later
 // requests still run under ctx, which must therefore outlive the reads of
 // the blobs.
-func ResolveImage(ctx context.Context, img ImageSpec, specDir string, opts ImageOptions) (*ResolvedImage, error) {
-	src := img.Source
+func Resolve(ctx context.Context, src, name, specDir string, opts Options) (*Resolved, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("image %s: %w", src, err)
 	}
-	want, err := parseImagePlatforms(opts.Platforms)
+	want, err := parsePlatforms(opts.Platforms)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", src, err)
 	}
 	served := ""
-	if img.Name != "" {
-		if served, err = oci.ServedName(img.Name, false); err != nil {
-			return nil, fmt.Errorf("image %s: name %q is not an image reference (want repository[:tag]): %w", src, img.Name, err)
+	if name != "" {
+		if served, err = oci.ServedName(name, false); err != nil {
+			return nil, fmt.Errorf("image %s: name %q is not an image reference (want repository[:tag]): %w", src, name, err)
 		}
 	}
 
-	var root *imageRoot
-	transport, rest := splitImageSource(src)
+	var root *opened
+	transport, rest := splitSource(src)
 	switch transport {
-	case imageTransportOCI:
+	case transportOCI:
 		dir, ref, _ := strings.Cut(rest, ":")
-		path, perr := imageSourcePath(specDir, dir)
+		path, perr := sourcePath(specDir, dir)
 		if perr != nil {
 			return nil, fmt.Errorf("image %s: %w", src, perr)
 		}
-		root, err = openLayoutImage(src, path, ref, served)
-	case imageTransportArchive:
+		root, err = openLayout(src, path, ref, served)
+	case transportArchive:
 		file, ref, _ := strings.Cut(rest, ":")
-		path, perr := imageSourcePath(specDir, file)
+		path, perr := sourcePath(specDir, file)
 		if perr != nil {
 			return nil, fmt.Errorf("image %s: %w", src, perr)
 		}
-		root, err = openArchiveImage(src, path, ref, served)
-	case imageTransportDocker:
-		root, err = openRegistryImage(ctx, src, rest, served, opts)
+		root, err = openArchive(src, path, ref, served)
+	case transportDocker:
+		root, err = openRegistry(ctx, src, rest, served, opts)
 	default:
-		return nil, fmt.Errorf("image %s: %w: transport %q is not supported; use a registry reference, oci:DIR[:REF] or docker-archive:FILE[:TAG]", src, ErrImageSource, transport)
+		return nil, fmt.Errorf("image %s: %w: transport %q is not supported; use a registry reference, oci:DIR[:REF] or docker-archive:FILE[:TAG]", src, errSource, transport)
 	}
 	if err != nil {
 		return nil, err
@@ -116,42 +116,42 @@ func ResolveImage(ctx context.Context, img ImageSpec, specDir string, opts Image
 	return root.resolve(src, want)
 }
 
-// splitImageSource splits a source into its transport and the rest. A bare
+// splitSource splits a source into its transport and the rest. A bare
 // reference ("nginx:1.25", "registry:5000/wf/api") is the docker transport;
 // its colon separates a tag or a port, not a transport.
-func splitImageSource(src string) (transport, rest string) {
-	if r, ok := strings.CutPrefix(src, imageTransportDocker); ok {
-		return imageTransportDocker, r
+func splitSource(src string) (transport, rest string) {
+	if r, ok := strings.CutPrefix(src, transportDocker); ok {
+		return transportDocker, r
 	}
 	prefix, r, ok := strings.Cut(src, ":")
 	if !ok {
-		return imageTransportDocker, src
+		return transportDocker, src
 	}
 	switch prefix {
-	case imageTransportOCI, imageTransportArchive:
+	case transportOCI, transportArchive:
 		return prefix, r
 	}
-	if imageUnsupportedTransport(prefix) {
+	if unsupportedTransport(prefix) {
 		return prefix, r
 	}
-	return imageTransportDocker, src
+	return transportDocker, src
 }
 
-// imageSourcePath joins a spec-relative path to the spec directory, refusing
+// sourcePath joins a spec-relative path to the spec directory, refusing
 // a path that would leave it: a bundle must be buildable from its own tree.
-func imageSourcePath(specDir, p string) (string, error) {
+func sourcePath(specDir, p string) (string, error) {
 	if p == "" {
-		return "", fmt.Errorf("%w: empty path", ErrImageSource)
+		return "", fmt.Errorf("%w: empty path", errSource)
 	}
 	if !filepath.IsLocal(p) {
-		return "", fmt.Errorf("%w: path %q must be relative to the spec file and stay inside its directory", ErrImageSource, p)
+		return "", fmt.Errorf("%w: path %q must be relative to the spec file and stay inside its directory", errSource, p)
 	}
 	return filepath.Join(specDir, p), nil
 }
 
-// imageRoot is an image source opened down to its top manifest or index,
+// opened is an image source opened down to its top manifest or index,
 // before platforms are chosen. Exactly one of image and index is set.
-type imageRoot struct {
+type opened struct {
 	name  string        // the name the appliance serves it under
 	desc  v1.Descriptor // media type, digest and size of raw
 	raw   []byte        // the exact top manifest or index bytes
@@ -160,23 +160,23 @@ type imageRoot struct {
 }
 
 // resolve narrows the root to the wanted platforms and lists its blobs.
-func (r *imageRoot) resolve(src string, want []v1.Platform) (*ResolvedImage, error) {
-	res := &ResolvedImage{Source: src, Name: r.name}
-	w := newImageBlobWalker(src)
+func (r *opened) resolve(src string, want []v1.Platform) (*Resolved, error) {
+	res := &Resolved{Source: src, Name: r.name}
+	w := newBlobWalker(src)
 	if r.image != nil {
-		plat, err := imagePlatformOf(r.image, r.raw)
+		plat, err := platformOf(r.image, r.raw)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
 		// An image whose config names no platform (an artifact such as a
 		// chart) cannot be matched and is kept as it is.
-		if plat != nil && len(want) > 0 && !imagePlatformWanted(plat, want) {
+		if plat != nil && len(want) > 0 && !platformWanted(plat, want) {
 			return nil, fmt.Errorf("image %s: %w: it is a single-platform %s image, wanted %s",
-				src, ErrImagePlatform, imagePlatformString(plat), imagePlatformList(want))
+				src, errPlatform, platformString(plat), platformList(want))
 		}
-		res.Descriptor = imageTopDescriptor(r.desc, plat)
+		res.Descriptor = topDescriptor(r.desc, plat)
 		if plat != nil {
-			res.Platforms = []string{imagePlatformString(plat)}
+			res.Platforms = []string{platformString(plat)}
 		}
 		if err := w.image(r.image, r.desc, r.raw); err != nil {
 			return nil, err
@@ -190,8 +190,8 @@ func (r *imageRoot) resolve(src string, want []v1.Platform) (*ResolvedImage, err
 		return nil, fmt.Errorf("image %s: index %s: %w", src, r.desc.Digest, err)
 	}
 	if len(want) == 0 {
-		res.Descriptor = imageTopDescriptor(r.desc, nil)
-		res.Platforms = imageIndexPlatforms(im.Manifests)
+		res.Descriptor = topDescriptor(r.desc, nil)
+		res.Platforms = indexPlatforms(im.Manifests)
 		if err := w.index(r.index, r.desc, r.raw); err != nil {
 			return nil, err
 		}
@@ -201,18 +201,18 @@ func (r *imageRoot) resolve(src string, want []v1.Platform) (*ResolvedImage, err
 
 	var keep []v1.Descriptor
 	for _, d := range im.Manifests {
-		if imagePlatformWanted(d.Platform, want) {
+		if platformWanted(d.Platform, want) {
 			keep = append(keep, d)
 		}
 	}
 	switch len(keep) {
 	case 0:
-		avail := strings.Join(imageIndexPlatforms(im.Manifests), ", ")
+		avail := strings.Join(indexPlatforms(im.Manifests), ", ")
 		if avail == "" {
 			avail = "none declared"
 		}
 		return nil, fmt.Errorf("image %s: %w: wanted %s, the index has %s",
-			src, ErrImagePlatform, imagePlatformList(want), avail)
+			src, errPlatform, platformList(want), avail)
 	case 1:
 		if err := r.resolveChild(w, res, keep[0]); err != nil {
 			return nil, err
@@ -229,9 +229,9 @@ func (r *imageRoot) resolve(src string, want []v1.Platform) (*ResolvedImage, err
 
 // resolveChild makes the one platform manifest chosen from the index the
 // image itself.
-func (r *imageRoot) resolveChild(w *imageBlobWalker, res *ResolvedImage, d v1.Descriptor) error {
-	res.Descriptor = imageTopDescriptor(d, d.Platform)
-	res.Platforms = imageIndexPlatforms([]v1.Descriptor{d})
+func (r *opened) resolveChild(w *blobWalker, res *Resolved, d v1.Descriptor) error {
+	res.Descriptor = topDescriptor(d, d.Platform)
+	res.Platforms = indexPlatforms([]v1.Descriptor{d})
 	switch {
 	case d.MediaType.IsImage():
 		img, err := r.index.Image(d.Digest)
@@ -254,22 +254,22 @@ func (r *imageRoot) resolveChild(w *imageBlobWalker, res *ResolvedImage, d v1.De
 		}
 		return w.index(idx, d, raw)
 	}
-	return fmt.Errorf("image %s: %w: manifest %s has media type %q", w.src, ErrImageSource, d.Digest, d.MediaType)
+	return fmt.Errorf("image %s: %w: manifest %s has media type %q", w.src, errSource, d.Digest, d.MediaType)
 }
 
 // resolveNarrowed replaces the index by a new one holding only the wanted
 // platform manifests. The new index differs from the source's, so its
 // digest does too; the caller records the source's as SourceDigest.
-func (r *imageRoot) resolveNarrowed(w *imageBlobWalker, res *ResolvedImage, want []v1.Platform, keep []v1.Descriptor) error {
+func (r *opened) resolveNarrowed(w *blobWalker, res *Resolved, want []v1.Platform, keep []v1.Descriptor) error {
 	narrowed := mutate.RemoveManifests(r.index, func(d v1.Descriptor) bool {
-		return !imagePlatformWanted(d.Platform, want)
+		return !platformWanted(d.Platform, want)
 	})
 	raw, err := narrowed.RawManifest()
 	if err != nil {
-		return fmt.Errorf("image %s: narrowing the index to %s: %w", w.src, imagePlatformList(want), err)
+		return fmt.Errorf("image %s: narrowing the index to %s: %w", w.src, platformList(want), err)
 	}
-	desc := imageRawDescriptor(r.desc.MediaType, raw)
-	res.Descriptor = imageTopDescriptor(desc, nil)
-	res.Platforms = imageIndexPlatforms(keep)
+	desc := rawDescriptor(r.desc.MediaType, raw)
+	res.Descriptor = topDescriptor(desc, nil)
+	res.Platforms = indexPlatforms(keep)
 	return w.index(narrowed, desc, raw)
 }

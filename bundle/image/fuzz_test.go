@@ -1,4 +1,4 @@
-package bundle
+package image
 
 import (
 	"archive/tar"
@@ -32,7 +32,7 @@ const maxFuzzImageAlloc = 256 << 20
 
 // fuzzImageOf is an OCI image for linux/amd64 with one layer.
 func fuzzImageOf(tb testing.TB, content string) v1.Image {
-	return imageTestImage(tb, "linux/amd64", imageTestLayer(tb, content))
+	return testImage(tb, "linux/amd64", testLayer(tb, content))
 }
 
 // fuzzArchive is a docker save archive of the images, by tag.
@@ -150,12 +150,12 @@ func fuzzSparseArchive(tb testing.TB, size int64) []byte {
 	return buf.Bytes()
 }
 
-// checkFuzzResolved checks what ResolveImage made of a fuzzed source: it
+// checkFuzzResolved checks what Resolve made of a fuzzed source: it
 // may fail, but not allocate without bound, and what it accepts must be an
 // image the builder can store and the appliance's registry serve: a valid
 // name, each blob listed once, the top manifest among them, and every
 // manifest and index blob exactly the bytes its digest names.
-func checkFuzzResolved(t *testing.T, resolve func() (*ResolvedImage, error)) {
+func checkFuzzResolved(t *testing.T, resolve func() (*Resolved, error)) {
 	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -220,7 +220,7 @@ func FuzzImageArchive(f *testing.F) {
 	f.Add(fuzzSparseArchive(f, 1<<30), "")
 
 	dir := f.TempDir()
-	opts := ImageOptions{Keychain: authn.NewMultiKeychain()}
+	opts := Options{Keychain: authn.NewMultiKeychain()}
 	f.Fuzz(func(t *testing.T, data []byte, ref string) {
 		if err := os.WriteFile(filepath.Join(dir, "image.tar"), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -229,8 +229,8 @@ func FuzzImageArchive(f *testing.F) {
 		if ref != "" {
 			src += ":" + ref
 		}
-		checkFuzzResolved(t, func() (*ResolvedImage, error) {
-			return ResolveImage(context.Background(), ImageSpec{Source: src}, dir, opts)
+		checkFuzzResolved(t, func() (*Resolved, error) {
+			return resolveSpec(context.Background(), testSpec{Source: src}, dir, opts)
 		})
 	})
 }
@@ -245,7 +245,7 @@ func FuzzImageArchive(f *testing.F) {
 // $l for those of a layer the layout holds; in index.json, $M and $m stand
 // for the manifest's.
 func FuzzImageLayout(f *testing.F) {
-	layer := imageTestLayer(f, "layout layer")
+	layer := testLayer(f, "layout layer")
 	layerData, err := layer.Compressed()
 	if err != nil {
 		f.Fatal(err)
@@ -258,22 +258,22 @@ func FuzzImageLayout(f *testing.F) {
 	layerDigest := "sha256:" + hex.EncodeToString(layerSum[:])
 
 	const (
-		config      = `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
-		manifest    = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$C","size":$c},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$L","size":$l}]}`
-		index       = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m,"annotations":{"org.opencontainers.image.ref.name":"1.0"}}]}`
-		platIndex   = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$C","size":$c,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$C","size":$c,"platform":{"os":"linux","architecture":"arm64"}}]}`
-		topOfIndex  = `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"$M","size":$m,"annotations":{"org.opencontainers.image.ref.name":"registry.example.com/wf/multi:2.0"}}]}`
-		imageOfDocs = `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m,"annotations":{"io.containerd.image.name":"wf/api:1.0","org.opencontainers.image.ref.name":"1.0"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m}]}`
+		config     = `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`
+		manifest   = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$C","size":$c},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$L","size":$l}]}`
+		index      = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m,"annotations":{"org.opencontainers.image.ref.name":"1.0"}}]}`
+		platIndex  = `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$C","size":$c,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$C","size":$c,"platform":{"os":"linux","architecture":"arm64"}}]}`
+		topOfIndex = `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"$M","size":$m,"annotations":{"org.opencontainers.image.ref.name":"registry.example.com/wf/multi:2.0"}}]}`
+		ofDocs     = `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m,"annotations":{"io.containerd.image.name":"wf/api:1.0","org.opencontainers.image.ref.name":"1.0"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$M","size":$m}]}`
 	)
 	f.Add([]byte(index), []byte(manifest), []byte(config), "", false)
 	f.Add([]byte(index), []byte(manifest), []byte(config), "1.0", true)
-	f.Add([]byte(imageOfDocs), []byte(manifest), []byte(config), "1.0", false)
+	f.Add([]byte(ofDocs), []byte(manifest), []byte(config), "1.0", false)
 	f.Add([]byte(topOfIndex), []byte(platIndex), []byte(manifest), "", false)
 	f.Add([]byte(topOfIndex), []byte(platIndex), []byte(manifest), "registry.example.com/wf/multi:2.0", true)
 	f.Add([]byte(`{"schemaVersion":2,"manifests":[]}`), []byte{}, []byte{}, "sha256:"+strings.Repeat("0", 64), false)
 
-	opts := ImageOptions{Keychain: authn.NewMultiKeychain()}
-	narrowed := ImageOptions{Keychain: authn.NewMultiKeychain(), Platforms: []string{"linux/amd64", "linux/arm64/v8"}}
+	opts := Options{Keychain: authn.NewMultiKeychain()}
+	narrowed := Options{Keychain: authn.NewMultiKeychain(), Platforms: []string{"linux/amd64", "linux/arm64/v8"}}
 	f.Fuzz(func(t *testing.T, indexJSON, manifestJSON, configJSON []byte, ref string, narrow bool) {
 		specDir := t.TempDir()
 		blobs := filepath.Join(specDir, "layout", "blobs", "sha256")
@@ -305,8 +305,8 @@ func FuzzImageLayout(f *testing.F) {
 		if narrow {
 			o = narrowed
 		}
-		checkFuzzResolved(t, func() (*ResolvedImage, error) {
-			return ResolveImage(context.Background(), ImageSpec{Source: src}, specDir, o)
+		checkFuzzResolved(t, func() (*Resolved, error) {
+			return resolveSpec(context.Background(), testSpec{Source: src}, specDir, o)
 		})
 	})
 }
