@@ -7,7 +7,7 @@ OUT       := out
 FUZZTIME  ?= 10s
 CORPUS    ?= 1GiB
 
-.PHONY: all build demo test test-go test-big deps fuzz fuzz-long crash bench mutate clean
+.PHONY: all build demo test test-go test-big deps k8s-bins fuzz fuzz-long crash bench mutate clean
 
 export REPEAT ROUTER_DURATION DELTA_SCALE
 
@@ -32,6 +32,14 @@ test: deps
 	$(MAKE) --no-print-directory test-go
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s DELTA_SCALE=ci
+
+# The Kubernetes control plane of the tests (etcd, kube-apiserver,
+# kube-controller-manager, pinned by the nested module test/k8s), built once
+# into .cache/k8s/ per version of that module: minutes when cold, a no-op
+# when warm. Tests find it through FERRY_K8S_BIN, or in .cache/k8s/bin.
+# Not yet part of make test: no test uses it yet.
+k8s-bins:
+	@GO=$(GO) ./scripts/k8s-control-plane.sh >/dev/null
 
 # vet, then every package's tests with -race; the output is go test's, and
 # ends with every test that failed and every test that skipped, with its
