@@ -18,6 +18,8 @@
 // reads them, installer supplies the bases and owns applying an update
 // (journal, undo, recovery), which needs more than bytes.
 //
-// The pure update policy (version ordering, anti-rollback decisions as
-// functions over values) belongs here too, in its own file.
+// It also owns the update policy (policy.go): whether a bundle may replace
+// what a host runs (version ordering, anti-rollback, replay), as functions
+// over plain values with no I/O, so that install, update and their plans
+// decide alike.
 package updates
