@@ -67,7 +67,7 @@ func ResetClock(root string, opts ClockResetOptions) (*ClockResetResult, error) 
 		return nil, err
 	}
 	defer db.Close()
-	if err := recover(db, root, log, newUndoer(root, nil, log)); err != nil {
+	if err := finishInterrupted(db, root, log, newUndoer(root, nil, log)); err != nil {
 		return nil, err
 	}
 	c, err := ReadClock(db, time.Now())

@@ -2,13 +2,10 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -16,13 +13,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"golang.org/x/sync/errgroup"
 
 	"ferry/bundle"
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/redact"
+	"ferry/updates"
 	"ferry/verify"
 )
 
@@ -30,12 +27,12 @@ import (
 // code.
 var (
 	ErrNoTrust   = errors.New("no trusted keys")
-	ErrNotNewer  = errors.New("bundle is not newer than the installed release")
-	ErrConflict  = errors.New("version already installed from another bundle")
+	ErrNotNewer  = updates.ErrNotNewer
+	ErrConflict  = updates.ErrConflict
 	ErrCheckFail = errors.New("post-install check failed")
 	ErrPlatform  = errors.New("bundle is not for this platform")
 	ErrWrongBase = errors.New("update bundle does not apply to this host")
-	ErrReplay    = errors.New("this update is already applied")
+	ErrReplay    = updates.ErrReplay
 )
 
 // Options control Install.
@@ -63,9 +60,6 @@ type Options struct {
 	Platform string
 	// Appliers apply migrations and charts, by step kind (see Applier).
 	Appliers map[string]Applier
-	// RefuseReplay makes re-applying the current bundle an error (ErrReplay)
-	// instead of a no-op: `ferry update apply` says so.
-	RefuseReplay bool
 	// DSNs are PostgreSQL databases by logical name; every other database
 	// of the bundle's migrations is embedded SQLite under <root>/data.
 	DSNs map[string]string
@@ -115,8 +109,15 @@ func releaseDir(root, version string) string {
 // Install verifies the bundle at path against the appliance's trusted keys
 // and threshold (opts.Keys on the first install), then installs it as a
 // new release and activates it. A bundle that fails verification changes
-// nothing but the audit log.
+// nothing but the audit log. The bundle already installed and current is
+// a no-op (Update refuses it instead).
 func Install(ctx context.Context, path string, opts Options) (*Result, error) {
+	return install(ctx, path, opts, admission{})
+}
+
+// install is Install and Update: it finishes what an interrupted ferry
+// left, admits the bundle (see admit) and applies it.
+func install(ctx context.Context, path string, opts Options, how admission) (*Result, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -129,104 +130,43 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 	secrets := withDSNs(opts.Secrets, opts.DSNs)
 	db.SetSecrets(secrets)
 	u := newUndoer(opts.Root, opts.DSNs, log)
-	if err := recover(db, opts.Root, log, u); err != nil {
+	if err := finishInterrupted(db, opts.Root, log, u); err != nil {
 		return nil, err
 	}
-	host, err := trustSet(db, opts)
-	if err != nil {
-		return nil, refuse(db, path, err)
-	}
-	trust := host.TrustSet
-
-	// Signatures and manifest first: a reinstall of the current bundle is
-	// a no-op that needs no more than this.
-	head, err := openBundle(path, trust)
-	if err != nil {
-		return nil, refuse(db, path, err)
-	}
-	m, digest, rotations := head.Manifest(), head.Digest(), head.Rotations()
-	head.close()
-	current, _ := db.Current()
-	if rel, err := db.Release(m.Version); err == nil {
-		if rel.ManifestDigest != digest {
-			return nil, refuse(db, path, fmt.Errorf("%w: %s %s is installed from bundle %s, this is %s", ErrConflict, m.Name, m.Version, rel.ManifestDigest, digest))
-		}
-		if current == m.Version && rel.Status == statusActive {
-			if opts.RefuseReplay {
-				return nil, refuse(db, path, fmt.Errorf("%w: %s %s (%s) is current", ErrReplay, m.Name, m.Version, digest))
-			}
-			_ = db.Audit("install.noop", map[string]string{"version": m.Version, "bundle": digest})
-			return &Result{NoOp: true, ReleaseAt: releaseDir(opts.Root, m.Version)}, nil
-		}
-	}
-	if current != "" {
-		if err := newerThan(m.Version, current); err != nil {
-			return nil, refuse(db, path, err)
-		}
-	}
-	if err := notBelowHighest(db, m.Version); err != nil {
-		return nil, refuse(db, path, err)
-	}
-	if err := checkBase(db, opts.Root, m, current); err != nil {
-		return nil, refuse(db, path, err)
-	}
-	clock, err := observeClock(db, log)
+	how.audit = true
+	a, err := admit(ctx, db, path, opts, how, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkBundleExpiry(m, clock); err != nil {
-		return nil, refuse(db, path, err)
+	if a.noop {
+		_ = db.Audit("install.noop", map[string]string{"version": a.manifest.Version, "bundle": a.digest})
+		return &Result{NoOp: true, ReleaseAt: releaseDir(opts.Root, a.manifest.Version)}, nil
 	}
-	fps := opts.Fingerprints
-	if fps == nil {
-		fps = hostFingerprints()
-	}
-	lic, err := checkLicense(db, m, opts.License, clock, fps, log)
-	if err != nil {
-		return nil, refuse(db, path, err)
-	}
-	sel, err := entitle(m, opts.Selection, lic)
-	if err != nil {
-		return nil, refuse(db, path, err)
-	}
-	if lic != nil && len(lic.Skipped) > 0 {
-		log.Warn("optional components not covered by the licence are skipped", "components", lic.Skipped, "license", lic.License.ID)
-	}
-	plan, err := MakePlan(m, digest, sel)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPlatform(m, plan, opts.Platform); err != nil {
-		return nil, refuse(db, path, err)
-	}
-	if err := currentHost().checkAccounts(plan); err != nil {
-		return nil, refuse(db, path, err)
-	}
+	return apply(ctx, db, path, a, opts, secrets, log)
+}
 
-	// The whole bundle is verified before anything is placed, so a bad
-	// entry at the end leaves no content of it on the host.
-	log.Info("verifying", "bundle", path)
-	if _, err := bundle.VerifyFile(ctx, path, bundle.VerifyOptions{Trust: trust}); err != nil {
-		return nil, refuse(db, path, err)
-	}
-
+// apply installs an admitted bundle in one journalled transaction: a
+// failure before its commit point undoes it, and the release it replaced
+// is current again.
+func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Options, secrets *redact.Secrets, log *slog.Logger) (*Result, error) {
+	m, plan, trust := a.manifest, a.plan, a.trust.TrustSet
 	if err := createServiceUser(ctx, db, plan, log); err != nil {
 		return nil, err
 	}
-
-	txn, err := db.BeginTxn("install", m.Version, digest)
+	txn, err := db.BeginTxn("install", m.Version, a.digest)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
+	if err := db.RecordStep(txn.ID, stepPrevious, "done", a.current); err != nil {
 		return nil, err
 	}
-	if err := journalTrust(db, txn, host.first); err != nil {
+	if err := journalTrust(db, txn, a.trust.first); err != nil {
 		return nil, err
 	}
-	if err := journalRotation(db, txn, trust, rotations); err != nil {
+	if err := journalRotation(db, txn, trust, a.rotations); err != nil {
 		return nil, err
 	}
+	u := newUndoer(opts.Root, opts.DSNs, log)
 	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets}
 	if opts.Appliers[StepMigrations] == nil {
 		appliers := map[string]Applier{}
@@ -242,15 +182,15 @@ func Install(ctx context.Context, path string, opts Options) (*Result, error) {
 		if aerr := abort(db, opts.Root, txn, err, u); aerr != nil {
 			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr)
 		}
-		if current != "" {
-			return res, fmt.Errorf("%w (rolled back: %s is current again)", err, current)
+		if a.current != "" {
+			return res, fmt.Errorf("%w (rolled back: %s is current again)", err, a.current)
 		}
 		return res, err
 	}
-	if err := recordLicense(db, lic, m.Version, clock, log); err != nil {
+	if err := recordLicense(db, a.license, m.Version, a.clock, log); err != nil {
 		return res, err
 	}
-	res.License = lic
+	res.License = a.license
 	if err := retain(db, opts.Root, opts.Keep); err != nil {
 		log.Warn("retention", "error", err)
 	}
@@ -459,56 +399,6 @@ func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *
 	}
 }
 
-// newerThan refuses a bundle whose version is not above the current one:
-// going back is `ferry rollback`, to a kept release.
-func newerThan(version, current string) error {
-	v, err := semver.StrictNewVersion(version)
-	if err != nil {
-		return err
-	}
-	c, err := semver.StrictNewVersion(current)
-	if err != nil {
-		return err
-	}
-	if !v.GreaterThan(c) {
-		return fmt.Errorf("%w: %s is installed, this bundle is %s", ErrNotNewer, current, version)
-	}
-	return nil
-}
-
-// highestMark is the state mark that holds the highest version ever
-// activated: anti-rollback must survive the removal of old releases.
-const highestMark = "highest-version"
-
-// notBelowHighest refuses a version older than the highest ever activated
-// on this host.
-func notBelowHighest(db *state.DB, version string) error {
-	b, err := db.Mark(highestMark)
-	if err != nil || b == nil {
-		return err
-	}
-	v, err := semver.StrictNewVersion(version)
-	if err != nil {
-		return err
-	}
-	h, err := semver.StrictNewVersion(string(b))
-	if err != nil {
-		return fmt.Errorf("the highest-version mark in the state is damaged: %w", err)
-	}
-	if v.LessThan(h) {
-		return fmt.Errorf("%w: %s has been installed on this host, this bundle is %s (go back with ferry rollback)", ErrNotNewer, h, version)
-	}
-	return nil
-}
-
-// raiseHighest records version as the highest ever activated, if it is.
-func raiseHighest(db *state.DB, version string) error {
-	if err := notBelowHighest(db, version); err != nil {
-		return nil // an older release re-activated by rollback
-	}
-	return db.SetMark(highestMark, []byte(version))
-}
-
 // refuse records a refused bundle in the audit log, the only trace a
 // refusal leaves, and returns err.
 func refuse(db *state.DB, path string, err error) error {
@@ -545,70 +435,3 @@ func checkPlatform(m *bundle.Manifest, plan *Plan, platform string) error {
 	}
 	return nil
 }
-
-// checkBase: an update bundle applies only to the exact release it names,
-// installed and current, whose content is still in the store.
-func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) error {
-	if m.Base == nil {
-		return nil
-	}
-	if current == "" {
-		return fmt.Errorf("%w: it updates %s (%s), and nothing is installed; install the full bundle", ErrWrongBase, m.Base.Version, m.Base.Digest)
-	}
-	rel, err := db.Release(current)
-	if err != nil {
-		return err
-	}
-	if rel.ManifestDigest != m.Base.Digest {
-		return fmt.Errorf("%w: it updates %s (%s), this host runs %s (%s)", ErrWrongBase, m.Base.Version, m.Base.Digest, current, rel.ManifestDigest)
-	}
-	st, err := store.Open(filepath.Join(root, "store"), false)
-	if err != nil {
-		return err
-	}
-	for _, d := range m.BaseBlobs {
-		has, err := st.Has(d)
-		if err != nil {
-			return err
-		}
-		if !has {
-			return fmt.Errorf("%w: content %s of the base is missing from the store (ferry check says more)", ErrWrongBase, d)
-		}
-	}
-	return nil
-}
-
-// openBaseContent opens the store blob a patch applies to and re-hashes
-// it, streaming, before any patching: the store may have been changed on
-// disk since the blob was stored. The patch reader then reads it at
-// offsets; the patched content is checked against its own digest, so a
-// blob that changes after this check is refused too.
-func openBaseContent(st *store.Store, d string) (bundle.PatchBaseContent, error) {
-	f, err := st.Open(d)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, fi.Size()), make([]byte, 1<<20)); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("the store's copy of %s: %w", d, err)
-	}
-	if "sha256:"+hex.EncodeToString(h.Sum(nil)) != d {
-		f.Close()
-		return nil, fmt.Errorf("%w: the store's copy of %s is damaged (ferry check lists it)", ErrWrongBase, d)
-	}
-	return &storeBlob{File: f, size: fi.Size()}, nil
-}
-
-// storeBlob is a store blob open for reading at offsets, with its size.
-type storeBlob struct {
-	*os.File
-	size int64
-}
-
-func (b *storeBlob) Size() int64 { return b.size }

@@ -23,7 +23,7 @@ func InstallLicense(root string, data []byte, fps []string, log *slog.Logger) (*
 		return nil, err
 	}
 	defer db.Close()
-	if err := recover(db, root, log, newUndoer(root, nil, log)); err != nil {
+	if err := finishInterrupted(db, root, log, newUndoer(root, nil, log)); err != nil {
 		return nil, err
 	}
 	m, err := currentManifest(db)

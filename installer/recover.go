@@ -19,14 +19,14 @@ const (
 	stepChecks = "checks"
 )
 
-// recover finishes what an interrupted ferry left, so that the host is on
+// finishInterrupted finishes what an interrupted ferry left, so that the host is on
 // the old release or the new one, never a mix. An install commits when its
 // checks have passed after activation: one that got that far is committed;
 // any other is undone — `current` back to the release it replaced, its
 // release directory and row removed. A rollback commits at its activation.
 // Blobs already stored stay: they are content-addressed, and gc removes
 // them if unused.
-func recover(db *state.DB, root string, log *slog.Logger, u *undoer) error {
+func finishInterrupted(db *state.DB, root string, log *slog.Logger, u *undoer) error {
 	txn, open, err := db.OpenTxn()
 	if err != nil || !open {
 		return err

@@ -47,7 +47,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 	defer db.Close()
 	db.SetSecrets(withDSNs(opts.Secrets, opts.DSNs))
 	u := newUndoer(root, opts.DSNs, log)
-	if err := recover(db, root, log, u); err != nil {
+	if err := finishInterrupted(db, root, log, u); err != nil {
 		return "", err
 	}
 	current, err := db.Current()

@@ -195,7 +195,7 @@ func TestStoredThreshold(t *testing.T) {
 		t.Fatalf("install signed by 1 key on a 2-key host: %v, want ErrBelowThreshold", err)
 	}
 	update := buildSignedBy(t, filepath.Join(dir, "update"), "1.1.0", b1, a)
-	if _, err := Install(context.Background(), update, Options{Root: root, RefuseReplay: true}); !errors.Is(err, verify.ErrBelowThreshold) {
+	if _, err := Update(context.Background(), update, Options{Root: root}); !errors.Is(err, verify.ErrBelowThreshold) {
 		t.Fatalf("update signed by 1 key on a 2-key host: %v, want ErrBelowThreshold", err)
 	}
 	if c := current(t, root); c != "1.0.0" {
@@ -206,7 +206,7 @@ func TestStoredThreshold(t *testing.T) {
 		t.Fatalf("--threshold 1 on a 2-key host: %v, want ErrBelowThreshold", err)
 	}
 	two := buildSignedBy(t, filepath.Join(dir, "two"), "1.1.0", b1, a, b)
-	if _, err := Install(context.Background(), two, Options{Root: root, RefuseReplay: true}); err != nil {
+	if _, err := Update(context.Background(), two, Options{Root: root}); err != nil {
 		t.Fatalf("update signed by both keys: %v", err)
 	}
 	// Lowering it is `ferry trust threshold`, audited.

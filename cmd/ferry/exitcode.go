@@ -206,6 +206,12 @@ func exitCode(err error) int {
 	if errors.As(err, &se) {
 		return exitSpec
 	}
+	// A plan reports every refusal it finds; the first decides, as it
+	// would have for apply, which stops there.
+	var refused installer.Refusals
+	if errors.As(err, &refused) && len(refused) > 0 {
+		return exitCode(refused[0])
+	}
 	for _, c := range exitClasses {
 		if errors.Is(err, c.err) {
 			return c.code

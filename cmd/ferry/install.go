@@ -14,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ferry/bundle"
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/push"
@@ -76,7 +77,8 @@ func updateCommand() *cli.Command {
 		Name:  "update",
 		Usage: "apply an update bundle (a newer full bundle, or one made with --base)",
 		Subcommands: []*cli.Command{
-			{Name: "plan", Usage: "what an update would change (changes nothing)", ArgsUsage: "UPDATE", Flags: planCommand().Flags, Action: planBundle},
+			{Name: "plan", Usage: "what an update would change, refusing what apply would refuse (changes nothing)", ArgsUsage: "UPDATE", Flags: planCommand().Flags,
+				Action: func(c *cli.Context) error { return runPlan(c, true) }},
 			{Name: "apply", Usage: "verify and apply an update; any failure rolls back by itself", ArgsUsage: "UPDATE", Flags: flags,
 				Action: func(c *cli.Context) error { return runInstall(c, true) }},
 		},
@@ -86,7 +88,7 @@ func updateCommand() *cli.Command {
 func installBundle(c *cli.Context) error { return runInstall(c, false) }
 
 // runInstall is install and update apply; an update refuses a replay of
-// the bundle already applied instead of doing nothing.
+// the bundle already applied instead of doing nothing (installer.Update).
 func runInstall(c *cli.Context, update bool) error {
 	src, err := bundleArg(c, "install")
 	if err != nil {
@@ -106,12 +108,15 @@ func runInstall(c *cli.Context, update bool) error {
 			return err
 		}
 	}
-	res, err := installer.Install(c.Context, src.path, installer.Options{
+	apply := installer.Install
+	if update {
+		apply = installer.Update
+	}
+	res, err := apply(c.Context, src.path, installer.Options{
 		DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()),
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
-		Selection:    installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
-		Log:          logger(c),
-		RefuseReplay: update,
+		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
+		Log:       logger(c),
 	})
 	var pushed []push.Result
 	if err == nil && c.String("push-to") != "" {
@@ -176,24 +181,34 @@ func planCommand() *cli.Command {
 		Usage:     "show the steps an install of a bundle would run (changes nothing)",
 		ArgsUsage: "BUNDLE",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR`, to compare with what is installed (optional)"},
+			&cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR`, to compare with what is installed and refuse what install would refuse there (optional)"},
+			&cli.StringSliceFlag{Name: "key", Usage: "with --root, as install's --key: a trusted public key `FILE` of a first install"},
+			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "with --root, as install's --threshold"},
+			&cli.StringFlag{Name: "license", Usage: "with --root, the licence `FILE` install would be given (default: the one installed on the host)"},
 			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database, `NAME=DSN` (or FERRY_DB_NAME=DSN), to read its migration version"},
 			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
 			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
 			jsonFlag(),
 		},
-		Action: planBundle,
+		Action: func(c *cli.Context) error { return runPlan(c, false) },
 	}
 }
 
-func planBundle(c *cli.Context) error {
-	in, err := inspectArg(c, "plan")
+// runPlan is plan and update plan. With --root it runs the admission of
+// install (update apply) against the appliance, changing nothing, so that
+// a plan refuses what apply would, with the same exit code; it reports
+// every refusal it finds at once.
+func runPlan(c *cli.Context, update bool) error {
+	src, err := bundleArg(c, "plan")
 	if err != nil {
 		return err
 	}
-	p, err := installer.MakePlan(in.Manifest, in.Digest, installer.Selection{
-		Components: splitList(c.String("components")), Skip: splitList(c.String("skip")),
-	})
+	in, err := bundle.InspectFile(src.path)
+	if err != nil {
+		return err
+	}
+	sel := installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))}
+	p, err := installer.MakePlan(in.Manifest, in.Digest, sel)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -201,6 +216,26 @@ func planBundle(c *cli.Context) error {
 	if root := c.String("root"); root != "" {
 		dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
 		if err != nil {
+			return err
+		}
+		keys, err := src.installKeys(root, c.StringSlice("key"))
+		if err != nil {
+			return err
+		}
+		var lic []byte
+		if f := c.String("license"); f != "" {
+			if lic, err = readLicenseBytes(f); err != nil {
+				return err
+			}
+		}
+		admit := installer.PlanInstall
+		if update {
+			admit = installer.PlanUpdate
+		}
+		if p, err = admit(c.Context, src.path, installer.Options{
+			Root: root, Keys: keys, Threshold: c.Int("threshold"), Selection: sel,
+			DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()), Log: logger(c),
+		}); err != nil {
 			return err
 		}
 		if host, err = installer.View(c.Context, root, p, in.Manifest, dsns); err != nil {
@@ -214,7 +249,11 @@ func planBundle(c *cli.Context) error {
 		}{p, host})
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "plan for %s %s (%s; signatures are checked by install)\n", p.Name, p.Version, p.Digest)
+	checked := "signatures are checked by install"
+	if host != nil {
+		checked = "verified and admitted as install would on this host"
+	}
+	fmt.Fprintf(w, "plan for %s %s (%s; %s)\n", p.Name, p.Version, p.Digest, checked)
 	if host != nil {
 		cur := host.Current
 		if cur == "" {

@@ -97,8 +97,5 @@ func (d *Databases) Version(ctx context.Context, name string) (version int, dirt
 	if !oci.ValidDatabaseName(name) {
 		return 0, false, fmt.Errorf("database %q: not a valid database name", name)
 	}
-	if dsn, ok := d.DSNs[name]; ok {
-		return d.postgresVersion(ctx, name, dsn)
-	}
-	return d.sqliteVersion(ctx, name)
+	return d.version(ctx, name)
 }

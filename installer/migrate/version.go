@@ -10,43 +10,47 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"ferry/bundle"
 )
 
-// sqliteVersion reads golang-migrate's version of an embedded database
-// without creating the file or its tables.
-func (d *Databases) sqliteVersion(ctx context.Context, name string) (int, bool, error) {
+// reading opens database name for reading, changing nothing, and calls
+// fn with it and a test of whether a table exists. A SQLite database never
+// migrated is not created, and fn is not called. fn's error is wrapped to
+// name the database.
+func (d *Databases) reading(ctx context.Context, name string, fn func(db *sql.DB, exists func(table string) (bool, error)) error) error {
+	if dsn, ok := d.DSNs[name]; ok {
+		return d.readingPostgres(ctx, name, dsn, fn)
+	}
 	path, err := d.sqlitePath(name)
 	if err != nil {
-		return 0, false, err
+		return err
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
+		return nil
 	}
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
-		return 0, false, fmt.Errorf("database %s (%s): %w", name, path, err)
+		return fmt.Errorf("database %s (%s): %w", name, path, err)
 	}
 	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").Scan(&n); err != nil {
-		return 0, false, fmt.Errorf("database %s (%s): %w", name, path, err)
+	exists := func(table string) (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&n)
+		return n > 0, err
 	}
-	if n == 0 {
-		return 0, false, nil
+	if err := fn(db, exists); err != nil {
+		return fmt.Errorf("database %s (%s): %w", name, path, err)
 	}
-	v, dirty, err := readVersion(ctx, db)
-	if err != nil {
-		return 0, false, fmt.Errorf("database %s (%s): %w", name, path, err)
-	}
-	return v, dirty, nil
+	return nil
 }
 
-// postgresVersion reads golang-migrate's version of a PostgreSQL database.
-func (d *Databases) postgresVersion(ctx context.Context, name, dsn string) (int, bool, error) {
+// readingPostgres is reading for a PostgreSQL database.
+func (d *Databases) readingPostgres(ctx context.Context, name, dsn string, fn func(db *sql.DB, exists func(table string) (bool, error)) error) error {
 	t := &target{name: name, where: Redact(dsn), password: dsnPassword(dsn)}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return 0, false, t.errorf("%w", err)
+		return t.errorf("%w", err)
 	}
 	if cfg.Password != "" {
 		t.password = cfg.Password
@@ -59,18 +63,53 @@ func (d *Databases) postgresVersion(ctx context.Context, name, dsn string) (int,
 	}
 	db := stdlib.OpenDB(*cfg)
 	defer db.Close()
-	var exists bool
-	if err := db.QueryRowContext(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
-		return 0, false, t.errorf("%w", err)
+	// table is one of this package's constants, never input.
+	exists := func(table string) (bool, error) {
+		var ok bool
+		err := db.QueryRowContext(ctx, "SELECT to_regclass('"+table+"') IS NOT NULL").Scan(&ok)
+		return ok, err
 	}
-	if !exists {
-		return 0, false, nil
+	if err := fn(db, exists); err != nil {
+		return t.errorf("%w", err)
 	}
-	v, dirty, err := readVersion(ctx, db)
+	return nil
+}
+
+// version reads golang-migrate's version of database name without
+// creating the database or its tables.
+func (d *Databases) version(ctx context.Context, name string) (v int, dirty bool, err error) {
+	err = d.reading(ctx, name, func(db *sql.DB, exists func(string) (bool, error)) error {
+		ok, err := exists("schema_migrations")
+		if err != nil || !ok {
+			return err
+		}
+		v, dirty, err = readVersion(ctx, db)
+		return err
+	})
+	return v, dirty, err
+}
+
+// CheckApplied compares the migrations database name applied with steps,
+// as Migrate does before it runs any, but reading only: the error is
+// ErrDrift, naming the file, when they differ. A database never migrated
+// applied nothing, and is not created.
+func (d *Databases) CheckApplied(ctx context.Context, name string, steps []bundle.Migration) error {
+	if err := checkSteps(name, steps); err != nil {
+		return err
+	}
+	var recs []record
+	err := d.reading(ctx, name, func(db *sql.DB, exists func(string) (bool, error)) error {
+		ok, err := exists(recordTable)
+		if err != nil || !ok {
+			return err
+		}
+		recs, err = readRecords(ctx, db)
+		return err
+	})
 	if err != nil {
-		return 0, false, t.errorf("%w", err)
+		return err
 	}
-	return v, dirty, nil
+	return checkDrift(name, steps, recs)
 }
 
 // readVersion reads golang-migrate's table: one row, or none for a
