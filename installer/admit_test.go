@@ -56,6 +56,10 @@ func TestPlanRefusesWhatApplyRefuses(t *testing.T) {
 
 	t.Run("not newer", func(t *testing.T) { planAndApply(t, root, b1.path, true, ErrNotNewer) })
 	t.Run("replay", func(t *testing.T) { planAndApply(t, root, b2.path, true, ErrReplay) })
+	t.Run("same version, another bundle", func(t *testing.T) {
+		again := buildBundleSize(t, filepath.Join(dir, "again"), "1.1.0", key, 16<<10)
+		planAndApply(t, root, again.path, false, ErrConflict)
+	})
 	t.Run("reinstall is a no-op", func(t *testing.T) {
 		if p, err := PlanInstall(ctx, b2.path, Options{Root: root}); err != nil || p.Version != "1.1.0" {
 			t.Fatalf("plan of the current bundle: %+v, %v", p, err)

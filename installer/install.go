@@ -35,7 +35,7 @@ var (
 	ErrReplay    = updates.ErrReplay
 )
 
-// Options control Install.
+// Options control Install, Update and their plans (PlanInstall, PlanUpdate).
 type Options struct {
 	// Root is the appliance directory (state.db, store, releases, current).
 	Root string
