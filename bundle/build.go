@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"ferry/bundle/image"
+	"ferry/bundle/spec"
 	"ferry/internal/oci"
 	"ferry/updates"
 	"ferry/verify"
@@ -27,7 +28,7 @@ import (
 // BuildOptions control Build.
 type BuildOptions struct {
 	// Spec is the validated ferry.yaml.
-	Spec *Spec
+	Spec *spec.Spec
 	// Signers sign the manifest; at least one is required.
 	Signers []verify.Signer
 	// Images controls registry access and platform selection.
@@ -381,7 +382,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 		}
 		c.Files = make([]File, len(cs.Files))
 		for fi, fs := range cs.Files {
-			mode, err := FileMode(fs.Mode)
+			mode, err := spec.FileMode(fs.Mode)
 			if err != nil {
 				return nil, fmt.Errorf("component %s: file %s: %w", cs.Name, fs.Dest, err)
 			}

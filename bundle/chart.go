@@ -19,6 +19,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"ferry/internal/yamlnode"
 )
 
 // Chart limits. Charts are templates and values, not payloads: the caps
@@ -113,7 +115,7 @@ func parseChartYAML(data []byte) (*chartMeta, error) {
 		if doc == nil || doc.Body == nil {
 			continue
 		}
-		switch n := unwrapSpecNode(doc.Body).(type) {
+		switch n := yamlnode.Unwrap(doc.Body).(type) {
 		case *ast.MappingNode:
 			pairs = n.Values
 		case *ast.MappingValueNode:
@@ -125,7 +127,7 @@ func parseChartYAML(data []byte) (*chartMeta, error) {
 	}
 	var m chartMeta
 	for _, p := range pairs {
-		key, _ := scalarText(p.Key)
+		key, _ := yamlnode.Text(p.Key)
 		var dst *string
 		switch key {
 		case "apiVersion":
@@ -139,7 +141,7 @@ func parseChartYAML(data []byte) (*chartMeta, error) {
 		default:
 			continue
 		}
-		v, ok := scalarText(p.Value)
+		v, ok := yamlnode.Text(p.Value)
 		if !ok {
 			return nil, fmt.Errorf("Chart.yaml: %s: expected a single value", key)
 		}

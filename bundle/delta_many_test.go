@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 )
 
@@ -20,7 +21,7 @@ import (
 // name to content, and the spec that installs each at files/NAME.
 type manyFiles map[string][]byte
 
-func (files manyFiles) project(t *testing.T, dir, version string) *bundle.Spec {
+func (files manyFiles) project(t *testing.T, dir, version string) *spec.Spec {
 	t.Helper()
 	var spec strings.Builder
 	fmt.Fprintf(&spec, "apiVersion: ferry/v1\nkind: Bundle\nmetadata: {name: many, version: %s}\ncomponents:\n  - name: app\n    files:\n", version)
@@ -89,7 +90,7 @@ func TestDeltaManyChangedFiles(t *testing.T) {
 	v2["new"] = content(fixtures.KindText, 30<<10, "new")
 
 	basePath := filepath.Join(dir, "base.ferry")
-	build := func(out string, spec *bundle.Spec, base string, workers int) *bundle.BuildResult {
+	build := func(out string, spec *spec.Spec, base string, workers int) *bundle.BuildResult {
 		res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{
 			Spec: spec, Signers: k.signers[:1], Created: time.Unix(1, 0), Base: base, Patch: smallSegments, Workers: workers,
 		})

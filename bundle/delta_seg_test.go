@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/verify"
 )
@@ -23,7 +24,7 @@ import (
 var smallSegments = bundle.PatchOptions{WholeMax: 64 << 10, SegmentSize: 64 << 10, SegmentMargin: 16 << 10}
 
 // appProject writes a project whose only file is bin/app.
-func appProject(t *testing.T, dir, version string, content []byte) *bundle.Spec {
+func appProject(t *testing.T, dir, version string, content []byte) *spec.Spec {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		t.Fatal(err)
@@ -120,7 +121,7 @@ func TestSegmentedDelta(t *testing.T) {
 	copy(changed[150<<10:], "changed in the middle of the third segment")
 	changed = append(changed, "and grown at the end"...)
 	basePath := filepath.Join(dir, "base.ferry")
-	build := func(out string, spec *bundle.Spec, base string) *bundle.BuildResult {
+	build := func(out string, spec *spec.Spec, base string) *bundle.BuildResult {
 		res, err := bundle.Build(context.Background(), out, bundle.BuildOptions{
 			Spec: spec, Signers: k.signers[:1], Created: time.Unix(1, 0), Base: base, Patch: smallSegments,
 		})

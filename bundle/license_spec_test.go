@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/verify"
 )
 
@@ -33,12 +34,15 @@ func TestLicenseSection(t *testing.T) {
 	write("keys/license.pub", string(pub))
 	write("keys/license.key", string(priv))
 	write("app.conf", "x=1\n")
-	spec := func(license string) string {
-		return "apiVersion: ferry/v1\nkind: Bundle\nmetadata: {name: lic, version: 1.0.0}\n" + license +
-			"components:\n  - name: app\n    files: [{src: app.conf, dest: app.conf}]\n"
+	// load writes ferry.yaml with the licence section given and loads it.
+	load := func(license string) (*spec.Spec, error) {
+		t.Helper()
+		write("ferry.yaml", "apiVersion: ferry/v1\nkind: Bundle\nmetadata: {name: lic, version: 1.0.0}\n"+license+
+			"components:\n  - name: app\n    files: [{src: app.conf, dest: app.conf}]\n")
+		return bundle.LoadSpec(filepath.Join(dir, "ferry.yaml"))
 	}
 
-	s, err := bundle.ParseSpec([]byte(spec("license:\n  required: true\n  keys: [keys/license.pub]\n")), "ferry.yaml", dir)
+	s, err := load("license:\n  required: true\n  keys: [keys/license.pub]\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +71,8 @@ func TestLicenseSection(t *testing.T) {
 		{"unknown field", "license:\n  keys: [keys/license.pub]\n  optional: true\n", "unknown field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := bundle.ParseSpec([]byte(spec(tc.license)), "ferry.yaml", dir)
-			var se *bundle.SpecError
+			_, err := load(tc.license)
+			var se *spec.Error
 			if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("got %v, want a spec error with %q", err, tc.msg)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"ferry/bundle/spec"
 	"ferry/internal/oci"
 	"ferry/internal/strictjson"
 	"ferry/verify"
@@ -76,12 +77,6 @@ type License struct {
 	Keys     []string `json:"keys"`
 }
 
-// Limits of the licence policy, checked on the untrusted manifest.
-const (
-	MaxLicenseKeys    = 8
-	MaxLicenseKeySize = 64 << 10
-)
-
 // Base names the bundle an update applies to, by manifest digest.
 type Base struct {
 	Digest  string `json:"digest"`
@@ -97,8 +92,8 @@ type Component struct {
 	Migrations []MigrationSet `json:"migrations,omitempty"`
 	Files      []File         `json:"files,omitempty"`
 	Charts     []Chart        `json:"charts,omitempty"`
-	Services   []ServiceSpec  `json:"services,omitempty"`
-	Checks     []CheckSpec    `json:"checks,omitempty"`
+	Services   []spec.Service `json:"services,omitempty"`
+	Checks     []spec.Check   `json:"checks,omitempty"`
 }
 
 // Image is an image in the bundle's OCI layout, served under Name.
@@ -271,12 +266,12 @@ func (m *Manifest) check() error {
 		}
 	}
 	if l := m.License; l != nil {
-		if len(l.Keys) == 0 || len(l.Keys) > MaxLicenseKeys {
-			return fmt.Errorf("license: %d keys; want 1 to %d", len(l.Keys), MaxLicenseKeys)
+		if len(l.Keys) == 0 || len(l.Keys) > spec.MaxLicenseKeys {
+			return fmt.Errorf("license: %d keys; want 1 to %d", len(l.Keys), spec.MaxLicenseKeys)
 		}
 		for i, k := range l.Keys {
-			if len(k) > MaxLicenseKeySize {
-				return fmt.Errorf("license key %d: %d bytes, more than the %d allowed", i, len(k), MaxLicenseKeySize)
+			if len(k) > spec.MaxLicenseKeySize {
+				return fmt.Errorf("license key %d: %d bytes, more than the %d allowed", i, len(k), spec.MaxLicenseKeySize)
 			}
 			if _, err := verify.ParsePublicKey([]byte(k)); err != nil {
 				return fmt.Errorf("license key %d: %v", i, err)
@@ -426,16 +421,16 @@ func (m *Manifest) check() error {
 	if err := m.checkNames(); err != nil {
 		return err
 	}
-	specs := make([]ComponentSpec, len(m.Components))
+	specs := make([]spec.Component, len(m.Components))
 	for i, c := range m.Components {
-		specs[i] = ComponentSpec{Name: c.Name, DependsOn: c.DependsOn}
+		specs[i] = spec.Component{Name: c.Name, DependsOn: c.DependsOn}
 		for _, d := range c.DependsOn {
 			if !names[d] {
 				return fmt.Errorf("component %s depends on unknown component %q", c.Name, d)
 			}
 		}
 	}
-	if _, err := ComponentOrder(specs); err != nil {
+	if _, err := spec.ComponentOrder(specs); err != nil {
 		return err
 	}
 	return nil
@@ -474,13 +469,13 @@ func (c *Component) ComponentDigests() []string {
 
 // Order returns the manifest's components in install order.
 func (m *Manifest) Order() ([]Component, error) {
-	specs := make([]ComponentSpec, len(m.Components))
+	specs := make([]spec.Component, len(m.Components))
 	byName := make(map[string]Component, len(m.Components))
 	for i, c := range m.Components {
-		specs[i] = ComponentSpec{Name: c.Name, DependsOn: c.DependsOn}
+		specs[i] = spec.Component{Name: c.Name, DependsOn: c.DependsOn}
 		byName[c.Name] = c
 	}
-	names, err := ComponentOrder(specs)
+	names, err := spec.ComponentOrder(specs)
 	if err != nil {
 		return nil, err
 	}

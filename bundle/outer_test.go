@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/verify"
 )
@@ -25,7 +26,7 @@ import (
 type packedDelta struct {
 	dir        string
 	base       *fixtureBundle
-	spec       *bundle.Spec
+	spec       *spec.Spec
 	path       string
 	data       []byte
 	res        *bundle.BuildResult

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer/state"
 	"ferry/rollout"
 )
@@ -64,9 +64,9 @@ func (r *rolloutRecorder) audit(event string, fields map[string]string) {
 	}
 }
 
-func canary(name string, analysis *bundle.AnalysisSpec) bundle.ServiceSpec {
-	return bundle.ServiceSpec{Name: name, Rollout: &bundle.RolloutSpec{
-		Strategy: bundle.StrategyCanary, Steps: []int{10, 50, 100}, Interval: bundle.Duration(time.Minute), Analysis: analysis,
+func canary(name string, analysis *spec.Analysis) spec.Service {
+	return spec.Service{Name: name, Rollout: &spec.Rollout{
+		Strategy: spec.StrategyCanary, Steps: []int{10, 50, 100}, Interval: spec.Duration(time.Minute), Analysis: analysis,
 	}}
 }
 
@@ -88,7 +88,7 @@ func TestCollectRollouts(t *testing.T) {
 
 	rec.audit("serve.release", map[string]string{"from": "1.0.0", "to": "1.1.0"})
 	web := rec.commit(rollout.Start(canary("web", nil), "1.0.0", "1.1.0", at(0)))
-	api := rec.commit(rollout.Start(canary("api", &bundle.AnalysisSpec{ErrorRate: 1}), "1.0.0", "1.1.0", at(0)))
+	api := rec.commit(rollout.Start(canary("api", &spec.Analysis{ErrorRate: 1}), "1.0.0", "1.1.0", at(0)))
 	web = rec.commit(rollout.Next(web, rollout.Healthy{}, at(1)))
 	api = rec.commit(rollout.Next(api, rollout.Healthy{}, at(1)))
 	for m := 2; !web.Phase.Finished(); m++ {

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer/state"
 )
 
@@ -88,7 +88,7 @@ func currentHost() host {
 
 // runAs says who svc of component runs as on h: the user it names, or
 // ServiceUser when ferry is root, or ferry's own user.
-func (h host) runAs(component string, svc bundle.ServiceSpec) RunAs {
+func (h host) runAs(component string, svc spec.Service) RunAs {
 	r := RunAs{Component: component, Service: svc.Name, User: svc.User, Group: svc.Group}
 	switch {
 	case r.User != "":
@@ -293,7 +293,7 @@ type ServiceRun struct {
 // (creating ServiceUser if it is missing), its data directory made and
 // owned by that account, and the root and its data directory passable
 // by it. It changes nothing that is already so, and is safe to call again.
-func PrepareService(ctx context.Context, root, component string, svc bundle.ServiceSpec) (ServiceRun, error) {
+func PrepareService(ctx context.Context, root, component string, svc spec.Service) (ServiceRun, error) {
 	h := currentHost()
 	r := h.runAs(component, svc)
 	if r.Default && h.root {

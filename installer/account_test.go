@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/internal/testenv"
 )
@@ -25,7 +25,7 @@ func TestPlanShowsWhoServicesRunAs(t *testing.T) {
 		t.Skip("who services run as by default depends on ferry running as root")
 	}
 	m := manifest()
-	m.Components[2].Services = []bundle.ServiceSpec{{Name: "api"}, {Name: "admin", User: "root"}, {Name: "spool", User: "nobody", Group: "nogroup"}}
+	m.Components[2].Services = []spec.Service{{Name: "api"}, {Name: "admin", User: "root"}, {Name: "spool", User: "nobody", Group: "nogroup"}}
 	p, err := MakePlan(m, "sha256:x", Selection{})
 	if err != nil {
 		t.Fatal(err)
@@ -59,39 +59,39 @@ func TestServiceAccountRules(t *testing.T) {
 		t.Skip(err)
 	}
 	root := host{root: true}
-	if r := root.runAs("c", bundle.ServiceSpec{Name: "s"}); r.User != ServiceUser || !r.Default {
+	if r := root.runAs("c", spec.Service{Name: "s"}); r.User != ServiceUser || !r.Default {
 		t.Errorf("root, no user: %+v, want %s by default", r, ServiceUser)
 	}
-	if r := root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}); r.User != "root" || r.Default {
+	if r := root.runAs("c", spec.Service{Name: "s", User: "root"}); r.User != "root" || r.Default {
 		t.Errorf("root, user: root: %+v", r)
 	}
 	// A ferry that is not root runs services as itself, and refuses one
 	// that names another user.
 	alice := host{user: "alice-not-root", uid: 4242, gid: 4242}
-	if r := alice.runAs("c", bundle.ServiceSpec{Name: "s"}); r.User != "alice-not-root" || r.Default {
+	if r := alice.runAs("c", spec.Service{Name: "s"}); r.User != "alice-not-root" || r.Default {
 		t.Errorf("not root, no user: %+v, want ferry's user", r)
 	}
-	_, err = alice.account(alice.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}))
+	_, err = alice.account(alice.runAs("c", spec.Service{Name: "s", User: "root"}))
 	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), "only root can start a process as another user") {
 		t.Errorf("not root, user: root: %v", err)
 	}
 	// Ferry's own user is fine when not root; no credential is needed.
 	me := currentHost()
 	me.root = false
-	if a, err := me.account(me.runAs("c", bundle.ServiceSpec{Name: "s", User: self.Username})); err != nil || a.Credential() != nil {
+	if a, err := me.account(me.runAs("c", spec.Service{Name: "s", User: self.Username})); err != nil || a.Credential() != nil {
 		t.Errorf("not root, user: %s (ferry's own): %+v, %v", self.Username, a, err)
 	}
-	_, err = root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "no-such-user-ferry"}))
+	_, err = root.account(root.runAs("c", spec.Service{Name: "s", User: "no-such-user-ferry"}))
 	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), `names user "no-such-user-ferry", which does not exist`) {
 		t.Errorf("unknown user: %v", err)
 	}
-	_, err = root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root", Group: "no-such-group-ferry"}))
+	_, err = root.account(root.runAs("c", spec.Service{Name: "s", User: "root", Group: "no-such-group-ferry"}))
 	if !errors.Is(err, ErrServiceAccount) || !strings.Contains(err.Error(), `names group "no-such-group-ferry"`) {
 		t.Errorf("unknown group: %v", err)
 	}
 	// As root, even user: root gets a credential: it clears the
 	// supplementary groups.
-	a, err := root.account(root.runAs("c", bundle.ServiceSpec{Name: "s", User: "root"}))
+	a, err := root.account(root.runAs("c", spec.Service{Name: "s", User: "root"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestPrepareServiceDataDir(t *testing.T) {
 	if err := os.Chmod(root, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	run, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "api"})
+	run, err := PrepareService(t.Context(), root, "api", spec.Service{Name: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestPrepareServiceDataDir(t *testing.T) {
 		t.Errorf("data directory owned by %v, want %d:%d", st, run.Account.UID, run.Account.GID)
 	}
 	// Again: nothing changes, nothing fails.
-	if _, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "api"}); err != nil {
+	if _, err := PrepareService(t.Context(), root, "api", spec.Service{Name: "api"}); err != nil {
 		t.Fatal(err)
 	}
 	// A data directory replaced by a link is refused, not followed.
@@ -145,7 +145,7 @@ func TestPrepareServiceDataDir(t *testing.T) {
 	if err := os.Symlink("/etc", other); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PrepareService(t.Context(), root, "api", bundle.ServiceSpec{Name: "other"}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, err := PrepareService(t.Context(), root, "api", spec.Service{Name: "other"}); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("data directory that is a link: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer/state"
 	"ferry/internal/redact"
 	"ferry/rollout/health"
@@ -30,7 +31,7 @@ func runChecks(ctx context.Context, root, version string, plan *Plan, byName map
 			continue
 		}
 		c := byName[s.Component]
-		var chk bundle.CheckSpec
+		var chk spec.Check
 		for i, cs := range c.Checks {
 			if checkName(i, cs) == s.Name {
 				chk = cs
@@ -56,7 +57,7 @@ func runChecks(ctx context.Context, root, version string, plan *Plan, byName map
 // (health.Command): in its own process group, killed whole at its timeout,
 // with only the minimal environment of health.Environ, since ferry's own
 // holds its passphrase and database DSNs, and with its output bounded.
-func runCheck(ctx context.Context, dir string, c bundle.CheckSpec) error {
+func runCheck(ctx context.Context, dir string, c spec.Check) error {
 	if c.HTTP != "" {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.HTTP, nil)
 		if err != nil {

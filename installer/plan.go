@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // Selection chooses components. Required components are always installed.
@@ -200,7 +201,7 @@ func componentSteps(c bundle.Component, p *Plan) []Step {
 	return steps
 }
 
-func checkName(i int, c bundle.CheckSpec) string {
+func checkName(i int, c spec.Check) string {
 	if c.HTTP != "" {
 		return fmt.Sprintf("%d:GET %s", i+1, c.HTTP)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // manifest builds a small manifest: db <- api <- web, and two optional
@@ -18,7 +19,7 @@ func manifest() *bundle.Manifest {
 			{Name: "web", DependsOn: []string{"api"}, Files: []bundle.File{{Dest: "www/index.html", Digest: d('1')}}},
 			{Name: "db", Migrations: []bundle.MigrationSet{{Database: "app", Steps: []bundle.Migration{{Version: 1, Name: "init", Up: d('2'), Down: d('3')}}}}},
 			{Name: "api", DependsOn: []string{"db"}, Files: []bundle.File{{Dest: "bin/api", Digest: d('4')}},
-				Services: []bundle.ServiceSpec{{Name: "api"}}, Checks: []bundle.CheckSpec{{Command: []string{"bin/api", "--check"}}}},
+				Services: []spec.Service{{Name: "api"}}, Checks: []spec.Check{{Command: []string{"bin/api", "--check"}}}},
 			{Name: "reports", Optional: true, DependsOn: []string{"api"}, Files: []bundle.File{{Dest: "bin/reports", Digest: d('5')}}},
 			{Name: "extras", Optional: true, Files: []bundle.File{{Dest: "share/extras", Digest: d('6')}}},
 		},

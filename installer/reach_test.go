@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/internal/testenv"
 )
@@ -40,7 +40,7 @@ func TestRootOutOfServicesReach(t *testing.T) {
 		{"user: root, locked", locked, "root", false},
 	} {
 		root := filepath.Join(c.parent, "appliance")
-		run, err := PrepareService(t.Context(), root, "c", bundle.ServiceSpec{Name: "api", User: c.user})
+		run, err := PrepareService(t.Context(), root, "c", spec.Service{Name: "api", User: c.user})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // Rules of the analysis that the spec does not set. See doc.go.
@@ -72,10 +72,10 @@ type Verdict struct {
 // thresholds and against the stable version's sample over the same window.
 // A nil spec means the defaults alone: no absolute thresholds, only the
 // comparison with stable. The rules are in doc.go.
-func Analyze(spec *bundle.AnalysisSpec, canary, stable Sample) Verdict {
-	var a bundle.AnalysisSpec
-	if spec != nil {
-		a = *spec
+func Analyze(thresholds *spec.Analysis, canary, stable Sample) Verdict {
+	var a spec.Analysis
+	if thresholds != nil {
+		a = *thresholds
 	}
 	minRequests := int64(a.MinRequests)
 	if minRequests <= 0 {

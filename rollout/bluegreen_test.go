@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 func TestBlueGreenHappyPath(t *testing.T) {
@@ -150,9 +150,9 @@ func TestBlueGreenPausedKeepsBlue(t *testing.T) {
 }
 
 func TestBlueGreenAnalysis(t *testing.T) {
-	spec := blueGreenSpec()
-	spec.Analysis = &bundle.AnalysisSpec{ErrorRate: 1}
-	d, _ := startRollout(t, spec)
+	r := blueGreenSpec()
+	r.Analysis = &spec.Analysis{ErrorRate: 1}
+	d, _ := startRollout(t, r)
 	driveBlueGreenTo(d, PhaseSwitched)
 	acts := d.tick(DefaultScaleDownDelay, good(5), Sample{})
 	if got, want := kinds(acts), []string{"Record:hold"}; !slices.Equal(got, want) {
@@ -166,7 +166,7 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		t.Fatalf("actions = %v, want %v", got, want)
 	}
 
-	d, _ = startRollout(t, spec)
+	d, _ = startRollout(t, r)
 	driveBlueGreenTo(d, PhaseSwitched)
 	acts = d.tick(DefaultScaleDownDelay, failing(500), Sample{})
 	if got := kinds(acts); !slices.Equal(got, abortKinds()) {

@@ -277,10 +277,10 @@ func TestCanaryWithoutAnalysisSpecUsesDefaults(t *testing.T) {
 	if d.s.Plan.Strategy != "blue-green" {
 		t.Fatalf("strategy without a spec = %s", d.s.Plan.Strategy)
 	}
-	spec := canarySpec(nil)
-	spec.Analysis = nil
-	spec.Interval = 0
-	d, _ = startRollout(t, spec)
+	r := canarySpec(nil)
+	r.Analysis = nil
+	r.Interval = 0
+	d, _ = startRollout(t, r)
 	if want := []int{10, 25, 50, 100}; !slices.Equal(d.s.Plan.Steps, want) || d.s.Plan.Interval != DefaultInterval {
 		t.Fatalf("plan = %+v", d.s.Plan)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // FuzzRollout feeds random event sequences to random plans and checks the
@@ -25,12 +25,12 @@ func FuzzRollout(f *testing.F) {
 		if len(data) < 2 {
 			return
 		}
-		spec := fuzzSpec(data[0], data[1])
+		r := fuzzSpec(data[0], data[1])
 		data = data[2:]
 		now := t0
-		s, acts, err := Start(bundle.ServiceSpec{Name: "api", Rollout: spec}, "1.4.0", "1.5.0", now)
+		s, acts, err := Start(spec.Service{Name: "api", Rollout: r}, "1.4.0", "1.5.0", now)
 		if err != nil {
-			t.Fatalf("Start(%+v): %v", spec, err)
+			t.Fatalf("Start(%+v): %v", r, err)
 		}
 		checkActions(t, State{}, s, acts)
 		promoted := make(map[int]bool) // approval steps an operator promoted
@@ -73,26 +73,26 @@ func FuzzRollout(f *testing.F) {
 }
 
 // fuzzSpec builds one of the plans the fuzzer explores from two bytes.
-func fuzzSpec(cfg, approvals byte) *bundle.RolloutSpec {
-	spec := &bundle.RolloutSpec{Interval: bundle.Duration(30 * time.Second)}
+func fuzzSpec(cfg, approvals byte) *spec.Rollout {
+	r := &spec.Rollout{Interval: spec.Duration(30 * time.Second)}
 	if cfg&4 != 0 {
-		spec.Analysis = &bundle.AnalysisSpec{ErrorRate: 1, LatencyP95: bundle.Duration(500 * time.Millisecond), MinRequests: 20}
+		r.Analysis = &spec.Analysis{ErrorRate: 1, LatencyP95: spec.Duration(500 * time.Millisecond), MinRequests: 20}
 	}
 	if cfg&1 == 0 {
-		spec.Strategy = bundle.StrategyBlueGreen
+		r.Strategy = spec.StrategyBlueGreen
 		if cfg&2 != 0 {
-			spec.Approval = []int{100}
+			r.Approval = []int{100}
 		}
-		return spec
+		return r
 	}
-	spec.Strategy = bundle.StrategyCanary
-	spec.Steps = []int{1, 5, 10, 25, 50, 100}
-	for i, step := range spec.Steps {
+	r.Strategy = spec.StrategyCanary
+	r.Steps = []int{1, 5, 10, 25, 50, 100}
+	for i, step := range r.Steps {
 		if approvals&(1<<i) != 0 {
-			spec.Approval = append(spec.Approval, step)
+			r.Approval = append(r.Approval, step)
 		}
 	}
-	return spec
+	return r
 }
 
 // fuzzEvent decodes one event and moves the clock for ticks.

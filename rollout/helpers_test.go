@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // t0 is the injected clock's start; tests move time by hand.
@@ -21,9 +21,9 @@ type driver struct {
 	now time.Time
 }
 
-func startRollout(t *testing.T, r *bundle.RolloutSpec) (*driver, []Action) {
+func startRollout(t *testing.T, r *spec.Rollout) (*driver, []Action) {
 	t.Helper()
-	s, acts, err := Start(bundle.ServiceSpec{Name: "api", Rollout: r}, "1.4.0", "1.5.0", t0)
+	s, acts, err := Start(spec.Service{Name: "api", Rollout: r}, "1.4.0", "1.5.0", t0)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -85,18 +85,18 @@ func failing(n int64) Sample {
 	return s
 }
 
-func canarySpec(steps []int, approval ...int) *bundle.RolloutSpec {
-	return &bundle.RolloutSpec{
-		Strategy: bundle.StrategyCanary,
+func canarySpec(steps []int, approval ...int) *spec.Rollout {
+	return &spec.Rollout{
+		Strategy: spec.StrategyCanary,
 		Steps:    steps,
-		Interval: bundle.Duration(30 * time.Second),
-		Analysis: &bundle.AnalysisSpec{ErrorRate: 1, LatencyP95: bundle.Duration(500 * time.Millisecond), CPU: 80, Memory: 85, MinRequests: 50},
+		Interval: spec.Duration(30 * time.Second),
+		Analysis: &spec.Analysis{ErrorRate: 1, LatencyP95: spec.Duration(500 * time.Millisecond), CPU: 80, Memory: 85, MinRequests: 50},
 		Approval: approval,
 	}
 }
 
-func blueGreenSpec(approval ...int) *bundle.RolloutSpec {
-	return &bundle.RolloutSpec{Strategy: bundle.StrategyBlueGreen, Approval: approval}
+func blueGreenSpec(approval ...int) *spec.Rollout {
+	return &spec.Rollout{Strategy: spec.StrategyBlueGreen, Approval: approval}
 }
 
 // weights lists the SetWeight percentages among acts.

@@ -4,29 +4,29 @@ import (
 	"fmt"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
-// Start begins the rollout of service spec from version stable to version
+// Start begins the rollout of service svc from version stable to version
 // next at time now. The returned actions start the new version; it gets no
-// traffic until the health checker reports it Healthy. A spec that cannot
+// traffic until the health checker reports it Healthy. A service that cannot
 // be driven, or versions that make no rollout, give an error wrapping
 // ErrInvalidPlan.
-func Start(spec bundle.ServiceSpec, stable, next string, now time.Time) (State, []Action, error) {
+func Start(svc spec.Service, stable, next string, now time.Time) (State, []Action, error) {
 	switch {
 	case stable == "":
-		return State{}, nil, fmt.Errorf("rollout of %s: %w: no stable version to roll out from: a first install starts the service without a rollout", spec.Name, ErrInvalidPlan)
+		return State{}, nil, fmt.Errorf("rollout of %s: %w: no stable version to roll out from: a first install starts the service without a rollout", svc.Name, ErrInvalidPlan)
 	case next == "":
-		return State{}, nil, fmt.Errorf("rollout of %s: %w: no new version to roll out", spec.Name, ErrInvalidPlan)
+		return State{}, nil, fmt.Errorf("rollout of %s: %w: no new version to roll out", svc.Name, ErrInvalidPlan)
 	case stable == next:
-		return State{}, nil, fmt.Errorf("rollout of %s: %w: stable and new are both %s: nothing to roll out", spec.Name, ErrInvalidPlan, next)
+		return State{}, nil, fmt.Errorf("rollout of %s: %w: stable and new are both %s: nothing to roll out", svc.Name, ErrInvalidPlan, next)
 	}
-	plan, err := NewPlan(spec.Rollout)
+	plan, err := NewPlan(svc.Rollout)
 	if err != nil {
-		return State{}, nil, fmt.Errorf("rollout of %s: %w", spec.Name, err)
+		return State{}, nil, fmt.Errorf("rollout of %s: %w", svc.Name, err)
 	}
 	s := State{
-		Service:     spec.Name,
+		Service:     svc.Name,
 		Plan:        plan,
 		Stable:      stable,
 		New:         next,
@@ -85,9 +85,9 @@ func Next(s State, ev Event, now time.Time) (State, []Action, error) {
 		return resume(s, ev, now)
 	}
 	switch s.Plan.Strategy {
-	case bundle.StrategyCanary:
+	case spec.StrategyCanary:
 		return nextCanary(s, ev, now)
-	case bundle.StrategyBlueGreen:
+	case spec.StrategyBlueGreen:
 		return nextBlueGreen(s, ev, now)
 	}
 	return s, nil, refuse(s, ev, "the stored state has strategy %q, which this ferry does not know; abort the rollout", s.Plan.Strategy)

@@ -9,21 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // reach takes a fresh rollout to one of its phases; it names the phase as
 // the tests see it.
 type reach struct {
 	name  string
-	spec  func() *bundle.RolloutSpec
+	spec  func() *spec.Rollout
 	drive func(d *driver)
 	phase Phase
 }
 
 func phases() []reach {
-	canary := func() *bundle.RolloutSpec { return canarySpec([]int{10, 50, 100}, 50) }
-	bg := func() *bundle.RolloutSpec { return blueGreenSpec(100) }
+	canary := func() *spec.Rollout { return canarySpec([]int{10, 50, 100}, 50) }
+	bg := func() *spec.Rollout { return blueGreenSpec(100) }
 	return []reach{
 		{"canary starting", canary, func(d *driver) {}, PhaseStarting},
 		{"canary progressing", canary, func(d *driver) { d.send(Healthy{}) }, PhaseProgressing},
@@ -203,26 +203,26 @@ func TestRestore(t *testing.T) {
 }
 
 func TestStartRefusesWhatCannotBeRolledOut(t *testing.T) {
-	svc := func(r *bundle.RolloutSpec) bundle.ServiceSpec { return bundle.ServiceSpec{Name: "api", Rollout: r} }
+	svc := func(r *spec.Rollout) spec.Service { return spec.Service{Name: "api", Rollout: r} }
 	tests := []struct {
 		name         string
-		spec         bundle.ServiceSpec
+		spec         spec.Service
 		stable, next string
 		want         string
 	}{
 		{"no stable", svc(nil), "", "1.5.0", "no stable version"},
 		{"no new", svc(nil), "1.4.0", "", "no new version"},
 		{"same version", svc(nil), "1.5.0", "1.5.0", "stable and new are both 1.5.0"},
-		{"unknown strategy", svc(&bundle.RolloutSpec{Strategy: "linear"}), "1.4.0", "1.5.0", `"linear" is not a strategy`},
-		{"step out of range", svc(&bundle.RolloutSpec{Strategy: "canary", Steps: []int{0, 100}}), "1.4.0", "1.5.0", "steps[0] is 0, not a percentage"},
-		{"steps going down", svc(&bundle.RolloutSpec{Strategy: "canary", Steps: []int{50, 10, 100}}), "1.4.0", "1.5.0", "steps[1] is 10 after 50"},
-		{"last step not 100", svc(&bundle.RolloutSpec{Strategy: "canary", Steps: []int{10, 50}}), "1.4.0", "1.5.0", "the last step is 50"},
-		{"blue-green with steps", svc(&bundle.RolloutSpec{Strategy: "blue-green", Steps: []int{100}}), "1.4.0", "1.5.0", "switches all traffic at once"},
-		{"approval not a step", svc(&bundle.RolloutSpec{Strategy: "canary", Steps: []int{10, 100}, Approval: []int{50}}), "1.4.0", "1.5.0", "approval[0] is 50, not one of the steps [10 100]"},
-		{"blue-green approval not 100", svc(&bundle.RolloutSpec{Strategy: "blue-green", Approval: []int{50}}), "1.4.0", "1.5.0", "not one of the steps [100]"},
-		{"approval twice", svc(&bundle.RolloutSpec{Strategy: "canary", Steps: []int{10, 100}, Approval: []int{10, 10}}), "1.4.0", "1.5.0", "lists 10 twice"},
-		{"negative minRequests", svc(&bundle.RolloutSpec{Strategy: "canary", Analysis: &bundle.AnalysisSpec{MinRequests: -1}}), "1.4.0", "1.5.0", "minRequests -1 is negative"},
-		{"negative interval", svc(&bundle.RolloutSpec{Strategy: "canary", Interval: bundle.Duration(-time.Second)}), "1.4.0", "1.5.0", "interval -1s is negative"},
+		{"unknown strategy", svc(&spec.Rollout{Strategy: "linear"}), "1.4.0", "1.5.0", `"linear" is not a strategy`},
+		{"step out of range", svc(&spec.Rollout{Strategy: "canary", Steps: []int{0, 100}}), "1.4.0", "1.5.0", "steps[0] is 0, not a percentage"},
+		{"steps going down", svc(&spec.Rollout{Strategy: "canary", Steps: []int{50, 10, 100}}), "1.4.0", "1.5.0", "steps[1] is 10 after 50"},
+		{"last step not 100", svc(&spec.Rollout{Strategy: "canary", Steps: []int{10, 50}}), "1.4.0", "1.5.0", "the last step is 50"},
+		{"blue-green with steps", svc(&spec.Rollout{Strategy: "blue-green", Steps: []int{100}}), "1.4.0", "1.5.0", "switches all traffic at once"},
+		{"approval not a step", svc(&spec.Rollout{Strategy: "canary", Steps: []int{10, 100}, Approval: []int{50}}), "1.4.0", "1.5.0", "approval[0] is 50, not one of the steps [10 100]"},
+		{"blue-green approval not 100", svc(&spec.Rollout{Strategy: "blue-green", Approval: []int{50}}), "1.4.0", "1.5.0", "not one of the steps [100]"},
+		{"approval twice", svc(&spec.Rollout{Strategy: "canary", Steps: []int{10, 100}, Approval: []int{10, 10}}), "1.4.0", "1.5.0", "lists 10 twice"},
+		{"negative minRequests", svc(&spec.Rollout{Strategy: "canary", Analysis: &spec.Analysis{MinRequests: -1}}), "1.4.0", "1.5.0", "minRequests -1 is negative"},
+		{"negative interval", svc(&spec.Rollout{Strategy: "canary", Interval: spec.Duration(-time.Second)}), "1.4.0", "1.5.0", "interval -1s is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // Defaults for what a service's rollout spec leaves out. They live in one
@@ -14,7 +14,7 @@ const (
 	// DefaultStrategy is used when a service has no rollout spec or no
 	// strategy: blue-green gates on health and smoke tests and needs no
 	// thresholds, so it is safe for a service nobody tuned.
-	DefaultStrategy = bundle.StrategyBlueGreen
+	DefaultStrategy = spec.StrategyBlueGreen
 	// DefaultInterval is how long a canary step is held before its analysis,
 	// and how long to wait between analyses that were inconclusive.
 	DefaultInterval = 30 * time.Second
@@ -31,7 +31,7 @@ func defaultCanarySteps() []int { return []int{10, 25, 50, 100} }
 // in State, so a rollout resumed after a restart of `ferry serve` continues
 // with the plan it started with.
 type Plan struct {
-	// Strategy is bundle.StrategyCanary or bundle.StrategyBlueGreen.
+	// Strategy is spec.StrategyCanary or spec.StrategyBlueGreen.
 	Strategy string `json:"strategy"`
 	// Steps are the percentages of traffic the new version gets, strictly
 	// increasing and ending with 100. Blue-green has the single step 100.
@@ -45,25 +45,25 @@ type Plan struct {
 	Approval []int `json:"approval,omitempty"`
 	// Analysis holds the thresholds. A canary always runs an analysis (the
 	// defaults of Analyze when nil); blue-green only when the spec has one.
-	Analysis *bundle.AnalysisSpec `json:"analysis,omitempty"`
+	Analysis *spec.Analysis `json:"analysis,omitempty"`
 }
 
 // NewPlan resolves a service's rollout spec, which may be nil, into a Plan.
 // The spec is normally checked when the bundle is built; NewPlan checks it
 // again because a plan it accepts is driven without further questions. The
 // error wraps ErrInvalidPlan.
-func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
-	if spec == nil {
-		spec = &bundle.RolloutSpec{}
+func NewPlan(r *spec.Rollout) (Plan, error) {
+	if r == nil {
+		r = &spec.Rollout{}
 	}
 	p := Plan{
-		Strategy:       spec.Strategy,
-		Interval:       time.Duration(spec.Interval),
+		Strategy:       r.Strategy,
+		Interval:       time.Duration(r.Interval),
 		ScaleDownDelay: DefaultScaleDownDelay,
-		Approval:       slices.Clone(spec.Approval),
+		Approval:       slices.Clone(r.Approval),
 	}
-	if spec.ScaleDownDelay > 0 {
-		p.ScaleDownDelay = time.Duration(spec.ScaleDownDelay)
+	if r.ScaleDownDelay > 0 {
+		p.ScaleDownDelay = time.Duration(r.ScaleDownDelay)
 	}
 	if p.Strategy == "" {
 		p.Strategy = DefaultStrategy
@@ -75,8 +75,8 @@ func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w: interval %v is negative: write a duration such as 30s", ErrInvalidPlan, p.Interval)
 	}
 	switch p.Strategy {
-	case bundle.StrategyCanary:
-		p.Steps = slices.Clone(spec.Steps)
+	case spec.StrategyCanary:
+		p.Steps = slices.Clone(r.Steps)
 		if len(p.Steps) == 0 {
 			p.Steps = defaultCanarySteps()
 		}
@@ -91,13 +91,13 @@ func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
 		if last := p.Steps[len(p.Steps)-1]; last != 100 {
 			return Plan{}, fmt.Errorf("%w: the last step is %d: a canary ends with 100, all traffic on the new version", ErrInvalidPlan, last)
 		}
-	case bundle.StrategyBlueGreen:
-		if len(spec.Steps) > 0 {
-			return Plan{}, fmt.Errorf("%w: a blue-green rollout switches all traffic at once: remove steps, or use strategy %s", ErrInvalidPlan, bundle.StrategyCanary)
+	case spec.StrategyBlueGreen:
+		if len(r.Steps) > 0 {
+			return Plan{}, fmt.Errorf("%w: a blue-green rollout switches all traffic at once: remove steps, or use strategy %s", ErrInvalidPlan, spec.StrategyCanary)
 		}
 		p.Steps = []int{100}
 	default:
-		return Plan{}, fmt.Errorf("%w: %q is not a strategy: use %s or %s", ErrInvalidPlan, p.Strategy, bundle.StrategyCanary, bundle.StrategyBlueGreen)
+		return Plan{}, fmt.Errorf("%w: %q is not a strategy: use %s or %s", ErrInvalidPlan, p.Strategy, spec.StrategyCanary, spec.StrategyBlueGreen)
 	}
 	for i, a := range p.Approval {
 		if !slices.Contains(p.Steps, a) {
@@ -107,7 +107,7 @@ func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
 			return Plan{}, fmt.Errorf("%w: approval[%d] lists %d twice", ErrInvalidPlan, i, a)
 		}
 	}
-	if a := spec.Analysis; a != nil {
+	if a := r.Analysis; a != nil {
 		if a.MinRequests < 0 {
 			return Plan{}, fmt.Errorf("%w: analysis minRequests %d is negative", ErrInvalidPlan, a.MinRequests)
 		}
@@ -118,7 +118,7 @@ func NewPlan(spec *bundle.RolloutSpec) (Plan, error) {
 }
 
 // canary reports whether the plan shifts traffic in steps.
-func (p Plan) canary() bool { return p.Strategy == bundle.StrategyCanary }
+func (p Plan) canary() bool { return p.Strategy == spec.StrategyCanary }
 
 // approves reports whether the step of the given percentage waits for
 // Promote.

@@ -5,6 +5,7 @@ import (
 	"syscall"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
@@ -202,7 +203,7 @@ func exitCode(err error) int {
 	if err == nil {
 		return exitOK
 	}
-	var se *bundle.SpecError
+	var se *spec.Error
 	if errors.As(err, &se) {
 		return exitSpec
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 )
 
 // fat32MaxFile is the largest file FAT32 can hold, 4 GiB less one byte:
@@ -36,7 +37,7 @@ func bundleSplit(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("bundle split takes one file")
 	}
-	size, err := bundle.ParseSize(c.String("size"))
+	size, err := spec.ParseSize(c.String("size"))
 	if err != nil {
 		return usageError("--size: %v", err)
 	}

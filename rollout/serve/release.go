@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer/state"
 )
 
@@ -18,7 +19,7 @@ import (
 // between two releases.
 type serviceDef struct {
 	Component string
-	Service   bundle.ServiceSpec
+	Service   spec.Service
 	// Version and Dir are the release's.
 	Version string
 	Dir     string

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/installer"
 	"ferry/installer/state"
 	"ferry/rollout"
@@ -58,8 +58,8 @@ type version struct {
 // moveRollout is the plan for a release that did not change a service:
 // start it from the new release directory, switch when healthy, stop the
 // old one.
-func moveRollout() *bundle.RolloutSpec {
-	return &bundle.RolloutSpec{Strategy: bundle.StrategyBlueGreen, ScaleDownDelay: bundle.Duration(time.Millisecond)}
+func moveRollout() *spec.Rollout {
+	return &spec.Rollout{Strategy: spec.StrategyBlueGreen, ScaleDownDelay: spec.Duration(time.Millisecond)}
 }
 
 // newService makes the service and, when it has a public address, its
@@ -295,7 +295,7 @@ func (v *version) backend() *router.Backend {
 	return &router.Backend{Version: v.def.Version, URL: v.url, Metrics: v.rec}
 }
 
-func routeRules(routes []bundle.RouteSpec) []router.Rule {
+func routeRules(routes []spec.Route) []router.Rule {
 	var out []router.Rule
 	for _, r := range routes {
 		rule := router.Rule{Header: r.Header, HeaderValue: r.Value, Cookie: r.Cookie}
@@ -407,7 +407,7 @@ func (s *server) smoke(svc *service, ver string) {
 	if v == nil {
 		return
 	}
-	var checks []bundle.CheckSpec
+	var checks []spec.Check
 	if r := v.def.Service.Rollout; r != nil {
 		checks = r.Smoke
 	}
@@ -430,7 +430,7 @@ func (s *server) smoke(svc *service, ver string) {
 
 // runSmoke runs each smoke test: an HTTP GET of a path on the version, or
 // a command in its release directory with PORT set.
-func runSmoke(ctx context.Context, checks []bundle.CheckSpec, u *url.URL, dir string, cred *syscall.Credential) error {
+func runSmoke(ctx context.Context, checks []spec.Check, u *url.URL, dir string, cred *syscall.Credential) error {
 	for i, c := range checks {
 		timeout := 10 * time.Second
 		if c.Timeout > 0 {

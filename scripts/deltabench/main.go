@@ -81,6 +81,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/installer"
 	"ferry/verify"
@@ -144,18 +145,18 @@ type config struct {
 
 func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
 	cfg := config{dir: dir, repeat: repeat}
-	scale, err := bundle.ParseSize(size)
+	scale, err := spec.ParseSize(size)
 	if err != nil {
 		return cfg, fmt.Errorf("-size: %w", err)
 	}
 	cfg.binary, cfg.layer = scale, scale/layerShare
 	if binary != "" {
-		if cfg.binary, err = bundle.ParseSize(binary); err != nil {
+		if cfg.binary, err = spec.ParseSize(binary); err != nil {
 			return cfg, fmt.Errorf("-binary: %w", err)
 		}
 	}
 	if layer != "" {
-		if cfg.layer, err = bundle.ParseSize(layer); err != nil {
+		if cfg.layer, err = spec.ParseSize(layer); err != nil {
 			return cfg, fmt.Errorf("-layer: %w", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import "time"
 
@@ -7,18 +7,18 @@ import "time"
 // the meaning of an old file.
 const (
 	APIVersion = "ferry/v1"
-	SpecKind   = "Bundle"
+	Kind       = "Bundle"
 )
 
 // Spec is a parsed and validated ferry.yaml: the vendor's contract for what a
 // bundle contains. Dir is the directory of the spec file; every path in the
 // spec is relative to it and may not leave it.
 type Spec struct {
-	APIVersion string          `yaml:"apiVersion" json:"apiVersion"`
-	Kind       string          `yaml:"kind" json:"kind"`
-	Metadata   Metadata        `yaml:"metadata" json:"metadata"`
-	License    *LicenseSpec    `yaml:"license,omitempty" json:"license,omitempty"`
-	Components []ComponentSpec `yaml:"components" json:"components"`
+	APIVersion string      `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string      `yaml:"kind" json:"kind"`
+	Metadata   Metadata    `yaml:"metadata" json:"metadata"`
+	License    *License    `yaml:"license,omitempty" json:"license,omitempty"`
+	Components []Component `yaml:"components" json:"components"`
 
 	// Dir is where the spec file lives; it is not part of the YAML.
 	Dir string `yaml:"-" json:"-"`
@@ -32,66 +32,66 @@ type Metadata struct {
 	Expires *time.Time `yaml:"expires,omitempty" json:"expires,omitempty"`
 }
 
-// LicenseSpec names the public keys of the vendor's licence signer. They
+// License names the public keys of the vendor's licence signer. They
 // travel inside the signed bundle, so the host learns them from the release
 // keys it already trusts, and they are separate from the release keys: a
 // key that signs licences cannot sign software. Required makes a licence
 // mandatory for install and update.
-type LicenseSpec struct {
+type License struct {
 	Required bool     `yaml:"required,omitempty" json:"required,omitempty"`
 	Keys     []string `yaml:"keys" json:"keys"`
 }
 
-// ComponentSpec is one installable unit. Components are required unless
+// Component is one installable unit. Components are required unless
 // Optional is set; DependsOn orders the install.
-type ComponentSpec struct {
-	Name       string          `yaml:"name" json:"name"`
-	DependsOn  []string        `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
-	Optional   bool            `yaml:"optional,omitempty" json:"optional,omitempty"`
-	Platforms  []string        `yaml:"platforms,omitempty" json:"platforms,omitempty"`
-	Images     []ImageSpec     `yaml:"images,omitempty" json:"images,omitempty"`
-	Migrations []MigrationSpec `yaml:"migrations,omitempty" json:"migrations,omitempty"`
-	Files      []FileSpec      `yaml:"files,omitempty" json:"files,omitempty"`
-	Charts     []ChartSpec     `yaml:"charts,omitempty" json:"charts,omitempty"`
-	Services   []ServiceSpec   `yaml:"services,omitempty" json:"services,omitempty"`
-	Checks     []CheckSpec     `yaml:"checks,omitempty" json:"checks,omitempty"`
+type Component struct {
+	Name       string      `yaml:"name" json:"name"`
+	DependsOn  []string    `yaml:"dependsOn,omitempty" json:"dependsOn,omitempty"`
+	Optional   bool        `yaml:"optional,omitempty" json:"optional,omitempty"`
+	Platforms  []string    `yaml:"platforms,omitempty" json:"platforms,omitempty"`
+	Images     []Image     `yaml:"images,omitempty" json:"images,omitempty"`
+	Migrations []Migration `yaml:"migrations,omitempty" json:"migrations,omitempty"`
+	Files      []File      `yaml:"files,omitempty" json:"files,omitempty"`
+	Charts     []Chart     `yaml:"charts,omitempty" json:"charts,omitempty"`
+	Services   []Service   `yaml:"services,omitempty" json:"services,omitempty"`
+	Checks     []Check     `yaml:"checks,omitempty" json:"checks,omitempty"`
 }
 
-// ImageSpec is one image source in skopeo-style transport syntax: a bare
+// Image is one image source in skopeo-style transport syntax: a bare
 // reference is a registry, "oci:DIR[:REF]" an OCI image layout and
 // "docker-archive:FILE" a docker save tarball. Name, when set, is the name
 // the appliance's registry serves the image under. In YAML an image is either
 // a plain string (the source) or a mapping {source, name}.
-type ImageSpec struct {
+type Image struct {
 	Source string `yaml:"source" json:"source"`
 	Name   string `yaml:"name,omitempty" json:"name,omitempty"`
 }
 
-// MigrationSpec is a directory of NNN_name.up.sql / NNN_name.down.sql files
+// Migration is a directory of NNN_name.up.sql / NNN_name.down.sql files
 // for one logical database.
-type MigrationSpec struct {
+type Migration struct {
 	Database string `yaml:"database" json:"database"`
 	Path     string `yaml:"path" json:"path"`
 }
 
-// FileSpec copies one regular file into the release directory.
+// File copies one regular file into the release directory.
 // Mode is an octal string such as "0755"; empty means 0644.
-type FileSpec struct {
+type File struct {
 	Src  string `yaml:"src" json:"src"`
 	Dest string `yaml:"dest" json:"dest"`
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
-// ChartSpec is a Helm chart directory or packaged .tgz, with an optional
+// Chart is a Helm chart directory or packaged .tgz, with an optional
 // values file.
-type ChartSpec struct {
+type Chart struct {
 	Path   string `yaml:"path" json:"path"`
 	Values string `yaml:"values,omitempty" json:"values,omitempty"`
 }
 
-// ServiceSpec declares a long-running process of a component. ferry carries
+// Service declares a long-running process of a component. ferry carries
 // it as data into the manifest for `ferry serve`.
-type ServiceSpec struct {
+type Service struct {
 	Name    string   `yaml:"name" json:"name"`
 	Command []string `yaml:"command" json:"command"`
 	// User and Group are the host account the service runs as. When ferry
@@ -103,43 +103,43 @@ type ServiceSpec struct {
 	Group   string            `yaml:"group,omitempty" json:"group,omitempty"`
 	Env     map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	Listen  string            `yaml:"listen,omitempty" json:"listen,omitempty"`
-	Health  *HealthSpec       `yaml:"health,omitempty" json:"health,omitempty"`
-	Rollout *RolloutSpec      `yaml:"rollout,omitempty" json:"rollout,omitempty"`
+	Health  *Health           `yaml:"health,omitempty" json:"health,omitempty"`
+	Rollout *Rollout          `yaml:"rollout,omitempty" json:"rollout,omitempty"`
 }
 
-// HealthSpec is how the supervisor decides a service version is healthy.
-type HealthSpec struct {
+// Health is how the supervisor decides a service version is healthy.
+type Health struct {
 	HTTP     string   `yaml:"http,omitempty" json:"http,omitempty"`
 	Command  []string `yaml:"command,omitempty" json:"command,omitempty"`
 	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
 
-// RolloutSpec is the strategy for shifting traffic to a new version.
-type RolloutSpec struct {
-	Strategy string        `yaml:"strategy" json:"strategy"` // "canary" or "blue-green"
-	Steps    []int         `yaml:"steps,omitempty" json:"steps,omitempty"`
-	Interval Duration      `yaml:"interval,omitempty" json:"interval,omitempty"`
-	Analysis *AnalysisSpec `yaml:"analysis,omitempty" json:"analysis,omitempty"`
-	Approval []int         `yaml:"approval,omitempty" json:"approval,omitempty"`
+// Rollout is the strategy for shifting traffic to a new version.
+type Rollout struct {
+	Strategy string    `yaml:"strategy" json:"strategy"` // "canary" or "blue-green"
+	Steps    []int     `yaml:"steps,omitempty" json:"steps,omitempty"`
+	Interval Duration  `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Analysis *Analysis `yaml:"analysis,omitempty" json:"analysis,omitempty"`
+	Approval []int     `yaml:"approval,omitempty" json:"approval,omitempty"`
 	// ScaleDownDelay is how long blue-green keeps the old version running
 	// after the switch, during which a rollback is instant (default 30s).
 	ScaleDownDelay Duration `yaml:"scaleDownDelay,omitempty" json:"scaleDownDelay,omitempty"`
 	// Smoke tests run against the new version directly, before it gets
 	// traffic: an HTTP path on it, or a command run in its release
 	// directory with PORT set to its port.
-	Smoke []CheckSpec `yaml:"smoke,omitempty" json:"smoke,omitempty"`
+	Smoke []Check `yaml:"smoke,omitempty" json:"smoke,omitempty"`
 	// Sticky names a cookie that keeps a client on the version it was
 	// first sent to.
 	Sticky string `yaml:"sticky,omitempty" json:"sticky,omitempty"`
 	// Route sends matching requests to the new version whatever its
 	// weight, so testers reach it first.
-	Route []RouteSpec `yaml:"route,omitempty" json:"route,omitempty"`
+	Route []Route `yaml:"route,omitempty" json:"route,omitempty"`
 }
 
-// RouteSpec matches requests by a header value, a cookie value or the
+// Route matches requests by a header value, a cookie value or the
 // client's address range (CIDR); every condition given must hold.
-type RouteSpec struct {
+type Route struct {
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
 	Cookie string `yaml:"cookie,omitempty" json:"cookie,omitempty"`
 	// Value is the header's or the cookie's value; empty matches any.
@@ -147,9 +147,9 @@ type RouteSpec struct {
 	Client string `yaml:"client,omitempty" json:"client,omitempty"`
 }
 
-// AnalysisSpec bounds the metrics of a new version during a rollout.
+// Analysis bounds the metrics of a new version during a rollout.
 // Percentages are written as "1%" in YAML.
-type AnalysisSpec struct {
+type Analysis struct {
 	ErrorRate   Percent  `yaml:"errorRate,omitempty" json:"errorRate,omitempty"`
 	LatencyP95  Duration `yaml:"latencyP95,omitempty" json:"latencyP95,omitempty"`
 	CPU         Percent  `yaml:"cpu,omitempty" json:"cpu,omitempty"`
@@ -157,9 +157,9 @@ type AnalysisSpec struct {
 	MinRequests int      `yaml:"minRequests,omitempty" json:"minRequests,omitempty"`
 }
 
-// CheckSpec is a post-activation check: a command run in the release
+// Check is a post-activation check: a command run in the release
 // directory or an HTTP GET that must answer 2xx.
-type CheckSpec struct {
+type Check struct {
 	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
 	HTTP    string   `yaml:"http,omitempty" json:"http,omitempty"`
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`

@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"encoding/json"
@@ -31,14 +31,14 @@ func validSpecText(t testing.TB) string {
 	return string(data)
 }
 
-// specErrors returns every SpecError in err, which ParseSpec returns alone
+// specErrors returns every Error in err, which Parse returns alone
 // or joined.
-func specErrors(t *testing.T, err error) []*SpecError {
+func specErrors(t *testing.T, err error) []*Error {
 	t.Helper()
-	var out []*SpecError
+	var out []*Error
 	var walk func(error)
 	walk = func(err error) {
-		var se *SpecError
+		var se *Error
 		if errors.As(err, &se) && se == err {
 			out = append(out, se)
 			return
@@ -49,7 +49,7 @@ func specErrors(t *testing.T, err error) []*SpecError {
 			}
 			return
 		}
-		t.Errorf("error %v (%T) is not a *SpecError", err, err)
+		t.Errorf("error %v (%T) is not a *Error", err, err)
 	}
 	walk(err)
 	return out
@@ -57,9 +57,9 @@ func specErrors(t *testing.T, err error) []*SpecError {
 
 func TestLoadSpecValid(t *testing.T) {
 	dir := specTree(t)
-	s, err := LoadSpec(filepath.Join(dir, "ferry.yaml"))
+	s, err := Load(filepath.Join(dir, "ferry.yaml"), Sources{})
 	if err != nil {
-		t.Fatalf("LoadSpec: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	if s.Dir != dir {
 		t.Errorf("Dir = %q, want %q", s.Dir, dir)
@@ -78,7 +78,7 @@ func TestLoadSpecValid(t *testing.T) {
 		t.Errorf("components = %v, want %v", names, want)
 	}
 	images := s.Components[1].Images
-	wantImages := []ImageSpec{
+	wantImages := []Image{
 		{Source: "registry.example.com/wf/api:1.4.0"},
 		{Source: "oci:images/worker:1.4.0", Name: "wf/worker:1.4.0"},
 		{Source: "docker-archive:images/legacy.tar"},
@@ -90,7 +90,7 @@ func TestLoadSpecValid(t *testing.T) {
 	if !reflect.DeepEqual(api.DependsOn, []string{"database", "images"}) {
 		t.Errorf("dependsOn = %v", api.DependsOn)
 	}
-	if f := api.Files[0]; f != (FileSpec{Src: "build/api", Dest: "bin/api", Mode: "0755"}) {
+	if f := api.Files[0]; f != (File{Src: "build/api", Dest: "bin/api", Mode: "0755"}) {
 		t.Errorf("file = %+v", f)
 	}
 	svc := api.Services[0]
@@ -106,7 +106,7 @@ func TestLoadSpecValid(t *testing.T) {
 		r.Interval != Duration(30*time.Second) || !reflect.DeepEqual(r.Approval, []int{50}) {
 		t.Fatalf("rollout = %+v", r)
 	}
-	wantAnalysis := AnalysisSpec{ErrorRate: 1, LatencyP95: Duration(250 * time.Millisecond), CPU: 80, Memory: 90.5, MinRequests: 100}
+	wantAnalysis := Analysis{ErrorRate: 1, LatencyP95: Duration(250 * time.Millisecond), CPU: 80, Memory: 90.5, MinRequests: 100}
 	if r.Analysis == nil || *r.Analysis != wantAnalysis {
 		t.Errorf("analysis = %+v, want %+v", r.Analysis, wantAnalysis)
 	}
@@ -114,7 +114,7 @@ func TestLoadSpecValid(t *testing.T) {
 		c[1].HTTP != "http://127.0.0.1:8080/healthz" || c[1].Timeout != Duration(10*time.Second) {
 		t.Errorf("checks = %+v", c)
 	}
-	if c := s.Components[3]; !c.Optional || c.Charts[0] != (ChartSpec{Path: "charts/platform", Values: "charts/values-airgap.yaml"}) {
+	if c := s.Components[3]; !c.Optional || c.Charts[0] != (Chart{Path: "charts/platform", Values: "charts/values-airgap.yaml"}) {
 		t.Errorf("charts component = %+v", c)
 	}
 
@@ -142,7 +142,7 @@ func TestLoadSpecValid(t *testing.T) {
 func TestLoadSpecRelativePath(t *testing.T) {
 	dir := specTree(t)
 	t.Chdir(dir)
-	s, err := LoadSpec("ferry.yaml")
+	s, err := Load("ferry.yaml", Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,18 +154,18 @@ func TestLoadSpecRelativePath(t *testing.T) {
 func TestLoadSpecTooLarge(t *testing.T) {
 	dir := specTree(t)
 	p := filepath.Join(dir, "ferry.yaml")
-	big := validSpecText(t) + "#" + strings.Repeat("x", MaxSpecSize) + "\n"
+	big := validSpecText(t) + "#" + strings.Repeat("x", MaxSize) + "\n"
 	if err := os.WriteFile(p, []byte(big), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadSpec(p)
-	if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "larger than") {
+	_, err := Load(p, Sources{})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("err = %v, want a size error", err)
 	}
 }
 
 func TestLoadSpecMissing(t *testing.T) {
-	_, err := LoadSpec(filepath.Join(t.TempDir(), "ferry.yaml"))
+	_, err := Load(filepath.Join(t.TempDir(), "ferry.yaml"), Sources{})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want not exist", err)
 	}
@@ -173,14 +173,14 @@ func TestLoadSpecMissing(t *testing.T) {
 
 func TestSpecErrorMessage(t *testing.T) {
 	tests := []struct {
-		err  SpecError
+		err  Error
 		want string
 	}{
-		{SpecError{File: "ferry.yaml", Line: 14, Field: "components[2].dependsOn", Msg: `unknown component "dbb"`},
+		{Error{File: "ferry.yaml", Line: 14, Field: "components[2].dependsOn", Msg: `unknown component "dbb"`},
 			`ferry.yaml:14: components[2].dependsOn: unknown component "dbb"`},
-		{SpecError{File: "ferry.yaml", Field: "apiVersion", Msg: "is required"}, "ferry.yaml: apiVersion: is required"},
-		{SpecError{File: "ferry.yaml", Line: 3, Msg: "bad"}, "ferry.yaml:3: bad"},
-		{SpecError{Msg: "bad"}, "bad"},
+		{Error{File: "ferry.yaml", Field: "apiVersion", Msg: "is required"}, "ferry.yaml: apiVersion: is required"},
+		{Error{File: "ferry.yaml", Line: 3, Msg: "bad"}, "ferry.yaml:3: bad"},
+		{Error{Msg: "bad"}, "bad"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -195,7 +195,7 @@ func TestParseSpecCollectsErrorsInLineOrder(t *testing.T) {
 	text = strings.Replace(text, "version: 1.4.0", "version: v1.4.0", 1)
 	text = strings.Replace(text, "dependsOn: [database, images]", "dependsOn: [database, imagez]", 1)
 	text = strings.Replace(text, "kind: Bundle", "kind: Bundles", 1)
-	_, err := ParseSpec([]byte(text), "ferry.yaml", dir)
+	_, err := Parse([]byte(text), "ferry.yaml", dir, Sources{})
 	errs := specErrors(t, err)
 	var got []string
 	for _, e := range errs {
@@ -205,8 +205,8 @@ func TestParseSpecCollectsErrorsInLineOrder(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields = %v, want %v (err: %v)", got, want, err)
 	}
-	if !errors.Is(err, ErrInvalidSpec) {
-		t.Errorf("errors.Is(err, ErrInvalidSpec) = false")
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("errors.Is(err, ErrInvalid) = false")
 	}
 }
 
@@ -224,13 +224,13 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte("{"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := ParseSpec(data, "ferry.yaml", dir)
+		s, err := Parse(data, "ferry.yaml", dir, Sources{})
 		if err != nil {
 			if s != nil {
 				t.Fatal("a spec returned with an error")
 			}
-			if !errors.Is(err, ErrInvalidSpec) {
-				t.Fatalf("error %v does not match ErrInvalidSpec", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not match ErrInvalid", err)
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"io/fs"
@@ -29,13 +29,13 @@ func TestFileMode(t *testing.T) {
 
 func TestCheckFileDest(t *testing.T) {
 	for _, good := range []string{"bin/api", "api", "etc/app/config.yaml", ".env", "a..b"} {
-		if err := checkFileDest(good); err != nil {
-			t.Errorf("checkFileDest(%q) = %v", good, err)
+		if err := CheckFileDest(good); err != nil {
+			t.Errorf("CheckFileDest(%q) = %v", good, err)
 		}
 	}
 	for _, bad := range []string{"", ".", "..", "../x", "a/../../x", "a/..", "/bin/api", "bin/", "./bin", "bin//api", `bin\api`} {
-		if err := checkFileDest(bad); err == nil {
-			t.Errorf("checkFileDest(%q) accepted", bad)
+		if err := CheckFileDest(bad); err == nil {
+			t.Errorf("CheckFileDest(%q) accepted", bad)
 		}
 	}
 }

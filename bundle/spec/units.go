@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"fmt"

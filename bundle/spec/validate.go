@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"container/heap"
@@ -19,10 +19,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/google/go-containerregistry/pkg/name"
 
-	"ferry/internal/oci"
-	"ferry/verify"
+	"ferry/internal/yamlnode"
 )
 
 var (
@@ -45,6 +43,12 @@ var (
 
 const maxSpecNameLen = 63
 
+// Limits of the licence section, checked again on the untrusted manifest.
+const (
+	MaxLicenseKeys    = 8
+	MaxLicenseKeySize = 64 << 10
+)
+
 // maxAccountNameLen is the longest user or group name useradd accepts.
 const maxAccountNameLen = 32
 
@@ -61,18 +65,19 @@ type specValidator struct {
 	dir     string // Spec.Dir
 	realDir string // Spec.Dir with symlinks resolved; empty when unresolvable
 	ix      *specIndex
-	errs    []*SpecError
+	src     Sources
+	errs    []*Error
 }
 
 func (v *specValidator) errorf(field, format string, args ...any) {
-	v.errs = append(v.errs, &SpecError{File: v.file, Line: v.ix.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.ix.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // validateSpec checks everything about s that decoding did not: names,
 // versions, references between components, and every path against the
-// spec's directory. It returns nil, one *SpecError, or several joined.
-func validateSpec(s *Spec, file string, ix *specIndex) error {
-	v := &specValidator{file: file, dir: s.Dir, ix: ix}
+// spec's directory. It returns nil, one *Error, or several joined.
+func validateSpec(s *Spec, file string, ix *specIndex, src Sources) error {
+	v := &specValidator{file: file, dir: s.Dir, ix: ix, src: src}
 	if real, err := filepath.EvalSymlinks(s.Dir); err == nil {
 		v.realDir = real
 	}
@@ -103,11 +108,11 @@ func (v *specValidator) header(s *Spec) {
 		v.errorf("apiVersion", "%q is not supported: this ferry reads apiVersion %s", s.APIVersion, APIVersion)
 	}
 	switch s.Kind {
-	case SpecKind:
+	case Kind:
 	case "":
-		v.errorf("kind", "is required: write kind: %s", SpecKind)
+		v.errorf("kind", "is required: write kind: %s", Kind)
 	default:
-		v.errorf("kind", "%q is not supported: write kind: %s", s.Kind, SpecKind)
+		v.errorf("kind", "%q is not supported: write kind: %s", s.Kind, Kind)
 	}
 }
 
@@ -124,7 +129,7 @@ func (v *specValidator) metadata(m *Metadata) {
 	// The decoder reads several time layouts; the spec promises RFC 3339,
 	// so the text as written is checked.
 	if n := v.ix.node("metadata.expires"); n != nil {
-		text, ok := scalarText(n)
+		text, ok := yamlnode.Text(n)
 		if ok && text != "" {
 			if _, err := time.Parse(time.RFC3339, text); err != nil {
 				v.errorf("metadata.expires", "%q is not an RFC 3339 time: write it like 2027-12-31T00:00:00Z", text)
@@ -135,7 +140,7 @@ func (v *specValidator) metadata(m *Metadata) {
 
 // license checks the licence section: each key file must be a public key
 // ferry can verify licences with (never a private key).
-func (v *specValidator) license(l *LicenseSpec) {
+func (v *specValidator) license(l *License) {
 	if l == nil {
 		return
 	}
@@ -162,7 +167,10 @@ func (v *specValidator) license(l *LicenseSpec) {
 			v.errorf(f, "%q: %d bytes, more than the %d allowed for a public key", k, len(data), MaxLicenseKeySize)
 			continue
 		}
-		if _, err := verify.ParsePublicKey(data); err != nil {
+		if v.src.PublicKey == nil {
+			continue
+		}
+		if err := v.src.PublicKey(data); err != nil {
 			v.errorf(f, "%q is not a public key ferry can use: %v", k, err)
 		}
 	}
@@ -170,14 +178,14 @@ func (v *specValidator) license(l *LicenseSpec) {
 
 // name checks a bundle, component or service name.
 func (v *specValidator) name(field, s string) bool {
-	if err := checkName(s); err != nil {
+	if err := CheckName(s); err != nil {
 		v.errorf(field, "%v", err)
 		return false
 	}
 	return true
 }
 
-func (v *specValidator) components(cs []ComponentSpec) {
+func (v *specValidator) components(cs []Component) {
 	if len(cs) == 0 {
 		v.errorf("components", "at least one component is required")
 		return
@@ -197,7 +205,7 @@ func (v *specValidator) components(cs []ComponentSpec) {
 
 	// graph keeps the valid part of the dependency graph, so that a cycle is
 	// found, and named, even when other dependencies are wrong.
-	graph := make([]ComponentSpec, 0, len(cs))
+	graph := make([]Component, 0, len(cs))
 	for i, c := range cs {
 		f := fmt.Sprintf("components[%d].dependsOn", i)
 		seen := make(map[string]bool)
@@ -218,7 +226,7 @@ func (v *specValidator) components(cs []ComponentSpec) {
 			seen[d] = true
 		}
 		if j, ok := index[c.Name]; ok && j == i {
-			graph = append(graph, ComponentSpec{Name: c.Name, DependsOn: deps})
+			graph = append(graph, Component{Name: c.Name, DependsOn: deps})
 		}
 	}
 	if _, cycle, err := orderComponents(graph); err == nil && cycle != nil {
@@ -234,7 +242,7 @@ func (v *specValidator) components(cs []ComponentSpec) {
 	v.destConflicts(dests)
 }
 
-func (v *specValidator) component(f string, c *ComponentSpec, dests, services map[string]string) {
+func (v *specValidator) component(f string, c *Component, dests, services map[string]string) {
 	if len(c.Images) == 0 && len(c.Migrations) == 0 && len(c.Files) == 0 && len(c.Charts) == 0 && len(c.Services) == 0 {
 		v.errorf(f, "component %q has nothing to install: add images, migrations, files, charts or services", c.Name)
 	}
@@ -255,7 +263,7 @@ func (v *specValidator) component(f string, c *ComponentSpec, dests, services ma
 	databases := make(map[string]string)
 	for i, m := range c.Migrations {
 		mf := fmt.Sprintf("%s.migrations[%d]", f, i)
-		if err := checkDatabaseName(m.Database); err != nil {
+		if err := CheckDatabaseName(m.Database); err != nil {
 			v.errorf(mf+".database", "%v", err)
 		} else if prev, dup := databases[m.Database]; dup {
 			v.errorf(mf+".database", "database %q already has migrations in %s: keep one directory per database", m.Database, prev)
@@ -263,7 +271,7 @@ func (v *specValidator) component(f string, c *ComponentSpec, dests, services ma
 			databases[m.Database] = mf
 		}
 		if p, ok := v.path(mf+".path", m.Path, specDir); ok {
-			if _, err := LoadMigrations(p); err != nil {
+			if err := v.src.check(v.src.Migrations, p); err != nil {
 				v.errorf(mf+".path", "%s", specRelMessage(err, p, m.Path))
 			}
 		}
@@ -274,7 +282,7 @@ func (v *specValidator) component(f string, c *ComponentSpec, dests, services ma
 	for i, ch := range c.Charts {
 		cf := fmt.Sprintf("%s.charts[%d]", f, i)
 		if p, ok := v.path(cf+".path", ch.Path, specDirOrFile); ok {
-			if _, err := LoadChart(p); err != nil {
+			if err := v.src.check(v.src.Chart, p); err != nil {
 				v.errorf(cf+".path", "%s", specRelMessage(err, p, ch.Path))
 			}
 		}
@@ -291,7 +299,7 @@ func (v *specValidator) component(f string, c *ComponentSpec, dests, services ma
 }
 
 // image checks an image source and the name it is served under.
-func (v *specValidator) image(f string, im ImageSpec) {
+func (v *specValidator) image(f string, im Image) {
 	src := im.Source
 	switch {
 	case src == "":
@@ -316,12 +324,12 @@ func (v *specValidator) image(f string, im ImageSpec) {
 	case strings.Contains(src, "://"):
 		v.errorf(f, "%q: write a registry reference without a scheme (registry.example.com/wf/api:1.4.0), oci:DIR[:REF] or docker-archive:FILE", src)
 	default:
-		if _, err := name.ParseReference(src, name.StrictValidation); err != nil {
+		if err := v.src.check(v.src.ImageReference, src); err != nil {
 			v.errorf(f, "%q is not a full image reference (%v): write registry/repository:tag or registry/repository@sha256:..., or use oci:DIR[:REF] or docker-archive:FILE", src, err)
 		}
 	}
 	if im.Name != "" {
-		if err := checkImageName(im.Name); err != nil {
+		if err := v.checkImageName(im.Name); err != nil {
 			v.errorf(f+".name", "%v", err)
 		}
 	}
@@ -330,22 +338,22 @@ func (v *specValidator) image(f string, im ImageSpec) {
 // checkImageName checks the name an image is served under on the appliance:
 // repository[:tag][@digest] without a registry host, since the appliance's
 // registry is the host.
-func checkImageName(n string) error {
+func (v *specValidator) checkImageName(n string) error {
 	repo, _, _ := strings.Cut(n, "@")
 	if first, _, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
 		return fmt.Errorf("%q starts with the registry host %q: give the name the appliance serves, such as wf/api:1.4.0", n, first)
 	}
-	// The name the appliance's registry will serve, checked against its
-	// grammar, not only go-containerregistry's (which takes "wf/-api").
-	if _, err := oci.ServedName(n, false); err != nil {
+	// The name the appliance's registry will serve, checked against the
+	// grammar of that registry.
+	if err := v.src.check(v.src.ImageName, n); err != nil {
 		return fmt.Errorf("%q is not a valid image name (%v): write repository[:tag][@digest], such as wf/api:1.4.0", n, err)
 	}
 	return nil
 }
 
-func (v *specValidator) fileSpec(f string, fl FileSpec, dests map[string]string) {
+func (v *specValidator) fileSpec(f string, fl File, dests map[string]string) {
 	v.path(f+".src", fl.Src, specFile)
-	if err := checkFileDest(fl.Dest); err != nil {
+	if err := CheckFileDest(fl.Dest); err != nil {
 		v.errorf(f+".dest", "%v", err)
 	} else if prev, dup := dests[fl.Dest]; dup {
 		v.errorf(f+".dest", "%q is also written by %s: each destination comes from one file", fl.Dest, prev)
@@ -355,7 +363,7 @@ func (v *specValidator) fileSpec(f string, fl FileSpec, dests map[string]string)
 	// YAML reads an unquoted 0755 as a number, decimal or octal depending
 	// on the version of YAML; only a string says which is meant.
 	if n := v.ix.node(f + ".mode"); n != nil {
-		if text, ok := scalarText(n); ok && text != "" && !isSpecString(n) {
+		if text, ok := yamlnode.Text(n); ok && text != "" && !isSpecString(n) {
 			v.errorf(f+".mode", "write the mode as a quoted string, such as \"0755\"; unquoted %s is a number to YAML", text)
 			return
 		}
@@ -370,13 +378,13 @@ func (v *specValidator) fileSpec(f string, fl FileSpec, dests map[string]string)
 func (v *specValidator) destConflicts(dests map[string]string) {
 	isDest := func(d string) bool { _, ok := dests[d]; return ok }
 	for _, dest := range slices.Sorted(maps.Keys(dests)) {
-		if dir, ok := fileInsideFile(dest, isDest); ok {
+		if dir, ok := FileInsideFile(dest, isDest); ok {
 			v.errorf(dests[dest], "%q is inside %q, which %s writes as a file", dest, dir, dests[dir])
 		}
 	}
 }
 
-func (v *specValidator) service(f string, s *ServiceSpec, services map[string]string) {
+func (v *specValidator) service(f string, s *Service, services map[string]string) {
 	if v.name(f+".name", s.Name) {
 		if prev, dup := services[s.Name]; dup {
 			v.errorf(f+".name", "duplicate service %q (also %s): service names are unique across the bundle", s.Name, prev)
@@ -419,7 +427,7 @@ func (v *specValidator) account(field, name string) {
 // of traffic the new version gets, in order, ending with all of it. A
 // blue-green rollout has no steps: it switches all traffic at once, which
 // counts as the single step 100 for approval.
-func (v *specValidator) rollout(f string, r *RolloutSpec) {
+func (v *specValidator) rollout(f string, r *Rollout) {
 	steps := r.Steps
 	switch r.Strategy {
 	case StrategyCanary:
@@ -519,7 +527,7 @@ func (v *specValidator) serviceProbe(f, path string, argv []string) {
 	}
 }
 
-func (v *specValidator) check(f string, c CheckSpec) {
+func (v *specValidator) check(f string, c Check) {
 	switch {
 	case c.HTTP != "" && len(c.Command) > 0:
 		v.errorf(f, "has both http and command: give exactly one")
@@ -641,7 +649,7 @@ func (v *specValidator) path(f, p string, kind specPathKind) (string, bool) {
 // order is deterministic and follows the spec wherever the dependencies
 // allow. A dependency cycle is an error naming its members in order
 // ("a -> b -> c -> a"); so are duplicate names and unknown dependencies.
-func ComponentOrder(components []ComponentSpec) ([]string, error) {
+func ComponentOrder(components []Component) ([]string, error) {
 	order, cycle, err := orderComponents(components)
 	if err != nil {
 		return nil, err
@@ -656,7 +664,7 @@ func ComponentOrder(components []ComponentSpec) ([]string, error) {
 // the ready component earliest in the list each time). When some
 // components are left over, they depend on each other; cycle is then one
 // cycle among them, starting and ending at its member earliest in the list.
-func orderComponents(components []ComponentSpec) (order, cycle []string, err error) {
+func orderComponents(components []Component) (order, cycle []string, err error) {
 	index := make(map[string]int, len(components))
 	for i, c := range components {
 		if _, dup := index[c.Name]; dup {
@@ -758,7 +766,7 @@ func (h *componentHeap) Pop() any {
 // isSpecString reports whether a scalar node is a YAML string rather than a
 // number, boolean or other typed value.
 func isSpecString(n ast.Node) bool {
-	switch unwrapSpecNode(n).(type) {
+	switch yamlnode.Unwrap(n).(type) {
 	case *ast.StringNode, *ast.LiteralNode:
 		return true
 	}

@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ const DefaultFileMode fs.FileMode = 0o644
 // an operator would not expect an installer to set them.
 var fileModeRE = regexp.MustCompile(`^0?[0-7]{3}$`)
 
-// FileMode parses the mode of a FileSpec: an octal string from "0000" to
+// FileMode parses the mode of a File: an octal string from "0000" to
 // "0777"; empty means DefaultFileMode.
 func FileMode(s string) (fs.FileMode, error) {
 	if s == "" {

@@ -1,4 +1,4 @@
-package bundle
+package spec
 
 import (
 	"encoding"
@@ -15,26 +15,28 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"ferry/internal/yamlnode"
 )
 
-// MaxSpecSize caps ferry.yaml. A spec is a short list of sources; the cap
+// MaxSize caps ferry.yaml. A spec is a short list of sources; the cap
 // keeps a mistyped -f (a bundle, an image tarball) from being read into memory.
-const MaxSpecSize = 1 << 20
+const MaxSize = 1 << 20
 
-// ErrInvalidSpec is matched by every SpecError, so the command line can map
+// ErrInvalid is matched by every Error, so the command line can map
 // a spec that does not load to its own exit code with errors.Is.
-var ErrInvalidSpec = errors.New("invalid spec")
+var ErrInvalid = errors.New("invalid spec")
 
-// SpecError is one problem in a spec file: what is wrong (Msg), in which
+// Error is one problem in a spec file: what is wrong (Msg), in which
 // field (a path such as components[1].images[0]) and on which line.
-type SpecError struct {
+type Error struct {
 	File  string // spec file name as given, such as "ferry.yaml"
 	Line  int    // 1-based; 0 when unknown
 	Field string // empty when the problem concerns the file as a whole
 	Msg   string
 }
 
-func (e *SpecError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -51,12 +53,13 @@ func (e *SpecError) Error() string {
 	return b.String()
 }
 
-// Is reports whether target is ErrInvalidSpec.
-func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
+// Is reports whether target is ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
-// LoadSpec reads and validates the spec file at path. Spec.Dir is set to the
-// absolute directory of path; messages name the file as path was given.
-func LoadSpec(path string) (*Spec, error) {
+// Load reads and validates the spec file at path, checking what it refers
+// to with src. Spec.Dir is set to the absolute directory of path; messages
+// name the file as path was given.
+func Load(path string, src Sources) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("load spec %s: %w", path, err)
@@ -71,23 +74,23 @@ func LoadSpec(path string) (*Spec, error) {
 		return nil, fmt.Errorf("load spec: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &SpecError{File: path, Msg: "not a regular file: give the path of ferry.yaml"}
+		return nil, &Error{File: path, Msg: "not a regular file: give the path of ferry.yaml"}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSpecSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("load spec: %w", err)
 	}
-	return ParseSpec(data, path, filepath.Dir(abs))
+	return Parse(data, path, filepath.Dir(abs), src)
 }
 
-// ParseSpec parses and validates spec bytes. dir is the directory the spec's
+// Parse parses and validates spec bytes. dir is the directory the spec's
 // paths are relative to (made absolute, it becomes Spec.Dir); name is the file
 // name used in messages. A decoding problem (bad YAML, an unknown field, a
 // wrong type) stops at the first one; validation problems are all collected.
-// The result is a *SpecError, or several joined with errors.Join in line order.
-func ParseSpec(data []byte, name, dir string) (*Spec, error) {
-	if len(data) > MaxSpecSize {
-		return nil, &SpecError{File: name, Msg: fmt.Sprintf("larger than %d bytes: a spec lists sources, it does not contain them", MaxSpecSize)}
+// The result is a *Error, or several joined with errors.Join in line order.
+func Parse(data []byte, name, dir string, src Sources) (*Spec, error) {
+	if len(data) > MaxSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a spec lists sources, it does not contain them", MaxSize)}
 	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
@@ -103,12 +106,12 @@ func ParseSpec(data []byte, name, dir string) (*Spec, error) {
 			continue
 		}
 		if body != nil {
-			return nil, &SpecError{File: name, Line: nodeLine(doc.Body), Msg: "a second YAML document: ferry.yaml holds exactly one"}
+			return nil, &Error{File: name, Line: nodeLine(doc.Body), Msg: "a second YAML document: ferry.yaml holds exactly one"}
 		}
 		body = doc.Body
 	}
 	if body == nil {
-		return nil, &SpecError{File: name, Msg: "empty: start with apiVersion: " + APIVersion + " and kind: " + SpecKind}
+		return nil, &Error{File: name, Msg: "empty: start with apiVersion: " + APIVersion + " and kind: " + Kind}
 	}
 	ix := newSpecIndex(body)
 	var spec Spec
@@ -116,30 +119,30 @@ func ParseSpec(data []byte, name, dir string) (*Spec, error) {
 		return nil, specYAMLError(name, err, ix)
 	}
 	spec.Dir = absDir
-	if err := validateSpec(&spec, name, ix); err != nil {
+	if err := validateSpec(&spec, name, ix, src); err != nil {
 		return nil, err
 	}
 	return &spec, nil
 }
 
-// imageSpecFields has ImageSpec's fields without its methods, so the mapping
+// imageSpecFields has Image's fields without its methods, so the mapping
 // form decodes with the default struct rules.
-type imageSpecFields ImageSpec
+type imageSpecFields Image
 
 // UnmarshalYAML accepts both forms of an image: a plain string (the source)
 // and a mapping {source, name}. It works on the node so that errors keep
 // their position in the file.
-func (im *ImageSpec) UnmarshalYAML(node ast.Node) error {
-	switch n := unwrapSpecNode(node).(type) {
+func (im *Image) UnmarshalYAML(node ast.Node) error {
+	switch n := yamlnode.Unwrap(node).(type) {
 	case *ast.MappingNode, *ast.MappingValueNode:
 		var f imageSpecFields
 		if err := yaml.NodeToValue(node, &f, yaml.Strict()); err != nil {
 			return err
 		}
-		*im = ImageSpec(f)
+		*im = Image(f)
 		return nil
 	case *ast.StringNode:
-		*im = ImageSpec{Source: n.Value}
+		*im = Image{Source: n.Value}
 		return nil
 	}
 	return &specNodeError{node: node, err: errors.New("expected an image source string or a mapping {source, name}")}
@@ -158,10 +161,10 @@ func (e *specNodeError) Unwrap() error { return e.err }
 // unmarshalSpecScalar decodes a scalar node with u, keeping the node with any
 // error so that the message gets its line. A null leaves the zero value.
 func unmarshalSpecScalar(node ast.Node, u encoding.TextUnmarshaler) error {
-	if _, ok := unwrapSpecNode(node).(*ast.NullNode); ok {
+	if _, ok := yamlnode.Unwrap(node).(*ast.NullNode); ok {
 		return nil
 	}
-	text, ok := scalarText(node)
+	text, ok := yamlnode.Text(node)
 	if !ok {
 		return &specNodeError{node: node, err: errors.New("expected a single value, not a list or a mapping")}
 	}
@@ -169,38 +172,6 @@ func unmarshalSpecScalar(node ast.Node, u encoding.TextUnmarshaler) error {
 		return &specNodeError{node: node, err: err}
 	}
 	return nil
-}
-
-// unwrapSpecNode looks through anchors and tags to the value node.
-func unwrapSpecNode(n ast.Node) ast.Node {
-	for {
-		switch v := n.(type) {
-		case *ast.AnchorNode:
-			n = v.Value
-		case *ast.TagNode:
-			n = v.Value
-		default:
-			return n
-		}
-	}
-}
-
-// scalarText returns a scalar's text as written (after unquoting), which is
-// what a field means even where YAML would read a number or a time.
-func scalarText(node ast.Node) (string, bool) {
-	switch n := unwrapSpecNode(node).(type) {
-	case *ast.StringNode:
-		return n.Value, true
-	case *ast.LiteralNode:
-		return n.Value.Value, true
-	case *ast.NullNode:
-		return "", true
-	case ast.ScalarNode:
-		if tk := n.GetToken(); tk != nil {
-			return tk.Value, true
-		}
-	}
-	return "", false
 }
 
 func nodeLine(n ast.Node) int {
@@ -264,7 +235,7 @@ func (ix *specIndex) pair(mv *ast.MappingValueNode, path string, depth int) {
 		return
 	}
 	key := mv.Key.String()
-	if s, ok := scalarText(mv.Key); ok {
+	if s, ok := yamlnode.Text(mv.Key); ok {
 		key = s
 	}
 	p := key
@@ -317,10 +288,10 @@ func (ix *specIndex) line(path string) int {
 	return 0
 }
 
-// specYAMLError turns a parser or decoder error into a SpecError with the
+// specYAMLError turns a parser or decoder error into a Error with the
 // field and line it concerns.
-func specYAMLError(file string, err error, ix *specIndex) *SpecError {
-	se := &SpecError{File: file, Msg: err.Error()}
+func specYAMLError(file string, err error, ix *specIndex) *Error {
+	se := &Error{File: file, Msg: err.Error()}
 	var ne *specNodeError
 	if errors.As(err, &ne) {
 		se.Msg = ne.err.Error()
@@ -407,6 +378,6 @@ func specNodeTypeName(t ast.NodeType) string {
 
 // sortSpecErrors orders errors by line; errors without a line come first,
 // as they concern the file as a whole or a missing top-level field.
-func sortSpecErrors(errs []*SpecError) {
+func sortSpecErrors(errs []*Error) {
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 }

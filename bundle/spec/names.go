@@ -1,0 +1,90 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// databaseNameRE is a logical database name; it is used as an SQLite file
+// name and in operator-given DSN flags (--db NAME=DSN). It is the pattern
+// of internal/oci, which the spec package cannot import: that package
+// links the registry client.
+var databaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// The rules in this file are checked twice: by the spec validator when a
+// bundle is built, and (by package bundle) on the signed manifest when it
+// is verified and installed. Names and destinations become paths on the appliance, and a
+// manifest signed by a trusted key is still not trusted to choose where
+// ferry writes: it must pass the same rules as the spec it came from.
+
+// ReservedPrefix starts the names that ferry keeps for itself inside a
+// release directory (its metadata directory .ferry and the temporary
+// files of its writes): no file destination may have a path element that
+// begins with it.
+const ReservedPrefix = ".ferry"
+
+// CheckName checks a bundle, component or service name: these become file
+// and directory names on the appliance.
+func CheckName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("is required")
+	case len(s) > maxSpecNameLen || !specNameRE.MatchString(s):
+		return fmt.Errorf("%q is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most %d characters", s, maxSpecNameLen)
+	}
+	return nil
+}
+
+// CheckDatabaseName checks a logical database name: it is an SQLite file
+// name under <root>/data and a key of the operator's --db NAME=DSN.
+func CheckDatabaseName(s string) error {
+	switch {
+	case s == "":
+		return errors.New("is required: the logical database these migrations apply to, such as app")
+	case len(s) > maxSpecNameLen || !databaseNameRE.MatchString(s):
+		return fmt.Errorf("%q is not a valid database name: use lowercase letters, digits and _, starting with a letter, at most %d characters", s, maxSpecNameLen)
+	}
+	return nil
+}
+
+// CheckFileDest checks a file's destination: a clean relative slash path
+// inside the release directory, so that installing it can never write
+// anywhere else, and clear of the names ferry reserves there.
+func CheckFileDest(dest string) error {
+	const hint = "write a relative path inside the release directory, such as bin/api"
+	switch {
+	case dest == "":
+		return fmt.Errorf("is required: %s", hint)
+	case strings.HasPrefix(dest, "/"):
+		return fmt.Errorf("%q is absolute: %s", dest, hint)
+	case strings.Contains(dest, `\`):
+		return fmt.Errorf("%q contains a backslash: separate directories with /", dest)
+	case dest == ".." || strings.HasPrefix(dest, "../") || strings.HasSuffix(dest, "/..") || strings.Contains(dest, "/../"):
+		return fmt.Errorf("%q leaves the release directory: %s", dest, hint)
+	case dest == ".":
+		return fmt.Errorf("names the release directory itself: %s", hint)
+	case path.Clean(dest) != dest:
+		return fmt.Errorf("%q is not a clean path (write %q): %s", dest, path.Clean(dest), hint)
+	}
+	for _, elem := range strings.Split(dest, "/") {
+		if strings.HasPrefix(elem, ReservedPrefix) {
+			return fmt.Errorf("%q: names beginning with %s are ferry's own in a release directory (its metadata and temporary files): choose another name", dest, ReservedPrefix)
+		}
+	}
+	return nil
+}
+
+// FileInsideFile returns the ancestor directory of dest that is itself
+// a destination (isDest), if any: "bin" and "bin/api" cannot both be
+// files.
+func FileInsideFile(dest string, isDest func(string) bool) (string, bool) {
+	for dir := path.Dir(dest); dir != "." && dir != "/"; dir = path.Dir(dir) {
+		if isDest(dir) {
+			return dir, true
+		}
+	}
+	return "", false
+}
