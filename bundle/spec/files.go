@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// DefaultFileMode is the mode of a file whose spec gives none.
-const DefaultFileMode fs.FileMode = 0o644
+// defaultFileMode is the mode of a file whose spec gives none.
+const defaultFileMode fs.FileMode = 0o644
 
 // fileModeRE admits permission bits only, written in octal ("0755" or "755").
 // Setuid, setgid and sticky bits are refused: a vendor rarely means them and
@@ -16,10 +16,10 @@ const DefaultFileMode fs.FileMode = 0o644
 var fileModeRE = regexp.MustCompile(`^0?[0-7]{3}$`)
 
 // FileMode parses the mode of a File: an octal string from "0000" to
-// "0777"; empty means DefaultFileMode.
+// "0777"; empty means defaultFileMode.
 func FileMode(s string) (fs.FileMode, error) {
 	if s == "" {
-		return DefaultFileMode, nil
+		return defaultFileMode, nil
 	}
 	if !fileModeRE.MatchString(s) {
 		return 0, fmt.Errorf("invalid file mode %q: write permission bits in octal, from \"0000\" to \"0777\", such as \"0755\"", s)

@@ -19,9 +19,9 @@ import (
 	"ferry/internal/yamlnode"
 )
 
-// MaxSize caps ferry.yaml. A spec is a short list of sources; the cap
+// maxSize caps ferry.yaml. A spec is a short list of sources; the cap
 // keeps a mistyped -f (a bundle, an image tarball) from being read into memory.
-const MaxSize = 1 << 20
+const maxSize = 1 << 20
 
 // ErrInvalid is matched by every Error, so the command line can map
 // a spec that does not load to its own exit code with errors.Is.
@@ -76,21 +76,21 @@ func Load(path string, src Sources) (*Spec, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &Error{File: path, Msg: "not a regular file: give the path of ferry.yaml"}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("load spec: %w", err)
 	}
-	return Parse(data, path, filepath.Dir(abs), src)
+	return parse(data, path, filepath.Dir(abs), src)
 }
 
-// Parse parses and validates spec bytes. dir is the directory the spec's
+// parse parses and validates spec bytes. dir is the directory the spec's
 // paths are relative to (made absolute, it becomes Spec.Dir); name is the file
 // name used in messages. A decoding problem (bad YAML, an unknown field, a
 // wrong type) stops at the first one; validation problems are all collected.
 // The result is a *Error, or several joined with errors.Join in line order.
-func Parse(data []byte, name, dir string, src Sources) (*Spec, error) {
-	if len(data) > MaxSize {
-		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a spec lists sources, it does not contain them", MaxSize)}
+func parse(data []byte, name, dir string, src Sources) (*Spec, error) {
+	if len(data) > maxSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("larger than %d bytes: a spec lists sources, it does not contain them", maxSize)}
 	}
 	absDir, err := filepath.Abs(dir)
 	if err != nil {

@@ -31,7 +31,7 @@ func validSpecText(t testing.TB) string {
 	return string(data)
 }
 
-// specErrors returns every Error in err, which Parse returns alone
+// specErrors returns every Error in err, which parse returns alone
 // or joined.
 func specErrors(t *testing.T, err error) []*Error {
 	t.Helper()
@@ -154,7 +154,7 @@ func TestLoadSpecRelativePath(t *testing.T) {
 func TestLoadSpecTooLarge(t *testing.T) {
 	dir := specTree(t)
 	p := filepath.Join(dir, "ferry.yaml")
-	big := validSpecText(t) + "#" + strings.Repeat("x", MaxSize) + "\n"
+	big := validSpecText(t) + "#" + strings.Repeat("x", maxSize) + "\n"
 	if err := os.WriteFile(p, []byte(big), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestParseSpecCollectsErrorsInLineOrder(t *testing.T) {
 	text = strings.Replace(text, "version: 1.4.0", "version: v1.4.0", 1)
 	text = strings.Replace(text, "dependsOn: [database, images]", "dependsOn: [database, imagez]", 1)
 	text = strings.Replace(text, "kind: Bundle", "kind: Bundles", 1)
-	_, err := Parse([]byte(text), "ferry.yaml", dir, Sources{})
+	_, err := parse([]byte(text), "ferry.yaml", dir, Sources{})
 	errs := specErrors(t, err)
 	var got []string
 	for _, e := range errs {
@@ -224,7 +224,7 @@ func FuzzParseSpec(f *testing.F) {
 	f.Add([]byte("{"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse(data, "ferry.yaml", dir, Sources{})
+		s, err := parse(data, "ferry.yaml", dir, Sources{})
 		if err != nil {
 			if s != nil {
 				t.Fatal("a spec returned with an error")

@@ -15,16 +15,17 @@ import (
 var databaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // The rules in this file are checked twice: by the spec validator when a
-// bundle is built, and (by package bundle) on the signed manifest when it
-// is verified and installed. Names and destinations become paths on the appliance, and a
-// manifest signed by a trusted key is still not trusted to choose where
-// ferry writes: it must pass the same rules as the spec it came from.
+// bundle is built, and by package bundle on the signed manifest when it is
+// verified and installed. Names and destinations become paths on the
+// appliance, and a manifest signed by a trusted key is still not trusted to
+// choose where ferry writes: it must pass the same rules as the spec it
+// came from.
 
-// ReservedPrefix starts the names that ferry keeps for itself inside a
+// reservedPrefix starts the names that ferry keeps for itself inside a
 // release directory (its metadata directory .ferry and the temporary
 // files of its writes): no file destination may have a path element that
 // begins with it.
-const ReservedPrefix = ".ferry"
+const reservedPrefix = ".ferry"
 
 // CheckName checks a bundle, component or service name: these become file
 // and directory names on the appliance.
@@ -70,8 +71,8 @@ func CheckFileDest(dest string) error {
 		return fmt.Errorf("%q is not a clean path (write %q): %s", dest, path.Clean(dest), hint)
 	}
 	for _, elem := range strings.Split(dest, "/") {
-		if strings.HasPrefix(elem, ReservedPrefix) {
-			return fmt.Errorf("%q: names beginning with %s are ferry's own in a release directory (its metadata and temporary files): choose another name", dest, ReservedPrefix)
+		if strings.HasPrefix(elem, reservedPrefix) {
+			return fmt.Errorf("%q: names beginning with %s are ferry's own in a release directory (its metadata and temporary files): choose another name", dest, reservedPrefix)
 		}
 	}
 	return nil

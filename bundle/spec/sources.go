@@ -3,7 +3,7 @@ package spec
 // Sources checks what a spec refers to beyond the grammar of ferry.yaml:
 // the contents of the files and the references it names, which only the
 // packages that read them can judge (a chart, a migration directory, a
-// public key, an image reference). Parse reports each failure on the field
+// public key, an image reference). Load reports each failure on the field
 // it concerns, with its line, among the spec's other problems, so that a
 // vendor still fixes a spec in one round. Paths given to the functions are
 // resolved and known to stay inside the spec's directory. A nil function

@@ -25,7 +25,7 @@ func TestSources(t *testing.T) {
 		Migrations:     func(p string) error { got = append(got, "migrations "+p); return refuse },
 		Chart:          func(p string) error { got = append(got, "chart "+p); return refuse },
 	}
-	_, err = Parse([]byte(validSpecText(t)), "ferry.yaml", dir, src)
+	_, err = parse([]byte(validSpecText(t)), "ferry.yaml", dir, src)
 	want := []string{
 		"migrations " + filepath.Join(real, "migrations", "app"),
 		"ref registry.example.com/wf/api:1.4.0",
@@ -58,7 +58,7 @@ func TestSources(t *testing.T) {
 		Migrations:     func(string) error { return nil },
 		Chart:          func(string) error { return nil },
 	}
-	if _, err := Parse([]byte(validSpecText(t)), "ferry.yaml", dir, pass); err != nil {
+	if _, err := parse([]byte(validSpecText(t)), "ferry.yaml", dir, pass); err != nil {
 		t.Errorf("with checks that pass: %v", err)
 	}
 }

@@ -238,9 +238,9 @@ components:
 			if tt.setup != nil {
 				tt.setup(t, dir)
 			}
-			s, err := Parse([]byte(text), "ferry.yaml", dir, Sources{})
+			s, err := parse([]byte(text), "ferry.yaml", dir, Sources{})
 			if err == nil {
-				t.Fatalf("Parse succeeded: %+v", s)
+				t.Fatalf("parse succeeded: %+v", s)
 			}
 			errs := specErrors(t, err)
 			if len(errs) == 0 {
@@ -281,7 +281,7 @@ components:
         name: worker
       - {source: "docker-archive:images/legacy.tar", name: "wf/legacy:2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
 `
-	s, err := Parse([]byte(text), "ferry.yaml", dir, Sources{})
+	s, err := parse([]byte(text), "ferry.yaml", dir, Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestParseSpecBlueGreen(t *testing.T) {
 	dir := specTree(t)
 	text := strings.Replace(validSpecText(t), "          strategy: canary\n          steps: [1, 5, 10, 25, 50, 100]\n", "          strategy: blue-green\n", 1)
 	text = strings.Replace(text, "approval: [50]", "approval: [100]", 1)
-	if _, err := Parse([]byte(text), "ferry.yaml", dir, Sources{}); err != nil {
+	if _, err := parse([]byte(text), "ferry.yaml", dir, Sources{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -397,7 +397,7 @@ func TestParseSpecRolloutRouting(t *testing.T) {
 			"          smoke: [{http: /healthz}, {command: [bin/api, --self-check]}]\n"+
 			"          route: [{header: X-Canary, value: \"1\"}, {client: 10.0.0.0/8}]\n", 1)
 	base = strings.Replace(base, "approval: [50]", "approval: [100]", 1)
-	s, err := Parse([]byte(base), "ferry.yaml", dir, Sources{})
+	s, err := parse([]byte(base), "ferry.yaml", dir, Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestParseSpecRolloutRouting(t *testing.T) {
 		{"{client: 10.0.0.0/8}", "{value: x}", "matches everything"},
 		{"{header: X-Canary, value: \"1\"}", "{header: X-Canary, cookie: c}", "has both header and cookie"},
 	} {
-		_, err := Parse([]byte(strings.Replace(base, tc.old, tc.new, 1)), "ferry.yaml", dir, Sources{})
+		_, err := parse([]byte(strings.Replace(base, tc.old, tc.new, 1)), "ferry.yaml", dir, Sources{})
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s -> %s: got %v, want %q", tc.old, tc.new, err, tc.msg)
 		}
@@ -432,14 +432,14 @@ func TestParseSpecRolloutRouting(t *testing.T) {
 func TestParseSpecServiceAccount(t *testing.T) {
 	dir := specTree(t)
 	text := strings.Replace(validSpecText(t), "env: {LOG_LEVEL: info}", "env: {LOG_LEVEL: info}\n        user: root\n        group: _app-data", 1)
-	s, err := Parse([]byte(text), "ferry.yaml", dir, Sources{})
+	s, err := parse([]byte(text), "ferry.yaml", dir, Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if svc := s.Components[2].Services[0]; svc.User != "root" || svc.Group != "_app-data" {
 		t.Fatalf("user %q, group %q", svc.User, svc.Group)
 	}
-	s, err = Parse([]byte(validSpecText(t)), "ferry.yaml", dir, Sources{})
+	s, err = parse([]byte(validSpecText(t)), "ferry.yaml", dir, Sources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +456,7 @@ func TestSpecReservedDest(t *testing.T) {
 	for _, dest := range []string{".ferry/services/x.json", ".ferry", "bin/.ferry-tmp-123", ".ferryrc"} {
 		t.Run(dest, func(t *testing.T) {
 			text := strings.Replace(validSpecText(t), "dest: bin/api", "dest: "+dest, 1)
-			_, err := Parse([]byte(text), "ferry.yaml", specTree(t), Sources{})
+			_, err := parse([]byte(text), "ferry.yaml", specTree(t), Sources{})
 			var found *Error
 			for _, e := range specErrors(t, err) {
 				if e.Field == "components[2].files[0].dest" && strings.Contains(e.Msg, "ferry's own") {
