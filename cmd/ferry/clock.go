@@ -80,18 +80,12 @@ func clockShow(c *cli.Context) error {
 		return err
 	}
 	fp := license.ReadHost(os.DirFS("/")).Fingerprints()
-	out := struct {
-		System    time.Time `json:"system"`
-		HighWater time.Time `json:"highWater"`
-		Now       time.Time `json:"judgedAt"`
-		Behind    bool      `json:"behind"`
-		Host      []string  `json:"host"`
-	}{clk.System, clk.HighWater.Truncate(time.Second), clk.Now, clk.Behind, fp}
+	out := installer.NewClockReport(clk, fp)
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)
 	}
 	fmt.Fprintf(c.App.Writer, "system clock:       %s\nlatest time seen:   %s\nexpiry judged at:   %s\nhost:               %s\n",
-		out.System.Format(time.RFC3339), out.HighWater.Format(time.RFC3339), out.Now.Format(time.RFC3339), strings.Join(fp, " "))
+		out.System.Format(time.RFC3339), out.HighWater.Format(time.RFC3339), out.JudgedAt.Format(time.RFC3339), strings.Join(fp, " "))
 	if clk.Behind {
 		fmt.Fprintln(c.App.Writer, "the system clock is behind the latest time seen: set it right, or, if the clock ran ahead before, see `ferry clock reset`")
 	}

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -394,48 +392,9 @@ func trustList(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	keys, err := db.Trust()
+	list, err := installer.ListTrust(db)
 	if err != nil {
 		return err
-	}
-	rot, err := db.TrustRotation()
-	if err != nil {
-		return err
-	}
-	retired, err := db.RetiredKeys()
-	if err != nil {
-		return err
-	}
-	type row struct {
-		ID   string         `json:"id"`
-		Type verify.KeyType `json:"type"`
-	}
-	type retiredRow struct {
-		// Material names the key material (see verify.PublicKey.Material).
-		Material string `json:"material"`
-		state.RetiredKey
-	}
-	list := struct {
-		Keys []row `json:"keys"`
-		// Sequence is the last rotation statement applied, 0 for none.
-		Sequence int `json:"sequence"`
-		// Threshold is how many distinct keys must sign every bundle
-		// installed or updated to (an install's --threshold may ask
-		// for more).
-		Threshold int `json:"threshold"`
-		// Retired is the key material rotation statements retired:
-		// never trusted again by --key or trust add.
-		Retired []retiredRow `json:"retired"`
-	}{Keys: []row{}, Sequence: rot.Sequence, Threshold: max(1, rot.Threshold), Retired: []retiredRow{}}
-	for _, id := range slices.Sorted(maps.Keys(keys)) {
-		r := row{ID: id}
-		if pk, err := verify.ParsePublicKey(keys[id]); err == nil {
-			r.Type = pk.Type()
-		}
-		list.Keys = append(list.Keys, r)
-	}
-	for _, m := range slices.Sorted(maps.Keys(retired)) {
-		list.Retired = append(list.Retired, retiredRow{Material: m, RetiredKey: retired[m]})
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, list)
@@ -445,8 +404,8 @@ func trustList(c *cli.Context) error {
 		fmt.Fprintf(w, "%-11s %s\n", r.Type, r.ID)
 	}
 	fmt.Fprintf(w, "threshold: %d of these keys must sign\n", list.Threshold)
-	if rot.Sequence > 0 {
-		fmt.Fprintf(w, "from rotation statement %d\n", rot.Sequence)
+	if list.Sequence > 0 {
+		fmt.Fprintf(w, "from rotation statement %d\n", list.Sequence)
 	}
 	for _, r := range list.Retired {
 		fmt.Fprintf(w, "retired     %s by rotation statement %d (material %s)\n", r.ID, r.Sequence, r.Material)

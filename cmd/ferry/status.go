@@ -37,45 +37,14 @@ func showStatus(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	current, err := db.Current()
+	out, err := installer.ReadStatus(db)
 	if err != nil {
 		return err
-	}
-	rels, err := db.Releases()
-	if err != nil {
-		return err
-	}
-	type release struct {
-		Version    string              `json:"version"`
-		Status     string              `json:"status"`
-		Digest     string              `json:"bundle"`
-		Installed  time.Time           `json:"installed"`
-		Components []string            `json:"components"`
-		Checks     []state.CheckResult `json:"checks,omitempty"`
-	}
-	txns, err := db.Txns()
-	if err != nil {
-		return err
-	}
-	lic, err := installer.DescribeLicense(db, nil)
-	if err != nil {
-		return err
-	}
-	out := struct {
-		Current  string                 `json:"current"`
-		Releases []release              `json:"releases"`
-		Last     *state.Txn             `json:"lastTransaction,omitempty"`
-		License  *installer.LicenseInfo `json:"license"`
-	}{Current: current, License: lic}
-	if n := len(txns); n > 0 {
-		out.Last = &txns[n-1]
-	}
-	for _, r := range rels {
-		out.Releases = append(out.Releases, release{r.Version, r.Status, r.ManifestDigest, r.Installed, r.Components, r.Checks})
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)
 	}
+	current := out.Current
 	if current == "" {
 		fmt.Fprintln(c.App.Writer, "no release installed")
 	} else {
@@ -85,7 +54,7 @@ func showStatus(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "last %s of %s: %s: %s\n", l.Kind, l.Version, l.State, l.Reason)
 	}
 	if current != "" {
-		writeLicenseInfo(c.App.Writer, lic, false)
+		writeLicenseInfo(c.App.Writer, out.License, false)
 	}
 	for _, r := range out.Releases {
 		fmt.Fprintf(c.App.Writer, "  %-12s %-9s %s  %s  %v\n", r.Version, r.Status, r.Installed.Format(time.RFC3339), r.Digest, r.Components)
@@ -106,21 +75,9 @@ func showHistory(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	txns, err := db.Txns()
+	out, err := installer.ReadHistory(db)
 	if err != nil {
 		return err
-	}
-	type entry struct {
-		state.Txn
-		Steps []state.Step `json:"steps"`
-	}
-	var out []entry
-	for _, t := range txns {
-		steps, err := db.Steps(t.ID)
-		if err != nil {
-			return err
-		}
-		out = append(out, entry{t, steps})
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)

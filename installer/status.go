@@ -1,0 +1,83 @@
+package installer
+
+import (
+	"time"
+
+	"ferry/installer/state"
+)
+
+// Status is what `ferry status` shows, and its --json form: the current
+// release, every kept release, the last transaction and the licence.
+type Status struct {
+	// Current is the version of the current release, empty before the
+	// first install.
+	Current  string          `json:"current"`
+	Releases []ReleaseStatus `json:"releases"`
+	// Last is the newest transaction, whatever its outcome.
+	Last    *state.Txn   `json:"lastTransaction,omitempty"`
+	License *LicenseInfo `json:"license"`
+}
+
+// ReleaseStatus is one kept release in Status.
+type ReleaseStatus struct {
+	Version string `json:"version"`
+	Status  string `json:"status"`
+	// Digest is the digest of the release's signed manifest.
+	Digest     string              `json:"bundle"`
+	Installed  time.Time           `json:"installed"`
+	Components []string            `json:"components"`
+	Checks     []state.CheckResult `json:"checks,omitempty"`
+}
+
+// ReadStatus reads the status of the host whose state db holds, without
+// changing anything.
+func ReadStatus(db *state.DB) (*Status, error) {
+	current, err := db.Current()
+	if err != nil {
+		return nil, err
+	}
+	rels, err := db.Releases()
+	if err != nil {
+		return nil, err
+	}
+	txns, err := db.Txns()
+	if err != nil {
+		return nil, err
+	}
+	lic, err := DescribeLicense(db, nil)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Current: current, License: lic}
+	if n := len(txns); n > 0 {
+		st.Last = &txns[n-1]
+	}
+	for _, r := range rels {
+		st.Releases = append(st.Releases, ReleaseStatus{r.Version, r.Status, r.ManifestDigest, r.Installed, r.Components, r.Checks})
+	}
+	return st, nil
+}
+
+// HistoryEntry is one transaction with its journal steps: what `ferry
+// history` shows, and (as a list, oldest first) its --json form.
+type HistoryEntry struct {
+	state.Txn
+	Steps []state.Step `json:"steps"`
+}
+
+// ReadHistory reads every transaction and its steps, oldest first.
+func ReadHistory(db *state.DB) ([]HistoryEntry, error) {
+	txns, err := db.Txns()
+	if err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	for _, t := range txns {
+		steps, err := db.Steps(t.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, HistoryEntry{t, steps})
+	}
+	return out, nil
+}
