@@ -7,7 +7,7 @@ OUT       := out
 FUZZTIME  ?= 10s
 CORPUS    ?= 1GiB
 
-.PHONY: all build demo test test-go test-big deps k8s-bins fuzz fuzz-long crash bench mutate clean
+.PHONY: all build demo test test-go test-big deps k8s-bins fuzz fuzz-long crash bench mutate lint clean
 
 export REPEAT ROUTER_DURATION DELTA_SCALE
 
@@ -130,6 +130,16 @@ mutate: $(GREMLINS)
 
 $(GREMLINS):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+
+# golangci-lint, pinned, with the linters of .golangci.yml; not yet part of
+# make test.
+GOLANGCI_LINT := .cache/bin/golangci-lint
+GOLANGCI_LINT_VERSION := v2.15.0
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 clean:
 	rm -rf bin $(OUT)
