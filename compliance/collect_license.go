@@ -68,7 +68,7 @@ func lastClockAcknowledgement(log []state.AuditEntry) uint64 {
 	return seq
 }
 
-// collectLicence reads the licence standing of the current release (at
+// collectLicense reads the licence standing of the current release (at
 // version, from manifest m, nil when it cannot be read).
 //
 // installer.DescribeLicenseAt says whether the release names licence
@@ -130,7 +130,7 @@ func collectLicense(db *state.DB, log []state.AuditEntry, clock Clock, version s
 	return lic
 }
 
-// storedLicence describes the stored licence file before anything in it
+// storedLicense describes the stored licence file before anything in it
 // is trusted: its digest, and whether it is the file ferry last installed.
 func storedLicense(data []byte, history []LicenseRecord) *InstalledLicense {
 	sum := sha256.Sum256(data)
@@ -178,7 +178,7 @@ func enforcementEvents(log []state.AuditEntry) []LicenseEvent {
 	return out
 }
 
-// aboutLicence reports whether a refusal's error is about the licence:
+// aboutLicense reports whether a refusal's error is about the licence:
 // every licence error of the installer says "licence".
 func aboutLicense(msg string) bool {
 	return strings.Contains(msg, "licence")

@@ -105,7 +105,7 @@ func enforced(ev *Evidence, in *InstalledLicense, f *finder) {
 	f.examine(last.Time, "ferry checked %s %d time(s) before installing or updating; the last check (audit entry %d) was for version %s and found it %s%s", licenseName(in), len(checks), last.Seq, last.Version, stateWords(last.State), detail)
 }
 
-// licenceRefusals lists licences and bundles ferry refused for their
+// licenseRefusals lists licences and bundles ferry refused for their
 // licence: evidence that the licence is enforced.
 func licenseRefusals(ev *Evidence, f *finder) {
 	for _, e := range ev.License.Events {
@@ -122,7 +122,7 @@ func licenseName(in *InstalledLicense) string {
 	return fmt.Sprintf("licence %s for %q", in.ID, in.Customer)
 }
 
-// licenceTerms says what a licence grants, empty terms said as what they
+// licenseTerms says what a licence grants, empty terms said as what they
 // mean.
 func licenseTerms(in *InstalledLicense) string {
 	product := "any product"

@@ -226,7 +226,7 @@ type Mark struct {
 	Value string `json:"value"`
 }
 
-// Licence is the appliance's licence standing for its current release,
+// License is the appliance's licence standing for its current release,
 // judged at the evidence's clock (Clock.Now), with the licence history
 // and the audit entries that show ferry enforcing it.
 type License struct {
@@ -262,7 +262,7 @@ type License struct {
 	ReadError string `json:"readError,omitempty"`
 }
 
-// InstalledLicence is the licence file stored on the host. Its terms are
+// InstalledLicense is the licence file stored on the host. Its terms are
 // filled in only when the file verified against the release's licence
 // keys: an unverified file's claims are not evidence.
 type InstalledLicense struct {
@@ -290,11 +290,11 @@ type InstalledLicense struct {
 	Installed time.Time `json:"installed,omitzero"`
 }
 
-// LicenceRecord is one licence in the host's history, as the installer
+// LicenseRecord is one licence in the host's history, as the installer
 // records it.
 type LicenseRecord = installer.LicenseRecord
 
-// LicenceEvent is one audit entry of licence enforcement: a licence
+// LicenseEvent is one audit entry of licence enforcement: a licence
 // installed, checked, used in its grace period or refused, or a bundle
 // refused for its licence.
 type LicenseEvent struct {
