@@ -91,7 +91,7 @@ func TestClockResetNeedsVendorStatement(t *testing.T) {
 	}
 }
 
-// TestClockResetRevivesNoLicence: a reset goes no further back than the
+// TestClockResetRevivesNoLicense: a reset goes no further back than the
 // time the vendor signed (and never below the system clock), so a licence
 // that had expired by then stays expired.
 func TestClockResetRevivesNoLicense(t *testing.T) {
@@ -116,7 +116,7 @@ func TestClockResetRevivesNoLicense(t *testing.T) {
 	}
 }
 
-// TestClockResetWithoutLicence: with no licence installed the operator
+// TestClockResetWithoutLicense: with no licence installed the operator
 // lowers the mark to the system clock, audited with the reason.
 func TestClockResetWithoutLicense(t *testing.T) {
 	dir := t.TempDir()
