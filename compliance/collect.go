@@ -11,8 +11,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"ferry/bundle"
 	"ferry/installer"
 	"ferry/installer/state"
+	"ferry/internal/buildinfo"
 	"ferry/license"
 	"ferry/verify"
 )
@@ -76,10 +75,11 @@ func Collect(ctx context.Context, root string, now time.Time) (*Evidence, error)
 }
 
 func currentTool() Tool {
-	t := Tool{Name: "ferry", Version: "(unknown)", GoVersion: runtime.Version(), FIPS140: fips140.Enabled()}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		t.Version = bi.Main.Version
-	}
+	// The version is the one `ferry version` prints, commit included for a
+	// build without a release version, so that an assessor can name the
+	// exact build that decided the findings.
+	bi := buildinfo.Read()
+	t := Tool{Name: "ferry", Version: bi.String(), GoVersion: bi.GoVersion, FIPS140: fips140.Enabled()}
 	if t.FIPS140 {
 		t.FIPS140Module = fips140.Version()
 	}

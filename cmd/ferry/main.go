@@ -65,7 +65,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: false,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log progress details to stderr"},
+			versionFlag(),
 		},
+		Action: appAction,
 		Before: func(c *cli.Context) error {
 			level := slog.LevelWarn
 			if c.Bool("verbose") {
@@ -101,6 +103,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			licenseCommand(),
 			fingerprintCommand(),
 			clockCommand(),
+			versionCommand(),
 		},
 	}
 }
