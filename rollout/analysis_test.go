@@ -129,6 +129,9 @@ func FuzzAnalyze(f *testing.F) {
 		if again := Analyze(spec, canary, stable); again != v {
 			t.Fatalf("not deterministic: %+v then %+v", v, again)
 		}
+		if ff := FastFail(spec, canary); ff.Result == Fail && (canary.Errors < MinErrorsToFastFail || !(spec.ErrorRate > 0)) {
+			t.Fatalf("fast fail with %d errors against errorRate %v: %s", canary.Errors, spec.ErrorRate, ff.Reason)
+		}
 	})
 }
 

@@ -85,9 +85,13 @@ func switchAll(s State, now time.Time, why string) (State, []Action) {
 // blueGreenTick ends the scale-down delay: blue is stopped, after a
 // passing analysis when the plan has one.
 func blueGreenTick(s State, t Tick, now time.Time) (State, []Action) {
-	switch {
-	case s.Phase != PhaseSwitched:
+	if s.Phase != PhaseSwitched {
 		return s, nil
+	}
+	if s, acts, ok := fastFail(s, t, now); ok {
+		return s, acts
+	}
+	switch {
 	case s.Paused:
 		return watch(s, t, now)
 	case now.Before(s.NextAnalysis):

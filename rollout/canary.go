@@ -36,9 +36,13 @@ func nextCanary(s State, ev Event, now time.Time) (State, []Action, error) {
 
 // canaryTick analyses the current step when its interval is over.
 func canaryTick(s State, t Tick, now time.Time) (State, []Action) {
-	switch {
-	case !s.analyzes():
+	if !s.analyzes() {
 		return s, nil
+	}
+	if s, acts, ok := fastFail(s, t, now); ok {
+		return s, acts
+	}
+	switch {
 	case s.Paused || s.Phase == PhaseWaitingApproval:
 		return watch(s, t, now)
 	case now.Before(s.NextAnalysis):

@@ -91,6 +91,17 @@
 //     carry different shares of the traffic.
 //   - Pass otherwise.
 //
+// Between analyses, every Tick also runs FastFail on the new version's
+// sample while the analysis watches it (canary steps, waiting for
+// approval, paused, blue-green's delay with an analysis): when the spec
+// sets an errorRate, the new version has at least MinErrorsToFastFail (3)
+// errors in the window, and the lower end of the error rate's one-sided
+// Wilson interval at 99.9% (FastFailZ) is above FastFailFactor (2) times
+// the errorRate, the rollout aborts at once, without waiting for the end
+// of the interval or for minRequests: 3 errors in 17 requests against 1%.
+// A few errors in few requests are left to the analysis. An unhealthy new
+// version aborts at once too (see Abort, pause, resume).
+//
 // A failure's reason names each breached metric with its observed value and
 // limit, such as "error rate 5.2% > 1% (canary 26/500, stable 0/480)" or
 // "p95 latency 250ms > 2× stable's 120ms"; a metric over its absolute limit
