@@ -38,9 +38,17 @@ func CheckNewer(version, current string) error {
 		return err
 	}
 	if c <= 0 {
-		return fmt.Errorf("%w: %s is installed, this bundle is %s", ErrNotNewer, current, version)
+		return fmt.Errorf("%w: %s is installed, this bundle is %s; %s", ErrNotNewer, current, version, rollbackHint(version))
 	}
 	return nil
+}
+
+// rollbackHint says how a host makes version current when a bundle of it
+// is refused: a release the host keeps is made current again by
+// `ferry rollback --to`, which moves forward as well as back, so that
+// re-installing a version rolled back from needs no bundle.
+func rollbackHint(version string) string {
+	return fmt.Sprintf("if the host keeps %s, `ferry rollback --to %s` makes it current again (it moves forward too)", version, version)
 }
 
 // CheckNotBelow refuses a version older than highest, the highest version
@@ -60,7 +68,7 @@ func CheckNotBelow(version, highest string) error {
 		return fmt.Errorf("the highest-version mark in the state is damaged: %w", err)
 	}
 	if v.LessThan(h) {
-		return fmt.Errorf("%w: %s has been installed on this host, this bundle is %s (go back with ferry rollback)", ErrNotNewer, h, version)
+		return fmt.Errorf("%w: %s has been installed on this host, this bundle is %s; %s", ErrNotNewer, h, version, rollbackHint(version))
 	}
 	return nil
 }

@@ -428,8 +428,12 @@ func trustRemove(c *cli.Context) error {
 func rollbackCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rollback",
-		Usage: "make a kept release current again (default: the newest one older than the current)",
-		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the release `VERSION` to go back to"},
+		Usage: "make a kept release current again, older or newer (default: the newest one older than the current)",
+		Description: "rollback --to VERSION makes any release kept on the host current, newer as well as\n" +
+			"older: after rolling back from a version, `ferry rollback --to VERSION` installs it\n" +
+			"again (install and update refuse its bundle as not newer than the highest\n" +
+			"version the host ran). Databases follow the release, up or down.",
+		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the kept release `VERSION` to make current, older or newer (forward after a rollback)"},
 			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too, `NAME=@FILE` (the DSN in FILE), NAME=DSN, or FERRY_DB_NAME=DSN"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
