@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -56,17 +55,7 @@ func showStatus(c *cli.Context) error {
 	if current != "" {
 		writeLicenseInfo(c.App.Writer, out.License, false)
 	}
-	for _, r := range out.Releases {
-		fmt.Fprintf(c.App.Writer, "  %-12s %-9s %s  %s  %v\n", r.Version, r.Status, r.Installed.Format(time.RFC3339), r.Digest, r.Components)
-		for _, ch := range r.Checks {
-			ok := "ok"
-			if !ch.OK {
-				ok = "FAILED: " + ch.Detail
-			}
-			fmt.Fprintf(c.App.Writer, "      check %s: %s\n", ch.Name, ok)
-		}
-	}
-	return nil
+	return writeReleases(c.App.Writer, out.Releases)
 }
 
 func showHistory(c *cli.Context) error {
@@ -82,13 +71,7 @@ func showHistory(c *cli.Context) error {
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)
 	}
-	for _, e := range out {
-		fmt.Fprintf(c.App.Writer, "%d  %s  %-8s %-10s %s  %s\n", e.ID, e.Started.Format(time.RFC3339), e.Kind, e.State, e.Version, e.Reason)
-		for _, s := range e.Steps {
-			fmt.Fprintf(c.App.Writer, "      %-8s %s %s\n", s.Phase, s.Name, s.Detail)
-		}
-	}
-	return nil
+	return writeHistory(c.App.Writer, out)
 }
 
 func showAudit(c *cli.Context) error {
@@ -112,8 +95,8 @@ func showAudit(c *cli.Context) error {
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, log)
 	}
-	for _, e := range log {
-		fmt.Fprintf(c.App.Writer, "%5d  %s  %-22s %v\n", e.Seq, e.Time.Format(time.RFC3339), e.Event, e.Fields)
+	if err := writeAuditLog(c.App.Writer, log); err != nil {
+		return err
 	}
 	if c.Bool("verify") {
 		fmt.Fprintf(c.App.Writer, "audit chain intact: %d entries; state.db holds the trust, current release and highest version they record\n", len(log))
