@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/internal/redact"
+	"ferry/internal/sdnotify"
 	"ferry/rollout/serve"
 )
 
@@ -18,7 +19,9 @@ func serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "run the current release's services: supervisor, router, health checks, metrics, and rollouts of new releases",
 		Flags: append([]cli.Flag{
-			rootFlag(),
+			// Not required: --print-unit has a default root.
+			&cli.StringFlag{Name: "root", EnvVars: []string{"FERRY_ROOT"}, Usage: "the appliance `DIR` (for --print-unit, default " + defaultUnitRoot + ")"},
+			&cli.BoolFlag{Name: "print-unit", Usage: "write the systemd unit that runs ferry serve for --root (as dist/ferry-serve.service) and exit"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus /metrics on `ADDR` (such as 127.0.0.1:9100)"},
 			&cli.StringFlag{Name: "registry-addr", Usage: "also serve the appliance's images (OCI registry, read-only) on `ADDR`"},
 			&cli.StringFlag{Name: "registry-tls-cert", Usage: "serve the registry over HTTPS with this certificate `FILE` (see registry cert)"},
@@ -31,16 +34,31 @@ func serveCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return usageError("serve takes no arguments")
 			}
+			root := c.String("root")
+			if c.Bool("print-unit") {
+				if root == "" {
+					root = defaultUnitRoot
+				}
+				if err := checkUnitRoot(root); err != nil {
+					return err
+				}
+				_, err := io.WriteString(c.App.Writer, serveUnit(root))
+				return err
+			}
+			if root == "" {
+				return usageError("serve needs --root DIR (or FERRY_ROOT)")
+			}
 			tc, err := tlsFromFlags(c, "registry-tls-cert", "registry-tls-key")
 			if err != nil {
 				return err
 			}
 			log := serveLogger(c)
 			return serve.Run(c.Context, serve.Options{
-				Root: c.String("root"), MetricsAddr: c.String("metrics-addr"),
+				Root: root, MetricsAddr: c.String("metrics-addr"),
 				RegistryAddr: c.String("registry-addr"), RegistryTLS: tc, Limits: limitsFrom(c, log),
 				Tick: c.Duration("tick"), StopGrace: c.Duration("stop-grace"), StartTimeout: c.Duration("start-timeout"),
 				Log: log, Secrets: redact.FromEnviron(os.Environ()),
+				Notifier: sdnotify.FromEnv(os.Getenv, os.Getpid()),
 			})
 		},
 	}

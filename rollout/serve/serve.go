@@ -19,6 +19,7 @@ import (
 	"ferry/installer/state"
 	"ferry/internal/netlimit"
 	"ferry/internal/redact"
+	"ferry/internal/sdnotify"
 	"ferry/rollout"
 	"ferry/rollout/metrics"
 	"ferry/rollout/supervise"
@@ -68,6 +69,10 @@ type Options struct {
 	// said is scrubbed of them and bounded before it is logged, audited
 	// or saved with the rollout.
 	Secrets *redact.Secrets
+	// Notifier, when set, tells systemd (Type=notify) that serve is ready
+	// once every router listens, that its controller is alive (the
+	// watchdog, when the unit sets WatchdogSec) and that it is stopping.
+	Notifier *sdnotify.Notifier
 }
 
 // maxReason bounds what is kept of a failed check's output.
@@ -190,18 +195,37 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	s.log.Info("serving", "root", opts.Root, "release", s.current, "services", len(s.services), "control", opts.Socket)
+	s.notify(sdnotify.Ready + "\nSTATUS=serving release " + s.current)
 	ticker := time.NewTicker(opts.Tick)
 	defer ticker.Stop()
+	// The watchdog is fed from the controller's own loop, so a controller
+	// that stops turning stops feeding it and systemd restarts serve.
+	var watchdog <-chan time.Time
+	if n := opts.Notifier; n != nil && n.WatchdogInterval > 0 {
+		t := time.NewTicker(n.WatchdogInterval)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			s.notify(sdnotify.Stopping)
 			s.shutdown()
 			return nil
 		case <-ticker.C:
 			s.tick()
+		case <-watchdog:
+			s.notify(sdnotify.Watchdog)
 		case f := <-s.do:
 			f()
 		}
+	}
+}
+
+// notify tells systemd state, when serve runs under it.
+func (s *server) notify(state string) {
+	if err := s.opts.Notifier.Notify(state); err != nil {
+		s.log.Warn("telling systemd", "error", err)
 	}
 }
 
