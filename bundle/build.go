@@ -398,15 +398,22 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			if err != nil {
 				return nil, fmt.Errorf("component %s: chart %s: %w", cs.Name, hs.Path, err)
 			}
-			c.Charts[hi] = Chart{Name: ch.Name, Version: ch.Version, AppVersion: ch.AppVersion}
+			c.Charts[hi] = Chart{Name: ch.Name, Version: ch.Version, AppVersion: ch.AppVersion,
+				Namespace: hs.Namespace, Release: hs.Release, Timeout: hs.Timeout}
+			if err := checkChartInstall(c.Charts[hi]); err != nil {
+				return nil, fmt.Errorf("component %s: chart %s: %w", cs.Name, hs.Path, err)
+			}
 			archive := ch.Archive
 			b.add("chart:"+hs.Path, &blob{
 				source:   hs.Path,
 				open:     func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(archive)), nil },
 				sizeHint: int64(len(archive)),
 			}, &c.Charts[hi].Digest)
-			if hs.Values != "" {
-				b.addFile(filepath.Join(s.Dir, hs.Values), &c.Charts[hi].Values)
+			if len(hs.Values) > 0 {
+				c.Charts[hi].Values = make(spec.ValueFiles, len(hs.Values))
+				for vi, vf := range hs.Values {
+					b.addFile(filepath.Join(s.Dir, vf), &c.Charts[hi].Values[vi])
+				}
 			}
 		}
 		if len(c.Charts) == 0 {

@@ -133,13 +133,37 @@ type File struct {
 	Size   int64  `json:"size"`
 }
 
-// Chart is a packaged Helm chart and its optional values file.
+// Chart is a packaged Helm chart, the digests of its values files in the
+// order they apply, and how it is installed. Namespace, Release and
+// Timeout are absent in manifests made before they existed, and when the
+// spec leaves them to their defaults (see ReleaseName and InstallTimeout).
 type Chart struct {
-	Name       string `json:"name"`
-	Version    string `json:"version"`
-	AppVersion string `json:"appVersion,omitempty"`
-	Digest     string `json:"digest"`
-	Values     string `json:"values,omitempty"`
+	Name       string          `json:"name"`
+	Version    string          `json:"version"`
+	AppVersion string          `json:"appVersion,omitempty"`
+	Digest     string          `json:"digest"`
+	Values     spec.ValueFiles `json:"values,omitempty"`
+	Namespace  string          `json:"namespace,omitempty"`
+	Release    string          `json:"release,omitempty"`
+	Timeout    spec.Duration   `json:"timeout,omitempty"`
+}
+
+// ReleaseName is the Helm release the chart is installed as: Release, or
+// the chart's name.
+func (c Chart) ReleaseName() string {
+	if c.Release != "" {
+		return c.Release
+	}
+	return c.Name
+}
+
+// InstallTimeout bounds the chart's install or upgrade and its wait:
+// Timeout, or spec.DefaultChartTimeout.
+func (c Chart) InstallTimeout() time.Duration {
+	if c.Timeout > 0 {
+		return time.Duration(c.Timeout)
+	}
+	return time.Duration(spec.DefaultChartTimeout)
 }
 
 // Entry is one tar entry after the signatures. Digest and Size describe the
@@ -411,8 +435,8 @@ func (m *Manifest) check() error {
 			if err := need("component "+c.Name+" chart "+ch.Name, ch.Digest); err != nil {
 				return err
 			}
-			if ch.Values != "" {
-				if err := need("component "+c.Name+" chart "+ch.Name+" values", ch.Values); err != nil {
+			for _, v := range ch.Values {
+				if err := need("component "+c.Name+" chart "+ch.Name+" values", v); err != nil {
 					return err
 				}
 			}
@@ -462,7 +486,9 @@ func (c *Component) ComponentDigests() []string {
 	}
 	for _, ch := range c.Charts {
 		add(ch.Digest)
-		add(ch.Values)
+		for _, v := range ch.Values {
+			add(v)
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"ferry/bundle/spec"
 )
@@ -22,6 +23,27 @@ func checkChartName(s string) error {
 	return nil
 }
 
+// checkChartInstall checks how a chart is installed: its release name
+// (given, or the chart's name, which Helm's rule may refuse where the
+// chart's own rule allows it), its namespace and its timeout.
+func checkChartInstall(ch Chart) error {
+	if err := spec.CheckReleaseName(ch.ReleaseName()); err != nil {
+		if ch.Release == "" {
+			return fmt.Errorf("%w: the chart's name is not a valid release name, so give one with release:", err)
+		}
+		return err
+	}
+	if ch.Namespace != "" {
+		if err := spec.CheckNamespace(ch.Namespace); err != nil {
+			return err
+		}
+	}
+	if ch.Timeout < 0 {
+		return fmt.Errorf("timeout %s is negative", time.Duration(ch.Timeout))
+	}
+	return nil
+}
+
 // checkNames applies the spec's rules to every name and destination of a
 // manifest that becomes a path on the appliance: service, database and
 // chart names, and file destinations and modes, each unique where the
@@ -29,6 +51,7 @@ func checkChartName(s string) error {
 func (m *Manifest) checkNames() error {
 	services := map[string]string{} // service name -> its component
 	dests := map[string]string{}    // file destination -> its component
+	releases := map[string]string{} // namespace/release -> its component
 	for _, c := range m.Components {
 		for _, svc := range c.Services {
 			if err := spec.CheckName(svc.Name); err != nil {
@@ -53,6 +76,14 @@ func (m *Manifest) checkNames() error {
 			if err := checkChartName(ch.Name); err != nil {
 				return fmt.Errorf("component %s: chart %w", c.Name, err)
 			}
+			if err := checkChartInstall(ch); err != nil {
+				return fmt.Errorf("component %s: chart %s: %w", c.Name, ch.Name, err)
+			}
+			key := ch.Namespace + "/" + ch.ReleaseName()
+			if other, dup := releases[key]; dup {
+				return fmt.Errorf("component %s: chart %s: release %q in namespace %q is also installed by component %s: give one of them another release name", c.Name, ch.Name, ch.ReleaseName(), ch.Namespace, other)
+			}
+			releases[key] = c.Name
 		}
 		for _, f := range c.Files {
 			if err := spec.CheckFileDest(f.Dest); err != nil {

@@ -190,9 +190,7 @@ func componentSteps(c bundle.Component, p *Plan) []Step {
 	}
 	for _, ch := range c.Charts {
 		s := Step{Component: c.Name, Kind: StepChart, Name: ch.Name + "-" + ch.Version, Digests: []string{ch.Digest}}
-		if ch.Values != "" {
-			s.Digests = append(s.Digests, ch.Values)
-		}
+		s.Digests = append(s.Digests, ch.Values...)
 		steps = append(steps, s)
 	}
 	for _, svc := range c.Services {

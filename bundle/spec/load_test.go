@@ -114,7 +114,7 @@ func TestLoadSpecValid(t *testing.T) {
 		c[1].HTTP != "http://127.0.0.1:8080/healthz" || c[1].Timeout != Duration(10*time.Second) {
 		t.Errorf("checks = %+v", c)
 	}
-	if c := s.Components[3]; !c.Optional || c.Charts[0] != (Chart{Path: "charts/platform", Values: "charts/values-airgap.yaml"}) {
+	if c := s.Components[3]; !c.Optional || !reflect.DeepEqual(c.Charts[0], Chart{Path: "charts/platform", Values: ValueFiles{"charts/values-airgap.yaml"}}) {
 		t.Errorf("charts component = %+v", c)
 	}
 
@@ -238,4 +238,63 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("valid spec, but ComponentOrder: %v", err)
 		}
 	})
+}
+
+// TestChartInstallFields reads a chart's values as one file or a list, and
+// its namespace, release and timeout.
+func TestChartInstallFields(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"c/Chart.yaml", "a.yaml", "b.yaml"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("x: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml := `apiVersion: ferry/v1
+kind: Bundle
+metadata: {name: app, version: 1.0.0}
+components:
+  - name: one
+    charts:
+      - {path: c, values: a.yaml}
+      - path: c
+        values: [a.yaml, b.yaml]
+        namespace: apps
+        release: web.front
+        timeout: 90s
+`
+	p := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(p, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(p, Sources{Chart: func(string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Components[0].Charts
+	want := []Chart{
+		{Path: "c", Values: ValueFiles{"a.yaml"}},
+		{Path: "c", Values: ValueFiles{"a.yaml", "b.yaml"}, Namespace: "apps", Release: "web.front", Timeout: Duration(90 * time.Second)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("charts = %+v, want %+v", got, want)
+	}
+	// One values file is a string in JSON, as before lists; several an array.
+	data, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"values":"a.yaml"`) || !strings.Contains(string(data), `"values":["a.yaml","b.yaml"]`) {
+		t.Errorf("json = %s", data)
+	}
+	var back []Chart
+	if err := json.Unmarshal(data, &back); err != nil || !reflect.DeepEqual(back, want) {
+		t.Errorf("json round trip = %+v, %v", back, err)
+	}
+	var one ValueFiles
+	if err := json.Unmarshal([]byte(`["a.yaml"]`), &one); err == nil {
+		t.Error("a one-element values array has a second byte form and must be refused")
+	}
 }

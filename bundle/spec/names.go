@@ -89,3 +89,36 @@ func FileInsideFile(dest string, isDest func(string) bool) (string, bool) {
 	}
 	return "", false
 }
+
+// maxReleaseNameLen is Helm's limit on a release name: the name goes into
+// labels and the names of the release's secrets.
+const maxReleaseNameLen = 53
+
+// dns1123LabelRE is a Kubernetes DNS-1123 label: a namespace, and each
+// dot-separated part of a release name.
+var dns1123LabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// CheckReleaseName checks a Helm release name the way Helm does: a
+// DNS-1123 subdomain of at most 53 characters.
+func CheckReleaseName(s string) error {
+	if s == "" {
+		return errors.New("release name is required")
+	}
+	ok := len(s) <= maxReleaseNameLen
+	for _, part := range strings.Split(s, ".") {
+		ok = ok && dns1123LabelRE.MatchString(part)
+	}
+	if !ok {
+		return fmt.Errorf("release name %q: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most %d characters (Helm's rule)", s, maxReleaseNameLen)
+	}
+	return nil
+}
+
+// CheckNamespace checks a Kubernetes namespace name: a DNS-1123 label of
+// at most 63 characters.
+func CheckNamespace(s string) error {
+	if len(s) > 63 || !dns1123LabelRE.MatchString(s) {
+		return fmt.Errorf("namespace %q: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", s)
+	}
+	return nil
+}

@@ -82,12 +82,26 @@ type File struct {
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
-// Chart is a Helm chart directory or packaged .tgz, with an optional
-// values file.
+// Chart is a Helm chart directory or packaged .tgz, with the values files
+// it is installed with (later files override earlier ones, as helm's -f),
+// the namespace and release name it is installed as, and how long its
+// install or upgrade may take to become ready.
 type Chart struct {
-	Path   string `yaml:"path" json:"path"`
-	Values string `yaml:"values,omitempty" json:"values,omitempty"`
+	Path   string     `yaml:"path" json:"path"`
+	Values ValueFiles `yaml:"values,omitempty" json:"values,omitempty"`
+	// Namespace is the Kubernetes namespace of the release; empty is the
+	// namespace the kubeconfig's context names at install time.
+	Namespace string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	// Release is the Helm release name; empty is the chart's name.
+	Release string `yaml:"release,omitempty" json:"release,omitempty"`
+	// Timeout bounds the install or upgrade and its wait for readiness;
+	// zero is DefaultChartTimeout.
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 }
+
+// DefaultChartTimeout is how long a chart's install or upgrade may take
+// when its spec gives no timeout: Helm's own default.
+const DefaultChartTimeout = Duration(5 * time.Minute)
 
 // Service declares a long-running process of a component. ferry carries
 // it as data into the manifest for `ferry serve`.

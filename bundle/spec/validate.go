@@ -286,8 +286,22 @@ func (v *specValidator) component(f string, c *Component, dests, services map[st
 				v.errorf(cf+".path", "%s", specRelMessage(err, p, ch.Path))
 			}
 		}
-		if ch.Values != "" {
-			v.path(cf+".values", ch.Values, specFile)
+		for j, vf := range ch.Values {
+			vfield := cf + ".values"
+			if len(ch.Values) > 1 {
+				vfield = fmt.Sprintf("%s[%d]", vfield, j)
+			}
+			v.path(vfield, vf, specFile)
+		}
+		if ch.Namespace != "" {
+			if err := CheckNamespace(ch.Namespace); err != nil {
+				v.errorf(cf+".namespace", "%s", err)
+			}
+		}
+		if ch.Release != "" {
+			if err := CheckReleaseName(ch.Release); err != nil {
+				v.errorf(cf+".release", "%s", err)
+			}
 		}
 	}
 	for i := range c.Services {

@@ -108,6 +108,18 @@ components:
 			field: "components[3].charts[0].path", line: 41, msg: "does not exist"},
 		{name: "missing values", edit: replaceOnce("values: charts/values-airgap.yaml", "values: charts/nope.yaml"),
 			field: "components[3].charts[0].values", line: 41, msg: "does not exist"},
+		{name: "missing values in a list", edit: replaceOnce("values: charts/values-airgap.yaml", "values: [charts/values-airgap.yaml, charts/nope.yaml]"),
+			field: "components[3].charts[0].values[1]", line: 41, msg: "does not exist"},
+		{name: "values neither string nor list", edit: replaceOnce("values: charts/values-airgap.yaml", "values: {a: b}"),
+			field: "components[3].charts[0].values", line: 41, msg: "expected a values file path"},
+		{name: "bad release name", edit: replaceOnce("values: charts/values-airgap.yaml", "values: charts/values-airgap.yaml, release: My_Release"),
+			field: "components[3].charts[0].release", line: 41, msg: "Helm's rule"},
+		{name: "long release name", edit: replaceOnce("values: charts/values-airgap.yaml", "values: charts/values-airgap.yaml, release: "+strings.Repeat("a", 54)),
+			field: "components[3].charts[0].release", line: 41, msg: "at most 53"},
+		{name: "bad namespace", edit: replaceOnce("values: charts/values-airgap.yaml", "values: charts/values-airgap.yaml, namespace: kube.system"),
+			field: "components[3].charts[0].namespace", line: 41, msg: "namespace"},
+		{name: "bad chart timeout", edit: replaceOnce("values: charts/values-airgap.yaml", "values: charts/values-airgap.yaml, timeout: soon"),
+			field: "components[3].charts[0].timeout", line: 41, msg: "invalid duration"},
 		{name: "symlink escaping", setup: func(t *testing.T, dir string) {
 			outside := filepath.Join(t.TempDir(), "api")
 			if err := os.WriteFile(outside, []byte("x"), 0o755); err != nil {
