@@ -47,6 +47,11 @@ type BuildOptions struct {
 	// the base carries is left out and named in the manifest's baseBlobs,
 	// and the manifest names the base by its digest.
 	Base string
+	// AllowMigrationChange builds an update that changes a migration its
+	// base carries, with a warning, rather than refusing it
+	// (ErrMigrationChanged): hosts that applied the base's migration will
+	// refuse the update.
+	AllowMigrationChange bool
 	// Patch shapes the binary patches of files changed since the base;
 	// the zero value is what ferry uses.
 	Patch PatchOptions

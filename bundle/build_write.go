@@ -38,6 +38,9 @@ func (b *builder) write(out string, m *Manifest, workers int) (*BuildResult, err
 				return nil, fmt.Errorf("%w: %w", ErrSource, err)
 			}
 		}
+		if err := b.checkMigrations(m); err != nil {
+			return nil, err
+		}
 		if err := b.prepareUpdate(sc.todo, workers); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSource, err)
 		}

@@ -36,6 +36,7 @@ func bundleCommand() *cli.Command {
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to image registries (local registries)"},
 					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
 					&cli.StringFlag{Name: "base", Usage: "make an update of the bundle `FILE`: only what it lacks travels"},
+					&cli.BoolFlag{Name: "allow-migration-change", Usage: "with --base: build even when a migration of the base has changed (hosts that applied it refuse the update)"},
 					&cli.StringFlag{Name: "compress", Value: "auto", Usage: "write the file zstd-compressed: `WHEN` is auto (an update of at most 64 MiB, when that saves a tenth), always or never"},
 					&cli.StringSliceFlag{Name: "rotation", Usage: "carry the key rotation statement `FILE` (ferry keys rotate), so that hosts trusting older keys accept this bundle (repeatable)"},
 					passphraseFlag(),
@@ -102,14 +103,15 @@ func bundleCreate(c *cli.Context) error {
 	defer bar.finish()
 	start := time.Now()
 	res, err := bundle.Build(c.Context, out, bundle.BuildOptions{
-		Spec:      spec,
-		Signers:   signers,
-		Images:    image.Options{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
-		Created:   created,
-		Progress:  bar.phase,
-		Base:      c.String("base"),
-		Compress:  compress,
-		Rotations: rotations,
+		Spec:                 spec,
+		Signers:              signers,
+		Images:               image.Options{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
+		Created:              created,
+		Progress:             bar.phase,
+		Base:                 c.String("base"),
+		AllowMigrationChange: c.Bool("allow-migration-change"),
+		Compress:             compress,
+		Rotations:            rotations,
 	})
 	if err != nil {
 		return err

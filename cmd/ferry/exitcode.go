@@ -68,7 +68,7 @@ const (
 	exitWrongBase  = 56 // update bundle for another base
 	exitReplay     = 57 // update already applied
 	exitMigration  = 58 // a database migration failed (rolled back)
-	exitDBDrift    = 59 // an applied migration differs from the bundle's
+	exitDBDrift    = 59 // an applied migration differs from the bundle's (bundle create --base: from the base's)
 	exitDBLocked   = 60 // another ferry is migrating the database
 	exitNoDown     = 61 // a migration to undo has no down file
 	exitExpired    = 62 // the bundle is past its metadata.expires
@@ -180,6 +180,7 @@ var exitClasses = []struct {
 	{installer.ErrServiceAccount, exitAccount},
 	{migrate.ErrMigration, exitMigration},
 	{migrate.ErrDrift, exitDBDrift},
+	{bundle.ErrMigrationChanged, exitDBDrift},
 	{migrate.ErrLocked, exitDBLocked},
 	{migrate.ErrIrreversible, exitNoDown},
 	{syscall.ENOSPC, exitNoSpace},
