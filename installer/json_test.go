@@ -1,73 +1,24 @@
 package installer
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"ferry/installer/state"
+	"ferry/internal/testenv"
 	"ferry/license"
 	"ferry/verify"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files of the --json outputs in testdata")
 
-// checkJSONGolden encodes v as cmd/ferry's --json does and compares it
-// with testdata/NAME.golden (rewritten under -update). Every key must be
-// camelCase, the one key style of ferry's --json output.
+// checkJSONGolden compares v's --json encoding with testdata/NAME.golden
+// (rewritten under -update).
 func checkJSONGolden(t *testing.T, name string, v any) {
 	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		t.Fatal(err)
-	}
-	var decoded any
-	if err := json.Unmarshal(buf.Bytes(), &decoded); err != nil {
-		t.Fatal(err)
-	}
-	checkCamelCase(t, name, decoded)
-	path := filepath.Join("testdata", name+".golden")
-	if *updateGolden {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("%s: the JSON encoding changed (a format change: go test -update rewrites the file)\ngot:\n%s\nwant:\n%s", path, buf.Bytes(), want)
-	}
-}
-
-// checkCamelCase fails on any object key that does not start with a
-// lower-case letter or has a character other than letters and digits.
-func checkCamelCase(t *testing.T, at string, v any) {
-	t.Helper()
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if k == "" || k[0] < 'a' || k[0] > 'z' || strings.IndexFunc(k, func(r rune) bool {
-				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-			}) >= 0 {
-				t.Errorf("%s.%s: key is not camelCase", at, k)
-			}
-			checkCamelCase(t, at+"."+k, e)
-		}
-	case []any:
-		for _, e := range v {
-			checkCamelCase(t, at+"[]", e)
-		}
-	}
+	testenv.JSONGolden(t, filepath.Join("testdata", name+".golden"), v, *updateGolden)
 }
 
 var goldenTime = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -127,4 +78,41 @@ func TestTrustListJSON(t *testing.T) {
 func TestClockReportJSON(t *testing.T) {
 	c := Clock{Now: goldenTime, System: goldenTime.Add(-48 * time.Hour), HighWater: goldenTime.Add(500 * time.Millisecond), Behind: true}
 	checkJSONGolden(t, "clock_show", NewClockReport(c, []string{"fp1:abc", "fp1:def"}))
+}
+
+func goldenPlan() *Plan {
+	return &Plan{
+		Name: "demo-app", Version: "1.1.0", Digest: "sha256:bb",
+		Components: []string{"api", "web"}, Skipped: []string{"reports"},
+		Levels: [][]string{{"api"}, {"web"}},
+		Steps: []Step{
+			{Component: "api", Kind: "files", Name: "unpack", Digests: []string{"sha256:cc"}},
+			{Component: "web", Kind: "check", Name: "http"},
+		},
+		Reversible: true,
+		Services:   []RunAs{{Component: "api", Service: "api", User: "ferry-api"}},
+	}
+}
+
+func TestInstallReportJSON(t *testing.T) {
+	d := goldenLicenseInfo()
+	res := &Result{
+		Plan: goldenPlan(), Stored: 3, Reused: 1, ReleaseAt: "releases/1.1.0",
+		Checks: []state.CheckResult{{Name: "http", OK: true, At: goldenTime}},
+		License: &LicenseDecision{License: d.License, Status: d.License.StatusAt(goldenTime),
+			Skipped: []string{"reports"}, Given: true},
+		Images: []string{"demo/api:1.1.0"},
+	}
+	checkJSONGolden(t, "install", NewInstallReport(res, []PushedImage{
+		{Image: "demo/api:1.1.0", Target: "registry.local:5000/demo/api:1.1.0", Digest: "sha256:dd", Pushed: true},
+	}))
+	checkJSONGolden(t, "install_noop", NewInstallReport(&Result{Plan: goldenPlan(), NoOp: true, ReleaseAt: "releases/1.1.0"}, nil))
+}
+
+func TestPlanReportJSON(t *testing.T) {
+	checkJSONGolden(t, "plan", PlanReport{Plan: goldenPlan()})
+	checkJSONGolden(t, "plan_host", PlanReport{Plan: goldenPlan(), Host: &HostView{
+		Current: "1.0.0", Needed: 4, Stored: 2,
+		Databases: []DatabaseView{{Name: "main", Version: 3, Target: 5, Pending: 2}},
+	}})
 }
