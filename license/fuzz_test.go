@@ -11,7 +11,7 @@ import (
 	"ferry/verify"
 )
 
-var updateTestdata = flag.Bool("update", false, "rewrite testdata/openpgp.pub and testdata/openpgp.lic")
+var updateTestdata = flag.Bool("update", false, "rewrite testdata/openpgp.pub, testdata/openpgp.lic and the golden files of the --json outputs")
 
 // The OpenPGP fuzz seed comes from testdata: making an OpenPGP key goes
 // through the deliberately slow passphrase KDF, which each fuzz worker
