@@ -121,10 +121,7 @@ func runInstall(c *cli.Context, update bool) error {
 		pushed, err = pushImages(c, res)
 	}
 	if res != nil && c.Bool("json") {
-		_ = writeJSON(c.App.Writer, struct {
-			*installer.Result
-			Pushed []push.Result `json:"pushed,omitempty"`
-		}{res, pushed})
+		_ = writeJSON(c.App.Writer, installer.NewInstallReport(res, pushedImages(pushed)))
 	}
 	if err != nil {
 		return err
@@ -171,6 +168,15 @@ func pushImages(c *cli.Context, res *installer.Result) ([]push.Result, error) {
 		return out, fmt.Errorf("%w: %w", errPush, err)
 	}
 	return out, nil
+}
+
+// pushedImages is what push reported, as the install report lists it.
+func pushedImages(out []push.Result) []installer.PushedImage {
+	var list []installer.PushedImage
+	for _, r := range out {
+		list = append(list, installer.PushedImage{Image: r.Image, Target: r.Target, Digest: r.Digest, Pushed: r.Pushed})
+	}
+	return list
 }
 
 func planCommand() *cli.Command {
@@ -241,10 +247,7 @@ func runPlan(c *cli.Context, update bool) error {
 		}
 	}
 	if c.Bool("json") {
-		return writeJSON(c.App.Writer, struct {
-			*installer.Plan
-			Host *installer.HostView `json:"host,omitempty"`
-		}{p, host})
+		return writeJSON(c.App.Writer, installer.PlanReport{Plan: p, Host: host})
 	}
 	w := c.App.Writer
 	checked := "signatures are checked by install"

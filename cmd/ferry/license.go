@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -140,37 +138,6 @@ func licenseInspectCommand() *cli.Command {
 	}
 }
 
-// licenseReport is the --json output of ferry license inspect.
-type licenseReport struct {
-	File       string            `json:"file"`
-	SHA256     string            `json:"sha256"`
-	ID         string            `json:"id"`
-	Product    string            `json:"product"`
-	Customer   string            `json:"customer"`
-	Issued     time.Time         `json:"issued"`
-	NotBefore  time.Time         `json:"notBefore"`
-	Expires    time.Time         `json:"expires"`
-	Grace      string            `json:"grace"`
-	Components []string          `json:"components"`
-	Features   []string          `json:"features"`
-	Versions   string            `json:"versions"`
-	Nodes      int               `json:"nodes"`
-	Bind       string            `json:"bind"`
-	Signatures []licenseSigEntry `json:"signatures"`
-	// State is the licence's standing by this host's system clock, which
-	// inspect has no high-water mark to correct.
-	State    license.State `json:"state"`
-	At       time.Time     `json:"at"`
-	Verified *bool         `json:"verified,omitempty"`
-	SignedBy []string      `json:"signedBy,omitempty"`
-	Error    string        `json:"error,omitempty"`
-}
-
-type licenseSigEntry struct {
-	KeyID string         `json:"keyid"`
-	Type  verify.KeyType `json:"type"`
-}
-
 func licenseInspect(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usageError("license inspect takes one licence file")
@@ -188,18 +155,8 @@ func licenseInspect(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	l := env.License
-	sum := sha256.Sum256(data)
 	now := time.Now().UTC().Truncate(time.Second)
-	r := licenseReport{
-		File: path, SHA256: hex.EncodeToString(sum[:]),
-		ID: l.ID, Product: l.Product, Customer: l.Customer,
-		Issued: l.Issued, NotBefore: l.NotBefore, Expires: l.Expires, Grace: l.Grace.String(),
-		Components: l.Components, Features: l.Features, Versions: l.Versions, Nodes: l.Nodes, Bind: l.Bind,
-		State: l.StatusAt(now).State, At: now,
-	}
-	for _, s := range env.Signatures {
-		r.Signatures = append(r.Signatures, licenseSigEntry{KeyID: s.KeyID, Type: s.Type})
-	}
+	r := license.NewReport(path, data, env, now)
 	var verifyErr error
 	if paths := c.StringSlice("key"); len(paths) > 0 {
 		keys, err := loadPublicKeys(paths)
@@ -224,7 +181,7 @@ func licenseInspect(c *cli.Context) error {
 	return verifyErr
 }
 
-func printLicense(w io.Writer, r licenseReport, s license.Status, grace time.Duration) {
+func printLicense(w io.Writer, r license.Report, s license.Status, grace time.Duration) {
 	orAll := func(list []string, all string) string {
 		if len(list) == 0 {
 			return all
@@ -285,33 +242,13 @@ func fingerprintCommand() *cli.Command {
 	}
 }
 
-// fingerprintReport is the --json output of ferry fingerprint.
-type fingerprintReport struct {
-	Fingerprint string              `json:"fingerprint"`
-	Sources     []fingerprintSource `json:"sources"`
-}
-
-type fingerprintSource struct {
-	Kind        string `json:"kind"`
-	Path        string `json:"path"`
-	Fingerprint string `json:"fingerprint,omitempty"`
-	Error       string `json:"error,omitempty"`
-}
-
 func showFingerprint(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usageError("fingerprint takes no arguments")
 	}
 	host := license.ReadHost(os.DirFS("/"))
 	fp, fpErr := host.Fingerprint()
-	r := fingerprintReport{Fingerprint: fp}
-	for _, s := range host.Sources {
-		src := fingerprintSource{Kind: s.Kind, Path: s.Path, Fingerprint: s.Fingerprint}
-		if s.Err != nil {
-			src.Error = s.Err.Error()
-		}
-		r.Sources = append(r.Sources, src)
-	}
+	r := host.Report(fp)
 	if c.Bool("json") {
 		if err := writeJSON(c.App.Writer, r); err != nil {
 			return err

@@ -58,7 +58,7 @@ func TestLicenseCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("license inspect --key: %v", err)
 	}
-	var r licenseReport
+	var r license.Report
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("license inspect --json: %v\n%s", err, stdout)
 	}
@@ -111,7 +111,7 @@ func TestFingerprintCommand(t *testing.T) {
 	if (err == nil) != (wantErr == nil) {
 		t.Fatalf("fingerprint: %v, library: %v", err, wantErr)
 	}
-	var r fingerprintReport
+	var r license.HostReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("fingerprint --json: %v\n%s", err, stdout)
 	}

@@ -27,25 +27,6 @@ func verifyCommand() *cli.Command {
 	}
 }
 
-// verifyReport is the --json output of ferry verify.
-type verifyReport struct {
-	Bundle   string   `json:"bundle"`
-	Name     string   `json:"name"`
-	Version  string   `json:"version"`
-	Digest   string   `json:"digest"`
-	SignedBy []string `json:"signedBy"`
-	Entries  int      `json:"entries"`
-	Bytes    int64    `json:"bytes"`
-	Deep     bool     `json:"deep"`
-	Seconds  float64  `json:"seconds"`
-	// Rotations are the sequence numbers of the key rotation statements
-	// walked to reach the keys that signed the bundle.
-	Rotations []int `json:"rotations,omitempty"`
-	// EmbeddedKeys are the release keys of the installer being run, for
-	// comparison with the ids the vendor publishes.
-	EmbeddedKeys []string `json:"embeddedKeys,omitempty"`
-}
-
 func verifyBundle(c *cli.Context) error {
 	src, err := bundleArg(c, "verify")
 	if err != nil {
@@ -76,7 +57,7 @@ func verifyBundle(c *cli.Context) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	bar.finish()
-	r := verifyReport{
+	r := verify.BundleReport{
 		Bundle: path, Name: v.Manifest.Name, Version: v.Manifest.Version, Digest: v.Digest,
 		SignedBy: v.SignedBy, Entries: len(v.Manifest.Entries), Bytes: v.Size, Deep: c.Bool("deep"),
 		Seconds: time.Since(start).Seconds(), EmbeddedKeys: src.embeddedKeyIDs(),
