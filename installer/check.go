@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"ferry/installer/state"
 	"ferry/installer/store"
+	"ferry/internal/oci"
 )
 
 // ErrDrift reports that installed content differs from the signed
@@ -149,5 +149,5 @@ func fileDigest(path string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	return oci.FromHash(h).String(), nil
 }

@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"ferry/bundle"
 	"ferry/installer/state"
 	"ferry/installer/store"
+	"ferry/internal/oci"
 )
 
 // Update applies the update bundle at path: a newer full bundle, or one
@@ -75,7 +75,7 @@ func openBaseContent(st *store.Store, d string) (bundle.PatchBaseContent, error)
 		f.Close()
 		return nil, fmt.Errorf("the store's copy of %s: %w", d, err)
 	}
-	if "sha256:"+hex.EncodeToString(h.Sum(nil)) != d {
+	if oci.FromHash(h).String() != d {
 		f.Close()
 		return nil, fmt.Errorf("%w: the store's copy of %s is damaged (ferry check lists it)", ErrWrongBase, d)
 	}
