@@ -368,6 +368,10 @@ func migrations(txns []Txn, steps map[uint64][]state.Step, manifests map[string]
 	return out
 }
 
+// eventAcknowledged is the organisation's follow-up of a refused bundle,
+// naming the refusal's audit entry.
+const eventAcknowledged = "compliance.acknowledged"
+
 // auditHistory picks from the audit log the bundles ferry was given and
 // the transactions that went back. A release that ferry serve rolled back
 // after an aborted rollout is the rollback transaction just before its
@@ -376,6 +380,12 @@ func migrations(txns []Txn, steps map[uint64][]state.Step, manifests map[string]
 func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 	var bundles []BundleEvent
 	var rollbacks []Rollback
+	acks := map[string]*Acknowledgement{}
+	for _, e := range log {
+		if e.Event == eventAcknowledged {
+			acks[e.Fields["entry"]] = &Acknowledgement{Seq: e.Seq, Time: e.Time.UTC(), Reason: e.Fields["reason"]}
+		}
+	}
 	for _, e := range log {
 		f := e.Fields
 		kind, outcome, _ := strings.Cut(e.Event, ".")
@@ -388,10 +398,14 @@ func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 			switch outcome {
 			case "refused", "failed":
 				b.Detail = f["error"]
+				b.Class = f["class"]
 			case "check-failed":
 				b.Detail = f["check"] + ": " + f["detail"]
 			case "recovered":
 				b.Detail = f["outcome"]
+			}
+			if b.Finding() {
+				b.Acknowledged = acks[strconv.FormatUint(e.Seq, 10)]
 			}
 			if kind != "rollback" {
 				bundles = append(bundles, b)

@@ -102,7 +102,7 @@ func rolloutsOf(marks map[string][]byte, log []state.AuditEntry) Rollouts {
 			latest[s.Service] = d
 		case e.Event == eventRolloutCommand && f["service"] != "":
 			s := service(f["service"])
-			s.Commands = append(s.Commands, RolloutCommand{Seq: e.Seq, Time: at, Command: commandName(f["command"])})
+			s.Commands = append(s.Commands, RolloutCommand{Seq: e.Seq, Time: at, Command: commandName(f["command"]), Outcome: f["outcome"], Reason: f["reason"]})
 		case e.Event == eventRolloutResumed && f["service"] != "":
 			s := service(f["service"])
 			s.Resumed = append(s.Resumed, RolloutResumed{Seq: e.Seq, Time: at, Stable: f["stable"], New: f["new"], Phase: f["phase"], Step: f["step"], Weight: f["weight"]})

@@ -17,7 +17,7 @@ func auditedEvents() []string {
 		"release.delete", "release.removed", "install.committed", "install.noop", "install.refused",
 		"install.failed", "install.recovered", "rollback", "rollback.failed", "rollback.recovered", "gc",
 		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",
-		"clock.reset", "clock.reset-refused", "clock.acknowledged",
+		"clock.reset", "clock.reset-refused", "clock.acknowledged", eventAcknowledged,
 		"service.user.created",
 	}
 }
@@ -57,8 +57,9 @@ func decideAU3(ev *Evidence, f *finder) {
 		f.examine(a.Last, "the %d rollout decision records also name the service, the strategy, the stable and the new version, the phase, the new version's share of traffic, the action and its reason, and the metrics an analysis judged", decisions)
 	}
 	if commands > 0 {
-		f.examine(a.Last, "the %d rollout command records name the service and the operator's command", commands)
+		f.examine(a.Last, "the %d rollout command records name the service, the operator's command, and whether the rollout accepted or refused it and why", commands)
 	}
+	operatorCommands(ev.Rollouts, f)
 	f.examine(ev.Collected, "the records belong to the appliance at %s (where the events took place)", ev.Root)
 	auditMustVerify(ev, f)
 	f.ok = "audit records say what happened, when, where, to what, and with what outcome"
@@ -235,7 +236,7 @@ func decideSR43(ev *Evidence, f *finder) {
 	refusals(ev, f, true)
 	integrity(ev, f)
 	auditMustVerify(ev, f)
-	f.ok = "every bundle received was validated as genuine (signed by trusted keys) and unaltered (every entry matched its signed digest), and none was refused"
+	f.ok = "every bundle received was validated as genuine (signed by trusted keys) and unaltered (every entry matched its signed digest), and every refusal of a bundle that may not be genuine was followed up"
 }
 
 func decideSR11(ev *Evidence, f *finder) {
@@ -243,7 +244,7 @@ func decideSR11(ev *Evidence, f *finder) {
 	releasesVerified(ev, f)
 	refusals(ev, f, true)
 	auditMustVerify(ev, f)
-	f.ok = "ferry detects and keeps out components that are not signed by trusted keys or were altered, and has detected none"
+	f.ok = "ferry detects and keeps out components that are not signed by trusted keys or were altered, and every one it detected was followed up"
 }
 
 // trustEvidence lists the trust store; it fails when it is empty or a key
@@ -287,17 +288,30 @@ func releasesVerified(ev *Evidence, f *finder) {
 }
 
 // refusals lists the bundles ferry refused. A refusal is evidence that
-// verification works; for the supply-chain controls (open is true) it is
-// also a component that was not genuine or was altered, an open finding.
+// verification works. For the supply-chain controls (open is true) a
+// refusal that may be a bundle that was not genuine or was altered is also
+// an open finding until the organisation acknowledges its follow-up
+// (`ferry compliance ack`); a bundle that did not fit the host (another
+// base, not newer, already applied, another platform) was an operator's
+// mistake, and no finding.
 func refusals(ev *Evidence, f *finder, open bool) {
 	for _, b := range ev.Bundles {
 		if !b.Refused() {
 			continue
 		}
-		f.examine(b.Time, "bundle %s was refused and nothing of it installed (audit entry %d): %s", b.Bundle, b.Seq, b.Detail)
-		if open {
-			f.fail("bundle %s, received and refused at %s, was not genuine or was altered (%s); it stays open until the organisation has followed it up", b.Bundle, stamp(b.Time), b.Detail)
+		if !b.Finding() {
+			f.examine(b.Time, "bundle %s was refused because it does not fit this host, an operator's mistake and not a sign of a bundle that is not genuine; nothing of it was installed (audit entry %d): %s", b.Bundle, b.Seq, b.Detail)
+			continue
 		}
+		f.examine(b.Time, "bundle %s was refused and nothing of it installed (audit entry %d): %s", b.Bundle, b.Seq, b.Detail)
+		if !open {
+			continue
+		}
+		if a := b.Acknowledged; a != nil {
+			f.examine(a.Time, "the organisation acknowledged its follow-up of the refusal at audit entry %d (audit entry %d): %s", b.Seq, a.Seq, a.Reason)
+			continue
+		}
+		f.fail("bundle %s, received and refused at %s, was not genuine or was altered (%s); it stays open until the organisation has followed it up and recorded it with `ferry compliance ack %d --reason TEXT`", b.Bundle, stamp(b.Time), b.Detail, b.Seq)
 	}
 }
 
@@ -331,6 +345,26 @@ func auditProblem(a Audit) string {
 		return "the audit log does not verify: " + a.Problem
 	}
 	return "the audit log does not verify"
+}
+
+// operatorCommands lists the operators' rollout commands, the accepted
+// ones apart from the refused ones, which changed nothing.
+func operatorCommands(r Rollouts, f *finder) {
+	for _, refused := range []bool{false, true} {
+		for _, s := range r.Services {
+			for _, c := range s.Commands {
+				switch {
+				case c.Refused() != refused:
+				case refused:
+					f.examine(c.Time, "audit entry %d: operator command %s of service %s was refused and changed nothing: %s", c.Seq, c.Command, s.Service, c.Reason)
+				case c.Outcome == "":
+					f.examine(c.Time, "audit entry %d: operator command %s of service %s (its outcome was not recorded)", c.Seq, c.Command, s.Service)
+				default:
+					f.examine(c.Time, "audit entry %d: operator command %s of service %s was accepted", c.Seq, c.Command, s.Service)
+				}
+			}
+		}
+	}
 }
 
 // rolloutRecords counts the audit entries of rollout decisions and of

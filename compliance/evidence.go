@@ -149,10 +149,29 @@ type BundleEvent struct {
 	Version string    `json:"version,omitempty"`
 	Bundle  string    `json:"bundle,omitempty"` // manifest digest or file name
 	Detail  string    `json:"detail,omitempty"`
+	// Class is a refusal's class as recorded: "host" for a bundle that
+	// does not fit the host (an operator's mistake), "integrity" (or
+	// nothing, in logs of an older ferry) for one that may not be genuine.
+	Class string `json:"class,omitempty"`
+	// Acknowledged is the organisation's follow-up of an integrity
+	// finding, recorded by `ferry compliance ack`.
+	Acknowledged *Acknowledgement `json:"acknowledged,omitempty"`
 }
 
 // Refused reports whether the event is a bundle ferry would not install.
 func (b BundleEvent) Refused() bool { return strings.HasSuffix(b.Event, ".refused") }
+
+// Finding reports whether the event is a refusal that may be a bundle that
+// was not genuine or was altered: any refusal but one of a bundle that
+// does not fit the host.
+func (b BundleEvent) Finding() bool { return b.Refused() && b.Class != "host" }
+
+// Acknowledgement is a compliance.acknowledged entry of the audit log.
+type Acknowledgement struct {
+	Seq    uint64    `json:"seq"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
+}
 
 // Rollback is a transaction that went back: a rollback, or an install
 // compensated after a failure or a crash.
@@ -471,7 +490,14 @@ type RolloutCommand struct {
 	Seq     uint64    `json:"seq"`
 	Time    time.Time `json:"time"`
 	Command string    `json:"command"` // promote, abort, pause or resume
+	// Outcome is "accepted" or "refused" (empty in logs of an older
+	// ferry); Reason says why a command was refused.
+	Outcome string `json:"outcome,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
+
+// Refused reports whether the rollout refused the command.
+func (c RolloutCommand) Refused() bool { return c.Outcome == "refused" }
 
 // RolloutResumed is a rollout taken up by a restarted ferry serve, where
 // it stood.

@@ -73,7 +73,7 @@ func goldenEvidence() *Evidence {
 					decision(31, 18, "resume", "1.0.0", "1.1.0", "progressing", "10", "resumed by the operator at step 1 of 3 (10% of traffic to 1.1.0); next analysis at 2026-02-01T09:19:00Z"),
 					apiAbort,
 				},
-				Commands: []RolloutCommand{{Seq: 23, Time: at(15), Command: "pause"}, {Seq: 30, Time: at(18), Command: "resume"}},
+				Commands: []RolloutCommand{{Seq: 23, Time: at(15), Command: "pause", Outcome: "accepted"}, {Seq: 30, Time: at(18), Command: "resume", Outcome: "accepted"}, {Seq: 31, Time: at(18), Command: "promote", Outcome: "refused", Reason: "rollout of api is not waiting for approval"}},
 				Resumed:  []RolloutResumed{{Seq: 29, Time: at(17), Stable: "1.0.0", New: "1.1.0", Phase: "progressing", Step: "1", Weight: "10"}},
 			},
 			{

@@ -106,16 +106,16 @@ func rules() []rule {
 			}},
 		{num: 30, severity: "medium", nist: []string{"SR-4(3)", "SR-11"},
 			title:      "Bundles that ferry refused must be followed up.",
-			discussion: "A refused bundle was not genuine or had been altered, or was older than what is installed: a sign of a supply-chain problem or an attempted rollback that the organisation needs to investigate and report.",
-			check:      "ferry lists the install.refused entries of the audit log. It is a finding if there is any, or if the audit log does not verify (refusals could have been hidden).",
-			fix:        "Investigate each refused bundle with its source, report counterfeit or altered components as the organisation's procedures require, and keep a record of the follow-up.",
+			discussion: "A bundle refused for its signatures or content was not genuine or had been altered: a sign of a supply-chain problem that the organisation needs to investigate and report. A bundle refused because it does not fit the host (another base, not newer, already applied, another platform) was an operator's mistake and is no finding.",
+			check:      "ferry lists the install.refused entries of the audit log. It is a finding if one that does not fit the host for another reason has no acknowledgement recorded by `ferry compliance ack`, or if the audit log does not verify (refusals could have been hidden).",
+			fix:        "Investigate each refused bundle with its source, report counterfeit or altered components as the organisation's procedures require, and record the follow-up with `ferry compliance ack ENTRY --reason TEXT`.",
 			decide: func(ev *Evidence, f *finder) {
 				refusals(ev, f, true)
 				auditMustVerify(ev, f)
 				if ev.Audit.Verified && len(f.failures) == 0 {
-					f.test(ev.Collected, "none of the %d entries of the verified audit log records a refused bundle", ev.Audit.Entries)
+					f.test(ev.Collected, "none of the %d entries of the verified audit log records a refused bundle that is not followed up", ev.Audit.Entries)
 				}
-				f.ok = "no bundle was refused"
+				f.ok = "no bundle was refused as not genuine or altered, or each such refusal was followed up"
 			}},
 		{num: 40, severity: "high", nist: []string{"AU-9", "AU-2"},
 			title:      "The audit log's hash chain must verify.",

@@ -90,7 +90,7 @@ func ResetClock(root string, opts ClockResetOptions) (*ClockResetResult, error) 
 			fps = hostFingerprints()
 		}
 		if res.To, res.SignedBy, err = checkClockStatement(db, opts.Statement, c, fps); err != nil {
-			_ = db.Audit("clock.reset-refused", map[string]string{"error": err.Error()})
+			_ = db.Audit("clock.reset-refused", map[string]string{"outcome": OutcomeRefused, "error": err.Error()})
 			return nil, err
 		}
 	} else if !c.HighWater.After(c.System) {

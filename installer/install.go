@@ -139,7 +139,7 @@ func install(ctx context.Context, path string, opts Options, how admission) (*Re
 		return nil, err
 	}
 	if a.noop {
-		_ = db.Audit("install.noop", map[string]string{"version": a.manifest.Version, "bundle": a.digest})
+		_ = db.Audit("install.noop", map[string]string{"version": a.manifest.Version, "bundle": a.digest, "outcome": OutcomeAccepted})
 		return &Result{NoOp: true, ReleaseAt: releaseDir(opts.Root, a.manifest.Version)}, nil
 	}
 	return apply(ctx, db, path, a, opts, secrets, log)
@@ -330,7 +330,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	if err := commit(db, r.txn); err != nil {
 		return nil, err
 	}
-	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(),
+	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(), "outcome": OutcomeAccepted,
 		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, rd.Trust().Threshold))})
 	return res, nil
 }
@@ -397,13 +397,6 @@ func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *
 			reused++
 		}
 	}
-}
-
-// refuse records a refused bundle in the audit log, the only trace a
-// refusal leaves, and returns err.
-func refuse(db *state.DB, path string, err error) error {
-	_ = db.Audit("install.refused", map[string]string{"bundle": filepath.Base(path), "error": err.Error()})
-	return err
 }
 
 // checkPlatform refuses a bundle whose images cannot run here: every image

@@ -42,7 +42,7 @@ func InstallLicense(root string, data []byte, fps []string, log *slog.Logger) (*
 	}
 	d, err := checkLicense(db, m, data, clock, fps, log)
 	if err != nil {
-		_ = db.Audit("license.refused", map[string]string{"error": err.Error()})
+		_ = db.Audit("license.refused", map[string]string{"outcome": OutcomeRefused, "error": err.Error()})
 		return nil, err
 	}
 	return d, recordLicense(db, d, m.Version, clock, log)

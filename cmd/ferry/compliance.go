@@ -1,13 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"ferry/compliance"
+	"ferry/installer"
 	"ferry/internal/atomicfile"
 )
 
@@ -24,8 +28,37 @@ func complianceCommand() *cli.Command {
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (default: standard output)"},
 			},
 			Action: complianceReport,
+		}, {
+			Name:      "ack",
+			Usage:     "record the organisation's follow-up of a refused bundle the report holds open",
+			ArgsUsage: "ENTRY",
+			Description: "ENTRY is the audit entry of the refusal, as the report names it. The acknowledgement is\n" +
+				"audited; the report then shows the finding with it instead of failing SR-4(3) and SR-11.",
+			Flags: []cli.Flag{
+				rootFlag(),
+				&cli.StringFlag{Name: "reason", Usage: "what the organisation found and did (`TEXT`); assessors read it"},
+			},
+			Action: complianceAck,
 		}},
 	}
+}
+
+func complianceAck(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageError("compliance ack takes the audit entry of one refusal")
+	}
+	seq, err := strconv.ParseUint(c.Args().First(), 10, 64)
+	if err != nil || seq == 0 {
+		return usageError("compliance ack %q: the audit entry is a number", c.Args().First())
+	}
+	if strings.TrimSpace(c.String("reason")) == "" {
+		return usageError("compliance ack: --reason is required: say what the organisation found and did")
+	}
+	if err := installer.AcknowledgeFinding(c.String("root"), seq, c.String("reason")); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "acknowledged the finding of audit entry %d\n", seq)
+	return nil
 }
 
 func complianceReport(c *cli.Context) error {

@@ -74,6 +74,7 @@ const (
 	exitExpired    = 62 // the bundle is past its metadata.expires
 	exitClockReset = 63 // a clock reset is refused
 	exitUnsafe     = 64 // the root is writable by others, owned by another user, or has a symlink where ferry's directories go
+	exitNoFinding  = 65 // compliance ack names no refusal that is an open finding
 	exitAccount    = 67 // a service's user: or group: cannot be used on this host
 
 	exitLicMalformed  = 70 // the licence file is not a licence
@@ -178,6 +179,7 @@ var exitClasses = []struct {
 	{installer.ErrWrongBase, exitWrongBase},
 	{installer.ErrReplay, exitReplay},
 	{installer.ErrServiceAccount, exitAccount},
+	{installer.ErrNoFinding, exitNoFinding},
 	{migrate.ErrMigration, exitMigration},
 	{migrate.ErrDrift, exitDBDrift},
 	{bundle.ErrMigrationChanged, exitDBDrift},

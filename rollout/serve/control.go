@@ -118,10 +118,31 @@ func (s *server) command(name, verb string, ev rollout.Event) error {
 		return fmt.Errorf("no service %q (services: %s)", name, strings.Join(s.serviceNames(), ", "))
 	}
 	if svc.ro == nil {
-		return &rollout.RefusedError{Service: name, Event: verb, Why: "no rollout has run for this service"}
+		err := &rollout.RefusedError{Service: name, Event: verb, Why: "no rollout has run for this service"}
+		s.auditCommand(name, verb, err)
+		return err
 	}
-	s.saver.audit("rollout.command", map[string]string{"service": name, "command": verb})
-	return s.event(svc, ev)
+	// The command is audited before the decisions it causes, with what
+	// became of it: a refused command changes nothing, and says why.
+	prev := *svc.ro
+	st, acts, err := rollout.Next(prev, ev, time.Now())
+	s.auditCommand(name, verb, err)
+	if err != nil {
+		return err
+	}
+	s.apply(svc, prev, st, acts)
+	return nil
+}
+
+// auditCommand records an operator's command and its outcome: accepted,
+// or refused with the reason.
+func (s *server) auditCommand(name, verb string, refused error) {
+	fields := map[string]string{"service": name, "command": verb, "outcome": "accepted"}
+	if refused != nil {
+		fields["outcome"] = "refused"
+		fields["reason"] = refused.Error()
+	}
+	s.saver.audit("rollout.command", fields)
 }
 
 func (s *server) serviceNames() []string {

@@ -481,12 +481,18 @@ func (s *server) event(svc *service, ev rollout.Event) error {
 	if err != nil {
 		return err
 	}
+	s.apply(svc, prev, st, acts)
+	return nil
+}
+
+// apply makes st, which rollout.Next returned from prev with acts, the
+// service's rollout.
+func (s *server) apply(svc *service, prev, st rollout.State, acts []rollout.Action) {
 	svc.ro = &st
 	if !st.WindowStart.Equal(prev.WindowStart) {
 		svc.rebase()
 	}
 	s.commit(svc, st, acts)
-	return nil
 }
 
 // commit saves the state and the decisions, then carries out the actions

@@ -167,8 +167,9 @@ func TestApprovalPromoteAbortAndResume(t *testing.T) {
 	if err != nil || st[0].Rollout.NewWeight != 10 {
 		t.Fatalf("went past an approval step without promote: %s (%v)", describe(st), err)
 	}
-	if _, err := c.Command(context.Background(), "api", "resume"); !errors.Is(err, rollout.ErrRefused) {
-		t.Fatalf("resume of a rollout that is not paused: %v", err)
+	_, refusedResume := c.Command(context.Background(), "api", "resume")
+	if !errors.Is(refusedResume, rollout.ErrRefused) {
+		t.Fatalf("resume of a rollout that is not paused: %v", refusedResume)
 	}
 	if _, err := c.Command(context.Background(), "api", "promote"); err != nil {
 		t.Fatal(err)
@@ -193,6 +194,15 @@ func TestApprovalPromoteAbortAndResume(t *testing.T) {
 	}
 	a.waitStatus("the abort", phase(rollout.PhaseAborted), 20*time.Second)
 	a.waitCurrent("1.0.0")
+
+	// Each command is audited with what became of it.
+	var got []string
+	for _, e := range auditEntries(t, a.root, "rollout.command") {
+		got = append(got, e.Fields["command"]+" "+e.Fields["outcome"]+" "+e.Fields["reason"])
+	}
+	if len(got) != 3 || !strings.HasPrefix(got[0], "resume refused ") || len(got[0]) < len("resume refused x") || got[1] != "promote accepted " || got[2] != "abort accepted " {
+		t.Errorf("audited commands %q, want resume refused with the reason, promote and abort accepted", got)
+	}
 }
 
 func (a *appliance) waitCurrent(version string) {
@@ -211,7 +221,13 @@ func (a *appliance) waitCurrent(version string) {
 // auditRollout counts the audit entries of an event.
 func auditRollout(t *testing.T, root, event string) int {
 	t.Helper()
-	var n int
+	return len(auditEntries(t, root, event))
+}
+
+// auditEntries returns the audit entries of an event.
+func auditEntries(t *testing.T, root, event string) []state.AuditEntry {
+	t.Helper()
+	var out []state.AuditEntry
 	for range 50 {
 		db, err := state.OpenReadOnly(root)
 		if err != nil {
@@ -225,13 +241,13 @@ func auditRollout(t *testing.T, root, event string) int {
 		}
 		for _, e := range log {
 			if e.Event == event {
-				n++
+				out = append(out, e)
 			}
 		}
-		return n
+		return out
 	}
 	t.Fatal("cannot read the audit log")
-	return 0
+	return nil
 }
 
 // TestManualRollbackBringsServicesBack: `ferry rollback` while serving
