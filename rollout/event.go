@@ -42,6 +42,10 @@ type Promote struct{}
 // until the rollout has finished.
 type Abort struct {
 	Reason string // what the operator gave, if anything
+	// Cause, when ferry serve itself aborts (a version that never became
+	// healthy, another release made current), is the whole abort cause:
+	// it is not the operator's, and is not labelled so.
+	Cause string
 }
 
 // Pause is `ferry rollout pause`: the rollout stops moving forward (no

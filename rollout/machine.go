@@ -66,9 +66,12 @@ func Next(s State, ev Event, now time.Time) (State, []Action, error) {
 	case nil:
 		return s, nil, refuse(s, ev, "no event given")
 	case Abort:
-		cause := "aborted by the operator"
-		if e.Reason != "" {
-			cause += ": " + e.Reason
+		cause := e.Cause
+		if cause == "" {
+			cause = "aborted by the operator"
+			if e.Reason != "" {
+				cause += ": " + e.Reason
+			}
 		}
 		s, acts := abort(s, now, cause, nil)
 		return s, acts, nil

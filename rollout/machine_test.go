@@ -42,6 +42,29 @@ func phases() []reach {
 	}
 }
 
+// TestAbortCauseSaidOnce: an operator's abort is labelled as the
+// operator's once, with or without a reason; one ferry serve makes itself
+// (Cause) is not labelled as the operator's at all.
+func TestAbortCauseSaidOnce(t *testing.T) {
+	for _, c := range []struct {
+		ev   Abort
+		want string
+	}{
+		{Abort{}, "aborted by the operator"},
+		{Abort{Reason: "customers complain"}, "aborted by the operator: customers complain"},
+		{Abort{Cause: "version 1.5.0 did not become healthy within 30s"}, "version 1.5.0 did not become healthy within 30s"},
+	} {
+		d, _ := startRollout(t, canarySpec([]int{10, 100}))
+		d.send(c.ev)
+		if d.s.AbortCause != c.want {
+			t.Errorf("%+v: cause %q, want %q", c.ev, d.s.AbortCause, c.want)
+		}
+		if strings.Count(d.s.LastDecision.Reason, "aborted by the operator") > 1 {
+			t.Errorf("%+v: decision %q says it twice", c.ev, d.s.LastDecision.Reason)
+		}
+	}
+}
+
 func TestAbortAtAnyPhase(t *testing.T) {
 	for _, r := range phases() {
 		t.Run(r.name, func(t *testing.T) {

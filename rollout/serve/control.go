@@ -50,7 +50,7 @@ type VersionStatus struct {
 // Verbs of `ferry rollout`.
 var verbs = map[string]func() rollout.Event{
 	"promote": func() rollout.Event { return rollout.Promote{} },
-	"abort":   func() rollout.Event { return rollout.Abort{Reason: "aborted by the operator (ferry rollout abort)"} },
+	"abort":   func() rollout.Event { return rollout.Abort{} },
 	"pause":   func() rollout.Event { return rollout.Pause{} },
 	"resume":  func() rollout.Event { return rollout.Resume{} },
 }

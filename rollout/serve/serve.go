@@ -323,7 +323,7 @@ func (s *server) start() error {
 				if !st.Phase.Finished() {
 					// Saved mid-rollout to a release that is no longer
 					// current: it ended while serve was down.
-					s.event(svc, rollout.Abort{Reason: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
+					s.event(svc, rollout.Abort{Cause: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
 				}
 			}
 		}
@@ -365,7 +365,7 @@ func (s *server) tick() {
 			continue
 		}
 		if svc.ro.Phase == rollout.PhaseStarting && now.Sub(svc.newStarted) > s.opts.StartTimeout {
-			s.event(svc, rollout.Abort{Reason: fmt.Sprintf("version %s did not become healthy within %s", svc.ro.New, s.opts.StartTimeout)})
+			s.event(svc, rollout.Abort{Cause: fmt.Sprintf("version %s did not become healthy within %s", svc.ro.New, s.opts.StartTimeout)})
 			continue
 		}
 		s.event(svc, rollout.Tick{Canary: svc.sample(svc.ro.New), Stable: svc.sample(svc.ro.Stable)})
@@ -437,7 +437,7 @@ func (s *server) change(svc *service, def serviceDef, previous string) {
 			return
 		}
 		reason := fmt.Sprintf("release %s became current during the rollout of %s", cur, svc.ro.New)
-		s.event(svc, rollout.Abort{Reason: reason})
+		s.event(svc, rollout.Abort{Cause: reason})
 	}
 	if svc.stable == cur {
 		return

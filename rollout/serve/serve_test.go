@@ -192,7 +192,10 @@ func TestApprovalPromoteAbortAndResume(t *testing.T) {
 	if _, err := c.Command(context.Background(), "api", "abort"); err != nil {
 		t.Fatal(err)
 	}
-	a.waitStatus("the abort", phase(rollout.PhaseAborted), 20*time.Second)
+	st = a.waitStatus("the abort", phase(rollout.PhaseAborted), 20*time.Second)
+	if cause := st[0].Rollout.AbortCause; cause != "aborted by the operator" {
+		t.Errorf("abort cause %q, want it said once", cause)
+	}
 	a.waitCurrent("1.0.0")
 
 	// Each command is audited with what became of it.
