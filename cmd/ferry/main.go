@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "ferry",
 		Usage:                "air-gap appliance installer: signed bundles, offline install",
 		Writer:               stdout,
@@ -107,6 +107,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			initCommand(),
 		},
 	}
+	requireFlags(app.Commands, "")
+	return app
 }
 
 // usageError marks a command-line mistake (exit code 2).
