@@ -103,8 +103,8 @@ func runInit(c *cli.Context) error {
 		fmt.Fprintf(w, "  %s\n", cmd)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "ferry keys generate and ferry bundle create take the key's passphrase from")
-	fmt.Fprintln(w, "FERRY_PASSPHRASE or --passphrase-file FILE.")
+	fmt.Fprintln(w, "ferry keys generate and ferry bundle create ask for the key's passphrase on the")
+	fmt.Fprintln(w, "terminal, or take it from FERRY_PASSPHRASE or --passphrase-file FILE.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Install it on an appliance and run it:")
 	fmt.Fprintln(w)

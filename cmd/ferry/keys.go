@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,7 @@ import (
 func passphraseFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:  "passphrase-file",
-		Usage: "read the private key passphrase from `FILE` (default: $FERRY_PASSPHRASE)",
+		Usage: "read the private key passphrase from `FILE` (default: $FERRY_PASSPHRASE, else asked on the terminal)",
 	}
 }
 
@@ -114,7 +113,7 @@ func keysGenerate(c *cli.Context) error {
 	default:
 		return usageError("--type %q: use ecdsa-p256, ed25519 or openpgp", typ)
 	}
-	pass, err := passphrase(c)
+	pass, err := passphrase(c, true)
 	if err != nil {
 		return err
 	}
@@ -146,32 +145,12 @@ func keysGenerate(c *cli.Context) error {
 	return nil
 }
 
-// passphrase reads the private key passphrase from --passphrase-file or
-// FERRY_PASSPHRASE, so that automation needs no terminal.
-func passphrase(c *cli.Context) ([]byte, error) {
-	if f := c.String("passphrase-file"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("%w: passphrase file: %w", errKey, err)
-		}
-		b = bytes.TrimRight(b, "\r\n")
-		if len(b) == 0 {
-			return nil, fmt.Errorf("%w: passphrase file %s is empty", errKey, f)
-		}
-		return b, nil
-	}
-	if p, ok := os.LookupEnv("FERRY_PASSPHRASE"); ok && p != "" {
-		return []byte(p), nil
-	}
-	return nil, fmt.Errorf("%w: no passphrase: set FERRY_PASSPHRASE or use --passphrase-file", errKey)
-}
-
 // loadSigners reads and decrypts the private keys given with --key.
 func loadSigners(c *cli.Context, paths []string) ([]verify.Signer, error) {
 	if len(paths) == 0 {
 		return nil, usageError("at least one --key is required to sign")
 	}
-	pass, err := passphrase(c)
+	pass, err := passphrase(c, false)
 	if err != nil {
 		return nil, err
 	}
