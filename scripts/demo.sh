@@ -35,32 +35,43 @@ fi
 export FERRY_PASSPHRASE=${FERRY_PASSPHRASE:-demo-passphrase}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1764028800}
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each ferry command is printed before it runs, as it could be typed, so
+# that a newcomer can copy it (to the demo's standard output, also from
+# inside a pipeline). Headings are bold only on a terminal.
+exec 3>&1
+show() { printf '$%s\n' "$(printf ' %q' "$@")" >&3; }
+ferry() { show ferry "$@"; "$ferry" "$@"; }
+run() { show "$@"; "$@"; }
+if [[ -t 1 ]]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "generate a demo project (images, migrations, files, charts, services)"
 go run ./fixtures/cmd/fixturegen project -out "$work/project" -name demo-app -version 1.0.0
 cat "$work/project/ferry.yaml"
 
 step "generate signing keys"
-"$ferry" keys generate --type ecdsa-p256 --out "$work/release"
-"$ferry" keys generate --type openpgp --out "$work/release-pgp" --name "Demo Release <release@demo.invalid>"
+ferry keys generate --type ecdsa-p256 --out "$work/release"
+ferry keys generate --type openpgp --out "$work/release-pgp" --name "Demo Release <release@demo.invalid>"
 
 step "build the signed bundle"
-"$ferry" bundle create -f "$work/project/ferry.yaml" -o "$work/demo-app-1.0.0.ferry" \
+ferry bundle create -f "$work/project/ferry.yaml" -o "$work/demo-app-1.0.0.ferry" \
 	--key "$work/release.key" --key "$work/release-pgp.key"
 
 step "inspect it"
-"$ferry" bundle inspect "$work/demo-app-1.0.0.ferry"
+ferry bundle inspect "$work/demo-app-1.0.0.ferry"
 
 step "verify it with both keys (threshold 2)"
-"$ferry" verify "$work/demo-app-1.0.0.ferry" --key "$work/release.pub" --key "$work/release-pgp.pub" --threshold 2
+ferry verify "$work/demo-app-1.0.0.ferry" --key "$work/release.pub" --key "$work/release-pgp.pub" --threshold 2
 
 step "a tampered copy is refused"
 cp "$work/demo-app-1.0.0.ferry" "$work/tampered.ferry"
 size=$(stat -c %s "$work/tampered.ferry")
 printf "X" | dd of="$work/tampered.ferry" bs=1 seek=$((size * 6 / 10)) conv=notrunc status=none
 set +e
-"$ferry" verify "$work/tampered.ferry" --key "$work/release.pub"
+ferry verify "$work/tampered.ferry" --key "$work/release.pub"
 code=$?
 set -e
 if [ "$code" -eq 0 ]; then echo "demo: the tampered bundle was accepted" >&2; exit 1; fi
@@ -69,57 +80,59 @@ echo "refused with exit code $code, as expected"
 root="$work/appliance"
 
 step "plan the install on an empty appliance"
-"$ferry" plan "$work/demo-app-1.0.0.ferry" --root "$root"
+ferry plan "$work/demo-app-1.0.0.ferry" --root "$root"
 
 step "install it (verified first; migrations into embedded SQLite; images into the offline registry's store)"
-"$ferry" install "$work/demo-app-1.0.0.ferry" --root "$root" --key "$work/release.pub" --key "$work/release-pgp.pub"
-"$ferry" status --root "$root"
+ferry install "$work/demo-app-1.0.0.ferry" --root "$root" --key "$work/release.pub" --key "$work/release-pgp.pub"
+ferry status --root "$root"
 
 step "an update carries only what changed, and applies only to its base"
 go run ./fixtures/cmd/fixturegen project -out "$work/project-1.1.0" -name demo-app -version 1.1.0
-"$ferry" bundle create -f "$work/project-1.1.0/ferry.yaml" -o "$work/demo-app-1.1.0-update.ferry" \
+ferry bundle create -f "$work/project-1.1.0/ferry.yaml" -o "$work/demo-app-1.1.0-update.ferry" \
 	--key "$work/release.key" --base "$work/demo-app-1.0.0.ferry"
 ls -l "$work"/*.ferry
-"$ferry" update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
+ferry update apply "$work/demo-app-1.1.0-update.ferry" --root "$root"
 
 step "a hotfix of one migration: the update is a few KiB, zstd-compressed whole"
 cp -r "$work/project-1.1.0" "$work/project-1.1.1"
 sed -i 's/^  version: 1.1.0$/  version: 1.1.1/' "$work/project-1.1.1/ferry.yaml"
 printf 'CREATE INDEX users_display_name ON users (display_name);\n' > "$work/project-1.1.1/migrations/app/004_index_display_name.up.sql"
 printf 'DROP INDEX users_display_name;\n' > "$work/project-1.1.1/migrations/app/004_index_display_name.down.sql"
-"$ferry" bundle create -f "$work/project-1.1.1/ferry.yaml" -o "$work/demo-app-1.1.1-hotfix.ferry" \
+ferry bundle create -f "$work/project-1.1.1/ferry.yaml" -o "$work/demo-app-1.1.1-hotfix.ferry" \
 	--key "$work/release.key" --base "$work/demo-app-1.1.0-update.ferry"
-"$ferry" update plan "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
-"$ferry" update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
+ferry update plan "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
+ferry update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
 
 step "check installed content against the signed manifests, and the audit chain"
-"$ferry" check --root "$root"
-"$ferry" audit --verify --root "$root" | tail -3
+ferry check --root "$root"
+ferry audit --verify --root "$root" | tail -3
 
 step "roll back to the kept release, then forward again"
-"$ferry" rollback --root "$root"
-"$ferry" update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
-"$ferry" history --root "$root" | grep -v '^      '
+ferry rollback --root "$root"
+ferry update apply "$work/demo-app-1.1.1-hotfix.ferry" --root "$root"
+ferry history --root "$root" | grep -v '^      '
 
 step "rotate the release key: the next update is signed by a new key and carries the statement the old one signed"
-"$ferry" keys generate --type ed25519 --out "$work/release-2027"
-"$ferry" keys rotate --key "$work/release.key" --new "$work/release-2027.pub" --sequence 1 --out "$work/rotation-1.json"
+ferry keys generate --type ed25519 --out "$work/release-2027"
+ferry keys rotate --key "$work/release.key" --new "$work/release-2027.pub" --sequence 1 --out "$work/rotation-1.json"
 cp -r "$work/project-1.1.1" "$work/project-1.2.0"
 sed -i 's/^  version: 1.1.1$/  version: 1.2.0/' "$work/project-1.2.0/ferry.yaml"
-"$ferry" bundle create -f "$work/project-1.2.0/ferry.yaml" -o "$work/demo-app-1.2.0-update.ferry" \
+ferry bundle create -f "$work/project-1.2.0/ferry.yaml" -o "$work/demo-app-1.2.0-update.ferry" \
 	--key "$work/release-2027.key" --base "$work/demo-app-1.1.1-hotfix.ferry" --rotation "$work/rotation-1.json"
-"$ferry" verify "$work/demo-app-1.2.0-update.ferry" --key "$work/release.pub"
-"$ferry" update apply "$work/demo-app-1.2.0-update.ferry" --root "$root"
-"$ferry" trust list --root "$root"
+ferry verify "$work/demo-app-1.2.0-update.ferry" --key "$work/release.pub"
+ferry update apply "$work/demo-app-1.2.0-update.ferry" --root "$root"
+ferry trust list --root "$root"
 
 step "compliance evidence (NIST SP 800-53 rev5) from what ferry recorded"
-"$ferry" compliance report --root "$root" --format markdown -o "$work/COMPLIANCE.md"
-"$ferry" compliance report --root "$root" --format oscal -o "$work/assessment-results.json"
-sed -n '1,12p' "$work/COMPLIANCE.md"
-"$ferry" bundle guide "$work/demo-app-1.0.0.ferry" -o "$work/AIRGAP_INSTALLATION.md"
+ferry compliance report --root "$root" --format markdown -o "$work/COMPLIANCE.md"
+ferry compliance report --root "$root" --format oscal -o "$work/assessment-results.json"
+sed -n '5p' "$work/COMPLIANCE.md"
+# the controls not satisfied, by name (the report says why under each)
+grep -E '^### .*: \*\*not satisfied\*\*$' "$work/COMPLIANCE.md" | sed -e 's/^### /not satisfied: /' -e 's/: \*\*not satisfied\*\*$//' || echo "every control is satisfied"
+ferry bundle guide "$work/demo-app-1.0.0.ferry" -o "$work/AIRGAP_INSTALLATION.md"
 
 step "a self-contained installer: ferry, the bundle and the release keys in one executable"
-"$ferry" installer build "$work/demo-app-1.0.0.ferry" -o "$work/demo-app-1.0.0-installer" \
+ferry installer build "$work/demo-app-1.0.0.ferry" -o "$work/demo-app-1.0.0-installer" \
 	--key "$work/release.pub" --key "$work/release-pgp.pub" --sign-key "$work/release.key"
 if command -v sha256sum >/dev/null; then (cd "$work" && sha256sum -c demo-app-1.0.0-installer.sha256); fi
 
@@ -129,18 +142,18 @@ mkdir -p "$site"
 cp "$work/demo-app-1.0.0-installer" "$site/"
 (
 	cd "$site"
-	./demo-app-1.0.0-installer verify --threshold 2
-	./demo-app-1.0.0-installer install --root appliance
-	./demo-app-1.0.0-installer status --root appliance
-	./demo-app-1.0.0-installer extract -o demo-app-1.0.0.ferry
+	run ./demo-app-1.0.0-installer verify --threshold 2
+	run ./demo-app-1.0.0-installer install --root appliance
+	run ./demo-app-1.0.0-installer status --root appliance
+	run ./demo-app-1.0.0-installer extract -o demo-app-1.0.0.ferry
 )
 cmp "$site/demo-app-1.0.0.ferry" "$work/demo-app-1.0.0.ferry"
 
 step "split the bundle for media with a file size limit; verify from the first part; join it back"
 mkdir -p "$work/media"
-"$ferry" bundle split "$work/demo-app-1.0.0.ferry" --size 128KiB --dir "$work/media"
-"$ferry" verify "$work/media/demo-app-1.0.0.ferry.part000" --key "$work/release.pub"
-"$ferry" bundle join "$work/media/demo-app-1.0.0.ferry.part000" -o "$work/media/demo-app-1.0.0.ferry"
+ferry bundle split "$work/demo-app-1.0.0.ferry" --size 128KiB --dir "$work/media"
+ferry verify "$work/media/demo-app-1.0.0.ferry.part000" --key "$work/release.pub"
+ferry bundle join "$work/media/demo-app-1.0.0.ferry.part000" -o "$work/media/demo-app-1.0.0.ferry"
 cmp "$work/media/demo-app-1.0.0.ferry" "$work/demo-app-1.0.0.ferry" && echo "joined bundle is identical"
 
 step "ferry serve: a service under generated traffic, a canary of a second version, and a bad third one rolled back"
@@ -177,10 +190,12 @@ components:
 SPEC
 done
 for version in 1.0.0 1.1.0 1.2.0; do
-	"$ferry" bundle create -f "$served/$version/ferry.yaml" -o "$work/demo-service-$version.ferry" --key "$work/release.key"
+	ferry bundle create -f "$served/$version/ferry.yaml" -o "$work/demo-service-$version.ferry" --key "$work/release.key"
 done
 sroot="$work/served-appliance"
-"$ferry" install "$work/demo-service-1.0.0.ferry" --root "$sroot" --key "$work/release.pub"
+ferry install "$work/demo-service-1.0.0.ferry" --root "$sroot" --key "$work/release.pub"
+# (run directly, not through the function, so that $! is ferry serve)
+show ferry serve --root "$sroot" --tick 250ms --metrics-addr "127.0.0.1:$((port + 1))"
 "$ferry" serve --root "$sroot" --tick 250ms --metrics-addr "127.0.0.1:$((port + 1))" >"$work/serve.log" 2>&1 &
 serve_pid=$!
 trap 'kill $serve_pid 2>/dev/null || true' EXIT
@@ -207,21 +222,21 @@ wait_phase() {
 	cat "$work/serve.log" >&2
 	return 1
 }
-"$ferry" rollout status api --root "$sroot"
+ferry rollout status api --root "$sroot"
 
 echo "-- update to 1.1.0: canary 10% -> 50% -> 100%, each step analysed against the thresholds and 1.0.0"
-"$ferry" update apply "$work/demo-service-1.1.0.ferry" --root "$sroot"
+ferry update apply "$work/demo-service-1.1.0.ferry" --root "$sroot"
 sleep 3
-"$ferry" rollout status api --root "$sroot"
+ferry rollout status api --root "$sroot"
 wait_phase succeeded
-"$ferry" rollout status api --root "$sroot"
+ferry rollout status api --root "$sroot"
 
 echo "-- update to 1.2.0, which fails 5% of requests: the first analysis aborts it and rolls the release back"
-"$ferry" update apply "$work/demo-service-1.2.0.ferry" --root "$sroot"
+ferry update apply "$work/demo-service-1.2.0.ferry" --root "$sroot"
 wait_phase aborted
 sleep 1
-"$ferry" rollout status api --root "$sroot"
-"$ferry" status --root "$sroot" | sed -n 1p
+ferry rollout status api --root "$sroot"
+ferry status --root "$sroot" | sed -n 1p
 if command -v curl >/dev/null; then
 	echo "-- Prometheus metrics of ferry serve:"
 	curl -s "http://127.0.0.1:$((port + 1))/metrics" | grep -E '^ferry_(requests_total|responses_5xx_total)' || true
@@ -232,6 +247,6 @@ kill -TERM "$serve_pid"; wait "$serve_pid" || true
 trap - EXIT
 echo "-- the traffic during both rollouts:"
 cat "$work/load.out"
-"$ferry" audit --root "$sroot" | grep -E 'rollout\.(start|advance|succeed|abort)|release-rolled-back' | tail -8
+ferry audit --root "$sroot" | grep -E 'rollout\.(start|advance|succeed|abort)|release-rolled-back' | tail -8
 
 step "done: bundles, installer, appliances and reports under $work"
