@@ -7,7 +7,8 @@
 # tests start a throwaway server of their own), haproxy (the reference
 # proxy the router benchmark measures ferry's router against), sqlite3
 # (the fixtures' migrations are checked with SQLite's own shell), openssl
-# (installer signatures checked with the standard tool). Under CI=true
+# (installer and install-guide signatures checked with the standard tool),
+# jq (the install guide lists entries with it). Under CI=true
 # (CI, make test) a test that finds one of these missing fails instead of
 # skipping (internal/testenv), so every tool a test uses belongs here.
 set -euo pipefail
@@ -23,6 +24,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v jq >/dev/null || missing+=(jq)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
