@@ -25,7 +25,9 @@ func crashIf(now bool) {
 }
 
 // crashPoint counts one more point where the crash-loop tests may kill
-// ferry: the start of each journalled step, and the commit.
+// ferry: the start of each journalled step, each release file placed by
+// sharing (after it is in place, before its step is journalled done), and
+// the commit.
 func (r *run) crashPoint() {
 	r.mu.Lock()
 	r.steps++

@@ -299,11 +299,16 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	for _, c := range m.Components {
 		byName[c.Name] = c
 	}
+	sh, err := newSharer(db, m.Version, r.crashPoint)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.runLevels(ctx, plan, func(s Step) error {
-		return runStep(ctx, st, &r.refs, opts.Appliers, root, m, byName[s.Component], s)
+		return runStep(ctx, st, &r.refs, sh, opts.Appliers, root, m, byName[s.Component], s)
 	}); err != nil {
 		return nil, err
 	}
+	log.Info("files placed", sh.counts()...)
 	if err := r.step("activate:"+m.Version, func() error {
 		return activate(db, root, m.Version)
 	}); err != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"strconv"
 	"sync"
 
 	"ferry/bundle"
@@ -18,7 +16,7 @@ import (
 
 // runStep performs one planned step; each is idempotent, so a step that
 // ran before a crash runs again safely.
-func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers map[string]Applier, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
+func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, sh *sharer, appliers map[string]Applier, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
 	switch s.Kind {
 	case StepMigrations, StepChart:
 		if err := requireBlobs(st, s.Digests); err != nil {
@@ -41,7 +39,8 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, appliers ma
 	case StepFile:
 		for _, f := range c.Files {
 			if f.Dest == s.Name {
-				return placeFile(st, root, m.Version, f)
+				_, err := sh.place(st, root, m.Version, f)
+				return err
 			}
 		}
 		return fmt.Errorf("file %s is not in component %s", s.Name, c.Name)
@@ -91,33 +90,6 @@ func addImageRef(st *store.Store, img bundle.Image) error {
 	}
 	out = append(out, store.Ref{Name: img.Name, Digest: img.Digest, MediaType: img.MediaType, Size: img.Size})
 	return st.SetRefs(out)
-}
-
-// placeFile copies a file from the store into the release directory:
-// temporary file, fsync, rename, so a file is either whole or absent. The
-// write goes through the root opened as an os.Root, and every directory on
-// the way must be a real one, so that a symlink planted in the root (a
-// release directory, or bin/, pointing elsewhere) cannot redirect it.
-func placeFile(st *store.Store, root, version string, f bundle.File) error {
-	mode, err := strconv.ParseUint(f.Mode, 8, 32)
-	if err != nil {
-		return fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
-	}
-	src, err := st.Open(f.Digest)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	err = atomicfile.WriteBeneath(r, path.Join("releases", version, f.Dest), placedMode(os.FileMode(mode)), func(w io.Writer) error {
-		_, err := io.Copy(w, src)
-		return err
-	})
-	return unsafeRoot(err)
 }
 
 // unsafeRoot classifies a write refused for a symlink in its way as the
