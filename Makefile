@@ -114,7 +114,8 @@ crash:
 
 # Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) and, for
 # the registry, net/http's FileServer, in the same run: create, verify,
-# install and image pull; CORPUS=4GiB for the large run.
+# install and image pull; CORPUS=4GiB for the large run; DELTA_SCALE=large
+# adds the 4 GiB release to the delta bench's one-file update.
 bench: deps build
 	./scripts/bench.sh $(OUT)/bench $(CORPUS)
 

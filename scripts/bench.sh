@@ -31,8 +31,11 @@
 #            in place, one new migration and one changed file, 16 of 64
 #            files changed in place; applying each against installing the
 #            changed content alone; and the delta builds of the binary and
-#            of the 16 files against zstd -3 and -12 --patch-from
-#            (DELTA_SCALE=ci: an 8 MiB binary, 4 MiB layers, 512 KiB files)
+#            of the 16 files against zstd -3 and -12 --patch-from; and one
+#            small changed file of a 512 MiB release, whose apply must stay
+#            within 1 s of installing that file alone
+#            (DELTA_SCALE=ci: an 8 MiB binary, 4 MiB layers, 512 KiB files,
+#            a 16 MiB release; DELTA_SCALE=large adds a 4 GiB release)
 #
 # Both sides end with their outputs on disk (ferry fsyncs its bundle and
 # every installed file; the pipeline's outputs are synced with sync(1)) and
@@ -270,7 +273,10 @@ REPORT
 
 echo "bench: delta updates" >&2
 delta_args=(-dir "$work/delta" -repeat 3)
-[ "${DELTA_SCALE:-full}" = ci ] && delta_args+=(-binary 8MiB -layer 4MiB)
+case ${DELTA_SCALE:-full} in
+ci) delta_args+=(-binary 8MiB -layer 4MiB -release 16MiB) ;;
+large) delta_args+=(-release 512MiB,4GiB) ;;
+esac
 go run ./scripts/deltabench "${delta_args[@]}" > "$work/delta.out" 2> "$work/log.delta" ||
 	{ echo "bench: deltabench failed:" >&2; cat "$work/log.delta" >&2; exit 1; }
 echo

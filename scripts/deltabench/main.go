@@ -1,9 +1,10 @@
 // Command deltabench measures update bundles (bundle create --base) against
 // full bundles of the same releases, for `make bench`:
 //
-//	deltabench [-dir DIR] [-size 50MiB] [-binary SIZE] [-layer SIZE] [-repeat 3] [-keep]
+//	deltabench [-dir DIR] [-size 50MiB] [-binary SIZE] [-layer SIZE]
+//	           [-release 512MiB[,4GiB]] [-scenarios abcde] [-repeat 3] [-keep]
 //
-// Four scenarios, each a base release 1.0.0 and a release 1.1.0 made from
+// Five scenarios, each a base release 1.0.0 and a release 1.1.0 made from
 // the fixtures generators:
 //
 //	(a) image    an image of 10 layers of -layer bytes; 1.1.0 rebuilds the
@@ -15,6 +16,13 @@
 //	             one migration and changes 16 bytes of etc/api.conf
 //	(d) many     64 files of -binary/16 bytes each; 1.1.0 changes every
 //	             fourth in place, as (b) changes bin/app
+//	(e) release  a release of -release bytes in 32 files and a small
+//	             etc/app.conf; 1.1.0 changes 16 bytes of etc/app.conf and
+//	             nothing else: what an update costs when one file of a
+//	             large release changes. -release may list sizes
+//	             (512MiB,4GiB): one (e) for each, with the target "apply
+//	             <= changed alone + 1 s, the same at every size" judged at
+//	             each
 //
 // For each it builds the base, the full bundle of 1.1.0 and the delta of
 // 1.1.0 against the base, and prints the sizes, delta/full, and delta over
@@ -33,8 +41,9 @@
 //	               only the changed content: (a) an image of the changed
 //	               layer alone, (b) bin/app of 1.1.0 alone, (c) the new
 //	               migration (as migration 001 of a new database) and the
-//	               changed etc/api.conf; the base is installed first on
-//	               another host, untimed, as for apply
+//	               changed etc/api.conf, (e) etc/app.conf of 1.1.0 alone;
+//	               the base is installed first on another host, untimed,
+//	               as for apply
 //
 // Both are the median of -repeat installs, taken in turns, each on a fresh
 // host after sync(2), with the peak RSS of this process during the install
@@ -101,6 +110,7 @@ const (
 	manyFiles   = 64            // files of (d)
 	manyShare   = 16            // each file of (d) is -binary / manyShare
 	manyChanged = 4             // (d) changes every manyChanged-th file
+	releaseFile = 32            // the large files of (e)
 	layerShare  = 5             // -layer defaults to -size / layerShare
 	confSize    = 16 << 10      // etc/app.conf of (b)
 	patchBlock  = 4 << 10       // the block (b) replaces in bin/app
@@ -118,11 +128,16 @@ func main() {
 	size := flag.String("size", "50MiB", "scale: the size of bin/app in (b); each layer of (a) is a fifth of it")
 	binary := flag.String("binary", "", "size of bin/app in (b) (default: -size)")
 	layer := flag.String("layer", "", "size of each of the 10 layers in (a) (default: -size / 5)")
+	release := flag.String("release", "512MiB", "sizes of the release of (e), comma-separated: one (e) for each (512MiB,4GiB for the 4 GiB figure)")
+	only := flag.String("scenarios", "abcde", "the scenarios to run, by letter")
 	repeat := flag.Int("repeat", 3, "installs per timing; the median is printed")
 	keep := flag.Bool("keep", false, "keep the run directory (bundles, projects)")
 	flag.Parse()
 
 	cfg, err := newConfig(*dir, *size, *binary, *layer, *repeat)
+	if err == nil {
+		err = cfg.setRelease(*release, *only)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "deltabench:", err)
 		os.Exit(2)
@@ -141,6 +156,37 @@ type config struct {
 	binary int64
 	layer  int64
 	repeat int
+	// releases are the sizes of the release of (e); scenarios the letters
+	// of the scenarios to run (all when empty).
+	releases  []int64
+	scenarios string
+}
+
+// setRelease sets the sizes of (e) and the scenarios to run.
+func (c *config) setRelease(sizes, scenarios string) error {
+	c.releases = nil
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := spec.ParseSize(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-release: %w", err)
+		}
+		if n < releaseFile*(64<<10) {
+			return fmt.Errorf("-release %s: give at least %s", f, size(releaseFile*(64<<10)))
+		}
+		c.releases = append(c.releases, n)
+	}
+	for _, r := range scenarios {
+		if r < 'a' || r > 'e' {
+			return fmt.Errorf("-scenarios %q: letters a to e", scenarios)
+		}
+	}
+	c.scenarios = scenarios
+	return nil
+}
+
+// runs says whether scenario letter is to run.
+func (c config) runs(letter rune) bool {
+	return c.scenarios == "" || strings.ContainsRune(c.scenarios, letter)
 }
 
 func newConfig(dir, size, binary, layer string, repeat int) (config, error) {
@@ -191,6 +237,8 @@ type scenario struct {
 	// them in the output.
 	patchFiles [][2]string
 	patchWhat  string
+	// release is the size of the release of (e), 0 for the others.
+	release int64
 }
 
 // outcome is what was measured for one scenario.
@@ -256,13 +304,27 @@ func measureAll(ctx context.Context, cfg config, work string) ([]*outcome, error
 		return nil, err
 	}
 
-	makers := []func(string, config) (*scenario, error){imageScenario, binaryScenario, smallScenario, manyScenario}
+	type maker struct {
+		letter rune
+		dir    string
+		make   func(string, config) (*scenario, error)
+	}
+	var makers []maker
+	for i, mk := range []func(string, config) (*scenario, error){imageScenario, binaryScenario, smallScenario, manyScenario} {
+		makers = append(makers, maker{rune('a' + i), string(rune('a' + i)), mk})
+	}
+	for _, n := range cfg.releases {
+		makers = append(makers, maker{'e', "e-" + strconv.FormatInt(n, 10), releaseScenario(n)})
+	}
 	var outs []*outcome
-	for i, mk := range makers {
-		dir := filepath.Join(work, string(rune('a'+i)))
-		sc, err := mk(dir, cfg)
+	for _, mk := range makers {
+		if !cfg.runs(mk.letter) {
+			continue
+		}
+		dir := filepath.Join(work, mk.dir)
+		sc, err := mk.make(dir, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("scenario %c: %w", 'a'+i, err)
+			return nil, fmt.Errorf("scenario %c: %w", mk.letter, err)
 		}
 		fmt.Fprintf(os.Stderr, "deltabench: %s %s\n", sc.key, sc.title)
 		out, err := measure(ctx, cfg, dir, sc, signer, pub)
@@ -848,6 +910,68 @@ func manyScenario(dir string, cfg config) (*scenario, error) {
 	return sc, nil
 }
 
+// releaseScenario: a release of total bytes in releaseFile files and a
+// small etc/app.conf, of which 1.1.0 changes 16 bytes of etc/app.conf.
+// It measures what an update costs when one small file of a large release
+// changes: the unchanged files are placed again, by sharing or copying.
+func releaseScenario(total int64) func(string, config) (*scenario, error) {
+	return func(dir string, cfg config) (*scenario, error) {
+		each := total / releaseFile
+		sc := &scenario{
+			key: "(e)", title: fmt.Sprintf("release of %s in %d files of %s, 16 bytes of etc/app.conf changed", size(each*releaseFile), releaseFile, size(each)),
+			changedWhat: "changed file (stored)",
+			aloneWhat:   "a first install of a bundle holding etc/app.conf of " + nextVersion + " alone",
+			release:     each * releaseFile,
+		}
+		var files strings.Builder
+		for i := range releaseFile {
+			name := fmt.Sprintf("lib/part%02d.bin", i)
+			base := filepath.Join(dir, "base", name)
+			if err := fixtures.WriteFile(base, fixtures.KindBinary, each, "deltabench/"+name); err != nil {
+				return nil, err
+			}
+			// The same content in 1.1.0, without writing it twice.
+			next := filepath.Join(dir, "next", name)
+			if err := os.MkdirAll(filepath.Dir(next), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.Link(base, next); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&files, "      - {src: %s, dest: %s, mode: \"0755\"}\n", name, name)
+		}
+		conf := filepath.Join(dir, "base", "etc", "app.conf")
+		if err := fixtures.WriteFile(conf, fixtures.KindText, confSize, "deltabench/etc/app.conf"); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(conf)
+		if err != nil {
+			return nil, err
+		}
+		copy(data[len(data)/2:], "# changed in 1.1")
+		sc.changed = []string{digest(data)}
+		for _, sub := range []string{"next", "alone"} {
+			if err := writeFile(filepath.Join(dir, sub, "etc", "app.conf"), data); err != nil {
+				return nil, err
+			}
+		}
+		const confLine = "      - {src: etc/app.conf, dest: etc/app.conf}\n"
+		for _, p := range []struct {
+			sub, name, version, files string
+			spec                      *string
+		}{
+			{"base", "bench-release", baseVersion, files.String() + confLine, &sc.base},
+			{"next", "bench-release", nextVersion, files.String() + confLine, &sc.next},
+			{"alone", "bench-release-alone", nextVersion, confLine, &sc.alone},
+		} {
+			if *p.spec, err = writeSpec(filepath.Join(dir, p.sub), specHeader(p.name, p.version)+"  - name: app\n    files:\n"+p.files); err != nil {
+				return nil, err
+			}
+		}
+		return sc, nil
+	}
+}
+
 // carriedSize is what the entries of m for the contents digests take in
 // the bundle.
 func carriedSize(m *bundle.Manifest, digests []string) int64 {
@@ -899,9 +1023,14 @@ type target struct {
 
 func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "\nferry deltabench — bin/app %s, %d layers of %s, %d cores, median of %d installs\n",
-		size(cfg.binary), imageLayers, size(cfg.layer), runtime.NumCPU(), cfg.repeat)
+	var releases []string
+	for _, n := range cfg.releases {
+		releases = append(releases, size(n))
+	}
+	fmt.Fprintf(&b, "\nferry deltabench — bin/app %s, %d layers of %s, release of (e) %s, %d cores, median of %d installs\n",
+		size(cfg.binary), imageLayers, size(cfg.layer), strings.Join(releases, " and "), runtime.NumCPU(), cfg.repeat)
 	var targets []target
+	var first *outcome // the first (e), that the others are compared with
 	for _, o := range outs {
 		sc := o.sc
 		full, delta := o.full.Size, o.delta.Size
@@ -938,6 +1067,21 @@ func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
 		row(&b, "apply delta on the base", secs(o.apply.median), "peak RSS "+kib(o.apply.peak))
 		row(&b, "changed alone", secs(o.alone.median), "peak RSS "+kib(o.alone.peak)+"  ("+sc.aloneWhat+")")
 		diff := o.apply.median - o.alone.median
+		if sc.key == "(e)" {
+			verdict := "MET"
+			if diff > applySlack {
+				verdict = "MISSED"
+			}
+			row(&b, "apply - changed alone", fmt.Sprintf("%+.2f s", diff.Seconds()), verdict+" (target: <= 1 s more than the changed file alone, the same at 512 MiB and 4 GiB)")
+			if first == nil {
+				first = o
+			} else {
+				grow := diff - (first.apply.median - first.alone.median)
+				row(&b, "  growth from the "+size(first.sc.release)+" release", fmt.Sprintf("%+.2f s", grow.Seconds()), "")
+			}
+			targets = append(targets, target{fmt.Sprintf("(e) %s: apply <= changed alone + 1 s", size(sc.release)), fmt.Sprintf("%+.2f s", diff.Seconds()), diff <= applySlack})
+			continue
+		}
 		row(&b, "apply - changed alone", fmt.Sprintf("%+.2f s", diff.Seconds()), "(target <= +1 s)")
 		targets = append(targets, target{sc.key + " apply <= changed alone + 1 s", fmt.Sprintf("%+.2f s", diff.Seconds()), diff <= applySlack})
 	}

@@ -18,11 +18,14 @@ func TestScenariosSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := cfg.setRelease("2MiB", ""); err != nil {
+		t.Fatal(err)
+	}
 	outs, err := measureAll(context.Background(), cfg, cfg.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 4 {
+	if len(outs) != 5 {
 		t.Fatalf("%d outcomes", len(outs))
 	}
 	for _, o := range outs {
@@ -60,8 +63,11 @@ func TestScenariosSmall(t *testing.T) {
 			verdicts++
 		}
 	}
-	if verdicts != 7 {
-		t.Fatalf("%d verdicts, want 7:\n%s", verdicts, out.String())
+	if verdicts != 8 {
+		t.Fatalf("%d verdicts, want 8:\n%s", verdicts, out.String())
+	}
+	if !strings.Contains(out.String(), "the same at 512 MiB and 4 GiB") {
+		t.Errorf("(e) has no target beside its figure:\n%s", out.String())
 	}
 	t.Log(out.String())
 }
