@@ -52,6 +52,12 @@ type BuildOptions struct {
 	// (ErrMigrationChanged): hosts that applied the base's migration will
 	// refuse the update.
 	AllowMigrationChange bool
+	// Chain, with Base, are the bundles that brought a host to the base
+	// release, oldest first and Base last: a full bundle and the updates
+	// after it. An update carries of a changed file only a patch against
+	// the base release's copy, which, when Base is an update that did not
+	// carry the file, an earlier bundle of the chain holds.
+	Chain []string
 	// Patch shapes the binary patches of files changed since the base;
 	// the zero value is what ferry uses.
 	Patch PatchOptions
@@ -164,6 +170,11 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 		if err := b.readBase(m, opts.Base); err != nil {
 			return nil, err
 		}
+		if err := b.readChain(opts.Chain); err != nil {
+			return nil, err
+		}
+	} else if len(opts.Chain) > 0 {
+		return nil, errors.New("build: a chain of bases needs its last bundle as Base")
 	}
 	slog.Debug("build: sources resolved", "blobs", len(b.order), "took", time.Since(start))
 	res, err := b.write(out, m, workers)
@@ -222,6 +233,9 @@ type builder struct {
 	fromBase     map[string]bool
 	baseFiles    map[string]File
 	baseManifest *Manifest
+	// chain are the bundles whose entries may hold the base release's
+	// content, the base first and then back along its chain.
+	chain []chainBundle
 	// rotations are the statements to carry, in sequence order.
 	rotations []*verify.Rotation
 }
@@ -246,7 +260,11 @@ func (b *builder) readBase(m *Manifest, path string) error {
 	if v, _ := semver.StrictNewVersion(m.Version); !v.GreaterThan(bv) {
 		return fmt.Errorf("version %s is not newer than the base's %s", m.Version, bm.Version)
 	}
-	m.Base = &Base{Digest: in.Digest, Version: bm.Version}
+	content, err := bm.ContentID()
+	if err != nil {
+		return err
+	}
+	m.Base = &Base{Digest: in.Digest, Version: bm.Version, Content: content}
 	b.base, b.fromBase = map[string]bool{}, map[string]bool{}
 	for _, e := range bm.Entries {
 		if e.Path != IndexPath && e.Path != LayoutPath {
@@ -256,6 +274,7 @@ func (b *builder) readBase(m *Manifest, path string) error {
 	for _, d := range bm.BaseBlobs {
 		b.base[d] = true
 	}
+	b.chain = []chainBundle{{path: path, manifest: bm, digest: in.Digest}}
 	b.baseManifest, b.baseFiles = bm, map[string]File{}
 	for _, c := range bm.Components {
 		for _, f := range c.Files {

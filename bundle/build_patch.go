@@ -22,8 +22,10 @@ const patchKeep = 0.9
 // path: whole when the file and its base are small enough to hold in
 // memory, by segments otherwise.
 type patchJob struct {
-	bl        *blob
-	base      Entry
+	bl   *blob
+	base Entry
+	// from is the bundle of the chain whose entry base is.
+	from      string
 	segmented bool
 }
 
@@ -38,7 +40,7 @@ func (b *builder) patchJobs(changed []*blob) ([]patchJob, error) {
 		if !ok || bf.Digest == bl.digest {
 			continue
 		}
-		want, err := patchableEntry(b.baseManifest, bf.Digest)
+		want, from, err := b.contentEntry(bf.Digest)
 		if errors.Is(err, errNotPatchable) {
 			continue
 		}
@@ -48,9 +50,9 @@ func (b *builder) patchJobs(changed []*blob) ([]patchJob, error) {
 		p := b.opts.Patch
 		switch {
 		case bl.size <= p.WholeMax && want.Size <= p.WholeMax:
-			jobs = append(jobs, patchJob{bl: bl, base: want})
+			jobs = append(jobs, patchJob{bl: bl, base: want, from: from})
 		case updates.SegmentCount(bl.size, p.SegmentSize) <= updates.MaxSegments:
-			jobs = append(jobs, patchJob{bl: bl, base: want, segmented: true})
+			jobs = append(jobs, patchJob{bl: bl, base: want, from: from, segmented: true})
 		}
 	}
 	return jobs, nil

@@ -3,6 +3,7 @@ package bundle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 
 	"ferry/updates"
@@ -28,19 +29,28 @@ func (b *builder) prepareUpdate(todo []*blob, workers int) error {
 	if err != nil {
 		return err
 	}
-	var bases []Entry
+	// The bases of the patches, read from each bundle of the chain that
+	// holds some, in one pass over it.
+	bases := map[string][]Entry{}
 	for _, j := range jobs {
-		bases = append(bases, j.base)
+		bases[j.from] = append(bases[j.from], j.base)
 	}
-	staged, err := stageBaseBlobs(b.ctx, b.opts.Base, bases, b.staging)
-	if err != nil {
-		return err
-	}
+	staged := map[string]string{}
 	defer func() {
 		for _, path := range staged {
 			os.Remove(path)
 		}
 	}()
+	for _, c := range b.chain {
+		if len(bases[c.path]) == 0 {
+			continue
+		}
+		got, err := stageBaseBlobs(b.ctx, c.path, bases[c.path], b.staging)
+		if err != nil {
+			return err
+		}
+		maps.Copy(staged, got)
+	}
 
 	patches := make([]*stagedPatch, len(jobs))
 	var whole []int

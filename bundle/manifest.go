@@ -77,10 +77,16 @@ type License struct {
 	Keys     []string `json:"keys"`
 }
 
-// Base names the bundle an update applies to, by manifest digest.
+// Base names the release an update applies to: the bundle it was built
+// from, by manifest digest, and, in updates built since content identity,
+// the release's content (Manifest.ContentID), which is what a host checks
+// when it is set: any bundle of that content may have brought the host
+// there. An update without Content applies only on a host that installed
+// the bundle of Digest.
 type Base struct {
 	Digest  string `json:"digest"`
 	Version string `json:"version"`
+	Content string `json:"content,omitempty"`
 }
 
 // Component is one installable unit with its content, by digest.
@@ -276,6 +282,9 @@ func (m *Manifest) check() error {
 	}
 	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {
 		return fmt.Errorf("base: digest %q and version %q must both be set", m.Base.Digest, m.Base.Version)
+	}
+	if m.Base != nil && m.Base.Content != "" && !isDigest(m.Base.Content) {
+		return fmt.Errorf("base: content %q is not a digest", m.Base.Content)
 	}
 	if m.Base == nil && len(m.BaseBlobs) > 0 {
 		return fmt.Errorf("baseBlobs without a base")

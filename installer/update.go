@@ -23,7 +23,7 @@ func Update(ctx context.Context, path string, opts Options) (*Result, error) {
 	return install(ctx, path, opts, admission{update: true})
 }
 
-// checkBase: an update bundle applies only to the exact release it names,
+// checkBase: an update bundle applies only to the release it names,
 // installed and current, whose content is still in the store.
 func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) error {
 	if m.Base == nil {
@@ -36,8 +36,8 @@ func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) er
 	if err != nil {
 		return err
 	}
-	if rel.ManifestDigest != m.Base.Digest {
-		return fmt.Errorf("%w: it updates %s (%s), this host runs %s (%s)", ErrWrongBase, m.Base.Version, m.Base.Digest, current, rel.ManifestDigest)
+	if err := sameBase(m.Base, current, rel); err != nil {
+		return err
 	}
 	st, err := store.Open(filepath.Join(root, "store"), false)
 	if err != nil {
@@ -51,6 +51,31 @@ func checkBase(db *state.DB, root string, m *bundle.Manifest, current string) er
 		if !has {
 			return fmt.Errorf("%w: content %s of the base is missing from the store (ferry check says more)", ErrWrongBase, d)
 		}
+	}
+	return nil
+}
+
+// sameBase checks that rel, the host's current release, is the base an
+// update names: by content when the update names it (any bundle of that
+// content may have brought the host there), and otherwise, for updates
+// built before content identity, by the digest of the bundle installed.
+func sameBase(base *bundle.Base, current string, rel state.Release) error {
+	if base.Content == "" {
+		if rel.ManifestDigest != base.Digest {
+			return fmt.Errorf("%w: it updates %s (bundle %s), this host runs %s (bundle %s)", ErrWrongBase, base.Version, base.Digest, current, rel.ManifestDigest)
+		}
+		return nil
+	}
+	m, err := bundle.ParseManifest(rel.Manifest)
+	if err != nil {
+		return fmt.Errorf("the manifest of release %s in the state: %w", current, err)
+	}
+	content, err := m.ContentID()
+	if err != nil {
+		return err
+	}
+	if content != base.Content {
+		return fmt.Errorf("%w: it updates %s (content %s), this host runs %s (content %s)", ErrWrongBase, base.Version, base.Content, current, content)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func bundleCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "key", Usage: "private signing key `FILE` (repeat for several)"},
 					&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to image registries (local registries)"},
 					&cli.BoolFlag{Name: "insecure", Usage: "do not verify registry TLS certificates"},
-					&cli.StringFlag{Name: "base", Usage: "make an update of the bundle `FILE`: only what it lacks travels"},
+					&cli.StringSliceFlag{Name: "base", Usage: "make an update of the release of bundle `FILE`: only what it lacks travels; repeat for a chain, oldest first (--base full.ferry --base update.ferry), so that the update stays small"},
 					&cli.BoolFlag{Name: "allow-migration-change", Usage: "with --base: build even when a migration of the base has changed (hosts that applied it refuse the update)"},
 					&cli.StringFlag{Name: "compress", Value: "auto", Usage: "write the file zstd-compressed: `WHEN` is auto (an update of at most 64 MiB, when that saves a tenth), always or never"},
 					&cli.StringSliceFlag{Name: "rotation", Usage: "carry the key rotation statement `FILE` (ferry keys rotate), so that hosts trusting older keys accept this bundle (repeatable)"},
@@ -95,6 +95,11 @@ func bundleCreate(c *cli.Context) error {
 		}
 		rotations = append(rotations, b)
 	}
+	var base string
+	var chain []string
+	if bs := c.StringSlice("base"); len(bs) > 0 {
+		base, chain = bs[len(bs)-1], bs[:len(bs)-1]
+	}
 	out := c.String("output")
 	if out == "" {
 		out = spec.Metadata.Name + "-" + spec.Metadata.Version + ".ferry"
@@ -108,7 +113,8 @@ func bundleCreate(c *cli.Context) error {
 		Images:               image.Options{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
 		Created:              created,
 		Progress:             bar.phase,
-		Base:                 c.String("base"),
+		Base:                 base,
+		Chain:                chain,
 		AllowMigrationChange: c.Bool("allow-migration-change"),
 		Compress:             compress,
 		Rotations:            rotations,
