@@ -162,6 +162,10 @@ func TestCompressedForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// with the base's four migrations: a base migration may not go
+	if err := fixtures.WriteMigrations(filepath.Join(d.dir, "project-3", "migrations", "app"), 4); err != nil {
+		t.Fatal(err)
+	}
 	d.spec, err = bundle.LoadSpec(next.SpecPath)
 	if err != nil {
 		t.Fatal(err)
