@@ -270,7 +270,10 @@ func (s *server) listenHTTP(addr string, h http.Handler, tc *tls.Config) (*http.
 	return hs, nil
 }
 
-// start brings up the current release, continuing saved rollouts.
+// start brings up the current release, continuing saved rollouts. A
+// release installed while serve was not running is rolled out now, from
+// the version each service last ran, as its rollout spec says: it does
+// not take all the traffic at once.
 func (s *server) start() error {
 	db, err := state.OpenReadOnly(s.opts.Root)
 	if err != nil {
@@ -284,6 +287,10 @@ func (s *server) start() error {
 	if err == nil {
 		saved, err = savedRollouts(db)
 	}
+	var served map[string]string
+	if err == nil {
+		served, err = savedServed(db)
+	}
 	var defs map[string]serviceDef
 	if err == nil {
 		defs, err = s.releaseDefs(db, cur)
@@ -291,9 +298,15 @@ func (s *server) start() error {
 	if err == nil {
 		for _, st := range saved {
 			if !st.Phase.Finished() {
-				if _, err = s.releaseDefs(db, st.Stable); err != nil {
+				if _, err := s.releaseDefs(db, st.Stable); err != nil {
 					s.log.Warn("the stable release of a saved rollout is gone", "service", st.Service, "release", st.Stable, "error", err)
-					err = nil
+				}
+			}
+		}
+		for name, v := range served {
+			if v != cur {
+				if _, err := s.releaseDefs(db, v); err != nil {
+					s.log.Warn("the release a service last ran is gone: starting the current one without a rollout", "service", name, "release", v, "error", err)
 				}
 			}
 		}
@@ -302,34 +315,74 @@ func (s *server) start() error {
 	if err != nil {
 		return err
 	}
+	var deferred []string
 	for name, def := range defs {
-		svc, err := s.newService(def)
+		st, ok := saved[name]
+		if ok && !st.Phase.Finished() && st.New == cur && s.defs[st.Stable] != nil {
+			svc, err := s.newService(def)
+			if err != nil {
+				return err
+			}
+			s.services[name] = svc
+			if err := s.resume(svc, st); err != nil {
+				return err
+			}
+			continue
+		}
+		run := def
+		base := s.deferredBase(name, served[name], cur)
+		if base != "" {
+			run = s.defs[base][name]
+			deferred = append(deferred, name)
+		}
+		svc, err := s.newService(run)
 		if err != nil {
 			return err
 		}
 		s.services[name] = svc
-		st, ok := saved[name]
-		switch {
-		case ok && !st.Phase.Finished() && st.New == cur && s.defs[st.Stable] != nil:
-			if err := s.resume(svc, st); err != nil {
-				return err
-			}
-		default:
-			if err := s.runStable(svc, def); err != nil {
-				return err
-			}
-			if ok {
-				svc.ro = &st
-				if !st.Phase.Finished() {
-					// Saved mid-rollout to a release that is no longer
-					// current: it ended while serve was down.
-					s.event(svc, rollout.Abort{Cause: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
-				}
+		if err := s.runStable(svc, run); err != nil {
+			return err
+		}
+		if ok {
+			svc.ro = &st
+			if !st.Phase.Finished() {
+				// Saved mid-rollout to a release that is no longer
+				// current: it ended while serve was down.
+				s.event(svc, rollout.Abort{Cause: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
+				// The abort names the stable version of its time; the
+				// one running now is run's.
+				s.setStable(svc, run.Version)
+				s.route(svc, 0)
 			}
 		}
 	}
 	s.current = cur
+	for _, name := range deferred {
+		svc := s.services[name]
+		base := svc.stable
+		s.log.Warn("release installed while ferry serve was not running: rolling it out now", "service", name, "from", base, "to", cur)
+		s.saver.audit("serve.deferred-rollout", map[string]string{"service": name, "from": base, "to": cur})
+		s.change(svc, defs[name], base)
+	}
 	return s.saver.flush()
+}
+
+// deferredBase is the version service last ran, when a rollout from it
+// to cur should run now: it differs from cur and its release is still
+// kept. Otherwise "", and cur starts alone.
+func (s *server) deferredBase(service, base, cur string) string {
+	if base == "" || base == cur {
+		return ""
+	}
+	def, ok := s.defs[base][service]
+	if !ok {
+		return ""
+	}
+	if _, err := os.Stat(def.Dir); err != nil {
+		s.log.Warn("the release a service last ran is gone: starting the current one without a rollout", "service", service, "release", base, "error", err)
+		return ""
+	}
+	return base
 }
 
 // releaseDefs reads (once) the service definitions of a release.
@@ -546,7 +599,7 @@ func (s *server) act(svc *service, st rollout.State, a rollout.Action) {
 	case rollout.StopNew:
 		s.stopVersion(svc, a.Version)
 	case rollout.StopOld:
-		svc.stable = st.New
+		s.setStable(svc, st.New)
 		s.route(svc, 0)
 		s.stopVersion(svc, a.Version)
 	case rollout.RunSmoke:
@@ -555,9 +608,9 @@ func (s *server) act(svc *service, st rollout.State, a rollout.Action) {
 		s.rollbackRelease(svc, a)
 	case rollout.Done:
 		if a.Phase == rollout.PhaseSucceeded {
-			svc.stable = st.New
+			s.setStable(svc, st.New)
 		} else {
-			svc.stable = st.Stable
+			s.setStable(svc, st.Stable)
 		}
 		s.route(svc, 0)
 	}

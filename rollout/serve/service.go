@@ -32,8 +32,9 @@ type service struct {
 
 	versions map[string]*version
 	// stable is the version the router sends traffic to outside a
-	// rollout's share.
+	// rollout's share; served is the last one saved as such (setStable).
 	stable string
+	served string
 	// ro is the rollout in progress, or the last one (finished), or nil.
 	ro *rollout.State
 	// newStarted is when the rollout's new version was started.
@@ -94,10 +95,20 @@ func (s *server) runStable(svc *service, def serviceDef) error {
 	if err := s.startVersion(svc, def); err != nil {
 		return err
 	}
-	svc.stable = def.Version
+	s.setStable(svc, def.Version)
 	s.waitListening(svc, svc.versions[def.Version])
 	s.route(svc, 0)
 	return nil
+}
+
+// setStable makes version the one the service's router sends traffic to
+// outside a rollout's share, and records it for the next ferry serve.
+func (s *server) setStable(svc *service, version string) {
+	svc.stable = version
+	if svc.served != version {
+		svc.served = version
+		s.saver.saveServed(svc.name, version)
+	}
 }
 
 // resume continues a saved rollout after a restart of ferry serve: the
@@ -106,7 +117,7 @@ func (s *server) resume(svc *service, st rollout.State) error {
 	if err := s.startVersion(svc, s.defs[st.Stable][svc.name]); err != nil {
 		return err
 	}
-	svc.stable = st.Stable
+	s.setStable(svc, st.Stable)
 	s.waitListening(svc, svc.versions[st.Stable])
 	svc.ro = &st
 	restored, acts := rollout.Restore(st, time.Now())
@@ -129,7 +140,7 @@ func (s *server) restart(svc *service, def serviceDef) {
 		s.log.Error("starting the new version", "service", svc.name, "version", def.Version, "error", err)
 		return
 	}
-	svc.stable = def.Version
+	s.setStable(svc, def.Version)
 	s.waitListening(svc, svc.versions[def.Version])
 	s.route(svc, 0)
 	s.stopVersion(svc, old)

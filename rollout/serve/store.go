@@ -14,6 +14,12 @@ import (
 // rolloutMarkPrefix names the state.db mark holding a service's rollout.
 const rolloutMarkPrefix = "rollout:"
 
+// servedMarkPrefix names the state.db mark holding the version a service
+// last ran as its stable one, so that a ferry serve started after an
+// install rolls the new release out from it instead of starting the new
+// version alone.
+const servedMarkPrefix = "served:"
+
 // write is one change to state.db: a rollout state to save or an audit
 // entry to append.
 type write struct {
@@ -41,6 +47,11 @@ func (w *saver) saveRollout(s rollout.State) {
 		return
 	}
 	w.pending = append(w.pending, write{mark: rolloutMarkPrefix + s.Service, value: data})
+}
+
+// saveServed queues version as the stable version of service.
+func (w *saver) saveServed(service, version string) {
+	w.pending = append(w.pending, write{mark: servedMarkPrefix + service, value: []byte(version)})
 }
 
 // audit queues an audit entry.
@@ -93,6 +104,30 @@ func savedRollouts(db *state.DB) (map[string]rollout.State, error) {
 		out[strings.TrimPrefix(name, rolloutMarkPrefix)] = s
 	}
 	return out, nil
+}
+
+// savedServed reads the version each service last ran as its stable one.
+func savedServed(db *state.DB) (map[string]string, error) {
+	marks, err := db.Marks(servedMarkPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for name, v := range marks {
+		out[strings.TrimPrefix(name, servedMarkPrefix)] = string(v)
+	}
+	return out, nil
+}
+
+// Served reads the version each service of the appliance at root last ran
+// as its stable one under ferry serve; empty when serve never ran there.
+func Served(root string) (map[string]string, error) {
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return savedServed(db)
 }
 
 // SavedRollouts reads the rollouts saved at root, for `ferry rollout
