@@ -26,6 +26,8 @@ type Status struct {
 	Waiting      string    `json:"waiting,omitempty"`
 	LastDecision *Decision `json:"lastDecision,omitempty"`
 	AbortCause   string    `json:"abortCause,omitempty"`
+	// Started is when the rollout began.
+	Started time.Time `json:"started"`
 }
 
 // Status is the view of s for `ferry rollout status`.
@@ -44,6 +46,7 @@ func (s State) Status() Status {
 		Waiting:      waiting(s),
 		LastDecision: s.LastDecision,
 		AbortCause:   s.AbortCause,
+		Started:      s.Started,
 	}
 }
 

@@ -101,6 +101,8 @@ const (
 	exitNotServing = 90 // no ferry serve answers on the appliance's control socket
 	exitRefused    = 91 // the rollout is not in a phase where the command applies
 	exitRunning    = 92 // a service version already runs under another supervisor
+	exitAborted    = 93 // --wait: the rollout was aborted and the release rolled back
+	exitWaitTime   = 94 // --wait: the rollout did not end within --timeout
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -133,6 +135,8 @@ var exitClasses = []struct {
 	{installer.ErrNoLicensePolicy, exitNoLicenseKeys},
 	{installer.ErrBundleExpired, exitExpired},
 	{installer.ErrClockReset, exitClockReset},
+	{serve.ErrRolloutAborted, exitAborted},
+	{serve.ErrWaitTimeout, exitWaitTime},
 	{serve.ErrNotServing, exitNotServing},
 	{rollout.ErrRefused, exitRefused},
 	{supervise.ErrAlreadyRunning, exitRunning},

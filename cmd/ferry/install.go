@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,6 +19,7 @@ import (
 	"ferry/installer/push"
 	"ferry/installer/state"
 	"ferry/internal/redact"
+	"ferry/rollout/serve"
 	"ferry/verify"
 )
 
@@ -51,7 +53,7 @@ func installCommand() *cli.Command {
 		Name:      "install",
 		Usage:     "verify a bundle and install it as the current release",
 		ArgsUsage: "BUNDLE",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			rootFlag(),
 			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` of the first install, which becomes the appliance's trust (later: only keys it trusts; add others with ferry trust add)"},
 			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "distinct trusted keys that must have signed: the appliance's from the first install; later it may raise the appliance's for this command, never lower it (ferry trust threshold)"},
@@ -64,7 +66,7 @@ func installCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
 			jsonFlag(),
-		},
+		}, waitFlags()...),
 		Action: installBundle,
 	}
 }
@@ -110,6 +112,7 @@ func runInstall(c *cli.Context, update bool) error {
 	if update {
 		apply = installer.Update
 	}
+	since := time.Now()
 	res, err := apply(c.Context, src.path, installer.Options{
 		DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()),
 		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
@@ -120,8 +123,15 @@ func runInstall(c *cli.Context, update bool) error {
 	if err == nil && c.String("push-to") != "" {
 		pushed, err = pushImages(c, res)
 	}
+	var waited *serve.WaitResult
+	if err == nil && c.Bool("json") {
+		waited, err = afterInstall(c, res, since)
+	}
 	if res != nil && c.Bool("json") {
-		_ = writeJSON(c.App.Writer, installer.NewInstallReport(res, pushedImages(pushed)))
+		_ = writeJSON(c.App.Writer, struct {
+			installer.InstallReport
+			Rollout *serve.WaitResult `json:"rollout,omitempty"`
+		}{installer.NewInstallReport(res, pushedImages(pushed)), waited})
 	}
 	if err != nil {
 		return err
@@ -131,7 +141,8 @@ func runInstall(c *cli.Context, update bool) error {
 	}
 	if res.NoOp {
 		fmt.Fprintf(c.App.Writer, "already installed and current: %s\n", res.ReleaseAt)
-		return nil
+		_, err := afterInstall(c, res, since)
+		return err
 	}
 	fmt.Fprintf(c.App.Writer, "installed %s %s (%d components, %d blobs stored, %d reused)\nrelease %s\n",
 		res.Plan.Name, res.Plan.Version, len(res.Plan.Components), res.Stored, res.Reused, res.ReleaseAt)
@@ -151,7 +162,8 @@ func runInstall(c *cli.Context, update bool) error {
 		}
 		fmt.Fprintf(c.App.Writer, "%s %s -> %s\n", state, p.Image, p.Target)
 	}
-	return nil
+	_, err = afterInstall(c, res, since)
+	return err
 }
 
 // pushImages copies the installed release's images to --push-to.
