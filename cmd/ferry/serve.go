@@ -95,10 +95,16 @@ func rolloutCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name: "status", Usage: "step, weights, live metrics per version and the last decision", ArgsUsage: "[SERVICE]",
-				Flags: []cli.Flag{rootFlag(), jsonFlag()},
+				Flags: append([]cli.Flag{rootFlag(), jsonFlag()}, watchFlags()...),
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 1 {
 						return usageError("rollout status takes at most one service name")
+					}
+					if c.Bool("watch") {
+						if c.Bool("json") {
+							return usageError("rollout status --watch has no --json form: poll rollout status --json instead")
+						}
+						return watchRollouts(c)
 					}
 					st, err := serve.NewClient(c.String("root")).Status(c.Context)
 					if err == nil {
