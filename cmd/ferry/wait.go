@@ -29,6 +29,11 @@ func waitFlags() []cli.Flag {
 // Without, it warns when ferry serve, which ran the appliance's services
 // before, is not running: the rollout then runs when it starts.
 func afterInstall(c *cli.Context, res *installer.Result, since time.Time) (*serve.WaitResult, error) {
+	if res == nil || res.Plan == nil {
+		// A reinstall of the current bundle (no plan): nothing new
+		// to roll out or wait for.
+		return nil, nil
+	}
 	root, version := c.String("root"), res.Plan.Version
 	var services []string
 	for _, r := range res.Plan.Services {
