@@ -80,7 +80,7 @@ echo "refused with exit code $code, as expected"
 root="$work/appliance"
 
 step "plan the install on an empty appliance"
-ferry plan "$work/demo-app-1.0.0.ferry" --root "$root"
+ferry plan "$work/demo-app-1.0.0.ferry" --root "$root" --key "$work/release.pub" --key "$work/release-pgp.pub"
 
 step "install it (verified first; migrations into embedded SQLite; images into the offline registry's store)"
 ferry install "$work/demo-app-1.0.0.ferry" --root "$root" --key "$work/release.pub" --key "$work/release-pgp.pub"
