@@ -30,6 +30,7 @@ demo: build
 test: export CI := true
 test: deps
 	$(MAKE) --no-print-directory test-go
+	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s DELTA_SCALE=ci
 
