@@ -35,6 +35,12 @@ func parseStat(b []byte) (procStat, error) {
 	if len(f) < 20 || len(f[0]) != 1 {
 		return procStat{}, fmt.Errorf("%d fields after the command name, want at least 20", len(f))
 	}
+	// proc(5) states are ASCII letters (R, S, D, Z, T, ...); anything else
+	// is not a stat line, and a byte past ASCII would not survive a round
+	// trip as text.
+	if c := f[0][0]; (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+		return procStat{}, fmt.Errorf("state %q is not a letter", c)
+	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
 	start, err3 := strconv.ParseUint(string(f[19]), 10, 64)

@@ -187,7 +187,7 @@ func TestParseStat(t *testing.T) {
 	if err != nil || self.ppid != os.Getppid() || self.pgrp != syscall.Getpgrp() {
 		t.Errorf("own stat %+v, %v", self, err)
 	}
-	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2", "1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"} {
+	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2", "1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20", "1 (x) \xff 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19"} {
 		if _, err := parseStat([]byte(bad)); err == nil {
 			t.Errorf("parseStat(%q) accepted", bad)
 		}
