@@ -94,31 +94,17 @@ func runInstall(c *cli.Context, update bool) error {
 	if err != nil {
 		return err
 	}
-	keys, err := src.installKeys(c.String("root"), c.StringSlice("key"))
+	opts, err := admissionOptions(c, src, c.String("root"))
 	if err != nil {
 		return err
 	}
-	dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
-	if err != nil {
-		return err
-	}
-	var lic []byte
-	if f := c.String("license"); f != "" {
-		if lic, err = readLicenseBytes(f); err != nil {
-			return err
-		}
-	}
+	opts.Keep = c.Int("keep")
 	apply := installer.Install
 	if update {
 		apply = installer.Update
 	}
 	since := time.Now()
-	res, err := apply(c.Context, src.path, installer.Options{
-		DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()),
-		Root: c.String("root"), Keys: keys, Threshold: c.Int("threshold"), Keep: c.Int("keep"),
-		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
-		Log:       logger(c),
-	})
+	res, err := apply(c.Context, src.path, opts)
 	var pushed []push.Result
 	if err == nil && c.String("push-to") != "" {
 		pushed, err = pushImages(c, res)
@@ -230,31 +216,18 @@ func runPlan(c *cli.Context, update bool) error {
 	}
 	var host *installer.HostView
 	if root := c.String("root"); root != "" {
-		dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+		opts, err := admissionOptions(c, src, root)
 		if err != nil {
 			return err
-		}
-		keys, err := src.installKeys(root, c.StringSlice("key"))
-		if err != nil {
-			return err
-		}
-		var lic []byte
-		if f := c.String("license"); f != "" {
-			if lic, err = readLicenseBytes(f); err != nil {
-				return err
-			}
 		}
 		admit := installer.PlanInstall
 		if update {
 			admit = installer.PlanUpdate
 		}
-		if p, err = admit(c.Context, src.path, installer.Options{
-			Root: root, Keys: keys, Threshold: c.Int("threshold"), Selection: sel,
-			DSNs: dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()), Log: logger(c),
-		}); err != nil {
+		if p, err = admit(c.Context, src.path, opts); err != nil {
 			return err
 		}
-		if host, err = installer.View(c.Context, root, p, in.Manifest, dsns); err != nil {
+		if host, err = installer.View(c.Context, root, p, in.Manifest, opts.DSNs); err != nil {
 			return err
 		}
 	}
@@ -521,4 +494,30 @@ func readDSNFile(file string) (string, error) {
 		return "", errors.New("the file is empty")
 	}
 	return line, nil
+}
+
+// admissionOptions reads what admission needs from the command line (keys,
+// threshold, selection, database DSNs, licence, secrets to redact), once
+// for install and update apply and for their plans, so that a plan is
+// admitted with exactly the inputs apply would use.
+func admissionOptions(c *cli.Context, src bundleSource, root string) (installer.Options, error) {
+	keys, err := src.installKeys(root, c.StringSlice("key"))
+	if err != nil {
+		return installer.Options{}, err
+	}
+	dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+	if err != nil {
+		return installer.Options{}, err
+	}
+	var lic []byte
+	if f := c.String("license"); f != "" {
+		if lic, err = readLicenseBytes(f); err != nil {
+			return installer.Options{}, err
+		}
+	}
+	return installer.Options{
+		Root: root, Keys: keys, Threshold: c.Int("threshold"),
+		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
+		DSNs:      dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()), Log: logger(c),
+	}, nil
 }
