@@ -134,7 +134,9 @@ func rolloutCommand() *cli.Command {
 	}
 }
 
-func writeRolloutStatus(c *cli.Context, all []serve.ServiceStatus, only string, live bool) error {
+// selectServices keeps the status of service only, or of every service
+// when only is empty; a named service that is not there is an error.
+func selectServices(all []serve.ServiceStatus, only string) ([]serve.ServiceStatus, error) {
 	var sel []serve.ServiceStatus
 	for _, s := range all {
 		if only == "" || s.Service == only {
@@ -142,7 +144,15 @@ func writeRolloutStatus(c *cli.Context, all []serve.ServiceStatus, only string, 
 		}
 	}
 	if only != "" && len(sel) == 0 {
-		return fmt.Errorf("no service %q", only)
+		return nil, fmt.Errorf("no service %q", only)
+	}
+	return sel, nil
+}
+
+func writeRolloutStatus(c *cli.Context, all []serve.ServiceStatus, only string, live bool) error {
+	sel, err := selectServices(all, only)
+	if err != nil {
+		return err
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, sel)

@@ -55,14 +55,9 @@ func watchRollouts(c *cli.Context) error {
 			}
 			return err
 		}
-		var sel []serve.ServiceStatus
-		for _, s := range all {
-			if only == "" || s.Service == only {
-				sel = append(sel, s)
-			}
-		}
-		if only != "" && len(sel) == 0 {
-			return fmt.Errorf("no service %q", only)
+		sel, err := selectServices(all, only)
+		if err != nil {
+			return err
 		}
 		if tty {
 			var b bytes.Buffer
