@@ -21,6 +21,7 @@ func FuzzRollout(f *testing.F) {
 	f.Add([]byte{0x00, 0x00, 1, 4, 1, 3, 20, 0, 0, 0, 0})
 	f.Add([]byte{0x07, 0x3f, 1, 7, 5, 8, 3, 15, 200, 10, 150, 0, 6, 2, 9})
 	f.Add([]byte{0x03, 0x00, 1, 4, 1, 6, 3, 30, 250, 0, 0, 0})
+	f.Add([]byte{0x05, 0x00, 0, 3, 1, 15, 80, 0, 0, 0}) // fast-fail: 5 errors in 15 requests
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return
@@ -195,7 +196,8 @@ func checkApproval(t *testing.T, s State, promoted map[int]bool) {
 }
 
 // checkTick checks that an analysis decided the tick's outcome: nothing
-// moves forward without a pass, and nothing aborts without a fail.
+// moves forward without a pass, and nothing aborts without a fail of the
+// analysis or of the fast-fail check.
 func checkTick(t *testing.T, prev, s State, tick Tick) {
 	t.Helper()
 	if !prev.analyzes() {
@@ -206,10 +208,11 @@ func checkTick(t *testing.T, prev, s State, tick Tick) {
 	if forward && v.Result != Pass {
 		t.Fatalf("%s at step %d moved to %s step %d on a %s analysis: %s", prev.Phase, prev.Step, s.Phase, s.Step, v.Result, v.Reason)
 	}
-	if s.Phase == PhaseAborted && v.Result != Fail {
-		t.Fatalf("aborted on a %s analysis: %s", v.Result, v.Reason)
+	fast := FastFail(prev.Plan.Analysis, tick.Canary)
+	if s.Phase == PhaseAborted && v.Result != Fail && fast.Result != Fail {
+		t.Fatalf("aborted on a %s analysis and no critical breach: %s", v.Result, v.Reason)
 	}
-	if v.Result == Inconclusive && (s.Phase != prev.Phase || s.Step != prev.Step || s.Weight != prev.Weight || !s.WindowStart.Equal(prev.WindowStart)) {
+	if v.Result == Inconclusive && fast.Result != Fail && (s.Phase != prev.Phase || s.Step != prev.Step || s.Weight != prev.Weight || !s.WindowStart.Equal(prev.WindowStart)) {
 		t.Fatalf("an inconclusive analysis moved the rollout: %+v → %+v", prev, s)
 	}
 	if prev.Phase == PhaseProgressing && prev.Paused && !slices.Contains([]Phase{PhaseProgressing, PhaseAborted}, s.Phase) {
