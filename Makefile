@@ -75,7 +75,11 @@ FUZZ_TARGETS = $(shell ./scripts/fuzz-targets.sh)
 # `go test PKG -run NAME/FILE` replays it. A failure that left no crasher
 # (the fuzzing engine itself, or a target that fails only sometimes) is
 # run once more to say whether it came again or was flaky, and fails make
-# either way: a fuzz failure never passes unseen.
+# either way, with one exception: Go 1.26's fuzzing coordinator can stop
+# at the end of -fuzztime with a bare "context deadline exceeded" and no
+# input (go.dev/issue/75804, fixed in Go 1.27), most often on a loaded
+# machine. That failure, alone and with no crasher, is named, and passes
+# only when the second run passes; anything else a target says fails make.
 fuzz:
 	@set -e; stamp=$$(mktemp); for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
@@ -83,11 +87,17 @@ fuzz:
 		start=$$(date +%s); \
 		log=$$(mktemp); touch $$stamp; \
 		if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s >$$log 2>&1; then \
-			cat $$log; rm -f $$log; \
+			cat $$log; \
+			race=no; if [ "$$(grep -c -- '^--- FAIL' $$log)" = 1 ] && grep -qx '    context deadline exceeded' $$log && \
+				[ "$$(grep -c '^    ' $$log)" = 1 ]; then race=yes; fi; rm -f $$log; \
 			crashers=$$(find $$pkg/testdata/fuzz/$$name -type f -newer $$stamp 2>/dev/null); \
 			if [ -n "$$crashers" ]; then \
 				for c in $$crashers; do echo "fuzz $$pkg $$name: crasher $$c (replay: go test $$pkg -run '$$name/'$$(basename $$c))"; done; \
 			elif $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; then \
+				if [ "$$race" = yes ]; then \
+					echo "fuzz $$pkg $$name: the fuzzing engine's deadline race (go.dev/issue/75804), no input failed; passed on a second run"; \
+					continue; \
+				fi; \
 				echo "fuzz $$pkg $$name: FLAKY: failed without leaving a crasher, then passed once more"; \
 			else \
 				echo "fuzz $$pkg $$name: failed twice without leaving a crasher"; \
