@@ -113,7 +113,8 @@
 // blue-green (DefaultStrategy): it needs no thresholds. A canary without
 // steps uses 10, 25, 50, 100. The interval defaults to 30s
 // (DefaultInterval). Blue-green keeps the old version for
-// DefaultScaleDownDelay (30s), which the spec cannot set yet. A canary
+// DefaultScaleDownDelay (30s) unless the spec's scaleDownDelay says
+// otherwise. A canary
 // without an analysis section is analysed with the defaults above: only
 // minRequests and the comparison with stable.
 package rollout
