@@ -48,7 +48,11 @@ func start(t *testing.T, spec Spec) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { i.Stop(context.Background(), time.Second) })
+	t.Cleanup(func() {
+		if err := i.Stop(context.Background(), time.Second); err != nil {
+			t.Errorf("stopping %s at the end of the test: %v", spec.Service, err)
+		}
+	})
 	return i
 }
 

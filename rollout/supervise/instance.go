@@ -287,7 +287,9 @@ func (i *Instance) wait(p *process) (stopping bool) {
 	defer cancel()
 	select {
 	case <-p.exited:
-		waitGroupGone(ctx, p.pid) // what outlives grace is killed by finish
+		// What outlives grace is killed by finish: the error that says so
+		// is not news here.
+		_ = waitGroupGone(ctx, p.pid)
 	case <-ctx.Done():
 	}
 	return true

@@ -43,7 +43,9 @@ func TestPortInEnvironmentAndArguments(t *testing.T) {
 func TestRelativeProgramRunsFromReleaseDirectory(t *testing.T) {
 	spec := shSpec(t, "")
 	bin := filepath.Join(spec.Dir, "bin", "svc")
-	os.MkdirAll(filepath.Dir(bin), 0o755)
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho \"svc on $PORT\"\nexec sleep 1000\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,9 @@ func TestTestServiceUnderSupervision(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.Copy(io.Discard, resp.Body)
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				t.Fatal(err)
+			}
 			resp.Body.Close()
 			if v := resp.Header.Get("X-Version"); v != "7.0.0" {
 				t.Errorf("X-Version %q", v)

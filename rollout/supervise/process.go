@@ -101,7 +101,7 @@ func (p *process) drain(log io.Writer) {
 	for {
 		n, err := p.out.Read(buf)
 		if n > 0 {
-			log.Write(buf[:n])
+			_, _ = log.Write(buf[:n]) // dropped, as said above
 		}
 		if err != nil {
 			return

@@ -155,7 +155,7 @@ func (s Spec) normalize() (Spec, error) {
 func checkName(what, name string) error {
 	ok := name != "" && name[0] != '.'
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_+", r)) {
+		if !nameRune(r) {
 			ok = false
 		}
 	}
@@ -163,6 +163,11 @@ func checkName(what, name string) error {
 		return fmt.Errorf("%w: %s %q: use letters, digits and .-_+, not starting with a dot", ErrInvalidSpec, what, name)
 	}
 	return nil
+}
+
+// nameRune reports whether r may appear in a name checked by checkName.
+func nameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_+", r)
 }
 
 // resolveProgram makes a program name a path the way a shell would, except

@@ -101,7 +101,9 @@ func writeRecord(path string, r groupRecord) error {
 	if err != nil {
 		return fmt.Errorf("recording process group: %w", err)
 	}
-	defer p.Abort()
+	// After Commit, Abort does nothing; on a failure the error returned
+	// says what went wrong, and a leftover pending file is only litter.
+	defer func() { _ = p.Abort() }()
 	if _, err := p.Write([]byte(r.String())); err != nil {
 		return fmt.Errorf("recording process group in %s: %w", path, err)
 	}
@@ -187,7 +189,7 @@ func KillStale(ctx context.Context, runDir string, grace time.Duration) ([]Stale
 	graceCtx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
 	for _, g := range stale {
-		waitGroupGone(graceCtx, g.Pgid) // what is left gets SIGKILL below
+		_ = waitGroupGone(graceCtx, g.Pgid) // what is left gets SIGKILL below
 	}
 	for _, g := range stale {
 		if err := killGroup(ctx, g.Pgid); err != nil {

@@ -67,17 +67,20 @@ func TestKillStale(t *testing.T) {
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		helper.Process.Kill()
-		helper.Wait()
+		_ = helper.Process.Kill() // the test fails anyway: reap what is left
+		_ = helper.Wait()
 		t.Fatalf("helper said nothing: %v", err)
 	}
-	helper.Process.Signal(syscall.SIGKILL)
-	helper.Wait()
+	if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait() // "signal: killed", as intended
 	pgid, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(line), "pgid "))
 	if err != nil {
 		t.Fatalf("helper said %q", line)
 	}
-	t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+	// Normally KillStale has killed the group already (ESRCH).
+	t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 
 	if left, _ := groupMembers(pgid); len(left) != 2 {
 		t.Fatalf("group %d of the killed supervisor holds %v, want sh and sleep", pgid, left)
@@ -119,8 +122,10 @@ func TestKillStaleSparesOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		other.Process.Kill()
-		other.Wait()
+		if err := other.Process.Kill(); err != nil {
+			t.Errorf("killing sleep: %v", err)
+		}
+		_ = other.Wait() // "signal: killed", as intended
 	}()
 	rec, err := recordFor(other.Process.Pid)
 	if err != nil {
@@ -139,7 +144,9 @@ func TestKillStaleSparesOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(runDir, "unrelated.txt"), nil, 0o644)
+	if err := os.WriteFile(filepath.Join(runDir, "unrelated.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	stale, err := KillStale(context.Background(), runDir, time.Second)
 	if err != nil || len(stale) != 0 {

@@ -10,19 +10,19 @@ import (
 type State string
 
 const (
-	// Starting: a process is being started.
+	// Starting means a process is being started.
 	Starting State = "starting"
-	// Running: the process is alive. Whether it serves is for health checks
+	// Running means the process is alive. Whether it serves is for health checks
 	// to say.
 	Running State = "running"
-	// Backoff: the process exited on its own and will be started again at
+	// Backoff means the process exited on its own and will be started again at
 	// Status.NextStart.
 	Backoff State = "backoff"
-	// Stopping: Stop was called and the process group is being terminated.
+	// Stopping means Stop was called and the process group is being terminated.
 	Stopping State = "stopping"
-	// Stopped: Stop finished; the process group is gone. Final.
+	// Stopped means Stop finished; the process group is gone. Final.
 	Stopped State = "stopped"
-	// Failed: the process exited more often than MaxRestarts allows and is
+	// Failed means the process exited more often than MaxRestarts allows and is
 	// not started again. Final.
 	Failed State = "failed"
 )
