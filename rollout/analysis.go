@@ -52,12 +52,12 @@ type Sample struct {
 type Result string
 
 const (
-	// Pass: enough requests and no threshold breached.
+	// Pass means enough requests and no threshold breached.
 	Pass Result = "pass"
-	// Fail: a threshold is breached, or the new version is markedly worse
+	// Fail means a threshold is breached, or the new version is markedly worse
 	// than the stable one.
 	Fail Result = "fail"
-	// Inconclusive: too few requests to judge. The rollout holds.
+	// Inconclusive means too few requests to judge. The rollout holds.
 	Inconclusive Result = "inconclusive"
 )
 

@@ -114,12 +114,12 @@ func FuzzAnalyze(f *testing.F) {
 		if v.Reason == "" {
 			t.Fatalf("empty reason for %s", v.Result)
 		}
-		min := int64(minReq)
-		if min <= 0 {
-			min = DefaultMinRequests
+		least := int64(minReq)
+		if least <= 0 {
+			least = DefaultMinRequests
 		}
-		if (canary.Requests < min) != (v.Result == Inconclusive) {
-			t.Fatalf("%d requests against minRequests %d gave %s: %s", canary.Requests, min, v.Result, v.Reason)
+		if (canary.Requests < least) != (v.Result == Inconclusive) {
+			t.Fatalf("%d requests against minRequests %d gave %s: %s", canary.Requests, least, v.Result, v.Reason)
 		}
 		switch v.Result {
 		case Pass, Fail, Inconclusive:

@@ -6,7 +6,7 @@ import "time"
 type Phase string
 
 const (
-	// PhaseStarting: the new version has been started and is not healthy
+	// PhaseStarting means the new version has been started and is not healthy
 	// yet. It gets no traffic.
 	PhaseStarting Phase = "starting"
 	// PhaseSmoke (blue-green): green is healthy; its smoke tests run.
@@ -14,17 +14,17 @@ const (
 	// PhaseProgressing (canary): the canary has the current step's share of
 	// traffic; the step's analysis is pending.
 	PhaseProgressing Phase = "progressing"
-	// PhaseWaitingApproval: a canary step's analysis passed at an approval
+	// PhaseWaitingApproval means a canary step's analysis passed at an approval
 	// step, or blue-green is ready to switch; `ferry rollout promote` goes
 	// on.
 	PhaseWaitingApproval Phase = "waiting-approval"
 	// PhaseSwitched (blue-green): all traffic is on green; blue keeps
 	// running for the scale-down delay, during which rollback is instant.
 	PhaseSwitched Phase = "switched"
-	// PhaseSucceeded: all traffic is on the new version and the stable one
+	// PhaseSucceeded means all traffic is on the new version and the stable one
 	// is stopped. Final.
 	PhaseSucceeded Phase = "succeeded"
-	// PhaseAborted: all traffic is back on the stable version, the new one
+	// PhaseAborted means all traffic is back on the stable version, the new one
 	// is stopped and the release rolled back; AbortCause says why. Final.
 	PhaseAborted Phase = "aborted"
 )
@@ -69,6 +69,7 @@ type State struct {
 // DecisionAction names what the machine decided.
 type DecisionAction string
 
+// The decisions, each with what it means.
 const (
 	DecideStart   DecisionAction = "start"         // the new version is being started
 	DecideSmoke   DecisionAction = "smoke"         // green is healthy; smoke tests run

@@ -32,12 +32,12 @@ func TestRecorderConcurrent(t *testing.T) {
 	for w := range workers {
 		writers.Go(func() {
 			for i := range perWorker {
-				switch {
-				case i%10 == 0:
+				switch i % 10 {
+				case 0:
 					r.ObserveConnError()
-				case i%10 == 1:
+				case 1:
 					r.ObserveCanceled()
-				case i%10 == 2:
+				case 2:
 					r.ObserveResponse(503, time.Duration(w+1)*time.Millisecond)
 				default:
 					r.ObserveResponse(200, time.Duration(w+1)*time.Millisecond)
