@@ -89,7 +89,7 @@ func (cfg Config) validate() (Config, error) {
 	}
 	for i, r := range cfg.Rules {
 		if err := r.validate(); err != nil {
-			return Config{}, fmt.Errorf("%w: rule %d: %v", ErrInvalidConfig, i+1, err)
+			return Config{}, fmt.Errorf("%w: rule %d: %w", ErrInvalidConfig, i+1, err)
 		}
 	}
 	canary := *cfg.Canary

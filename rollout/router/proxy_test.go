@@ -25,7 +25,9 @@ func rawExchange(t *testing.T, addr, raw string, n int) []*http.Response {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +213,8 @@ func TestBodyToConnectionClose(t *testing.T) {
 				if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
 					return
 				}
-				io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Ferry-Version: 1.4.0\r\n\r\n1.4.0")
+				// A client gone is the client's test to fail.
+				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nX-Ferry-Version: 1.4.0\r\n\r\n1.4.0")
 			}()
 		}
 	}()
@@ -264,7 +267,9 @@ func TestNoSmuggling(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn.SetDeadline(time.Now().Add(time.Second))
+		if err := conn.SetDeadline(time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
 		_, _ = io.WriteString(conn, raw)
 		out, _ := io.ReadAll(conn) // until the router closes or the deadline
 		conn.Close()

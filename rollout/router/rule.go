@@ -23,7 +23,7 @@ func (r Rule) matches(h *fasthttp.RequestHeader, client netip.Addr) bool {
 			return false
 		}
 	}
-	if r.ClientPrefix.IsValid() && !(client.IsValid() && r.ClientPrefix.Contains(client)) {
+	if r.ClientPrefix.IsValid() && (!client.IsValid() || !r.ClientPrefix.Contains(client)) {
 		return false
 	}
 	return true

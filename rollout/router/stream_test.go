@@ -62,7 +62,7 @@ func echoBackend(t *testing.T, version string) *testBackend {
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
+		defer func() { _ = c.CloseNow() }() // the handler's end: nothing to tell
 		for {
 			typ, msg, err := c.Read(r.Context())
 			if err != nil {
