@@ -244,7 +244,7 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return fmt.Errorf("%w (control socket %s: %v)", ErrNotServing, c.Socket, err)
+		return fmt.Errorf("%w (control socket %s: %w)", ErrNotServing, c.Socket, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))

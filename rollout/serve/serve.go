@@ -347,8 +347,9 @@ func (s *server) start() error {
 			svc.ro = &st
 			if !st.Phase.Finished() {
 				// Saved mid-rollout to a release that is no longer
-				// current: it ended while serve was down.
-				s.event(svc, rollout.Abort{Cause: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
+				// current: it ended while serve was down. An unfinished
+				// rollout always takes an abort.
+				_ = s.event(svc, rollout.Abort{Cause: fmt.Sprintf("release %s is current, not %s, after ferry serve restarted", cur, st.New)})
 				// The abort names the stable version of its time; the
 				// one running now is run's.
 				s.setStable(svc, run.Version)
@@ -417,11 +418,13 @@ func (s *server) tick() {
 		if svc.ro == nil || svc.ro.Phase.Finished() {
 			continue
 		}
+		// An unfinished rollout always takes an abort, and ticks are never
+		// refused (rollout.Next).
 		if svc.ro.Phase == rollout.PhaseStarting && now.Sub(svc.newStarted) > s.opts.StartTimeout {
-			s.event(svc, rollout.Abort{Cause: fmt.Sprintf("version %s did not become healthy within %s", svc.ro.New, s.opts.StartTimeout)})
+			_ = s.event(svc, rollout.Abort{Cause: fmt.Sprintf("version %s did not become healthy within %s", svc.ro.New, s.opts.StartTimeout)})
 			continue
 		}
-		s.event(svc, rollout.Tick{Canary: svc.sample(svc.ro.New), Stable: svc.sample(svc.ro.Stable)})
+		_ = s.event(svc, rollout.Tick{Canary: svc.sample(svc.ro.New), Stable: svc.sample(svc.ro.Stable)})
 	}
 	if err := s.saver.flush(); err != nil {
 		s.log.Error("saving rollout state", "error", err)
@@ -490,7 +493,7 @@ func (s *server) change(svc *service, def serviceDef, previous string) {
 			return
 		}
 		reason := fmt.Sprintf("release %s became current during the rollout of %s", cur, svc.ro.New)
-		s.event(svc, rollout.Abort{Cause: reason})
+		_ = s.event(svc, rollout.Abort{Cause: reason}) // unfinished: taken
 	}
 	if svc.stable == cur {
 		return

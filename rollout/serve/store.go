@@ -99,7 +99,7 @@ func savedRollouts(db *state.DB) (map[string]rollout.State, error) {
 	for name, v := range marks {
 		var s rollout.State
 		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, fmt.Errorf("%w: saved rollout %s: %v", state.ErrCorrupt, name, err)
+			return nil, fmt.Errorf("%w: saved rollout %s: %w", state.ErrCorrupt, name, err)
 		}
 		out[strings.TrimPrefix(name, rolloutMarkPrefix)] = s
 	}
