@@ -101,9 +101,7 @@ func writeRecord(path string, r groupRecord) error {
 	if err != nil {
 		return fmt.Errorf("recording process group: %w", err)
 	}
-	// After Commit, Abort does nothing; on a failure the error returned
-	// says what went wrong, and a leftover pending file is only litter.
-	defer func() { _ = p.Abort() }()
+	defer p.Abort()
 	if _, err := p.Write([]byte(r.String())); err != nil {
 		return fmt.Errorf("recording process group in %s: %w", path, err)
 	}
