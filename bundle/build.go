@@ -324,6 +324,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 		Version:       s.Metadata.Version,
 		Vendor:        s.Metadata.Vendor,
 		Created:       created,
+		Variables:     s.Variables,
 		Components:    make([]Component, len(s.Components)),
 	}
 	if s.Metadata.Expires != nil {
@@ -410,7 +411,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			if err != nil {
 				return nil, fmt.Errorf("component %s: file %s: %w", cs.Name, fs.Dest, err)
 			}
-			c.Files[fi] = File{Dest: fs.Dest, Mode: fmt.Sprintf("%04o", mode.Perm())}
+			c.Files[fi] = File{Dest: fs.Dest, Mode: fmt.Sprintf("%04o", mode.Perm()), Template: fs.Template}
 			b.addFile(filepath.Join(s.Dir, fs.Src), &c.Files[fi].Digest).dest = fs.Dest
 		}
 		if len(c.Files) == 0 {

@@ -45,16 +45,19 @@ const (
 // Manifest is the signed table of contents of a bundle. Its canonical JSON
 // encoding is what signatures cover; its SHA-256 is the bundle's identity.
 type Manifest struct {
-	MediaType     string      `json:"mediaType"`
-	SchemaVersion int         `json:"schemaVersion"`
-	Name          string      `json:"name"`
-	Version       string      `json:"version"`
-	Vendor        string      `json:"vendor,omitempty"`
-	Created       time.Time   `json:"created"`
-	Expires       *time.Time  `json:"expires,omitempty"`
-	Base          *Base       `json:"base,omitempty"`
-	License       *License    `json:"license,omitempty"`
-	Components    []Component `json:"components"`
+	MediaType     string     `json:"mediaType"`
+	SchemaVersion int        `json:"schemaVersion"`
+	Name          string     `json:"name"`
+	Version       string     `json:"version"`
+	Vendor        string     `json:"vendor,omitempty"`
+	Created       time.Time  `json:"created"`
+	Expires       *time.Time `json:"expires,omitempty"`
+	Base          *Base      `json:"base,omitempty"`
+	License       *License   `json:"license,omitempty"`
+	// Variables are the bundle's site settings (spec.Variable); the
+	// values a site gives them are checked against these on the host.
+	Variables  []spec.Variable `json:"variables,omitempty"`
+	Components []Component     `json:"components"`
 	// Entries lists every tar entry that follows the signatures, in the
 	// exact order in which they appear.
 	Entries []Entry `json:"entries"`
@@ -137,6 +140,10 @@ type File struct {
 	Mode   string `json:"mode"`
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
+	// Template marks a text/template the install renders with the site's
+	// values; Digest is the template's, the rendered file's is recorded
+	// in the state when it is rendered.
+	Template bool `json:"template,omitempty"`
 }
 
 // Chart is a packaged Helm chart, the digests of its values files in the
@@ -310,6 +317,9 @@ func (m *Manifest) check() error {
 				return fmt.Errorf("license key %d: %v", i, err)
 			}
 		}
+	}
+	if err := spec.CheckVariables(m.Variables); err != nil {
+		return fmt.Errorf("variables: %w", err)
 	}
 	if len(m.Entries) > MaxEntries {
 		return fmt.Errorf("%d entries, more than the %d allowed", len(m.Entries), MaxEntries)

@@ -77,6 +77,7 @@ func TestSpecReference(t *testing.T) {
 type specFragment struct {
 	Metadata   *spec.Metadata    `yaml:"metadata"`
 	License    *spec.License     `yaml:"license"`
+	Variables  []spec.Variable   `yaml:"variables"`
 	Components []spec.Component  `yaml:"components"`
 	Images     []spec.Image      `yaml:"images"`
 	Migrations []spec.Migration  `yaml:"migrations"`

@@ -14,10 +14,13 @@ const (
 // bundle contains. Dir is the directory of the spec file; every path in the
 // spec is relative to it and may not leave it.
 type Spec struct {
-	APIVersion string      `yaml:"apiVersion" json:"apiVersion"`
-	Kind       string      `yaml:"kind" json:"kind"`
-	Metadata   Metadata    `yaml:"metadata" json:"metadata"`
-	License    *License    `yaml:"license,omitempty" json:"license,omitempty"`
+	APIVersion string   `yaml:"apiVersion" json:"apiVersion"`
+	Kind       string   `yaml:"kind" json:"kind"`
+	Metadata   Metadata `yaml:"metadata" json:"metadata"`
+	License    *License `yaml:"license,omitempty" json:"license,omitempty"`
+	// Variables are the settings a site gives values to (package config),
+	// written ${var.NAME} where they are used.
+	Variables  []Variable  `yaml:"variables,omitempty" json:"variables,omitempty"`
 	Components []Component `yaml:"components" json:"components"`
 
 	// Dir is where the spec file lives; it is not part of the YAML.
@@ -75,11 +78,13 @@ type Migration struct {
 }
 
 // File copies one regular file into the release directory.
-// Mode is an octal string such as "0755"; empty means 0644.
+// Mode is an octal string such as "0755"; empty means 0644. A Template
+// file is a text/template rendered with the site's values at install.
 type File struct {
-	Src  string `yaml:"src" json:"src"`
-	Dest string `yaml:"dest" json:"dest"`
-	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Src      string `yaml:"src" json:"src"`
+	Dest     string `yaml:"dest" json:"dest"`
+	Mode     string `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Template bool   `yaml:"template,omitempty" json:"template,omitempty"`
 }
 
 // Chart is a Helm chart directory or packaged .tgz, with the values files

@@ -66,6 +66,7 @@ type specValidator struct {
 	realDir string // Spec.Dir with symlinks resolved; empty when unresolvable
 	ix      *specIndex
 	src     Sources
+	scope   refScope
 	errs    []*Error
 }
 
@@ -84,6 +85,8 @@ func validateSpec(s *Spec, file string, ix *specIndex, src Sources) error {
 	v.header(s)
 	v.metadata(&s.Metadata)
 	v.license(s.License)
+	v.variables(s.Variables)
+	v.scope = newRefScope(s)
 	v.components(s.Components)
 	if len(v.errs) == 0 {
 		return nil
@@ -291,7 +294,9 @@ func (v *specValidator) component(f string, c *Component, dests, services map[st
 			if len(ch.Values) > 1 {
 				vfield = fmt.Sprintf("%s[%d]", vfield, j)
 			}
-			v.path(vfield, vf, specFile)
+			if real, ok := v.path(vfield, vf, specFile); ok {
+				v.valuesFile(vfield, real, vf)
+			}
 		}
 		if ch.Namespace != "" {
 			if err := CheckNamespace(ch.Namespace); err != nil {
@@ -366,7 +371,9 @@ func (v *specValidator) checkImageName(n string) error {
 }
 
 func (v *specValidator) fileSpec(f string, fl File, dests map[string]string) {
-	v.path(f+".src", fl.Src, specFile)
+	if real, ok := v.path(f+".src", fl.Src, specFile); ok && fl.Template {
+		v.templateFile(f+".src", real, fl.Src)
+	}
 	if err := CheckFileDest(fl.Dest); err != nil {
 		v.errorf(f+".dest", "%v", err)
 	} else if prev, dup := dests[fl.Dest]; dup {
@@ -409,12 +416,16 @@ func (v *specValidator) service(f string, s *Service, services map[string]string
 	v.command(f+".command", s.Command, "is required: the program and its arguments, such as [bin/api, --listen, \"127.0.0.1:${PORT}\"]")
 	v.account(f+".user", s.User)
 	v.account(f+".group", s.Group)
+	v.refsIn(f+".command", s.Command)
 	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		if !envNameRE.MatchString(k) {
 			v.errorf(f+".env."+k, "%q is not a valid environment variable name: use letters, digits and _, not starting with a digit", k)
 		}
+		v.refs(f+".env."+k, s.Env[k])
 	}
-	if s.Listen != "" {
+	// A listen address with references is checked at install, where it
+	// has its value.
+	if s.Listen != "" && !v.refs(f+".listen", s.Listen) {
 		if err := checkListen(s.Listen); err != nil {
 			v.errorf(f+".listen", "%v", err)
 		}
@@ -533,11 +544,13 @@ func (v *specValidator) serviceProbe(f, path string, argv []string) {
 	case path == "" && len(argv) == 0:
 		v.errorf(f, "has neither http nor command: give exactly one")
 	case path != "":
-		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t\r\n") {
+		v.refs(f+".http", path)
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(withoutRefs(path), " \t\r\n") {
 			v.errorf(f+".http", "%q is not a request path: it is sent to the service version directly; write a path such as /healthz", path)
 		}
 	default:
 		v.command(f+".command", argv, "")
+		v.refsIn(f+".command", argv)
 	}
 }
 
@@ -548,12 +561,14 @@ func (v *specValidator) check(f string, c Check) {
 	case c.HTTP == "" && len(c.Command) == 0:
 		v.errorf(f, "has neither http nor command: give exactly one")
 	case c.HTTP != "":
-		u, err := url.Parse(c.HTTP)
+		v.refs(f+".http", c.HTTP)
+		u, err := url.Parse(withoutRefs(c.HTTP))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.errorf(f+".http", "%q is not an absolute http:// or https:// URL, such as http://127.0.0.1:8080/healthz", c.HTTP)
 		}
 	default:
 		v.command(f+".command", c.Command, "")
+		v.refsIn(f+".command", c.Command)
 	}
 }
 
