@@ -3,8 +3,8 @@ package bundle
 import (
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"ferry/bundle/image"
 	"ferry/bundle/spec"
-	"ferry/internal/oci"
 	"ferry/verify"
 )
 
@@ -30,7 +30,7 @@ func specSources() spec.Sources {
 			return err
 		},
 		ImageName: func(n string) error {
-			_, err := oci.ServedName(n, false)
+			_, err := image.ServedName(n, false)
 			return err
 		},
 		Migrations: func(dir string) error {

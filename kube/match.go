@@ -2,11 +2,12 @@ package kube
 
 import (
 	"ferry/bundle"
+	"ferry/bundle/image"
 	"ferry/internal/oci"
 )
 
 // match finds the bundle's image a chart's reference names, by the names
-// ferry serves images under (oci.ServedName): the registry host is
+// ferry serves images under (image.ServedName): the registry host is
 // dropped, and a short name is read first as Docker Hub reads it
 // ("nginx:1.25" is "library/nginx:1.25") and then as written, which is
 // how a spec's own name: or an archive's tag is kept. A reference with a
@@ -15,7 +16,7 @@ import (
 // image of that repository and tag; one with neither means "latest".
 func (p *Pinner) match(ref string) (bundle.Image, bool) {
 	for _, hub := range []bool{true, false} {
-		served, err := oci.ServedName(ref, hub)
+		served, err := image.ServedName(ref, hub)
 		if err != nil {
 			continue
 		}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"ferry/internal/oci"
 )
 
 // openArchive opens the image REF (a tag in the archive's RepoTags)
@@ -154,10 +152,10 @@ func archiveTags(m tarball.Manifest) string {
 // its extension.
 func archiveName(path, ref string, d *tarball.Descriptor) (string, error) {
 	if ref != "" {
-		return oci.ServedName(ref, false)
+		return ServedName(ref, false)
 	}
 	if len(d.RepoTags) > 0 {
-		return oci.ServedName(d.RepoTags[0], false)
+		return ServedName(d.RepoTags[0], false)
 	}
 	base := filepath.Base(path)
 	if ext := filepath.Ext(base); ext != base {

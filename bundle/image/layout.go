@@ -118,10 +118,10 @@ func layoutRefs(ds []v1.Descriptor) string {
 func layoutName(dir, ref string, d v1.Descriptor) (string, error) {
 	refName := d.Annotations[oci.RefNameAnnotation]
 	if isFullName(refName) {
-		return oci.ServedName(refName, false)
+		return ServedName(refName, false)
 	}
 	if cn := d.Annotations[containerdNameAnnotation]; isFullName(cn) {
-		return oci.ServedName(cn, false)
+		return ServedName(cn, false)
 	}
 	digest := ""
 	if refName == "" && strings.HasPrefix(ref, "sha256:") {

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-
-	"ferry/internal/oci"
 )
 
 // containerdNameAnnotation names an image in a layout containerd
@@ -35,7 +33,7 @@ func fallbackName(base, tag, digest string) (string, error) {
 	case digest != "":
 		ref = base + "@" + digest
 	}
-	served, err := oci.ServedName(ref, false)
+	served, err := ServedName(ref, false)
 	if err != nil {
 		return "", fmt.Errorf("it has no name of its own and %q is not a valid image name; set name: for it in the spec: %w", ref, err)
 	}

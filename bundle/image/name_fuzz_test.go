@@ -7,7 +7,7 @@ import (
 
 // FuzzImageName checks that a spec's image source splits into a transport
 // and a rest that make up the source again. The names images are served
-// under are oci.ServedName's, fuzzed in internal/oci.
+// under are ServedName's, fuzzed by FuzzServedName.
 func FuzzImageName(f *testing.F) {
 	dgst := "sha256:" + strings.Repeat("ab", 32)
 	for _, s := range []string{

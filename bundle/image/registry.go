@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"ferry/internal/oci"
+	"ferry/internal/registryerr"
 )
 
 // openRegistry fetches the manifest or index a registry reference
@@ -28,7 +28,7 @@ func openRegistry(ctx context.Context, src, refStr, served string, opts Options)
 		return nil, fmt.Errorf("image %s: %w: not an image reference: %w", src, errSource, err)
 	}
 	if served == "" {
-		if served, err = oci.ServedName(refStr, true); err != nil {
+		if served, err = ServedName(refStr, true); err != nil {
 			return nil, fmt.Errorf("image %s: %w", src, err)
 		}
 	}
@@ -109,22 +109,22 @@ func sniffMediaType(mt types.MediaType, raw []byte) types.MediaType {
 // do about it, keeping both a sentinel and the cause for errors.Is.
 func registryError(src string, ref name.Reference, err error) error {
 	reg := ref.Context().RegistryStr()
-	switch oci.ClassifyRegistryError(err) {
-	case oci.FailureCanceled:
+	switch registryerr.Classify(err) {
+	case registryerr.FailureCanceled:
 		return fmt.Errorf("image %s: %w", src, err)
-	case oci.FailureUntrusted:
+	case registryerr.FailureUntrusted:
 		return fmt.Errorf("image %s: %w: the TLS certificate of %s is not trusted; install its CA certificate, or for a test registry skip verification (Insecure): %w",
 			src, errUnreachable, reg, err)
-	case oci.FailurePlainHTTP:
+	case registryerr.FailurePlainHTTP:
 		return fmt.Errorf("image %s: %w: %s speaks plain HTTP; allow it explicitly (PlainHTTP) if that is intended: %w",
 			src, errUnreachable, reg, err)
-	case oci.FailureUnauthorized, oci.FailureDenied:
+	case registryerr.FailureUnauthorized, registryerr.FailureDenied:
 		return fmt.Errorf("image %s: %w: log in to %s (docker login) or check the credentials and their access to %s: %w",
 			src, errUnauthorized, reg, ref.Context().RepositoryStr(), err)
-	case oci.FailureNotFound, oci.FailureNameUnknown:
+	case registryerr.FailureNotFound, registryerr.FailureNameUnknown:
 		return fmt.Errorf("image %s: %w in %s: check the repository and the tag or digest: %w",
 			src, errNotFound, reg, err)
-	case oci.FailureUnreachable:
+	case registryerr.FailureUnreachable:
 		return fmt.Errorf("image %s: %w: cannot reach %s; check the registry address and the network or proxy settings: %w",
 			src, errUnreachable, reg, err)
 	}

@@ -11,8 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
-	"ferry/internal/oci"
 )
 
 // Options controls how image sources are read: how registries are
@@ -83,7 +81,7 @@ func Resolve(ctx context.Context, src, name, specDir string, opts Options) (*Res
 	}
 	served := ""
 	if name != "" {
-		if served, err = oci.ServedName(name, false); err != nil {
+		if served, err = ServedName(name, false); err != nil {
 			return nil, fmt.Errorf("image %s: name %q is not an image reference (want repository[:tag]): %w", src, name, err)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"ferry/internal/oci"
+	"ferry/internal/registryerr"
 )
 
 // explain adds to a permanent push error what the operator can do about
@@ -14,16 +14,16 @@ import (
 func explain(err error, ref name.Reference) error {
 	host := ref.Context().RegistryStr()
 	var hint string
-	switch oci.ClassifyRegistryError(err) {
-	case oci.FailureUnauthorized:
+	switch registryerr.Classify(err) {
+	case registryerr.FailureUnauthorized:
 		hint = fmt.Sprintf("the registry refused the credentials or wants some: log in to %s (docker login) or fix the stored credentials", host)
-	case oci.FailureDenied:
+	case registryerr.FailureDenied:
 		hint = fmt.Sprintf("the credentials for %s may not push to %s", host, ref.Context().RepositoryStr())
-	case oci.FailureNameInvalid, oci.FailureNameUnknown:
+	case registryerr.FailureNameInvalid, registryerr.FailureNameUnknown:
 		hint = fmt.Sprintf("the registry refused the repository name %s; a different prefix may suit it", ref.Context().RepositoryStr())
-	case oci.FailureUntrusted:
+	case registryerr.FailureUntrusted:
 		hint = "the registry's certificate is not trusted here: add its CA to the system's trust store, or skip verification (insecure)"
-	case oci.FailurePlainHTTP:
+	case registryerr.FailurePlainHTTP:
 		hint = "the registry speaks plain HTTP: ask for plain HTTP"
 	default:
 		return err

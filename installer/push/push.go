@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"ferry/internal/oci"
+	"ferry/internal/registryerr"
 )
 
 // Push copies images from the OCI layout at storeDir to the registry
@@ -179,7 +179,7 @@ func (p *pusher) attempt(ctx context.Context, im storeImage, ref name.Reference,
 		log.Info("replacing image", "old_digest", d.Digest.String(), "digest", im.desc.Digest.String())
 	case transient(ctx, err):
 		return false, err
-	case oci.HTTPStatus(err) >= 400:
+	case registryerr.HTTPStatus(err) >= 400:
 		// 404: not there yet. Other refusals: some registries answer
 		// HEAD only to clients that may pull, and a client that may
 		// only push learns from the push itself whether it may.

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"ferry/internal/oci"
+	"ferry/internal/registryerr"
 )
 
 // transient reports whether another attempt might succeed where err
@@ -20,7 +20,7 @@ func transient(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil {
 		return false
 	}
-	if code := oci.HTTPStatus(err); code != 0 {
+	if code := registryerr.HTTPStatus(err); code != 0 {
 		return retryableStatus(code)
 	}
 	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, io.ErrUnexpectedEOF, io.EOF, net.ErrClosed} {

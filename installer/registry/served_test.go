@@ -7,12 +7,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"ferry/bundle/image"
 	"ferry/internal/oci"
 )
 
 // TestServesEveryNameTheBuilderGives states the contract between ferry's
 // builder and the appliance's registry: a bundle ferry builds is always
-// servable. The builder names every image with oci.ServedName, which
+// servable. The builder names every image with image.ServedName, which
 // refuses what oci.ParseRefName refuses, and the registry serves exactly
 // the ref.name annotations oci.ParseRefName accepts: both sides accept a
 // name through the same function, so their grammars cannot drift. Here the
@@ -35,7 +36,7 @@ func TestServesEveryNameTheBuilderGives(t *testing.T) {
 		{"wf/" + strings.Repeat("a", oci.MaxRepositoryLength-len("wf/")) + ":" + strings.Repeat("v", 128), false},
 		{"worker", false},
 	} {
-		s, err := oci.ServedName(tt.ref, tt.hub)
+		s, err := image.ServedName(tt.ref, tt.hub)
 		if err != nil {
 			t.Fatalf("the builder refuses %q: %v", tt.ref, err)
 		}
@@ -44,7 +45,7 @@ func TestServesEveryNameTheBuilderGives(t *testing.T) {
 	refused := []string{"wf/-api:1", "wf//api:1", "library/.:1", "wf/refused:.1", "wf/Refused:1",
 		"wf/" + strings.Repeat("a", oci.MaxRepositoryLength-len("wf/")+1) + ":1"}
 	for _, s := range refused {
-		if got, err := oci.ServedName(s, false); err == nil {
+		if got, err := image.ServedName(s, false); err == nil {
 			t.Fatalf("the builder names %q as %q; the test wants a name it refuses", s, got)
 		}
 	}

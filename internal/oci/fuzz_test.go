@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // specNameRE is the distribution specification's grammar of a served name,
@@ -49,40 +47,6 @@ func FuzzParseRefName(f *testing.F) {
 		if r.String() != s || !ValidRepository(r.Repository) || (r.Tag != "" && !ValidTag(r.Tag)) ||
 			(r.Digest != "" && !WellFormedDigest(r.Digest)) {
 			t.Fatalf("ParseRefName(%q) = %+v", s, r)
-		}
-	})
-}
-
-// FuzzServedName checks that every name ServedName gives is one the
-// appliance's registry serves (ParseRefName, which the registry asks) and
-// go-containerregistry parses, and that naming it again changes nothing.
-func FuzzServedName(f *testing.F) {
-	dgst := "sha256:" + strings.Repeat("ab", 32)
-	for _, s := range []string{
-		"registry.example.com/wf/api:1.4.0", "registry.example.com:5000/wf/api", "nginx", "nginx@" + dgst,
-		"registry.example.com/wf/api:1.4.0@" + dgst, "worker:1.4.0", "wf/worker", "docker.io/library/foo:1",
-		"localhost:5000/a/b/c:v1", "Upper/Case:1", "wf/api:bad tag", "", "wf/-api:1", "a//b:1",
-	} {
-		f.Add(s, false)
-		f.Add(s, true)
-	}
-	f.Fuzz(func(t *testing.T, s string, hub bool) {
-		served, err := ServedName(s, hub)
-		if err != nil {
-			return
-		}
-		if _, err := ParseRefName(served); err != nil {
-			t.Fatalf("ServedName(%q, hub=%v) = %q, which the registry would not serve: %v", s, hub, served, err)
-		}
-		if _, err := name.ParseReference(served); err != nil {
-			t.Fatalf("ServedName(%q, hub=%v) = %q: %v", s, hub, served, err)
-		}
-		// A served name has no registry host, unless its first component
-		// looks like one, which naming it again would take for a host.
-		if !hasRegistryHost(served) {
-			if again, err := ServedName(served, false); err != nil || again != served {
-				t.Fatalf("ServedName(%q) = %q, but ServedName(%q) = %q, %v", s, served, served, again, err)
-			}
 		}
 	})
 }

@@ -1,4 +1,13 @@
-package oci
+// Package registryerr says what a registry client's error means, in the
+// terms an operator acts on: an untrusted certificate, plain HTTP, missing
+// or refused credentials, an unknown name, no answer at all.
+//
+// It is apart from internal/oci because it reads go-containerregistry's
+// transport errors and so links that client. internal/oci, the OCI
+// vocabulary every layer uses (digests, names, readers), stays on the
+// standard library; only the packages that talk to registries (image
+// sources, push) link this one.
+package registryerr
 
 import (
 	"context"
@@ -13,8 +22,8 @@ import (
 )
 
 // Failure says what went wrong talking to a registry, in the terms an
-// operator acts on. Pulling and pushing ask ClassifyRegistryError and turn
-// the answer into their own sentinel or advice.
+// operator acts on. Pulling and pushing ask Classify and turn the answer
+// into their own sentinel or advice.
 type Failure int
 
 const (
@@ -46,12 +55,12 @@ const (
 	FailureUnreachable
 )
 
-// ClassifyRegistryError says what err, returned by go-containerregistry,
-// means. TLS and scheme problems are checked before HTTP statuses: a failed
-// HTTPS ping may come back together with the error of a plain HTTP retry,
-// whose status would hide the cause. Of an HTTP answer the status counts
-// before the error codes in its body.
-func ClassifyRegistryError(err error) Failure {
+// Classify says what err, returned by go-containerregistry, means. TLS and
+// scheme problems are checked before HTTP statuses: a failed HTTPS ping may
+// come back together with the error of a plain HTTP retry, whose status
+// would hide the cause. Of an HTTP answer the status counts before the
+// error codes in its body.
+func Classify(err error) Failure {
 	if err == nil {
 		return FailureOther
 	}

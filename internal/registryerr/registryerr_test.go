@@ -1,4 +1,4 @@
-package oci
+package registryerr
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// TestClassifyRegistryError fetches a manifest from real HTTP servers that
-// fail in each way and checks what the classifier makes of the error
+// TestClassify fetches a manifest from real HTTP servers that fail in each
+// way and checks what the classifier makes of the error
 // go-containerregistry returns.
-func TestClassifyRegistryError(t *testing.T) {
+func TestClassify(t *testing.T) {
 	answer := func(status int, code string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v2/" {
@@ -73,7 +73,7 @@ func TestClassifyRegistryError(t *testing.T) {
 		{http.StatusBadRequest, "MANIFEST_INVALID", FailureRegistry},
 	} {
 		err := get(t, t.Context(), plain(answer(tt.status, tt.code)), true)
-		if got := ClassifyRegistryError(err); got != tt.want {
+		if got := Classify(err); got != tt.want {
 			t.Errorf("%d %s: %v is %d, want %d", tt.status, tt.code, err, got, tt.want)
 		}
 		if got := HTTPStatus(err); got != tt.status {
@@ -87,7 +87,7 @@ func TestClassifyRegistryError(t *testing.T) {
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
 	err := get(t, t.Context(), strings.TrimPrefix(tlsSrv.URL, "https://"), false)
-	if got := ClassifyRegistryError(err); got != FailureUntrusted {
+	if got := Classify(err); got != FailureUntrusted {
 		t.Errorf("untrusted certificate: %v is %d", err, got)
 	}
 
@@ -105,7 +105,7 @@ func TestClassifyRegistryError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = remote.Get(ref, remote.WithContext(t.Context()), remote.WithTransport(dial))
-	if got := ClassifyRegistryError(err); got != FailurePlainHTTP {
+	if got := Classify(err); got != FailurePlainHTTP {
 		t.Errorf("plain HTTP: %v is %d", err, got)
 	}
 
@@ -117,17 +117,17 @@ func TestClassifyRegistryError(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	err = get(t, t.Context(), closed, true)
-	if got := ClassifyRegistryError(err); got != FailureUnreachable {
+	if got := Classify(err); got != FailureUnreachable {
 		t.Errorf("nothing listening: %v is %d", err, got)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	err = get(t, ctx, host, true)
-	if got := ClassifyRegistryError(err); got != FailureCanceled {
+	if got := Classify(err); got != FailureCanceled {
 		t.Errorf("canceled: %v is %d", err, got)
 	}
-	if got := ClassifyRegistryError(nil); got != FailureOther {
+	if got := Classify(nil); got != FailureOther {
 		t.Errorf("nil is %d", got)
 	}
 }

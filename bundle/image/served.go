@@ -1,17 +1,21 @@
-package oci
+package image
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"ferry/internal/oci"
 )
 
 // ServedName turns a reference into the name the appliance's registry
 // serves: the repository path without the registry host, then the tag
 // and/or digest ("registry.example.com/wf/api:1.4.0" is "wf/api:1.4.0").
 // A reference without a tag or digest gets "latest", as docker pull does.
-// The result always passes ParseRefName, the check the registry makes.
+// The result always passes oci.ParseRefName, the check the registry makes.
+// ServedName lives with the image sources, not in internal/oci, because it
+// reads references with go-containerregistry's parser.
 //
 // A short name without a registry host is ambiguous. From a registry
 // reference (hub set) it is a Docker Hub name and keeps Docker Hub's
@@ -39,7 +43,7 @@ func ServedName(s string, hub bool) (string, error) {
 	default:
 		return "", fmt.Errorf("reference %q has neither tag nor digest", s)
 	}
-	if _, err := ParseRefName(served); err != nil {
+	if _, err := oci.ParseRefName(served); err != nil {
 		return "", fmt.Errorf("reference %q names %q, which the appliance's registry cannot serve: "+
 			"a repository is lowercase letters and digits in path components separated by '/', '.', '_', '__' or '-', "+
 			"and a tag starts with a letter, a digit or '_'", s, served)
