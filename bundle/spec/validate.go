@@ -592,6 +592,10 @@ func specRelMessage(err error, full, rel string) string {
 	return strings.ReplaceAll(err.Error(), full, filepath.ToSlash(filepath.Clean(filepath.FromSlash(rel))))
 }
 
+// CheckListen checks a host:port listen address, such as a listen: that
+// has its value only once its references are expanded.
+func CheckListen(s string) error { return checkListen(s) }
+
 // checkListen checks a host:port listen address. The host may be empty
 // (every interface); the port must be a number from 1 to 65535.
 func checkListen(s string) error {

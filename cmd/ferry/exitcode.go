@@ -6,6 +6,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/bundle/spec"
+	"ferry/config"
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
@@ -103,6 +104,12 @@ const (
 	exitRunning    = 92 // a service version already runs under another supervisor
 	exitAborted    = 93 // --wait: the rollout was aborted and the release rolled back
 	exitWaitTime   = 94 // --wait: the rollout did not end within --timeout
+
+	exitConfigRequired = 100 // a required variable has no value (and no terminal to ask)
+	exitConfigType     = 101 // a value is not of its variable's type
+	exitConfigRange    = 102 // an int value is outside the variable's min..max
+	exitConfigAllowed  = 103 // a value does not match the pattern, or is not one of the enum's values
+	exitConfigInput    = 104 // --set, --values or a name given cannot be used
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -197,6 +204,11 @@ var exitClasses = []struct {
 	{errUsage, exitUsage},
 	{errKey, exitKey},
 	{bundle.ErrSource, exitSource},
+	{config.ErrRequired, exitConfigRequired},
+	{config.ErrType, exitConfigType},
+	{config.ErrRange, exitConfigRange},
+	{config.ErrNotAllowed, exitConfigAllowed},
+	{config.ErrInput, exitConfigInput},
 }
 
 var (
@@ -216,6 +228,11 @@ func exitCode(err error) int {
 	}
 	// A plan reports every refusal it finds; the first decides, as it
 	// would have for apply, which stops there.
+	// Refused values are all reported; the first decides.
+	var values config.Errors
+	if errors.As(err, &values) && len(values) > 0 {
+		return exitCode(values[0])
+	}
 	var refused installer.Refusals
 	if errors.As(err, &refused) && len(refused) > 0 {
 		return exitCode(refused[0])
