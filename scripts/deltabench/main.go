@@ -280,8 +280,7 @@ func run(ctx context.Context, cfg config, keep bool, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	report(w, cfg, outs, time.Since(start))
-	return nil
+	return report(w, cfg, outs, time.Since(start))
 }
 
 // measureAll makes a signing key and measures the scenarios in work.
@@ -389,7 +388,7 @@ func measure(ctx context.Context, cfg config, dir string, sc *scenario, signer v
 		}
 		alone = append(alone, s)
 	}
-	out.apply, out.alone = summarize(apply), summarize(alone)
+	out.apply, out.alone = summarise(apply), summarise(alone)
 	return out, nil
 }
 
@@ -548,8 +547,8 @@ func timeInstall(ctx context.Context, root, base, bundlePath string, pub []byte)
 	return s, nil
 }
 
-// summarize is the median time and the largest peak RSS of samples.
-func summarize(samples []sample) timing {
+// summarise is the median time and the largest peak RSS of samples.
+func summarise(samples []sample) timing {
 	var times []time.Duration
 	t := timing{}
 	for _, s := range samples {
@@ -1021,7 +1020,7 @@ type target struct {
 	ok     bool
 }
 
-func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
+func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) error {
 	var b bytes.Buffer
 	var releases []string
 	for _, n := range cfg.releases {
@@ -1094,7 +1093,8 @@ func report(w io.Writer, cfg config, outs []*outcome, took time.Duration) {
 		fmt.Fprintf(&b, "  %-44s %14s  %s\n", t.name, t.figure, verdict)
 	}
 	fmt.Fprintf(&b, "\ndeltabench took %s\n", took.Round(100*time.Millisecond))
-	w.Write(b.Bytes())
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 // row writes one figure, aligned; a row without a figure is a note under

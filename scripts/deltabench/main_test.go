@@ -56,7 +56,9 @@ func TestScenariosSmall(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	report(&out, cfg, outs, time.Second)
+	if err := report(&out, cfg, outs, time.Second); err != nil {
+		t.Fatal(err)
+	}
 	verdicts := 0
 	for line := range strings.Lines(out.String()) {
 		if strings.HasSuffix(line, " ok\n") || strings.HasSuffix(line, " MISSED\n") {

@@ -81,7 +81,9 @@ func imageCmd(args []string) error {
 	out := fs.String("out", "", "output directory")
 	size := fs.Int64("size", 0, "image size in bytes")
 	nlayers := fs.Int("layers", 8, "number of layers")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *out == "" || *size <= 0 || *nlayers <= 0 {
 		return errors.New("image: -out and a positive -size and -layers are required")
 	}
@@ -138,7 +140,9 @@ func serveCmd(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	dir := fs.String("dir", "", "directory to serve")
 	addr := fs.String("addr", "127.0.0.1:0", "loopback listen address")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *dir == "" {
 		return errors.New("serve: -dir is required")
 	}
@@ -219,7 +223,9 @@ func pullCmd(args []string) error {
 	staticURL := fs.String("static", "", "base URL of the static file server over the layout")
 	conc := fs.Int("c", 4, "parallel downloads")
 	runs := fs.Int("runs", 3, "timed pulls from each server")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if *store == "" || *regURL == "" || *staticURL == "" || *conc < 1 || *runs < 1 {
 		return errors.New("pull: -store, -ref, -registry and -static are required")
 	}

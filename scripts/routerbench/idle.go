@@ -40,7 +40,9 @@ func idleMemory(c *child, sampler *metrics.Sampler, n int) (perConn float64, err
 			return 0, fmt.Errorf("idle connection %d: %w", i+1, err)
 		}
 		conns = append(conns, conn)
-		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			return 0, fmt.Errorf("idle connection %d: %w", i+1, err)
+		}
 		if _, err := io.WriteString(conn, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
 			return 0, fmt.Errorf("idle connection %d: %w", i+1, err)
 		}

@@ -272,7 +272,7 @@ func perRequest(cpu time.Duration, requests int64) float64 {
 
 // run measures the switches, in this process: the router's Set against
 // two in-process backends under load.
-func run(ctx context.Context, duration time.Duration, conns int, settle time.Duration, judged *targets) error {
+func run(ctx context.Context, duration time.Duration, conns int, settle time.Duration, judged *targets) (err error) {
 	blue, err := startBackend("1.0.0")
 	if err != nil {
 		return err
@@ -297,7 +297,9 @@ func run(ctx context.Context, duration time.Duration, conns int, settle time.Dur
 	go func() { served <- r.Serve(serveCtx, l) }()
 	defer func() {
 		stopServing()
-		<-served
+		if serr := <-served; serr != nil && err == nil {
+			err = fmt.Errorf("router: %w", serr)
+		}
 	}()
 	routerURL := "http://" + l.Addr().String() + "/"
 

@@ -132,8 +132,8 @@ func startChild(role string, cpus []int, args ...string) (*child, error) {
 	}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		_ = cmd.Process.Kill() // the child is of no use: reap it
+		_ = cmd.Wait()
 		return nil, fmt.Errorf("%s %s: no address: %w", filepath.Base(self), role, err)
 	}
 	return &child{cmd: cmd, stdin: stdin, url: strings.TrimSpace(line)}, nil
@@ -142,15 +142,17 @@ func startChild(role string, cpus []int, args ...string) (*child, error) {
 // stop ends the child: it exits when its standard input closes.
 func (c *child) stop() {
 	c.stdin.Close()
+	// How the child ends is no measurement: the signals and the exit
+	// status are ignored; a child that has exited already ignores them.
 	if c.kill {
-		c.cmd.Process.Signal(syscall.SIGTERM)
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	done := make(chan struct{})
-	go func() { c.cmd.Wait(); close(done) }()
+	go func() { _ = c.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill()
 		<-done
 	}
 	if c.dir != "" {
@@ -189,7 +191,7 @@ func runChild(role, cpus, backendURL string, work time.Duration) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		io.Copy(io.Discard, os.Stdin)
+		_, _ = io.Copy(io.Discard, os.Stdin) // EOF or not, the parent is gone
 		cancel()
 	}()
 	var serve func() error

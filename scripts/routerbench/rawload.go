@@ -62,9 +62,13 @@ func rawConn(ctx context.Context, addr string) (int64, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	// Waking the reader when ctx ends; should it fail, the deadline below
+	// still ends the loop.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return 0, err
+	}
 	br := bufio.NewReader(conn)
 	var n int64
 	for ctx.Err() == nil {

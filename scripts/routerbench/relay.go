@@ -34,7 +34,9 @@ func relay(client net.Conn, backend string) {
 	defer server.Close()
 	go func() {
 		_, _ = io.Copy(server, client)
-		server.(*net.TCPConn).CloseWrite()
+		// Fails only when the connection is gone, which the copy below
+		// finds out.
+		_ = server.(*net.TCPConn).CloseWrite()
 	}()
 	_, _ = io.Copy(client, server)
 }
