@@ -234,8 +234,8 @@ func planOn(ctx context.Context, path string, opts Options, how admission) (*Pla
 
 // openForPlan opens the state at root for reading. A root with no state
 // yet is judged as install would judge it, as an empty one: made in a
-// temporary directory, which close removes.
-func openForPlan(root string) (db *state.DB, close func(), err error) {
+// temporary directory, which cleanup removes.
+func openForPlan(root string) (db *state.DB, cleanup func(), err error) {
 	if _, err := os.Stat(filepath.Join(root, "state.db")); !errors.Is(err, fs.ErrNotExist) {
 		db, err := state.OpenReadOnly(root)
 		if err != nil {

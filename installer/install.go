@@ -180,7 +180,9 @@ func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Opt
 	if err != nil {
 		u = newUndoer(opts.Root, opts.DSNs, log) // the store exists now
 		if aerr := abort(db, opts.Root, txn, err, u); aerr != nil {
-			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr)
+			// The install's error decides the exit code; the undo's is
+			// told, not wrapped, so that it cannot classify first.
+			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr) //nolint:errorlint // see above
 		}
 		if a.current != "" {
 			return res, fmt.Errorf("%w (rolled back: %s is current again)", err, a.current)
@@ -372,7 +374,7 @@ func storeContent(ctx context.Context, rd *bundleReader, st *store.Store, plan *
 			return stored, reused, err
 		}
 		e, err := rd.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return stored, reused, nil
 		}
 		if err != nil {

@@ -252,7 +252,7 @@ func LicenseHistory(db *state.DB) ([]LicenseRecord, error) {
 	}
 	var out []LicenseRecord
 	if err := json.Unmarshal(v, &out); err != nil {
-		return nil, fmt.Errorf("%w: licence history: %v", state.ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: licence history: %w", state.ErrCorrupt, err)
 	}
 	for i := range out {
 		r := &out[i]

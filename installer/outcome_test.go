@@ -53,10 +53,10 @@ func expectOutcome(t *testing.T, root string) outcome {
 	}
 	previous, checked, journalled := "", false, false
 	for _, s := range steps {
-		switch {
-		case s.Name == "previous":
+		switch s.Name {
+		case "previous":
 			previous, journalled = s.Detail, true
-		case s.Name == "checks":
+		case "checks":
 			checked = s.Phase == state.PhaseDone
 		}
 	}

@@ -59,7 +59,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 		return "", err
 	}
 	if _, err := os.Stat(releaseDir(root, target)); err != nil {
-		return "", fmt.Errorf("%w: the directory of release %s: %v", ErrNoRelease, target, err)
+		return "", fmt.Errorf("%w: the directory of release %s: %w", ErrNoRelease, target, err)
 	}
 	rel, err := db.Release(target)
 	if err != nil {
@@ -77,7 +77,9 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 		open := func(d string) (io.ReadCloser, error) { return u.st.Open(d) }
 		if err := moveSchemas(ctx, r, u.dbs, open, current, target); err != nil {
 			if aerr := abort(db, root, txn, err, u); aerr != nil {
-				return "", fmt.Errorf("%w; undoing it: %v", err, aerr)
+				// err decides the exit code; aerr is told, not wrapped,
+				// so that it cannot classify first.
+				return "", fmt.Errorf("%w; undoing it: %v", err, aerr) //nolint:errorlint // see above
 			}
 			return "", err
 		}

@@ -35,7 +35,7 @@ func craftSigned(t *testing.T, b testBundle, priv *ecdsa.PrivateKey, name string
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		must(t, err)
@@ -230,7 +230,7 @@ func TestPlantedSymlinkNoEscape(t *testing.T) {
 			before := dirNames(t, through)
 
 			_, err := Install(context.Background(), b2.path, Options{Root: root})
-			if !(errors.Is(err, state.ErrUnsafeRoot) || errors.Is(err, atomicfile.ErrLinkInPath)) || !strings.Contains(err.Error(), "symlink") {
+			if unsafe := errors.Is(err, state.ErrUnsafeRoot) || errors.Is(err, atomicfile.ErrLinkInPath); !unsafe || !strings.Contains(err.Error(), "symlink") {
 				t.Errorf("got %v, want %v naming the symlink", err, state.ErrUnsafeRoot)
 			}
 			if after := dirNames(t, through); !slices.Equal(before, after) {

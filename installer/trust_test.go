@@ -55,15 +55,15 @@ func current(t *testing.T, root string) string {
 }
 
 // rotatedHost is an appliance that was given key old on its first install
-// and then installed a bundle signed by key new whose rotation statement
-// retired old.
-func rotatedHost(t *testing.T, dir string) (root string, old, new *ecdsa.PrivateKey) {
+// and then installed a bundle signed by key successor whose rotation
+// statement retired old.
+func rotatedHost(t *testing.T, dir string) (root string, old, successor *ecdsa.PrivateKey) {
 	t.Helper()
-	old, new = newKey(t), newKey(t)
-	statement, err := verify.SignRotation(1, 1, [][]byte{pubPEM(t, new)}, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), signerOf(t, old))
+	old, successor = newKey(t), newKey(t)
+	statement, err := verify.SignRotation(1, 1, [][]byte{pubPEM(t, successor)}, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), signerOf(t, old))
 	must(t, err)
 	b1 := buildSigned(t, dir, "1.0.0", old, 4<<10)
-	b2 := buildSigned(t, dir, "1.1.0", new, 4<<10, statement)
+	b2 := buildSigned(t, dir, "1.1.0", successor, 4<<10, statement)
 	root = filepath.Join(dir, "root")
 	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{b1.pub}}); err != nil {
 		t.Fatal(err)
@@ -71,13 +71,13 @@ func rotatedHost(t *testing.T, dir string) (root string, old, new *ecdsa.Private
 	if _, err := Install(context.Background(), b2.path, Options{Root: root}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, new)}) || seq != 1 {
+	if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, successor)}) || seq != 1 {
 		t.Fatalf("after the rotation the host trusts %v at %d", ids, seq)
 	}
 	if err := verifyDerivedAt(t, root); err != nil {
 		t.Fatalf("the audit log does not lead to the rotated trust: %v", err)
 	}
-	return root, old, new
+	return root, old, successor
 }
 
 // TestRetiredKeyViaKey is the attack of an old release key, retired by a
@@ -86,7 +86,7 @@ func rotatedHost(t *testing.T, dir string) (root string, old, new *ecdsa.Private
 // statement, and the host's trust is as it was.
 func TestRetiredKeyViaKey(t *testing.T) {
 	dir := t.TempDir()
-	root, old, new := rotatedHost(t, dir)
+	root, old, successor := rotatedHost(t, dir)
 	evil := buildSigned(t, filepath.Join(dir, "evil"), "1.2.0", old, 4<<10)
 	_, err := Install(context.Background(), evil.path, Options{Root: root, Keys: [][]byte{evil.pub}})
 	if !errors.Is(err, ErrRetiredKey) {
@@ -98,7 +98,7 @@ func TestRetiredKeyViaKey(t *testing.T) {
 	if c := current(t, root); c != "1.1.0" {
 		t.Errorf("current %s after the refusal, want 1.1.0", c)
 	}
-	if ids, _ := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, new)}) {
+	if ids, _ := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, successor)}) {
 		t.Errorf("the host trusts %v after the refusal", ids)
 	}
 	// Nor does `ferry trust add` bring it back.
@@ -118,15 +118,15 @@ func TestRetiredKeyViaKey(t *testing.T) {
 // the first keys of a host whose trust was emptied.
 func TestRetiredKeyViaEmbeddedKeys(t *testing.T) {
 	dir := t.TempDir()
-	old, new := newKey(t), newKey(t)
-	statement, err := verify.SignRotation(1, 1, [][]byte{pubPEM(t, new)}, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), signerOf(t, old))
+	old, successor := newKey(t), newKey(t)
+	statement, err := verify.SignRotation(1, 1, [][]byte{pubPEM(t, successor)}, time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC), signerOf(t, old))
 	must(t, err)
-	b1 := buildSigned(t, dir, "1.1.0", new, 4<<10, statement)
+	b1 := buildSigned(t, dir, "1.1.0", successor, 4<<10, statement)
 	root := filepath.Join(dir, "root")
 	if _, err := Install(context.Background(), b1.path, Options{Root: root, Keys: [][]byte{pubPEM(t, old)}}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, new)}) || seq != 1 {
+	if ids, seq := hostTrust(t, root); !slices.Equal(ids, []string{keyID(t, successor)}) || seq != 1 {
 		t.Fatalf("after installing the bundle the host trusts %v at %d, want only the new key", ids, seq)
 	}
 	evil := buildSigned(t, filepath.Join(dir, "evil"), "1.2.0", old, 4<<10)
@@ -135,7 +135,7 @@ func TestRetiredKeyViaEmbeddedKeys(t *testing.T) {
 	}
 	db, err := state.Open(root, false)
 	must(t, err)
-	must(t, db.RemoveTrust(keyID(t, new)))
+	must(t, db.RemoveTrust(keyID(t, successor)))
 	db.Close()
 	if _, err := Install(context.Background(), evil.path, Options{Root: root, Keys: [][]byte{pubPEM(t, old)}}); !errors.Is(err, ErrRetiredKey) {
 		t.Fatalf("the retired key as the first key of an emptied host: %v, want ErrRetiredKey", err)
