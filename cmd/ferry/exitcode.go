@@ -7,6 +7,7 @@ import (
 	"ferry/bundle"
 	"ferry/bundle/spec"
 	"ferry/config"
+	"ferry/config/sealed"
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
@@ -110,6 +111,10 @@ const (
 	exitConfigRange    = 102 // an int value is outside the variable's min..max
 	exitConfigAllowed  = 103 // a value does not match the pattern, or is not one of the enum's values
 	exitConfigInput    = 104 // --set, --values or a name given cannot be used
+
+	exitNoHostKey     = 105 // the host key that opens sealed secrets is missing
+	exitHostKeyDamage = 106 // the host key is damaged, or a sealed secret does not open with it
+	exitHostKeyUnsafe = 107 // the host key could have been read or replaced by another user
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -126,6 +131,12 @@ var exitClasses = []struct {
 	{bundle.ErrPayloadMismatch, exitPayload},
 	{bundle.ErrMissingPart, exitMissingPart},
 	{bundle.ErrDamagedPart, exitDamagedPart},
+	// Host key errors before atomicfile's and the system's, which they
+	// wrap.
+	{sealed.ErrNoKey, exitNoHostKey},
+	{sealed.ErrKeyDamaged, exitHostKeyDamage},
+	{sealed.ErrNotOpened, exitHostKeyDamage},
+	{sealed.ErrKeyUnsafe, exitHostKeyUnsafe},
 	// Licence errors before verify's: they wrap its signature errors.
 	{license.ErrMalformed, exitLicMalformed},
 	{license.ErrUntrusted, exitLicUntrusted},
