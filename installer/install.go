@@ -153,6 +153,9 @@ func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Opt
 	if err := createServiceUser(ctx, db, plan, log); err != nil {
 		return nil, err
 	}
+	if err := ensureHostKey(db, opts.Root, a.current == "", log); err != nil {
+		return nil, err
+	}
 	txn, err := db.BeginTxn("install", m.Version, a.digest)
 	if err != nil {
 		return nil, err
