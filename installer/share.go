@@ -173,7 +173,7 @@ func (s *sharer) place(st *store.Store, root, version string, f bundle.File) (st
 	if err != nil {
 		return "", unsafeRoot(err)
 	}
-	defer func() { _ = p.Abort() }() // after Commit, it leaves the file
+	defer func() { p.Abort() }() // after Commit, it leaves the file
 
 	// A reflink first: it shares the blocks and nothing else, so the new
 	// file has its own inode, mode and owner.

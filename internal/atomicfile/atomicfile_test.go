@@ -21,7 +21,7 @@ func TestWrite(t *testing.T) {
 	}
 	// A failed write leaves the old content and no temporary file.
 	boom := errors.New("boom")
-	err = Write(path, 0o640, func(w io.Writer) error { io.WriteString(w, "partial"); return boom })
+	err = Write(path, 0o640, func(w io.Writer) error { _, _ = io.WriteString(w, "partial"); return boom })
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("got %v", err)
 	}

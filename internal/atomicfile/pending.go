@@ -83,7 +83,7 @@ func create(root *os.Root, dir, base string, mode os.FileMode, display string) (
 	// for (a blob or a bundle must be readable by others).
 	if err := f.Chmod(mode); err != nil {
 		f.Close()
-		d.Remove(tmp)
+		_ = d.Remove(tmp) // best effort, as in Abort
 		d.Close()
 		return nil, fmt.Errorf("write %s: %w", display, err)
 	}
@@ -140,22 +140,18 @@ func (p *Pending) Commit() error {
 
 // Abort removes the pending file. It does nothing after a Commit that
 // renamed the file into place, or after an earlier Abort, so that it can
-// always be deferred.
-func (p *Pending) Abort() error {
+// always be deferred. It is a cleanup on a path that already failed or
+// gave up, so it returns no error: no caller could do more than drop it.
+// A temporary file it fails to remove keeps its TempPrefix name, where
+// nothing reads it and the sweeps of the store and the state find it.
+func (p *Pending) Abort() {
 	if p.done {
-		return nil
+		return
 	}
 	p.done = true
 	p.f.Close()
-	err := p.dir.Remove(p.tmp)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
+	_ = p.dir.Remove(p.tmp)
 	p.dir.Close()
-	if err != nil {
-		return fmt.Errorf("remove the pending file of %s: %w", p.display, err)
-	}
-	return nil
 }
 
 // syncRoot fsyncs the directory d.

@@ -62,7 +62,8 @@ func TestPending(t *testing.T) {
 				case commit:
 					err = p.Commit()
 				case abort:
-					err = p.Abort()
+					p.Abort()
+					err = nil
 				}
 				if want := tc.errs[i]; (want == nil) != (err == nil) || want != nil && !errors.Is(err, want) {
 					t.Fatalf("op %d: got %v, want %v", i, err, want)
@@ -147,9 +148,7 @@ func TestPendingAbortAfterFailedWrite(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write 1 MiB into 64 KiB: got %v, want ENOSPC", err)
 	}
-	if err := p.Abort(); err != nil {
-		t.Fatal(err)
-	}
+	p.Abort()
 	assertOnly(t, dir, false)
 	// The same through Write: the error names the final path.
 	err = Write(path, 0o644, func(w io.Writer) error { _, err := w.Write(make([]byte, 1<<20)); return err })
