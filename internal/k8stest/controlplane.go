@@ -234,7 +234,7 @@ func (cp *ControlPlane) wait(ctx context.Context, what string, ready func(contex
 		for _, p := range cp.procs {
 			select {
 			case <-p.done:
-				return fmt.Errorf("k8stest: %s exited while waiting for %s: %v", p.name, what, p.err)
+				return fmt.Errorf("k8stest: %s exited while waiting for %s: %w", p.name, what, p.err)
 			default:
 			}
 		}

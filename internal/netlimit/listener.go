@@ -83,7 +83,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	var n int
 	for len(p) > 0 {
 		chunk := p[:min(len(p), stallChunk)]
-		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
+		if err := c.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
 			return n, err
 		}
 		m, err := c.Conn.Write(chunk)
@@ -118,7 +118,7 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 		if left > 0 {
 			piece = min(piece, left)
 		}
-		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
+		if err := c.SetWriteDeadline(time.Now().Add(c.stall)); err != nil {
 			return n, err
 		}
 		m, err := rf.ReadFrom(&io.LimitedReader{R: src, N: piece})

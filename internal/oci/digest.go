@@ -81,7 +81,8 @@ func isLowerHex(s string, n int) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		hex := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		if !hex {
 			return false
 		}
 	}
