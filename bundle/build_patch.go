@@ -201,7 +201,7 @@ func stageBaseBlobs(ctx context.Context, path string, want []Entry, dir string) 
 			return nil, err
 		}
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -601,7 +601,7 @@ func readEntries(t testing.TB, data []byte) []tarEntry {
 	var out []tarEntry
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {
@@ -724,7 +724,7 @@ func entrySpans(t testing.TB, data []byte) []span {
 	prevEnd := int64(0)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out
 		}
 		if err != nil {

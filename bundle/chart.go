@@ -176,7 +176,7 @@ func readChartArchive(data []byte) (*chartMeta, error) {
 	)
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -364,18 +364,18 @@ func readChartDirYAML(dir string) (*chartMeta, error) {
 	return parseChartYAML(data)
 }
 
-func readChartFile(p string, max int64) ([]byte, error) {
+func readChartFile(p string, limit int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s: over the %d-byte limit", filepath.Base(p), max)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: over the %d-byte limit", filepath.Base(p), limit)
 	}
 	return data, nil
 }

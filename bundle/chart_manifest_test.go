@@ -72,7 +72,7 @@ func TestManifestChartInstallFields(t *testing.T) {
 	}{
 		{"release not DNS-1123", func(c *bundle.Chart) { c.Release = "Web" }, "release name"},
 		{"release too long", func(c *bundle.Chart) { c.Release = strings.Repeat("a", 54) }, "at most 53"},
-		{"chart name no release name", func(c *bundle.Chart) { c.Name = "my_chart" }, "give one with release:"},
+		{"chart name no release name", func(c *bundle.Chart) { c.Name = "my_chart" }, "give one in release"},
 		{"namespace", func(c *bundle.Chart) { c.Namespace = "a.b" }, "namespace"},
 		{"negative timeout", func(c *bundle.Chart) { c.Timeout = -1 }, "negative"},
 		{"values digest absent", func(c *bundle.Chart) { c.Values = spec.ValueFiles{c.Values[0], "sha256:" + strings.Repeat("0", 64)} }, "values"},

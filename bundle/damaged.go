@@ -26,7 +26,7 @@ const keysBlockStart = `{"keys":`
 func diagnoseExecutable(r io.ReaderAt, size int64) error {
 	end, err := executableEnd(r, size)
 	if err != nil {
-		return fmt.Errorf("%w: an executable without an installer payload, or with a damaged trailer (%v)", ErrNotInstaller, err)
+		return fmt.Errorf("%w: an executable without an installer payload, or with a damaged trailer (%w)", ErrNotInstaller, err)
 	}
 	if end == size {
 		return fmt.Errorf("%w: an executable without an installer payload", ErrNotInstaller)

@@ -83,7 +83,7 @@ func readPatchedFrom(data []byte, ts verify.TrustSet, lookup func(digest string)
 	out := map[string][]byte{}
 	for {
 		e, err := r.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {

@@ -70,7 +70,7 @@ func (w *walker) next() (*tar.Header, error) {
 		return nil, io.EOF
 	}
 	if errors.Is(err, tar.ErrHeader) && w.current != "" {
-		return nil, newError(ErrCorruptHeader, "", fmt.Errorf("the header after entry %q: %v", w.current, err))
+		return nil, newError(ErrCorruptHeader, "", fmt.Errorf("the header after entry %q: %w", w.current, err))
 	}
 	if ferr := w.fileFailure(err); ferr != nil {
 		return nil, ferr
@@ -120,7 +120,7 @@ func readHead(w *walker) (*Head, error) {
 		if err := w.fileFailure(err); err != nil {
 			return nil, err
 		}
-		return nil, newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %v", err))
+		return nil, newError(ErrNotABundle, "", fmt.Errorf("not a tar archive: %w", err))
 	}
 	if err := checkHeader(hdr); err != nil {
 		return nil, err

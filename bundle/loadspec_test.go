@@ -17,7 +17,7 @@ import (
 // charts) is checked by LoadSpec and reported as a spec error on its field
 // and line, like any other problem of the spec.
 func TestLoadSpecSources(t *testing.T) {
-	replace := func(old, new string) func(t *testing.T, dir string) {
+	replace := func(old, repl string) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) {
 			p := filepath.Join(dir, "ferry.yaml")
 			data, err := os.ReadFile(p)
@@ -27,7 +27,7 @@ func TestLoadSpecSources(t *testing.T) {
 			if !strings.Contains(string(data), old) {
 				t.Fatalf("ferry.yaml has no %q", old)
 			}
-			if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+			if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, repl, 1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

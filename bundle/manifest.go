@@ -285,7 +285,7 @@ func (m *Manifest) check() error {
 		return fmt.Errorf("name %q is not a valid bundle name", m.Name)
 	}
 	if _, err := semver.StrictNewVersion(m.Version); err != nil {
-		return fmt.Errorf("version %q: %v", m.Version, err)
+		return fmt.Errorf("version %q: %w", m.Version, err)
 	}
 	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {
 		return fmt.Errorf("base: digest %q and version %q must both be set", m.Base.Digest, m.Base.Version)
@@ -299,7 +299,7 @@ func (m *Manifest) check() error {
 	if m.Base != nil {
 		bv, err := semver.StrictNewVersion(m.Base.Version)
 		if err != nil {
-			return fmt.Errorf("base version %q: %v", m.Base.Version, err)
+			return fmt.Errorf("base version %q: %w", m.Base.Version, err)
 		}
 		if v, _ := semver.StrictNewVersion(m.Version); !v.GreaterThan(bv) {
 			return fmt.Errorf("version %s is not newer than its base %s", m.Version, m.Base.Version)
@@ -314,7 +314,7 @@ func (m *Manifest) check() error {
 				return fmt.Errorf("license key %d: %d bytes, more than the %d allowed", i, len(k), spec.MaxLicenseKeySize)
 			}
 			if _, err := verify.ParsePublicKey([]byte(k)); err != nil {
-				return fmt.Errorf("license key %d: %v", i, err)
+				return fmt.Errorf("license key %d: %w", i, err)
 			}
 		}
 	}
@@ -536,7 +536,8 @@ func isDigest(s string) bool {
 		return false
 	}
 	for _, c := range s[7:] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		hex := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		if !hex {
 			return false
 		}
 	}

@@ -29,7 +29,7 @@ func checkChartName(s string) error {
 func checkChartInstall(ch Chart) error {
 	if err := spec.CheckReleaseName(ch.ReleaseName()); err != nil {
 		if ch.Release == "" {
-			return fmt.Errorf("%w: the chart's name is not a valid release name, so give one with release:", err)
+			return fmt.Errorf("%w: the chart's name is not a valid release name, so give one in release", err)
 		}
 		return err
 	}

@@ -154,7 +154,7 @@ func (u *Unpacker) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := u.r.Read(p)
-	if u.compressed && err != nil && err != io.EOF {
+	if u.compressed && err != nil && !errors.Is(err, io.EOF) {
 		if errors.Is(err, io.ErrUnexpectedEOF) && u.srcErr == nil {
 			return n, newError(ErrTruncated, "", fmt.Errorf("the compressed stream ends early"))
 		}

@@ -335,7 +335,8 @@ func (p *partSet) ReadAt(b []byte, off int64) (int, error) {
 		n, err := p.files[i].ReadAt(b[read:read+int(want)], in)
 		read += n
 		off += int64(n)
-		if err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
+		whole := errors.Is(err, io.EOF) && int64(n) == want // EOF at the part's end
+		if err != nil && !whole {
 			if errors.Is(err, io.EOF) {
 				err = fmt.Errorf("%w: %s is shorter than when it was opened", ErrDamagedPart, p.names[i])
 			}

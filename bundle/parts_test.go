@@ -171,7 +171,7 @@ func TestPartsRefused(t *testing.T) {
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.names) {
 				t.Fatalf("join: %v, want %v naming %s", err, c.want, c.names)
 			}
-			if c.want == bundle.ErrMissingPart && out.Len() > 0 {
+			if errors.Is(c.want, bundle.ErrMissingPart) && out.Len() > 0 {
 				t.Fatalf("join wrote %d bytes before finding a part missing", out.Len())
 			}
 		})
@@ -263,7 +263,8 @@ func TestPartsConcurrentReadAt(t *testing.T) {
 				off := r.IntN(len(data))
 				n := min(r.IntN(9000), len(data)-off)
 				buf := make([]byte, n)
-				if _, err := a.ReadAt(buf, int64(off)); err != nil && !(errors.Is(err, io.EOF) && off+n == len(data)) {
+				_, err := a.ReadAt(buf, int64(off))
+				if atEnd := errors.Is(err, io.EOF) && off+n == len(data); err != nil && !atEnd {
 					errs <- err
 					return
 				}

@@ -179,7 +179,7 @@ func parseKeysBlock(b []byte) ([][]byte, error) {
 	dec.DisallowUnknownFields()
 	var kb keysBlock
 	if err := dec.Decode(&kb); err != nil {
-		return nil, fmt.Errorf("%w: malformed keys block: %v", ErrKeysMismatch, err)
+		return nil, fmt.Errorf("%w: malformed keys block: %w", ErrKeysMismatch, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: data after the keys block", ErrKeysMismatch)

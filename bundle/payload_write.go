@@ -102,8 +102,12 @@ func CopyVerified(ctx context.Context, w io.Writer, r io.Reader, opts VerifyOpti
 	if err != nil {
 		return nil, tee.n, err
 	}
-	if n, err := io.Copy(w, r); err != nil || n != 0 {
-		return nil, tee.n, fmt.Errorf("reading past the end of the bundle: %d bytes, %v", n, err)
+	n, err := io.Copy(w, r)
+	if err != nil {
+		return nil, tee.n, fmt.Errorf("reading past the end of the bundle: %d bytes: %w", n, err)
+	}
+	if n != 0 {
+		return nil, tee.n, fmt.Errorf("reading past the end of the bundle: %d bytes", n)
 	}
 	return v, tee.n, nil
 }

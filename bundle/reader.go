@@ -258,7 +258,7 @@ type contentReader struct {
 
 func (c *contentReader) Read(p []byte) (int, error) {
 	n, err := c.d.Read(p)
-	if err != nil && err != io.EOF && c.stored.err != nil && c.stored.err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) && c.stored.err != nil && !errors.Is(c.stored.err, io.EOF) {
 		// The stored bytes failed first: that is the cause to report.
 		return n, c.stored.err
 	}

@@ -33,7 +33,10 @@ func trustedHead(w *walker, trust verify.TrustSet) (*trustedBundleHead, error) {
 	signedBy, err := walk.trust.Verify(head.RawManifest, head.Signatures)
 	if err != nil {
 		if walk.stopped != nil {
-			return nil, fmt.Errorf("%w (%v)", err, walk.stopped)
+			// The signature's error is the failure; why the walk
+			// stopped is context, kept out of the chain so that a
+			// rotation error in it cannot change the exit code.
+			return nil, fmt.Errorf("%w (%v)", err, walk.stopped) //nolint:errorlint // see above
 		}
 		return nil, err
 	}
@@ -81,7 +84,7 @@ func walkRotations(head *Head, trust verify.TrustSet) (rotationWalk, error) {
 		case errors.Is(err, verify.ErrBadSignature):
 			return rotationWalk{}, newError(verify.ErrRotation, head.RotationNames[i], err)
 		case err != nil:
-			walk.stopped = fmt.Errorf("rotation statement %s was not applied: %v", head.RotationNames[i], err)
+			walk.stopped = fmt.Errorf("rotation statement %s was not applied: %w", head.RotationNames[i], err)
 			return walk, nil
 		}
 		walk.trust, walk.applied = next, append(walk.applied, step...)
