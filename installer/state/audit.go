@@ -156,7 +156,7 @@ func (db *DB) AuditLog() ([]AuditEntry, error) {
 		return log.ForEach(func(k, v []byte) error {
 			var e AuditEntry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("%w: audit entry %x: %v", ErrCorrupt, k, err)
+				return fmt.Errorf("%w: audit entry %x: %w", ErrCorrupt, k, err)
 			}
 			entries = append(entries, e)
 			return nil
@@ -248,7 +248,7 @@ func (db *DB) LastAuditTime() (time.Time, error) {
 		}
 		var e AuditEntry
 		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("%w: the last audit entry is damaged: %v", ErrCorrupt, err)
+			return fmt.Errorf("%w: the last audit entry is damaged: %w", ErrCorrupt, err)
 		}
 		at = e.Time
 		return nil

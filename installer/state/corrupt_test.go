@@ -101,20 +101,33 @@ func TestCorruptStateDB(t *testing.T) {
 		damage func(t *testing.T, root, path string)
 	}{
 		{"random file", func(t *testing.T, root, path string) {
-			os.WriteFile(path, random(64<<10), 0o600)
+			if err := os.WriteFile(path, random(64<<10), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"short text file", func(t *testing.T, root, path string) {
-			os.WriteFile(path, []byte("not a database\n"), 0o600)
+			if err := os.WriteFile(path, []byte("not a database\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"empty", func(t *testing.T, root, path string) {
-			os.Truncate(path, 0)
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"truncated to half", func(t *testing.T, root, path string) {
-			info, _ := os.Stat(path)
-			os.Truncate(path, info.Size()/2)
+			info, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, info.Size()/2); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"cut after the meta pages", func(t *testing.T, root, path string) {
-			os.Truncate(path, 3*4096)
+			if err := os.Truncate(path, 3*4096); err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"leaf page in the middle overwritten", func(t *testing.T, root, path string) {
 			off, size := leafInMiddle(t, path)
@@ -137,11 +150,16 @@ func TestCorruptStateDB(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b.Update(func(tx *bolt.Tx) error {
+			err = b.Update(func(tx *bolt.Tx) error {
 				_, err := tx.CreateBucket([]byte("other"))
 				return err
 			})
-			b.Close()
+			if cerr := b.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 		}},
 		{"a bucket missing", func(t *testing.T, root, path string) {
 			rawUpdate(t, root, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(bucketMarks)) })

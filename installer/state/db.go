@@ -78,7 +78,7 @@ func Open(root string, create bool) (*DB, error) {
 	}
 	db, err := openLocked(root, create, lock)
 	if err != nil {
-		lock.release()
+		_ = lock.release() // the open's error is the one to report
 		return nil, err
 	}
 	return db, nil
@@ -101,7 +101,7 @@ func OpenBrief(root string) (*DB, error) {
 	}
 	db, err := openLocked(root, false, lock)
 	if err != nil {
-		lock.release()
+		_ = lock.release() // the open's error is the one to report
 		return nil, err
 	}
 	return db, nil
@@ -127,7 +127,7 @@ func openReadOnly(root string, wait time.Duration) (*DB, error) {
 	path := filepath.Join(root, dbName)
 	b, _, err := openChecked(path)
 	if err != nil {
-		lock.release()
+		_ = lock.release() // the open's error is the one to report
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notARoot(root, "it has no "+dbName+"; check --root, or install into it first")
 		}

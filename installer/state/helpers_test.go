@@ -41,7 +41,7 @@ func runHelper(mode, root string) int {
 			return 1
 		}
 		fmt.Println("locked")
-		io.Copy(io.Discard, os.Stdin)
+		_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes stdin
 		if err := db.Close(); err != nil {
 			fmt.Println("error:", err)
 			return 1
@@ -146,8 +146,8 @@ func startHelper(t *testing.T, mode, root string) *helper {
 	t.Cleanup(func() {
 		h.stdin.Close()
 		if h.cmd.ProcessState == nil {
-			h.cmd.Process.Kill()
-			h.cmd.Wait()
+			_ = h.cmd.Process.Kill() // a clean-up: the test has its verdict
+			_ = h.cmd.Wait()
 		}
 	})
 	return h

@@ -162,6 +162,10 @@ func classifyOpen(path string, err error) error {
 	}
 }
 
+// corrupt reports damage to the database at path. The cause is a detail
+// of the damage and stays out of the chain: an errno inside bbolt's report
+// must not let errors.Is see a missing file or a permission problem where
+// the failure is damage.
 func corrupt(path string, cause error) error {
-	return fmt.Errorf("%s: %w (%v); it was left untouched: restore it from backup", path, ErrCorrupt, cause)
+	return fmt.Errorf("%s: %w (%v); it was left untouched: restore it from backup", path, ErrCorrupt, cause) //nolint:errorlint // see above
 }

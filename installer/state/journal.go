@@ -176,7 +176,7 @@ func (db *DB) Steps(txn uint64) ([]Step, error) {
 		return b.ForEach(func(k, v []byte) error {
 			var s Step
 			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("%w: step %x: %v", ErrCorrupt, k, err)
+				return fmt.Errorf("%w: step %x: %w", ErrCorrupt, k, err)
 			}
 			steps = append(steps, s)
 			return nil
@@ -201,7 +201,7 @@ func (db *DB) StepDone(txn uint64, name string) (bool, error) {
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
 			var s Step
 			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("%w: step %x: %v", ErrCorrupt, k, err)
+				return fmt.Errorf("%w: step %x: %w", ErrCorrupt, k, err)
 			}
 			if s.Name == name {
 				done = s.Phase == PhaseDone
@@ -266,7 +266,7 @@ func (db *DB) Txns() ([]Txn, error) {
 		return b.ForEach(func(k, v []byte) error {
 			var t Txn
 			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("%w: transaction %x: %v", ErrCorrupt, k, err)
+				return fmt.Errorf("%w: transaction %x: %w", ErrCorrupt, k, err)
 			}
 			ts = append(ts, t)
 			return nil
@@ -308,7 +308,7 @@ func getTxn(tx *bolt.Tx, id uint64) (Txn, error) {
 	}
 	var t Txn
 	if err := json.Unmarshal(v, &t); err != nil {
-		return Txn{}, fmt.Errorf("%w: transaction %d: %v", ErrCorrupt, id, err)
+		return Txn{}, fmt.Errorf("%w: transaction %d: %w", ErrCorrupt, id, err)
 	}
 	return t, nil
 }

@@ -81,7 +81,7 @@ func lockRootAs(root string, exclusive, withPID bool, wait time.Duration) (*root
 	l := &rootLock{f: f, exclusive: exclusive}
 	if withPID {
 		if err := l.writePID(); err != nil {
-			l.release()
+			_ = l.release() // the write's error is the one to report
 			return nil, fmt.Errorf("write pid to %s: %w", path, err)
 		}
 	}

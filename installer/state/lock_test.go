@@ -129,8 +129,10 @@ func TestStalePIDIgnored(t *testing.T) {
 	mustClose(t, db)
 	h := startHelper(t, "hold", root)
 	h.expect(t, "locked")
-	h.cmd.Process.Kill()
-	h.cmd.Wait()
+	if err := h.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.cmd.Wait() // killed: the exit status is the kill's
 	data, err := os.ReadFile(filepath.Join(root, lockName))
 	if err != nil {
 		t.Fatal(err)

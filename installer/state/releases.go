@@ -46,7 +46,7 @@ type CheckResult struct {
 // UTC.
 func (db *DB) PutRelease(r Release) error {
 	if _, err := semver.NewVersion(r.Version); err != nil {
-		return fmt.Errorf("store release %q: %w: the version is not semver: %v", r.Version, ErrInvalid, err)
+		return fmt.Errorf("store release %q: %w: the version is not semver: %w", r.Version, ErrInvalid, err)
 	}
 	switch r.Status {
 	case StatusInstalling, StatusActive, StatusInactive, StatusFailed:
@@ -216,7 +216,7 @@ func (db *DB) Current() (string, error) {
 
 func decodeRelease(key string, data []byte, r *Release) error {
 	if err := json.Unmarshal(data, r); err != nil {
-		return fmt.Errorf("%w: release %s: %v", ErrCorrupt, key, err)
+		return fmt.Errorf("%w: release %s: %w", ErrCorrupt, key, err)
 	}
 	return nil
 }
