@@ -22,7 +22,7 @@ func TestCrashDuringPut(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	defer func() { _ = cmd.Process.Kill() }() // a clean-up; the kill below is checked
 
 	// Wait until the writer has streamed part of its blob, then kill it.
 	deadline := time.Now().Add(10 * time.Second)
@@ -47,7 +47,7 @@ func TestCrashDuringPut(t *testing.T) {
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	_ = cmd.Wait() // killed: the exit status is the kill's
 
 	if _, err := Open(s.Dir(), false); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func crashWriter(dir string) {
 	half := strings.Repeat("x", 1<<16)
 	content := half + half
 	stall := io.MultiReader(strings.NewReader(half), blockingReader{})
-	s.Put(digestOf([]byte(content)), int64(len(content)), stall)
+	_, _ = s.Put(digestOf([]byte(content)), int64(len(content)), stall) // stalls until the kill
 }
 
 // blockingReader never returns, like a stream from a stalled device.

@@ -226,12 +226,20 @@ func TestPutReadOnlyStore(t *testing.T) {
 		if out, err := runCmd("mount", "-o", "remount,ro", dir); err != nil {
 			testenv.SkipOrFailf(t, "cannot remount read-only: %v: %s", err, out)
 		}
-		t.Cleanup(func() { runCmd("mount", "-o", "remount,rw", dir) })
+		t.Cleanup(func() {
+			if out, err := runCmd("mount", "-o", "remount,rw", dir); err != nil {
+				t.Errorf("remount read-write: %v: %s", err, out)
+			}
+		})
 	} else {
 		if err := os.Chmod(s.blobDir(), 0o555); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.Chmod(s.blobDir(), 0o755) })
+		t.Cleanup(func() {
+			if err := os.Chmod(s.blobDir(), 0o755); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 
 	content := []byte("stored after")

@@ -30,9 +30,6 @@ const (
 	indexFile     = "index.json"
 	blobsDir      = "blobs/sha256"
 	layoutVersion = "1.0.0"
-
-	// mediaTypeIndex is the media type of index.json.
-	mediaTypeIndex = "application/vnd.oci.image.index.v1+json"
 )
 
 // Store is an OCI image layout directory holding the appliance's content.
@@ -146,7 +143,7 @@ func (s *Store) isLayout() (bool, error) {
 		ImageLayoutVersion string `json:"imageLayoutVersion"`
 	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		return false, fmt.Errorf("content store %s: %w: oci-layout: %v", s.dir, ErrNotLayout, err)
+		return false, fmt.Errorf("content store %s: %w: oci-layout: %w", s.dir, ErrNotLayout, err)
 	}
 	if l.ImageLayoutVersion != layoutVersion {
 		return false, fmt.Errorf("content store %s: %w: oci-layout has version %q, want %q",
