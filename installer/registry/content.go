@@ -55,6 +55,6 @@ func writeJSON(w http.ResponseWriter, r *http.Request, mediaType string, v any) 
 	hdr.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(b)
+		_, _ = w.Write(b) // a client gone mid-answer has no one to tell
 	}
 }

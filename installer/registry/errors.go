@@ -84,15 +84,15 @@ func writeError(w http.ResponseWriter, r *http.Request, e *apiError) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(e.status)
-	w.Write(b)
+	_, _ = w.Write(b) // a client gone mid-answer has no one to tell
 }
 
 // quote renders a client-supplied value safely for a message, which may end
 // up in a terminal or a log.
 func quote(s string) string {
-	const max = 100
-	if len(s) > max {
-		s = s[:max] + "…"
+	const limit = 100
+	if len(s) > limit {
+		s = s[:limit] + "…"
 	}
 	return strconv.Quote(s)
 }

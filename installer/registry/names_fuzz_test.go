@@ -40,8 +40,9 @@ func FuzzParseRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, path string) {
 		rt, aerr := parseRoute(path)
 		if aerr != nil {
-			if !(aerr.status == http.StatusNotFound && aerr.code == codeUnsupported) &&
-				!(aerr.status == http.StatusBadRequest && aerr.code == codeNameInvalid) {
+			unsupported := aerr.status == http.StatusNotFound && aerr.code == codeUnsupported
+			invalid := aerr.status == http.StatusBadRequest && aerr.code == codeNameInvalid
+			if !unsupported && !invalid {
 				t.Fatalf("parseRoute(%q): error %d %s", path, aerr.status, aerr.code)
 			}
 			if aerr.message == "" {
@@ -190,8 +191,9 @@ func FuzzPaginate(f *testing.F) {
 		}
 		got := slices.Clone(page)
 		for link != "" {
-			target, ok := strings.CutPrefix(link, "<")
-			if target, ok = strings.CutSuffix(target, `>; rel="next"`); !ok {
+			target, open := strings.CutPrefix(link, "<")
+			target, closed := strings.CutSuffix(target, `>; rel="next"`)
+			if !open || !closed {
 				t.Fatalf("malformed Link %q", link)
 			}
 			u, err := url.Parse(target)

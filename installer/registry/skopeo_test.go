@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestSkopeo(t *testing.T) {
 		out, err := cmd.Output()
 		if err != nil {
 			stderr := ""
-			if ee, ok := err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				stderr = string(ee.Stderr)
 			}
 			t.Fatalf("skopeo %q: %v\n%s", args, err, stderr)
