@@ -103,14 +103,17 @@ http:
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", distributionBinary, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when the registry has exited, with waitErr set.
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
+		// Stopped by a signal: the exit status is the signal's.
+		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill()
 			<-exited
 		}
 		if t.Failed() {
@@ -130,8 +133,8 @@ http:
 			}
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("the registry exited before answering: %v\n%s", err, output())
+		case <-exited:
+			t.Fatalf("the registry exited before answering: %v\n%s", waitErr, output())
 		case <-ctx.Done():
 			t.Fatalf("the registry did not answer /v2/ on %s: %v\n%s", addr, err, output())
 		case <-time.After(50 * time.Millisecond):

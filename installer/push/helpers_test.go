@@ -125,7 +125,7 @@ func failFirst(n int64, status int, next http.Handler) http.Handler {
 // wrap on loopback and returns its host:port.
 func newRegistry(t *testing.T, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(quietLog()))
+	h := http.Handler(registry.New(registry.Logger(quietLog())))
 	if wrap != nil {
 		h = wrap(h)
 	}

@@ -133,7 +133,10 @@ func (p *pusher) push(ctx context.Context, im storeImage, ref name.Reference) (R
 		wait := backoff(p.backoff, attempt)
 		log.Warn("push failed, will retry", "attempt", attempt, "wait", wait, "err", err)
 		if serr := sleep(ctx, wait); serr != nil {
-			return fail(fmt.Errorf("%w (the last attempt failed: %v)", serr, err))
+			// The interruption is why the push stopped; the last
+			// attempt's failure is context, kept out of the chain so
+			// that an errno in it cannot change the exit code.
+			return fail(fmt.Errorf("%w (the last attempt failed: %v)", serr, err)) //nolint:errorlint // see above
 		}
 	}
 }

@@ -239,7 +239,7 @@ func TestPushUnauthorizedFailsAtOnce(t *testing.T) {
 				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
-				w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+				_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
 			}))
 		}
 	}
@@ -269,7 +269,7 @@ func TestPushUnauthorizedFailsAtOnce(t *testing.T) {
 	if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized {
 		t.Errorf("err = %v, want the registry's 401 in the chain", err)
 	}
-	t.Logf("unauthorized: %v", err)
+	t.Logf("unauthorised: %v", err)
 	for _, s := range []string{"wf/api:1.4.0", host + "/wf/api:1.4.0", "log in"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("err = %v, want it to mention %q", err, s)
