@@ -17,9 +17,9 @@ const DefaultLockWait = 2 * time.Minute
 // name is an embedded SQLite database at <Root>/data/<name>.db.
 //
 // Migrations of one database never interleave: on PostgreSQL an advisory
-// lock held for the whole of Migrate or Revert serializes them across
-// hosts and processes; on SQLite the appliance's own lock serializes
-// processes and Databases serializes its callers. A Databases must not be
+// lock held for the whole of Migrate or Revert serialises them across
+// hosts and processes; on SQLite the appliance's own lock serialises
+// processes and Databases serialises its callers. A Databases must not be
 // copied after first use.
 type Databases struct {
 	// Root is the appliance directory; SQLite files live in <Root>/data

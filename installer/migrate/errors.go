@@ -42,11 +42,11 @@ func (e *dbError) Unwrap() error { return e.err }
 func driverError(err error) (e *dbError, line uint) {
 	for {
 		var de *database.Error
-		switch v := err.(type) {
-		case database.Error:
+		var v database.Error
+		switch {
+		case errors.As(err, &v):
 			de = &v
-		case *database.Error:
-			de = v
+		case errors.As(err, &de):
 		}
 		if de == nil || de.OrigErr == nil {
 			break

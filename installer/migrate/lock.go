@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// lockLocal serializes the callers of d that migrate the same database,
+// lockLocal serialises the callers of d that migrate the same database,
 // waiting at most wait. It returns the function that releases the lock.
 func (d *Databases) lockLocal(ctx context.Context, name string, wait time.Duration) (func(), error) {
 	timer := time.NewTimer(wait)

@@ -471,7 +471,7 @@ func testConcurrent(t *testing.T, e *env) {
 		steps[0] = c.step(1, "init", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\nSELECT pg_sleep(0.5);", "DROP TABLE users;")
 	}
 	// Each its own Databases, as two ferry processes would be; on SQLite
-	// they share one, as the appliance lock serializes processes.
+	// they share one, as the appliance lock serialises processes.
 	runs := []*Databases{d, d, d}
 	if e.pg != nil {
 		runs = []*Databases{d, {DSNs: d.DSNs, Log: e.log}, {DSNs: d.DSNs, Log: e.log}}
@@ -561,7 +561,7 @@ func testLockTimeoutInMigration(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a clean-up; the rollback below is checked
 	if _, err := tx.Exec("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
@@ -574,6 +574,8 @@ func testLockTimeoutInMigration(t *testing.T, e *env) {
 	if len(applied) != 0 {
 		t.Errorf("applied %v", applied)
 	}
-	tx.Rollback()
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
 	e.wantVersion(t, d, 1)
 }

@@ -105,7 +105,7 @@ func startPostgres(t *testing.T) *testServer {
 		}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", name, err, out)
+			return fmt.Errorf("%s: %w\n%s", name, err, out)
 		}
 		return nil
 	}

@@ -139,7 +139,7 @@ func (t *target) failed(ctx context.Context, file string, to int, runErr error) 
 	}
 	last, rerr := t.repair(ctx)
 	if rerr != nil {
-		return false, t.scrub(fmt.Errorf("%w: database %s: %s: %w; setting its version back also failed, and the next ferry run will: %v", ErrMigration, t.name, at, dbe, rerr))
+		return false, t.scrub(fmt.Errorf("%w: database %s: %s: %w; setting its version back also failed, and the next ferry run will: %w", ErrMigration, t.name, at, dbe, rerr))
 	}
 	if last == to {
 		t.log.Warn("migration committed, but golang-migrate's bookkeeping after it failed; repaired", "database", t.name, "file", file, "err", t.scrub(runErr))
