@@ -47,6 +47,20 @@ func (s *Secrets) Add(secret string) {
 	slices.SortStableFunc(s.forms, func(a, b string) int { return len(b) - len(a) })
 }
 
+// With returns a new Secrets holding the secrets of s and secrets; s is
+// left as it is, so that goroutines reading s need no lock while a holder
+// of a pointer to it swaps in the new one. A nil s holds none.
+func (s *Secrets) With(secrets ...string) *Secrets {
+	n := &Secrets{}
+	if s != nil {
+		n.forms = slices.Clone(s.forms)
+	}
+	for _, v := range secrets {
+		n.Add(v)
+	}
+	return n
+}
+
 // AddDSN records a database DSN: the whole DSN and the password it
 // carries (in a URL's user information, a password= query parameter, or a
 // key=value password).

@@ -69,3 +69,22 @@ func TestDSNPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestWithLeavesTheOriginal: With adds secrets to a copy; the Secrets it
+// was called on scrubs what it did before, no more.
+func TestWithLeavesTheOriginal(t *testing.T) {
+	s := &Secrets{}
+	s.Add("first-secret")
+	n := s.With("second-secret")
+	const text = "first-secret second-secret"
+	if got := s.Text(text); got != Marker+" second-secret" {
+		t.Errorf("original: %q", got)
+	}
+	if got := n.Text(text); got != Marker+" "+Marker {
+		t.Errorf("copy: %q", got)
+	}
+	var none *Secrets
+	if got := none.With("x-secret").Text("a x-secret"); got != "a "+Marker {
+		t.Errorf("from nil: %q", got)
+	}
+}
