@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/installer"
 	"ferry/internal/redact"
@@ -40,6 +41,8 @@ type appliance struct {
 	key    *ecdsa.PrivateKey
 	pub    []byte
 	listen string
+	// serviceSecrets is Options.ServiceSecrets of the serve it starts.
+	serviceSecrets func(ctx context.Context, version, component string, svc spec.Service) (installer.ServiceSecrets, error)
 }
 
 func newAppliance(t *testing.T) *appliance {
@@ -142,7 +145,7 @@ func (a *appliance) start(tick time.Duration) (stop func()) {
 	log := slog.New(slog.NewTextHandler(testWriter{a.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	go func() {
 		done <- Run(ctx, Options{Root: a.root, Tick: tick, StopGrace: 2 * time.Second, StartTimeout: 20 * time.Second, Log: log,
-			Secrets: redact.FromEnviron(os.Environ())})
+			Secrets: redact.FromEnviron(os.Environ()), ServiceSecrets: a.serviceSecrets})
 	}()
 	stopped := false
 	stop = func() {

@@ -11,10 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 
+	"ferry/bundle/spec"
+	"ferry/installer"
 	"ferry/installer/registry"
 	"ferry/installer/state"
 	"ferry/internal/netlimit"
@@ -69,6 +72,13 @@ type Options struct {
 	// said is scrubbed of them and bounded before it is logged, audited
 	// or saved with the rollout.
 	Secrets *redact.Secrets
+	// ServiceSecrets, when set, resolves the site's secret values that a
+	// version of a service receives, each time one starts: Env is added
+	// to its environment (over its declared env:), Files are delivered as
+	// <root>/run/secrets/SERVICE/NAME (installer.DeliverSecretFiles) and
+	// FERRY_SECRETS names that directory. Never on a command line. Every
+	// value is also scrubbed from what serve logs, audits or saves.
+	ServiceSecrets func(ctx context.Context, version, component string, svc spec.Service) (installer.ServiceSecrets, error)
 	// Notifier, when set, tells systemd (Type=notify) that serve is ready
 	// once every router listens, that its controller is alive (the
 	// watchdog, when the unit sets WatchdogSec) and that it is stopping.
@@ -121,6 +131,12 @@ type server struct {
 	services map[string]*service
 	// defs caches the service definitions of releases by version.
 	defs map[string]map[string]serviceDef
+
+	// scrubber scrubs the secrets serve holds from what a failed check
+	// said: opts.Secrets and every secret value delivered since. Smoke
+	// tests read it from their own goroutines; it is replaced, never
+	// changed.
+	scrubber atomic.Pointer[redact.Secrets]
 }
 
 // Run serves the appliance at opts.Root until ctx ends, then stops every
@@ -134,6 +150,7 @@ func Run(ctx context.Context, opts Options) error {
 		services: map[string]*service{},
 		defs:     map[string]map[string]serviceDef{},
 	}
+	s.scrubber.Store(opts.Secrets)
 	if _, err := os.Stat(filepath.Join(opts.Root, "state.db")); err != nil {
 		return fmt.Errorf("%w: %s has no state.db (install a bundle first)", state.ErrNotARoot, opts.Root)
 	}
@@ -155,6 +172,15 @@ func Run(ctx context.Context, opts Options) error {
 	for _, g := range stale {
 		s.log.Warn("stopped a service left by an earlier ferry serve", "group", g)
 	}
+	// Their secret files too: they exist only while a service runs.
+	if err := installer.RemoveAllSecretFiles(opts.Root); err != nil {
+		return err
+	}
+	defer func() {
+		if err := installer.RemoveAllSecretFiles(opts.Root); err != nil {
+			s.log.Error("removing the services' secret files", "error", err)
+		}
+	}()
 	if s.sampler, err = metrics.NewSampler("/proc"); err != nil {
 		s.log.Warn("no CPU and memory figures", "error", err)
 		s.sampler = nil

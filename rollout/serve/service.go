@@ -159,9 +159,13 @@ func (s *server) startVersion(svc *service, def serviceDef) error {
 	if err := run.CheckReach(s.opts.Root, svc.name); err != nil {
 		return err
 	}
+	env, err := s.secrets(def, run)
+	if err != nil {
+		return err
+	}
 	cred := run.Account.Credential()
 	inst, err := supervise.Start(s.ctx, supervise.Spec{
-		Service: svc.name, Version: def.Version, Command: def.Service.Command, Dir: def.Dir, Env: def.Service.Env,
+		Service: svc.name, Version: def.Version, Command: def.Service.Command, Dir: def.Dir, Env: env,
 		DataDir: run.DataDir, Credential: cred,
 		LogDir: s.logDir(), RunDir: s.runDir(), Logger: s.log,
 	})
@@ -187,6 +191,39 @@ func (s *server) startVersion(svc *service, def serviceDef) error {
 	svc.versions[def.Version] = v
 	s.saver.audit("service.started", map[string]string{"service": svc.name, "version": def.Version, "addr": inst.Addr()})
 	return nil
+}
+
+// secrets resolves the secret values def receives (Options.ServiceSecrets)
+// and returns its environment: its declared env:, the secret variables
+// over it, and FERRY_SECRETS when files were delivered. The values are
+// added to what serve scrubs before the process starts, so nothing it
+// prints can be stored unscrubbed.
+func (s *server) secrets(def serviceDef, run installer.ServiceRun) (map[string]string, error) {
+	if s.opts.ServiceSecrets == nil {
+		return def.Service.Env, nil
+	}
+	sec, err := s.opts.ServiceSecrets(s.ctx, def.Version, def.Component, def.Service)
+	if err != nil {
+		return nil, fmt.Errorf("service %s %s: its secrets: %w", def.Service.Name, def.Version, err)
+	}
+	if values := sec.Values(); len(values) > 0 {
+		s.scrubber.Store(s.scrubber.Load().With(values...))
+	}
+	env := make(map[string]string, len(def.Service.Env)+len(sec.Env)+1)
+	for k, v := range def.Service.Env {
+		env[k] = v
+	}
+	for k, v := range sec.Env {
+		env[k] = v
+	}
+	if len(sec.Files) > 0 {
+		dir, err := installer.DeliverSecretFiles(s.opts.Root, def.Service.Name, run.Account, sec.Files)
+		if err != nil {
+			return nil, fmt.Errorf("service %s %s: %w", def.Service.Name, def.Version, err)
+		}
+		env["FERRY_SECRETS"] = dir
+	}
+	return env, nil
 }
 
 // check starts the version's health checks at its current address.
@@ -256,7 +293,7 @@ func (s *server) healthChanged(name, ver string, st health.Status) {
 	}
 	reason := "health check passes"
 	if !st.Healthy && st.LastErr != nil {
-		reason = s.opts.Secrets.Bound(st.LastErr.Error(), maxReason)
+		reason = s.scrubber.Load().Bound(st.LastErr.Error(), maxReason)
 	}
 	s.log.Info("health", "service", name, "version", ver, "healthy", st.Healthy, "detail", reason)
 	if svc.ro != nil && !svc.ro.Phase.Finished() && svc.ro.New == ver {
@@ -356,6 +393,9 @@ func (s *server) removeServiceCtx(ctx context.Context, svc *service) {
 		delete(svc.versions, ver)
 		s.stop(v, ctx)
 	}
+	if err := installer.RemoveSecretFiles(s.opts.Root, svc.name); err != nil {
+		s.log.Error("removing the service's secret files", "service", svc.name, "error", err)
+	}
 }
 
 // rebase starts a new analysis window: the metrics so far are the
@@ -429,7 +469,7 @@ func (s *server) smoke(svc *service, ver string) {
 		err := runSmoke(s.ctx, checks, u, dir, cred)
 		res := rollout.SmokeResult{OK: err == nil, Reason: "smoke tests passed"}
 		if err != nil {
-			res.Reason = s.opts.Secrets.Bound(err.Error(), maxReason)
+			res.Reason = s.scrubber.Load().Bound(err.Error(), maxReason)
 		}
 		s.post(func() {
 			if svc := s.services[name]; svc != nil {
