@@ -73,10 +73,9 @@ func complianceReport(c *cli.Context) error {
 		return err
 	}
 	findings := compliance.Assess(ev)
-	var w io.Writer = c.App.Writer
 	out := c.String("output")
 	if out == "" {
-		return compliance.Write(w, format, ev, findings)
+		return compliance.Write(c.App.Writer, format, ev, findings)
 	}
 	return writeFileAtomicFunc(out, 0o644, func(w io.Writer) error {
 		return compliance.Write(w, format, ev, findings)

@@ -144,7 +144,7 @@ func serveRegistry(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "serving %s on %s://%s\n", filepath.Join(root, "store"), scheme, ln.Addr())
 	go func() {
-		<-c.Context.Done()
+		<-c.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)

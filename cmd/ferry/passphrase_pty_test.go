@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +53,10 @@ func TestPassphraseFromTerminal(t *testing.T) {
 		t.Fatalf("keys generate on a terminal: %v; it showed %q", err, seen.String())
 	}
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil && !errors.Is(err, syscall.EIO) {
+			t.Errorf("reading the terminal: %v", err)
+		}
 	case <-time.After(10 * time.Second):
 	}
 	if strings.Contains(seen.String(), secret) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,7 +59,8 @@ func TestServeKilledMidRollout(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { stopServe(cmd); logf.Close() })
+		// The first serve was killed with SIGKILL, which its Wait reports.
+		t.Cleanup(func() { _ = stopServe(cmd); logf.Close() })
 		return cmd
 	}
 	status := func() []serve.ServiceStatus {
@@ -159,8 +159,7 @@ func stopServe(cmd *exec.Cmd) error {
 		return err
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
-		<-done
-		return errors.New("still running 20 s after SIGTERM")
+		return fmt.Errorf("still running 20 s after SIGTERM; killed: %w", <-done)
 	}
 }
 

@@ -20,20 +20,20 @@ func TestServePrintUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FERRY_ROOT=") })
-	print := func(args ...string) (string, int) {
+	printUnit := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, append([]string{"serve", "--print-unit"}, args...)...)
 		cmd.Env = env
 		out, _ := cmd.CombinedOutput()
 		return string(out), cmd.ProcessState.ExitCode()
 	}
-	if out, code := print(); code != 0 || out != string(shipped) {
+	if out, code := printUnit(); code != 0 || out != string(shipped) {
 		t.Fatalf("ferry serve --print-unit: exit %d, and its unit differs from dist/ferry-serve.service:\n%s", code, out)
 	}
-	out, code := print("--root", "/srv/appliance")
+	out, code := printUnit("--root", "/srv/appliance")
 	if code != 0 || !strings.Contains(out, "\nExecStart=/usr/local/bin/ferry serve --root /srv/appliance\n") || !strings.Contains(out, "\nType=notify\n") {
 		t.Fatalf("--print-unit --root /srv/appliance: exit %d\n%s", code, out)
 	}
-	if out, code := print("--root", "/srv/my appliance"); code != exitUsage {
+	if out, code := printUnit("--root", "/srv/my appliance"); code != exitUsage {
 		t.Fatalf("--print-unit with a root systemd would split: exit %d, want %d\n%s", code, exitUsage, out)
 	}
 }

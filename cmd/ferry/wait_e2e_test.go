@@ -120,7 +120,10 @@ func TestInstallWhileServeDown(t *testing.T) {
 	})
 	a.ferry("rollout", "promote", "api")
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("install --wait: %v\n%s", err, waitOut.String())
+		}
 	case <-time.After(3 * time.Minute):
 		t.Fatalf("install --wait did not end\n%s", waitOut.String())
 	}
