@@ -36,7 +36,7 @@ func nextCanary(s State, ev Event, now time.Time) (State, []Action, error) {
 
 // canaryTick analyses the current step when its interval is over.
 func canaryTick(s State, t Tick, now time.Time) (State, []Action) {
-	if !s.analyzes() {
+	if !s.analyses() {
 		return s, nil
 	}
 	if s, acts, ok := fastFail(s, t, now); ok {

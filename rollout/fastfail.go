@@ -61,9 +61,9 @@ func wilsonLower(k, n int64, z float64) float64 {
 	nf := float64(n)
 	p := float64(k) / nf
 	z2 := z * z
-	center := p + z2/(2*nf)
+	centre := p + z2/(2*nf)
 	margin := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
-	return (center - margin) / (1 + z2/nf)
+	return (centre - margin) / (1 + z2/nf)
 }
 
 // fastFail aborts s at once when the tick shows a critical breach; ok is

@@ -200,7 +200,7 @@ func checkApproval(t *testing.T, s State, promoted map[int]bool) {
 // analysis or of the fast-fail check.
 func checkTick(t *testing.T, prev, s State, tick Tick) {
 	t.Helper()
-	if !prev.analyzes() {
+	if !prev.analyses() {
 		return
 	}
 	v := Analyze(prev.Plan.Analysis, tick.Canary, tick.Stable)

@@ -166,7 +166,7 @@ func resume(s State, ev Event, now time.Time) (State, []Action, error) {
 // neither a pass nor an inconclusive result is recorded, so the last
 // decision keeps saying why the rollout holds.
 func watch(s State, t Tick, now time.Time) (State, []Action) {
-	if now.Before(s.NextAnalysis) || !s.analyzes() {
+	if now.Before(s.NextAnalysis) || !s.analyses() {
 		return s, nil
 	}
 	v := Analyze(s.Plan.Analysis, t.Canary, t.Stable)
@@ -180,9 +180,9 @@ func watch(s State, t Tick, now time.Time) (State, []Action) {
 	return s, nil
 }
 
-// analyzes reports whether the new version gets traffic the analysis can
+// analyses reports whether the new version gets traffic the analysis can
 // judge in the current phase.
-func (s State) analyzes() bool {
+func (s State) analyses() bool {
 	if s.Plan.canary() {
 		return s.Phase == PhaseProgressing || s.Phase == PhaseWaitingApproval
 	}

@@ -55,7 +55,7 @@ type Checker struct {
 	probe Probe
 	opts  Options
 
-	// checking serializes checks, so results and OnChange calls keep
+	// checking serialises checks, so results and OnChange calls keep
 	// their order.
 	checking sync.Mutex
 

@@ -8,8 +8,8 @@ import (
 )
 
 // Settings of the connections to one backend. Backends are local, so
-// dialing fails fast; the idle pool is large enough that a busy service
-// reuses connections instead of dialing per request.
+// dialling fails fast; the idle pool is large enough that a busy service
+// reuses connections instead of dialling per request.
 const (
 	dialTimeout     = 5 * time.Second
 	maxIdleConns    = 256

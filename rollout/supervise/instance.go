@@ -43,7 +43,7 @@ type Instance struct {
 //
 // One supervisor runs at most one Instance of a service version at a time.
 func Start(ctx context.Context, spec Spec) (*Instance, error) {
-	s, err := spec.normalize()
+	s, err := spec.normalise()
 	if err != nil {
 		return nil, err
 	}

@@ -84,9 +84,9 @@ type Spec struct {
 	Logger *slog.Logger
 }
 
-// normalize checks s and returns a copy with defaults filled in, Dir, LogDir
+// normalise checks s and returns a copy with defaults filled in, Dir, LogDir
 // and RunDir made absolute and the program resolved to a path.
-func (s Spec) normalize() (Spec, error) {
+func (s Spec) normalise() (Spec, error) {
 	if err := checkName("service", s.Service); err != nil {
 		return s, err
 	}

@@ -43,17 +43,17 @@ func TestArgsExpandPort(t *testing.T) {
 func TestNormalize(t *testing.T) {
 	dir := t.TempDir()
 	good := Spec{Service: "api", Version: "1.4.0+build.1", Command: []string{"bin/api"}, Dir: dir, LogDir: filepath.Join(dir, "logs")}
-	s, err := good.normalize()
+	s, err := good.normalise()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Command[0] != filepath.Join(dir, "bin/api") || s.RunDir != filepath.Join(dir, "run") || s.MinBackoff != DefaultMinBackoff || s.Logger == nil {
-		t.Errorf("normalized to %+v", s)
+		t.Errorf("normalised to %+v", s)
 	}
 	if good.Command[0] != "bin/api" {
-		t.Error("normalize changed the caller's command")
+		t.Error("normalise changed the caller's command")
 	}
-	if s, err := (Spec{Service: "a", Version: "1", Command: []string{"sh"}, LogDir: "l"}).normalize(); err != nil || !filepath.IsAbs(s.Command[0]) {
+	if s, err := (Spec{Service: "a", Version: "1", Command: []string{"sh"}, LogDir: "l"}).normalise(); err != nil || !filepath.IsAbs(s.Command[0]) {
 		t.Errorf("sh resolved to %q, %v; want a path from PATH", s.Command[0], err)
 	}
 
@@ -71,13 +71,13 @@ func TestNormalize(t *testing.T) {
 	} {
 		s := good
 		mod(&s)
-		if _, err := s.normalize(); !errors.Is(err, ErrInvalidSpec) {
+		if _, err := s.normalise(); !errors.Is(err, ErrInvalidSpec) {
 			t.Errorf("%s: %v, want ErrInvalidSpec", name, err)
 		}
 	}
 	s = good
 	s.Command = []string{"no-such-program-anywhere"}
-	if _, err := s.normalize(); err == nil {
+	if _, err := s.normalise(); err == nil {
 		t.Error("a program missing from PATH was accepted")
 	}
 }
