@@ -157,7 +157,7 @@ func OpenKey(root string) (*Key, error) {
 	}
 	id, err := parseIdentity(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v: restore it from backup", ErrKeyDamaged, path, err)
+		return nil, fmt.Errorf("%w: %s: %w: restore it from backup", ErrKeyDamaged, path, err)
 	}
 	return &Key{path: path, id: id}, nil
 }

@@ -229,10 +229,10 @@ func chown(name string, uid int) func(*testing.T, string) {
 }
 
 // replace removes path and makes something else there.
-func replace(t *testing.T, path string, make func(string) error) {
+func replace(t *testing.T, path string, create func(string) error) {
 	t.Helper()
 	must(t, os.RemoveAll(path))
-	must(t, make(path))
+	must(t, create(path))
 }
 
 func must(t *testing.T, err error) {

@@ -47,11 +47,11 @@ func (k *Key) Open(sealed []byte) ([]byte, error) {
 	}
 	r, err := age.Decrypt(bytes.NewReader(sealed), k.id)
 	if err != nil {
-		return nil, fmt.Errorf("%w (%s): it was sealed to another key, or altered: %v", ErrNotOpened, k, err)
+		return nil, fmt.Errorf("%w (%s): it was sealed to another key, or altered: %w", ErrNotOpened, k, err)
 	}
 	out, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w (%s): it was altered: %v", ErrNotOpened, k, err)
+		return nil, fmt.Errorf("%w (%s): it was altered: %w", ErrNotOpened, k, err)
 	}
 	if len(out) > MaxSize {
 		return nil, fmt.Errorf("%w (%s): it holds more than %d bytes", ErrNotOpened, k, MaxSize)
