@@ -26,6 +26,10 @@ type Config struct {
 	// Revision counts the configurations of an appliance from 1.
 	Revision int     `json:"revision"`
 	Values   []Value `json:"values"`
+	// Databases are ${ferry.db.NAME}: the path of each embedded SQLite
+	// database of the release's migrations. A database given a DSN is not
+	// listed: a DSN holds a password, and is not stored.
+	Databases map[string]string `json:"databases,omitempty"`
 }
 
 // Lookup returns the value of the variable name.

@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"errors"
+	"ferry/config"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -41,6 +42,8 @@ type admitted struct {
 	clock   Clock
 	license *LicenseDecision
 	plan    *Plan
+	// config is the site configuration the bundle will be installed with.
+	config *config.Config
 	// noop is set when the bundle is installed and current already.
 	noop bool
 }
@@ -123,6 +126,10 @@ func admit(ctx context.Context, db *state.DB, path string, opts Options, how adm
 		return nil, r.err()
 	}
 	if !r.add(checkPlatform(m, a.plan, opts.Platform)) || !r.add(currentHost().checkAccounts(a.plan)) {
+		return nil, refuse()
+	}
+	// The site's values are checked before anything changes.
+	if a.config, err = resolveConfig(db, m, opts.Root, a.current, opts.Config, opts.DSNs); !r.add(err) {
 		return nil, refuse()
 	}
 	if how.plan && !r.add(checkMigrated(ctx, opts, a.plan, m)) {
@@ -228,6 +235,10 @@ func planOn(ctx context.Context, path string, opts Options, how admission) (*Pla
 	}
 	if a.noop {
 		return MakePlan(a.manifest, a.digest, opts.Selection)
+	}
+	if len(a.manifest.Variables) > 0 {
+		r := config.NewReport(a.manifest.Version, a.config, a.manifest.Variables)
+		a.plan.Config = &r
 	}
 	return a.plan, nil
 }

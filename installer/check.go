@@ -113,7 +113,12 @@ func checkRelease(root string, r state.Release) ([]Drift, error) {
 			if err != nil {
 				return nil, err
 			}
-			if got != f.Digest {
+			want := f.Digest
+			if f.Template {
+				// A template is checked against what it was rendered to.
+				want = r.Rendered[f.Dest]
+			}
+			if got != want {
 				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "changed", Detail: "content " + got})
 			}
 			if mode, _ := strconv.ParseUint(f.Mode, 8, 32); fi.Mode().Perm() != placedMode(fs.FileMode(mode)) {

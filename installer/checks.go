@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"ferry/config"
 	"fmt"
 	"net/http"
 	"time"
@@ -24,7 +25,7 @@ const maxCheckDetail = 1024
 // answer 2xx. What a failed check said is kept scrubbed of secrets and
 // bounded: it goes into the error, the release record, the journal, the
 // audit log and the compliance report.
-func runChecks(ctx context.Context, root, version string, plan *Plan, byName map[string]bundle.Component, secrets *redact.Secrets) []state.CheckResult {
+func runChecks(ctx context.Context, root, version string, plan *Plan, byName map[string]bundle.Component, secrets *redact.Secrets, cfg *config.Config) []state.CheckResult {
 	var out []state.CheckResult
 	for _, s := range plan.Steps {
 		if s.Kind != StepCheck {
@@ -37,12 +38,21 @@ func runChecks(ctx context.Context, root, version string, plan *Plan, byName map
 				chk = cs
 			}
 		}
+		var err error
+		if cfg != nil {
+			// Admission expanded every check already; this cannot fail
+			// but for a manifest that changed, which verification refuses.
+			if chk, err = cfg.ExpandCheck(chk, ReleaseBuiltins(cfg, root, version)); err != nil {
+				out = append(out, state.CheckResult{Name: s.ID(), At: time.Now().UTC(), Detail: secrets.Bound(err.Error(), maxCheckDetail)})
+				continue
+			}
+		}
 		timeout := time.Duration(chk.Timeout)
 		if timeout <= 0 {
 			timeout = defaultCheckTimeout
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		err := runCheck(cctx, releaseDir(root, version), chk)
+		err = runCheck(cctx, releaseDir(root, version), chk)
 		cancel()
 		r := state.CheckResult{Name: s.ID(), OK: err == nil, At: time.Now().UTC()}
 		if err != nil {

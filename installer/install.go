@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"errors"
+	"ferry/config"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,6 +74,10 @@ type Options struct {
 	// Secrets are the secrets the command holds (its passphrase, say);
 	// the DSNs are added to them. No text stored or returned holds them.
 	Secrets *redact.Secrets
+	// Config is what the operator gave for the bundle's variables (--set,
+	// --values, the environment, a prompt); nil gives nothing, and the
+	// values in force and the defaults apply.
+	Config *config.Inputs
 }
 
 // withDSNs returns secrets and every DSN of dsns and its password.
@@ -89,7 +94,9 @@ func withDSNs(secrets *redact.Secrets, dsns map[string]string) *redact.Secrets {
 
 // Result says what an install did.
 type Result struct {
-	Plan      *Plan
+	Plan *Plan
+	// Config is the site configuration the release was installed with.
+	Config    *config.Config
 	NoOp      bool // the bundle was already installed and current
 	Stored    int  // blobs written to the store
 	Reused    int  // blobs the store already had
@@ -170,7 +177,7 @@ func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Opt
 		return nil, err
 	}
 	u := newUndoer(opts.Root, opts.DSNs, log)
-	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets}
+	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets, cfg: a.config}
 	if opts.Appliers[StepMigrations] == nil {
 		appliers := map[string]Applier{}
 		for k, v := range opts.Appliers {
@@ -215,6 +222,8 @@ type run struct {
 	txn state.Txn
 	// secrets are scrubbed from what the checks said.
 	secrets *redact.Secrets
+	// cfg is the site configuration the release is installed with.
+	cfg *config.Config
 	// refs serialises changes to the store's image names.
 	refs sync.Mutex
 
@@ -277,13 +286,18 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, fmt.Errorf("bundle %s changed while it was being installed: its manifest is %s, the install began with %s", path, rd.Digest(), r.txn.BundleDigest)
 	}
 	m := rd.Manifest()
+	cfgJSON, err := storedConfigJSON(r.cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := db.PutRelease(state.Release{
 		Version: m.Version, ManifestDigest: rd.Digest(), Manifest: rd.RawManifest(),
 		Components: plan.Components, Status: statusInstalling, Created: m.Created, Installed: time.Now().UTC(),
+		Config: cfgJSON,
 	}); err != nil {
 		return nil, err
 	}
-	res := &Result{Plan: plan, ReleaseAt: releaseDir(root, m.Version)}
+	res := &Result{Plan: plan, Config: r.cfg, ReleaseAt: releaseDir(root, m.Version)}
 	for _, c := range installedComponents(m, state.Release{Components: plan.Components}) {
 		for _, img := range c.Images {
 			res.Images = append(res.Images, img.Name)
@@ -309,7 +323,10 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, err
 	}
 	if err := r.runLevels(ctx, plan, func(s Step) error {
-		return runStep(ctx, st, &r.refs, sh, opts.Appliers, root, m, byName[s.Component], s)
+		if f, ok := templateFile(byName[s.Component], s); ok {
+			return r.render(ctx, st, root, m.Version, f)
+		}
+		return runStep(ctx, st, &r.refs, sh, opts.Appliers, root, m, byName[s.Component], s, r.cfg)
 	}); err != nil {
 		return nil, err
 	}
@@ -322,7 +339,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	// The declared checks decide: the install commits only once they pass;
 	// a failure returns the host to the release it replaced.
 	if err := r.step(stepChecks, func() error {
-		res.Checks = runChecks(ctx, root, m.Version, plan, byName, r.secrets)
+		res.Checks = runChecks(ctx, root, m.Version, plan, byName, r.secrets, r.cfg)
 		if rel, err := db.Release(m.Version); err == nil {
 			rel.Checks = res.Checks
 			_ = db.PutRelease(rel)

@@ -5,6 +5,7 @@
 package installer
 
 import (
+	"ferry/config"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,6 +71,9 @@ type Plan struct {
 	// Services says who each service of the chosen components runs as on
 	// this host.
 	Services []RunAs `json:"services,omitempty"`
+	// Config is the site configuration the install would use, when the
+	// bundle declares variables.
+	Config *config.Report `json:"config,omitempty"`
 }
 
 // MakePlan orders the components of m, applies sel and lists the steps.

@@ -92,8 +92,8 @@ func newSharer(db *state.DB, version string, placed func()) (*sharer, error) {
 			}
 			for _, f := range c.Files {
 				mode, err := strconv.ParseUint(f.Mode, 8, 32)
-				if err != nil {
-					continue
+				if err != nil || f.Template {
+					continue // a rendered file is not its template's content
 				}
 				sf := sharedFile{version: r.Version, dest: f.Dest, mode: placedMode(fs.FileMode(mode))}
 				if r.Version == current {

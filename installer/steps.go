@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"errors"
+	"ferry/config"
 	"fmt"
 	"io"
 	"os"
@@ -16,7 +17,7 @@ import (
 
 // runStep performs one planned step; each is idempotent, so a step that
 // ran before a crash runs again safely.
-func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, sh *sharer, appliers map[string]Applier, root string, m *bundle.Manifest, c bundle.Component, s Step) error {
+func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, sh *sharer, appliers map[string]Applier, root string, m *bundle.Manifest, c bundle.Component, s Step, cfg *config.Config) error {
 	switch s.Kind {
 	case StepMigrations, StepChart:
 		if err := requireBlobs(st, s.Digests); err != nil {
@@ -24,6 +25,9 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, sh *sharer,
 		}
 		if a := appliers[s.Kind]; a != nil {
 			open := func(d string) (io.ReadCloser, error) { return st.Open(d) }
+			if s.Kind == StepChart && cfg != nil {
+				open = chartValuesOpener(st, c, cfg, ReleaseBuiltins(cfg, root, m.Version))
+			}
 			return a.Apply(ctx, s, c, m.Version, open)
 		}
 		return nil

@@ -30,6 +30,13 @@ type Release struct {
 	Created        time.Time     `json:"created"`
 	Installed      time.Time     `json:"installed,omitzero"`
 	Checks         []CheckResult `json:"checks,omitempty"` // post-activation checks
+	// Config is the site configuration the release was installed with
+	// (package config's Config, as JSON); absent before variables existed
+	// and for a bundle that declares none.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Rendered holds the SHA-256 digest of each template file, by its
+	// destination, as rendered with Config: what `ferry check` compares.
+	Rendered map[string]string `json:"rendered,omitempty"`
 }
 
 // CheckResult is the outcome of one post-activation check.

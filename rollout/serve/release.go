@@ -11,6 +11,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/bundle/spec"
+	"ferry/installer"
 	"ferry/installer/state"
 )
 
@@ -52,6 +53,12 @@ func releaseServices(db *state.DB, root, version string) (map[string]serviceDef,
 			continue
 		}
 		for _, svc := range c.Services {
+			// As it runs: with the release's site configuration, so that
+			// a configuration change changes the fingerprint too.
+			svc, err := installer.ExpandedService(rel, root, svc)
+			if err != nil {
+				return nil, err
+			}
 			d := serviceDef{Component: c.Name, Service: svc, Version: version, Dir: dir}
 			d.Fingerprint = fingerprint(d, c.Files)
 			out[svc.Name] = d

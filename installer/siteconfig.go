@@ -1,0 +1,324 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"ferry/bundle"
+	"ferry/bundle/spec"
+	"ferry/config"
+	"ferry/installer/state"
+	"ferry/installer/store"
+	"ferry/internal/atomicfile"
+)
+
+// ErrSecretUnsupported refuses a value for a variable of type secret
+// while this ferry cannot store one encrypted: it is never stored in the
+// clear.
+var ErrSecretUnsupported = fmt.Errorf("secret values cannot be stored yet")
+
+// StoredConfig returns the configuration a release was installed with;
+// nil when it has none (a bundle without variables, or installed before
+// they existed).
+func StoredConfig(r state.Release) (*config.Config, error) {
+	if len(r.Config) == 0 {
+		return nil, nil
+	}
+	var c config.Config
+	if err := json.Unmarshal(r.Config, &c); err != nil {
+		return nil, fmt.Errorf("release %s: stored configuration: %w", r.Version, err)
+	}
+	return &c, nil
+}
+
+// resolveConfig gives the bundle's variables their values: from what the
+// operator gave (in; nil gives nothing) over the configuration of the
+// release current on the host. Every value is checked here, in admission,
+// before anything changes.
+func resolveConfig(db *state.DB, m *bundle.Manifest, root, current string, in *config.Inputs, dsns map[string]string) (*config.Config, error) {
+	var inputs config.Inputs
+	if in != nil {
+		inputs = *in
+	}
+	if current != "" {
+		if rel, err := db.Release(current); err == nil {
+			if inputs.Previous, err = StoredConfig(rel); err != nil {
+				return nil, err
+			}
+		}
+	}
+	c, err := config.Resolve(m.Variables, inputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range c.Values {
+		if v.Type == spec.TypeSecret && v.Set {
+			return nil, fmt.Errorf("variable %s: %w: this ferry keeps no secret in its state until it can encrypt it", v.Name, ErrSecretUnsupported)
+		}
+	}
+	c.Databases = map[string]string{}
+	for _, comp := range m.Components {
+		for _, ms := range comp.Migrations {
+			if _, remote := dsns[ms.Database]; !remote {
+				c.Databases[ms.Database] = filepath.Join(root, "data", ms.Database+".db")
+			}
+		}
+	}
+	if len(c.Databases) == 0 {
+		c.Databases = nil
+	}
+	// Every use must expand: a listen address that is not host:port once
+	// it has its value is refused now, not when ferry serve starts it.
+	for _, comp := range m.Components {
+		for _, svc := range comp.Services {
+			if _, err := c.ExpandService(svc, ServiceBuiltins(c, root, m.Version, svc.Name)); err != nil {
+				return nil, fmt.Errorf("%w: %w", config.ErrType, err)
+			}
+		}
+		for _, ck := range comp.Checks {
+			if _, err := c.ExpandCheck(ck, ReleaseBuiltins(c, root, m.Version)); err != nil {
+				return nil, fmt.Errorf("%w: component %s: check: %w", config.ErrType, comp.Name, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// ReleaseBuiltins are the ${ferry.NAME} values of a release outside any
+// one service: ${ferry.data} is the root's data directory.
+func ReleaseBuiltins(c *config.Config, root, version string) config.Builtins {
+	b := config.Builtins{Version: version, Root: root, Data: filepath.Join(root, "data")}
+	if c != nil {
+		b.DBs = c.Databases
+	}
+	return b
+}
+
+// ServiceBuiltins are the ${ferry.NAME} values of one service: its own
+// data directory.
+func ServiceBuiltins(c *config.Config, root, version, service string) config.Builtins {
+	b := ReleaseBuiltins(c, root, version)
+	b.Data = DataDir(root, service)
+	return b
+}
+
+// ServiceEnv adds the built-in environment every service gets to env:
+// FERRY_ROOT, FERRY_DATA_DIR and FERRY_DB_NAME for each database of
+// ${ferry.db.NAME}. They override an env: of the same name.
+func ServiceEnv(env map[string]string, b config.Builtins) map[string]string {
+	out := make(map[string]string, len(env)+3+len(b.DBs))
+	for k, v := range env {
+		out[k] = v
+	}
+	out["FERRY_ROOT"] = b.Root
+	out["FERRY_DATA_DIR"] = b.Data
+	for name, v := range b.DBs {
+		out["FERRY_DB_"+strings.ToUpper(name)] = v
+	}
+	return out
+}
+
+// ExpandedService is svc of release rel as it runs: its references
+// expanded with the release's configuration, and the built-in
+// environment added.
+func ExpandedService(rel state.Release, root string, svc spec.Service) (spec.Service, error) {
+	c, err := StoredConfig(rel)
+	if err != nil {
+		return spec.Service{}, err
+	}
+	if c == nil {
+		c = &config.Config{}
+	}
+	b := ServiceBuiltins(c, root, rel.Version, svc.Name)
+	out, err := c.ExpandService(svc, b)
+	if err != nil {
+		return spec.Service{}, fmt.Errorf("release %s: %w", rel.Version, err)
+	}
+	out.Env = ServiceEnv(out.Env, b)
+	return out, nil
+}
+
+// renderFile renders the template file f of the release with c into the
+// release directory, as place writes any file (temporary file, fsync,
+// rename, beneath the root), and returns the rendered file's digest.
+func renderFile(ctx context.Context, st *store.Store, root, version string, f bundle.File, c *config.Config) (string, error) {
+	src, err := st.Open(f.Digest)
+	if err != nil {
+		return "", err
+	}
+	text, err := io.ReadAll(io.LimitReader(src, spec.MaxTemplateSize+1))
+	src.Close()
+	if err != nil {
+		return "", err
+	}
+	if c == nil {
+		c = &config.Config{}
+	}
+	out, err := c.Render(ctx, f.Dest, text, ReleaseBuiltins(c, root, version))
+	if err != nil {
+		return "", fmt.Errorf("file %s: %w", f.Dest, err)
+	}
+	signed, err := strconv.ParseUint(f.Mode, 8, 32)
+	if err != nil {
+		return "", fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	p, err := atomicfile.CreateBeneath(r, path.Join("releases", version, f.Dest), placedMode(fs.FileMode(signed)))
+	if err != nil {
+		return "", unsafeRoot(err)
+	}
+	defer p.Abort()
+	if _, err := p.File().Write(out); err != nil {
+		return "", fmt.Errorf("file %s: %w", f.Dest, err)
+	}
+	if err := p.Commit(); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(out)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// storedConfigJSON is c as the release record keeps it.
+func storedConfigJSON(c *config.Config) (json.RawMessage, error) {
+	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0) {
+		return nil, nil
+	}
+	return json.Marshal(c)
+}
+
+// templateFile returns the file of a file step when it is a template.
+func templateFile(c bundle.Component, s Step) (bundle.File, bool) {
+	if s.Kind != StepFile {
+		return bundle.File{}, false
+	}
+	for _, f := range c.Files {
+		if f.Dest == s.Name && f.Template {
+			return f, true
+		}
+	}
+	return bundle.File{}, false
+}
+
+// render places a template file rendered and records its digest with the
+// release, so that `ferry check` knows what the file must hold.
+func (r *run) render(ctx context.Context, st *store.Store, root, version string, f bundle.File) error {
+	d, err := renderFile(ctx, st, root, version, f, r.cfg)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rel, err := r.db.Release(version)
+	if err != nil {
+		return err
+	}
+	if rel.Rendered == nil {
+		rel.Rendered = map[string]string{}
+	}
+	rel.Rendered[f.Dest] = d
+	return r.db.PutRelease(rel)
+}
+
+// maxValuesFile bounds a chart's values file that ferry expands.
+const maxValuesFile = 64 << 20
+
+// chartValuesOpener opens the blobs of a chart step, with the references
+// of the component's values files expanded.
+func chartValuesOpener(st *store.Store, c bundle.Component, cfg *config.Config, b config.Builtins) func(string) (io.ReadCloser, error) {
+	values := map[string]bool{}
+	for _, ch := range c.Charts {
+		for _, v := range ch.Values {
+			values[v] = true
+		}
+	}
+	return func(d string) (io.ReadCloser, error) {
+		rc, err := st.Open(d)
+		if err != nil || !values[d] {
+			return rc, err
+		}
+		defer rc.Close()
+		text, err := io.ReadAll(io.LimitReader(rc, maxValuesFile+1))
+		if err != nil {
+			return nil, err
+		}
+		if len(text) > maxValuesFile {
+			return nil, fmt.Errorf("chart values %s: larger than the %d bytes ferry expands", d, maxValuesFile)
+		}
+		out, err := cfg.ExpandLines("values "+d, text, b)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(bytes.NewReader(out)), nil
+	}
+}
+
+// ConfigReport is the configuration of the current release, as `ferry
+// config show` prints it.
+func ConfigReport(db *state.DB) (config.Report, error) {
+	current, err := db.Current()
+	if err != nil {
+		return config.Report{}, err
+	}
+	if current == "" {
+		return config.Report{}, fmt.Errorf("%w: no release is installed", ErrNoRelease)
+	}
+	rel, err := db.Release(current)
+	if err != nil {
+		return config.Report{}, err
+	}
+	m, err := parseStored(rel)
+	if err != nil {
+		return config.Report{}, err
+	}
+	c, err := StoredConfig(rel)
+	if err != nil {
+		return config.Report{}, err
+	}
+	return config.NewReport(current, c, m.Variables), nil
+}
+
+// ConfigHistory is the configuration of every release kept on the host,
+// oldest revision first: each release keeps the configuration it was
+// installed with, which `ferry rollback` returns to with it.
+func ConfigHistory(db *state.DB) ([]config.Report, error) {
+	rels, err := db.Releases()
+	if err != nil {
+		return nil, err
+	}
+	out := []config.Report{}
+	for _, rel := range rels {
+		if rel.Status != statusActive && rel.Status != statusInactive {
+			continue
+		}
+		m, err := parseStored(rel)
+		if err != nil {
+			return nil, err
+		}
+		c, err := StoredConfig(rel)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			continue
+		}
+		out = append(out, config.NewReport(rel.Version, c, m.Variables))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
+	return out, nil
+}
