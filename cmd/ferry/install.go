@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/bundle"
+	"ferry/config"
 	"ferry/installer"
 	"ferry/installer/migrate"
 	"ferry/installer/push"
@@ -66,7 +67,7 @@ func installCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
 			jsonFlag(),
-		}, waitFlags()...),
+		}, append(configFlags(), waitFlags()...)...),
 		Action: installBundle,
 	}
 }
@@ -191,6 +192,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
 			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
 			jsonFlag(),
+			configFlags()[0], configFlags()[1],
 		},
 		Action: func(c *cli.Context) error { return runPlan(c, false) },
 	}
@@ -220,6 +222,7 @@ func runPlan(c *cli.Context, update bool) error {
 		if err != nil {
 			return err
 		}
+		opts.Config.Prompt = nil // a plan asks nothing: a value missing is refused
 		admit := installer.PlanInstall
 		if update {
 			admit = installer.PlanUpdate
@@ -230,6 +233,17 @@ func runPlan(c *cli.Context, update bool) error {
 		if host, err = installer.View(c.Context, root, p, in.Manifest, opts.DSNs); err != nil {
 			return err
 		}
+	}
+	if p.Config == nil && len(in.Manifest.Variables) > 0 {
+		// Without a root: the values given and the defaults.
+		given := configInputs(c)
+		given.Prompt = nil
+		cfg, err := config.Resolve(in.Manifest.Variables, *given)
+		if err != nil {
+			return err
+		}
+		r := config.NewReport(p.Version, cfg, in.Manifest.Variables)
+		p.Config = &r
 	}
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, installer.PlanReport{Plan: p, Host: host})
@@ -265,6 +279,11 @@ func runPlan(c *cli.Context, update bool) error {
 	}
 	for _, r := range p.Services {
 		fmt.Fprintf(w, "  service %s runs as %s\n", r.Service, r)
+	}
+	if p.Config != nil {
+		if err := p.Config.WriteText(w); err != nil {
+			return err
+		}
 	}
 	for i, s := range p.Steps {
 		fmt.Fprintf(w, "%3d. %s\n", i+1, s.ID())
@@ -519,5 +538,6 @@ func admissionOptions(c *cli.Context, src bundleSource, root string) (installer.
 		Root: root, Keys: keys, Threshold: c.Int("threshold"),
 		Selection: installer.Selection{Components: splitList(c.String("components")), Skip: splitList(c.String("skip"))},
 		DSNs:      dsns, License: lic, Secrets: redact.FromEnviron(os.Environ()), Log: logger(c),
+		Config: configInputs(c),
 	}, nil
 }

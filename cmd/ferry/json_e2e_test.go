@@ -101,6 +101,8 @@ func TestJSONOutputs(t *testing.T) {
 		{"history", run{args: []string{"history", "--root", "root"}}},
 		{"audit", run{args: []string{"audit", "--root", "root"}}},
 		{"check", run{args: []string{"check", "--root", "root"}}},
+		{"config show", run{args: []string{"config", "show", "--root", "root"}}},
+		{"config history", run{args: []string{"config", "history", "--root", "root"}}},
 		{"gc", run{args: []string{"gc", "--root", "root"}}},
 		{"license inspect", run{args: []string{"license", "inspect", "acme.lic", "--key", "vendor.pub"}}},
 		{"license show", run{args: []string{"license", "show", "--root", "root"}}},

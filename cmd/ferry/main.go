@@ -89,6 +89,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			installCommand(),
 			rollbackCommand(),
 			updateCommand(),
+			configCommand(),
 			statusCommand(),
 			historyCommand(),
 			auditCommand(),
