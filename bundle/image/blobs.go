@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -167,7 +168,7 @@ func probeForeign(src string, ld v1.Descriptor, open func() (io.ReadCloser, erro
 	if err == nil {
 		var b [1]byte
 		_, err = rc.Read(b[:])
-		if err == io.EOF && ld.Size == 0 {
+		if errors.Is(err, io.EOF) && ld.Size == 0 {
 			err = nil
 		}
 		rc.Close()

@@ -77,7 +77,7 @@ func Refs(s string) ([]Ref, error) {
 func checkRefName(kind, name string) error {
 	if kind == RefVar {
 		if err := CheckVariableName(name); err != nil {
-			return fmt.Errorf("${var.%s}: %v", name, err)
+			return fmt.Errorf("${var.%s}: %w", name, err)
 		}
 		return nil
 	}
@@ -86,7 +86,7 @@ func checkRefName(kind, name string) error {
 		return nil
 	case strings.HasPrefix(name, BuiltinDB):
 		if err := CheckDatabaseName(strings.TrimPrefix(name, BuiltinDB)); err != nil {
-			return fmt.Errorf("${ferry.%s}: %v", name, err)
+			return fmt.Errorf("${ferry.%s}: %w", name, err)
 		}
 		return nil
 	}
@@ -168,8 +168,8 @@ func newRefScope(s *Spec) refScope {
 // templateFile parses a file marked template: true and checks what it
 // refers to. ${var.NAME} is not how a template names a value, so it is
 // refused rather than left as text.
-func (v *specValidator) templateFile(field, real, rel string) {
-	data, err := os.ReadFile(real)
+func (v *specValidator) templateFile(field, resolved, rel string) {
+	data, err := os.ReadFile(resolved)
 	if err != nil {
 		v.errorf(field, "%q: %v", rel, err)
 		return
@@ -193,8 +193,8 @@ func (v *specValidator) templateFile(field, real, rel string) {
 
 // valuesFile checks the references of a chart's values file, naming the
 // line of the values file each is on.
-func (v *specValidator) valuesFile(field, real, rel string) {
-	data, err := os.ReadFile(real)
+func (v *specValidator) valuesFile(field, resolved, rel string) {
+	data, err := os.ReadFile(resolved)
 	if err != nil {
 		return // the chart's check reports an unreadable file
 	}

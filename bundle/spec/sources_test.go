@@ -13,7 +13,7 @@ import (
 // checks pass loads.
 func TestSources(t *testing.T) {
 	dir := specTree(t)
-	real, err := filepath.EvalSymlinks(dir)
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,10 +27,10 @@ func TestSources(t *testing.T) {
 	}
 	_, err = parse([]byte(validSpecText(t)), "ferry.yaml", dir, src)
 	want := []string{
-		"migrations " + filepath.Join(real, "migrations", "app"),
+		"migrations " + filepath.Join(resolved, "migrations", "app"),
 		"ref registry.example.com/wf/api:1.4.0",
 		"name wf/worker:1.4.0",
-		"chart " + filepath.Join(real, "charts", "platform"),
+		"chart " + filepath.Join(resolved, "charts", "platform"),
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("checks called with\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

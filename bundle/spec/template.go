@@ -23,7 +23,7 @@ func TemplateFuncs() template.FuncMap {
 		"lower":     strings.ToLower,
 		"upper":     strings.ToUpper,
 		"trim":      strings.TrimSpace,
-		"replace":   func(old, new, s string) string { return strings.ReplaceAll(s, old, new) },
+		"replace":   func(old, repl, s string) string { return strings.ReplaceAll(s, old, repl) },
 		"contains":  func(sub, s string) bool { return strings.Contains(s, sub) },
 		"hasPrefix": func(prefix, s string) bool { return strings.HasPrefix(s, prefix) },
 		"hasSuffix": func(suffix, s string) bool { return strings.HasSuffix(s, suffix) },
@@ -67,7 +67,7 @@ func ParseTemplate(name, text string) (*template.Template, []Ref, error) {
 		if tt.Tree == nil {
 			continue
 		}
-		walkTemplate(tt.Tree.Root, 0, func(n tparse.Node) {
+		walkTemplate(tt.Root, 0, func(n tparse.Node) {
 			switch n := n.(type) {
 			case *tparse.FieldNode:
 				refs = append(refs, templateRefs(n.Ident)...)

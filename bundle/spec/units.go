@@ -83,7 +83,10 @@ func ParseSize(s string) (int64, error) {
 	if strings.Contains(t, ",") {
 		return 0, bad
 	}
-	end := strings.IndexFunc(t, func(r rune) bool { return !('0' <= r && r <= '9' || r == '.') })
+	end := strings.IndexFunc(t, func(r rune) bool {
+		number := '0' <= r && r <= '9' || r == '.'
+		return !number
+	})
 	if end < 0 {
 		end = len(t)
 	}

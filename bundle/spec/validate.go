@@ -79,8 +79,8 @@ func (v *specValidator) errorf(field, format string, args ...any) {
 // spec's directory. It returns nil, one *Error, or several joined.
 func validateSpec(s *Spec, file string, ix *specIndex, src Sources) error {
 	v := &specValidator{file: file, dir: s.Dir, ix: ix, src: src}
-	if real, err := filepath.EvalSymlinks(s.Dir); err == nil {
-		v.realDir = real
+	if resolved, err := filepath.EvalSymlinks(s.Dir); err == nil {
+		v.realDir = resolved
 	}
 	v.header(s)
 	v.metadata(&s.Metadata)
@@ -121,8 +121,8 @@ func (v *specValidator) header(s *Spec) {
 
 func (v *specValidator) metadata(m *Metadata) {
 	v.name("metadata.name", m.Name)
-	switch {
-	case m.Version == "":
+	switch m.Version {
+	case "":
 		v.errorf("metadata.version", "is required: a semantic version such as 1.4.0")
 	default:
 		if _, err := semver.StrictNewVersion(m.Version); err != nil {
@@ -157,11 +157,11 @@ func (v *specValidator) license(l *License) {
 	}
 	for i, k := range l.Keys {
 		f := fmt.Sprintf("license.keys[%d]", i)
-		real, ok := v.path(f, k, specFile)
+		resolved, ok := v.path(f, k, specFile)
 		if !ok {
 			continue
 		}
-		data, err := os.ReadFile(real)
+		data, err := os.ReadFile(resolved)
 		if err != nil {
 			v.errorf(f, "%q: %v", k, err)
 			continue
@@ -294,8 +294,8 @@ func (v *specValidator) component(f string, c *Component, dests, services map[st
 			if len(ch.Values) > 1 {
 				vfield = fmt.Sprintf("%s[%d]", vfield, j)
 			}
-			if real, ok := v.path(vfield, vf, specFile); ok {
-				v.valuesFile(vfield, real, vf)
+			if resolved, ok := v.path(vfield, vf, specFile); ok {
+				v.valuesFile(vfield, resolved, vf)
 			}
 		}
 		if ch.Namespace != "" {
@@ -365,14 +365,14 @@ func (v *specValidator) checkImageName(n string) error {
 	// The name the appliance's registry will serve, checked against the
 	// grammar of that registry.
 	if err := v.src.check(v.src.ImageName, n); err != nil {
-		return fmt.Errorf("%q is not a valid image name (%v): write repository[:tag][@digest], such as wf/api:1.4.0", n, err)
+		return fmt.Errorf("%q is not a valid image name (%w): write repository[:tag][@digest], such as wf/api:1.4.0", n, err)
 	}
 	return nil
 }
 
 func (v *specValidator) fileSpec(f string, fl File, dests map[string]string) {
-	if real, ok := v.path(f+".src", fl.Src, specFile); ok && fl.Template {
-		v.templateFile(f+".src", real, fl.Src)
+	if resolved, ok := v.path(f+".src", fl.Src, specFile); ok && fl.Template {
+		v.templateFile(f+".src", resolved, fl.Src)
 	}
 	if err := CheckFileDest(fl.Dest); err != nil {
 		v.errorf(f+".dest", "%v", err)
@@ -641,7 +641,7 @@ func (v *specValidator) path(f, p string, kind specPathKind) (string, bool) {
 		return "", false
 	}
 	full := filepath.Join(v.dir, clean)
-	real, err := filepath.EvalSymlinks(full)
+	resolved, err := filepath.EvalSymlinks(full)
 	if errors.Is(err, fs.ErrNotExist) {
 		v.errorf(f, "%q does not exist in the directory of %s: create it or correct the path", p, v.file)
 		return "", false
@@ -651,13 +651,13 @@ func (v *specValidator) path(f, p string, kind specPathKind) (string, bool) {
 		return "", false
 	}
 	if v.realDir != "" {
-		rel, err := filepath.Rel(v.realDir, real)
+		rel, err := filepath.Rel(v.realDir, resolved)
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			v.errorf(f, "%q leads through a symlink outside the directory of %s: copy the source next to the spec", p, v.file)
 			return "", false
 		}
 	}
-	fi, err := os.Stat(real)
+	fi, err := os.Stat(resolved)
 	if err != nil {
 		v.errorf(f, "%q: %v", p, err)
 		return "", false
@@ -673,7 +673,7 @@ func (v *specValidator) path(f, p string, kind specPathKind) (string, bool) {
 		v.errorf(f, "%q is neither a directory nor a regular file", p)
 		return "", false
 	}
-	return real, true
+	return resolved, true
 }
 
 // ComponentOrder returns component names in install order: each component

@@ -9,15 +9,15 @@ import (
 	"time"
 )
 
-// replaceOnce returns an edit of the valid spec that replaces old with new,
+// replaceOnce returns an edit of the valid spec that replaces old with repl,
 // failing the test when old is not in it.
-func replaceOnce(old, new string) func(t *testing.T, s string) string {
+func replaceOnce(old, repl string) func(t *testing.T, s string) string {
 	return func(t *testing.T, s string) string {
 		t.Helper()
 		if !strings.Contains(s, old) {
 			t.Fatalf("valid spec has no %q", old)
 		}
-		return strings.Replace(s, old, new, 1)
+		return strings.Replace(s, old, repl, 1)
 	}
 }
 
@@ -38,8 +38,8 @@ func TestParseSpecInvalid(t *testing.T) {
 			field: "extra", line: 42, msg: "unknown field"},
 		{name: "unknown nested field", edit: replaceOnce("    optional: true", "    optionl: true"),
 			field: "components[3].optionl", line: 39, msg: "unknown field"},
-		{name: "unknown field in image mapping", edit: replaceOnce("name: wf/worker:1.4.0}", "nmae: wf/worker:1.4.0}"),
-			field: "components[1].images[1].nmae", line: 17, msg: "unknown field"},
+		{name: "unknown field in image mapping", edit: replaceOnce("name: wf/worker:1.4.0}", "nmae: wf/worker:1.4.0}"), //nolint:misspell // a misspelt key is the case
+			field: "components[1].images[1].nmae", line: 17, msg: "unknown field"}, //nolint:misspell // a misspelt key is the case
 		{name: "unknown field in analysis", edit: replaceOnce("minRequests: 100", "minRequest: 100"),
 			field: "components[2].services[0].rollout.analysis.minRequest", line: 34, msg: "unknown field"},
 		{name: "wrong type", edit: replaceOnce("    optional: true", "    optional: [yes]"),
