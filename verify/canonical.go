@@ -51,7 +51,7 @@ func checkSigstoreEncoding(data []byte) ([]byte, error) {
 }
 
 // checkOpenPGPEncoding requires the armored signature to re-encode to the
-// same bytes, its packet to re-serialize to the same bytes, and its hash
+// same bytes, its packet to re-serialise to the same bytes, and its hash
 // tag to match message.
 func checkOpenPGPEncoding(data, message []byte, sig *packet.Signature) error {
 	block, err := armor.Decode(bytes.NewReader(data))

@@ -161,11 +161,11 @@ func TestParseEnvelopeMalformed(t *testing.T) {
 	withSigs := func(sigs ...string) []byte {
 		return []byte(`{"payload":"` + b64 + `","payloadType":"` + testPayloadType + `","signatures":[` + strings.Join(sigs, ",") + "]}\n")
 	}
-	replace := func(old, new string) []byte {
+	replace := func(old, repl string) []byte {
 		if !bytes.Contains(good, []byte(old)) {
 			t.Fatalf("%q is not in the envelope", old)
 		}
-		return bytes.Replace(good, []byte(old), []byte(new), 1)
+		return bytes.Replace(good, []byte(old), []byte(repl), 1)
 	}
 	var many []string
 	for i := range MaxEnvelopeSignatures + 1 {

@@ -26,7 +26,9 @@ func FuzzParsePublicKey(f *testing.F) {
 				f.Fatal(err)
 			}
 			var bin bytes.Buffer
-			bin.ReadFrom(b.Body)
+			if _, err := bin.ReadFrom(b.Body); err != nil {
+				f.Fatal(err)
+			}
 			f.Add(bin.Bytes())
 			f.Add(bin.Bytes()[:bin.Len()/2])
 		}

@@ -62,7 +62,7 @@ func generateOpenPGPKey(userID string, passphrase []byte) (priv, pub []byte, err
 		return nil, nil, fmt.Errorf("user id %q: %w", userID, err)
 	}
 	// The self-signatures are made now, while the key is in the clear;
-	// after encryption the key is serialized without signing again.
+	// after encryption the key is serialised without signing again.
 	if err := e.EncryptPrivateKeys(passphrase, cfg); err != nil {
 		return nil, nil, fmt.Errorf("encrypt private key: %w", err)
 	}
@@ -282,7 +282,7 @@ func readDetachedSignature(data []byte) (*packet.Signature, error) {
 	if !ok {
 		return nil, fmt.Errorf("packet %T is not a signature", p)
 	}
-	if _, err := packets.Next(); err != io.EOF {
+	if _, err := packets.Next(); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return nil, errors.New("more than one packet: want one detached signature")
 		}
@@ -321,7 +321,7 @@ func loadOpenPGPSigner(data, passphrase []byte) (Signer, error) {
 	if err := e.DecryptPrivateKeys(passphrase); err != nil {
 		// The secret key packets parsed, so a failure here is the
 		// passphrase's checksum or integrity check.
-		return nil, fmt.Errorf("decrypt OpenPGP secret key %s: %w (%v)", fp, ErrBadPassphrase, err)
+		return nil, fmt.Errorf("decrypt OpenPGP secret key %s: %w (%w)", fp, ErrBadPassphrase, err)
 	}
 	return newOpenPGPSigner(e)
 }
@@ -329,7 +329,7 @@ func loadOpenPGPSigner(data, passphrase []byte) (Signer, error) {
 // newOpenPGPSigner wraps an entity whose secret keys are decrypted.
 func newOpenPGPSigner(e *openpgp.Entity) (Signer, error) {
 	fp := hex.EncodeToString(e.PrimaryKey.Fingerprint)
-	// The public key is read back from its serialized form, so that it
+	// The public key is read back from its serialised form, so that it
 	// is exactly what `gpg --export` of this key would give a verifier.
 	var pubBytes bytes.Buffer
 	if err := e.Serialize(&pubBytes); err != nil {

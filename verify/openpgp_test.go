@@ -171,14 +171,24 @@ func TestOpenPGPSignatureForms(t *testing.T) {
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
-		buf.ReadFrom(b.Body)
+		if _, err := buf.ReadFrom(b.Body); err != nil {
+			t.Fatal(err)
+		}
 		return buf.Bytes()
 	}
 	var two bytes.Buffer
-	w, _ := armor.Encode(&two, armorSignature, nil)
-	w.Write(body(good))
-	w.Write(body(good))
-	w.Close()
+	w, err := armor.Encode(&two, armorSignature, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := w.Write(body(good)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := k.Verify(testMessage, Signature{Data: two.Bytes()}); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("two packets: got %v, want ErrBadSignature", err)
 	}

@@ -343,11 +343,11 @@ func TestParseRotationMalformed(t *testing.T) {
 	} else if r.Sequence != 1 || r.Threshold != 1 || len(r.Keys) != 2 {
 		t.Fatalf("the untouched payload: sequence %d, threshold %d, %d keys; want 1, 1, 2", r.Sequence, r.Threshold, len(r.Keys))
 	}
-	replace := func(old, new string) string {
+	replace := func(old, repl string) string {
 		if !strings.Contains(good, old) {
 			t.Fatalf("%q is not in %s", old, good)
 		}
-		return strings.Replace(good, old, new, 1)
+		return strings.Replace(good, old, repl, 1)
 	}
 	for _, tc := range []struct {
 		name, payload, want string
