@@ -15,7 +15,7 @@ import (
 var catalogSource = flag.String("catalog", "", "rewrite the embedded catalog subset from this official NIST_SP-800-53_rev5_catalog.json")
 
 // The official file the subset is copied from (usnistgov/oscal-content).
-// The full catalogs from 2022 on also carry the 800-53A objectives; this
+// The full catalogues from 2022 on also carry the 800-53A objectives; this
 // is the newest full catalog without them.
 const (
 	sourceRepository = "usnistgov/oscal-content"

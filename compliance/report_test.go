@@ -31,7 +31,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // exercises every part of every report without the times and random keys
 // of a real install.
 func goldenEvidence() *Evidence {
-	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
+	at := func(minute int) time.Time { return time.Date(2026, 2, 1, 9, minute, 0, 0, time.UTC) }
 	d1 := "sha256:" + strings.Repeat("1", 64)
 	d2 := "sha256:" + strings.Repeat("2", 64)
 	t1 := Txn{ID: 1, Kind: "install", Version: "1.0.0", BundleDigest: d1, Started: at(1), Finished: at(2), State: "committed", Steps: 9}
@@ -43,8 +43,8 @@ func goldenEvidence() *Evidence {
 	licSHA := "sha256:" + strings.Repeat("4", 64)
 	apiCause := "analysis failed at step 1 of 3 (10% of traffic to 1.1.0): error rate 5.2% > 1% (canary 26/500, stable 0/4480)"
 	good := "requests=600 errors=0 p95=42ms cpu=2.0% memory=1.0%"
-	decision := func(seq uint64, min int, action, stable, next, phase, weight, reason string) RolloutDecision {
-		return RolloutDecision{Seq: seq, Time: at(min), Action: action, Reason: reason, Strategy: "canary", Stable: stable, New: next, Phase: phase, Weight: weight}
+	decision := func(seq uint64, minute int, action, stable, next, phase, weight, reason string) RolloutDecision {
+		return RolloutDecision{Seq: seq, Time: at(minute), Action: action, Reason: reason, Strategy: "canary", Stable: stable, New: next, Phase: phase, Weight: weight}
 	}
 	analysed := func(d RolloutDecision, canary, stable string) RolloutDecision {
 		d.Canary, d.StableMetrics = canary, stable
@@ -227,7 +227,7 @@ func reports(t *testing.T) map[string]*Evidence {
 		t.Fatal("a tampered bundle was installed")
 	}
 	refused, _ := collect(t, root)
-	at := func(min int) time.Time { return time.Date(2026, 2, 1, 9, min, 0, 0, time.UTC) }
+	at := func(minute int) time.Time { return time.Date(2026, 2, 1, 9, minute, 0, 0, time.UTC) }
 	empty := goldenEvidence()
 	empty.Releases, empty.Trust, empty.Txns, empty.Bundles, empty.Integrity = nil, nil, nil, nil, Integrity{Problem: "no release is installed"}
 	empty.Current, empty.License = "", License{UpdatesAllowed: true}

@@ -82,7 +82,7 @@ func TestCollectRollouts(t *testing.T) {
 	}
 	rec := &rolloutRecorder{t: t, db: db, records: map[string][]rollout.Decision{}}
 	t0 := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
-	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	at := func(minute int) time.Time { return t0.Add(time.Duration(minute) * time.Minute) }
 	good := rollout.Sample{Requests: 600, P95: 40 * time.Millisecond}
 	failing := rollout.Sample{Requests: 500, Errors: 26, P95: 45 * time.Millisecond}
 

@@ -9,7 +9,7 @@ import (
 	"ferry/internal/strictjson"
 )
 
-// body is the licence as it is serialized and signed. Every member is
+// body is the licence as it is serialised and signed. Every member is
 // always present, in this order: the canonical form has no optional parts,
 // so there is one way to write a licence.
 type body struct {

@@ -36,7 +36,7 @@ type ClockReset struct {
 	Issued time.Time
 }
 
-// clockResetBody is the statement as it is serialized and signed.
+// clockResetBody is the statement as it is serialised and signed.
 type clockResetBody struct {
 	Host   string `json:"host"`
 	From   string `json:"from"`

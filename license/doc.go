@@ -5,7 +5,7 @@
 // keeps a host from reviving an expired licence by setting its clock back.
 //
 // A licence file is a signed JSON envelope in the manner of DSSE: the
-// licence body is serialized once, carried base64-encoded, and signed over
+// licence body is serialised once, carried base64-encoded, and signed over
 // the pre-authentication encoding of its type and bytes, with the same key
 // types and trust sets as bundles (package verify). docs/LICENSE.md is the
 // normative description of the format and of the rules enforced here.

@@ -145,7 +145,7 @@ func TestFingerprintUnreadableSource(t *testing.T) {
 	if err := os.Chmod(uuidPath, 0); err != nil {
 		t.Fatal(err)
 	}
-	var rootFS fs.FS = os.DirFS(root)
+	rootFS := os.DirFS(root)
 	if _, err := os.ReadFile(uuidPath); err == nil {
 		// Root reads files whatever their mode; refuse the file the way
 		// the kernel refuses an unprivileged reader of product_uuid.

@@ -127,7 +127,8 @@ func FuzzVerify(f *testing.F) {
 			return
 		}
 		// Only the licences the seeds signed can ever be accepted.
-		if !reflect.DeepEqual(*l, want) && !(l.ID == "a" && l.Issued.Equal(minimal)) {
+		seeded := reflect.DeepEqual(*l, want) || l.ID == "a" && l.Issued.Equal(minimal)
+		if !seeded {
 			t.Fatalf("accepted a licence nobody signed: %+v", *l)
 		}
 		if len(ids) == 0 {

@@ -24,11 +24,11 @@ func TestParseMalformedEnvelope(t *testing.T) {
 	withSigs := func(sigs ...string) []byte {
 		return file(`"payload":"` + payload + `","payloadType":"` + PayloadType + `","signatures":[` + strings.Join(sigs, ",") + `]`)
 	}
-	replace := func(old, new string) []byte {
+	replace := func(old, repl string) []byte {
 		if !bytes.Contains(good, []byte(old)) {
 			t.Fatalf("%q is not in the licence", old)
 		}
-		return bytes.Replace(good, []byte(old), []byte(new), 1)
+		return bytes.Replace(good, []byte(old), []byte(repl), 1)
 	}
 	otherKey := strings.Repeat("f", 64)
 	otherSig := `{"keyid":"` + otherKey + `","type":"ed25519","sig":"` + string(sig.Data) + `"}`
@@ -112,11 +112,11 @@ func TestParseMalformedBody(t *testing.T) {
 	if _, _, err := Verify(signedFile(t, good, s), trustOf(1, s)); err != nil {
 		t.Fatalf("the untouched body: %v", err)
 	}
-	replace := func(old, new string) string {
+	replace := func(old, repl string) string {
 		if !bytes.Contains(good, []byte(old)) {
 			t.Fatalf("%q is not in the body %s", old, good)
 		}
-		return string(bytes.Replace(good, []byte(old), []byte(new), 1))
+		return string(bytes.Replace(good, []byte(old), []byte(repl), 1))
 	}
 	for _, tc := range []struct {
 		name string
