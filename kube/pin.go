@@ -137,8 +137,11 @@ func (p *Pinner) Pin(rendered []byte) ([]byte, []Use, error) {
 	// Read the result back: what Kubernetes will read must be exactly the
 	// pinned references, in the same places.
 	again, err := findImages(out.Bytes())
-	if err != nil || len(again) != len(uses) {
-		return nil, nil, fmt.Errorf("chart %s: the pinned manifest does not read back (%v): refusing to install it", p.Chart, err)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chart %s: the pinned manifest does not read back (%w): refusing to install it", p.Chart, err)
+	}
+	if len(again) != len(uses) {
+		return nil, nil, fmt.Errorf("chart %s: the pinned manifest does not read back (%d of %d objects): refusing to install it", p.Chart, len(again), len(uses))
 	}
 	for i, s := range again {
 		if s.use.Image != uses[i].Pinned || s.use.Container != uses[i].Container {

@@ -102,10 +102,10 @@ type Held struct {
 type Same int
 
 const (
-	// Proceed: the bundle goes on to the other checks.
+	// Proceed means the bundle goes on to the other checks.
 	Proceed Same = iota
-	// NoOp: the bundle is installed and current; installing it again
-	// does nothing.
+	// NoOp means the bundle is installed and current; installing it
+	// again does nothing.
 	NoOp
 )
 

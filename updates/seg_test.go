@@ -227,7 +227,7 @@ func TestSegmentedPatchStops(t *testing.T) {
 	}{{"cancelled", 1 << 40, context.Canceled}, {"too large", 3 * testSegSize, ErrTooLarge}} {
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &closingReader{r: bytes.NewReader(content)}
-		if c.want == context.Canceled {
+		if errors.Is(c.want, context.Canceled) {
 			r.r = io.MultiReader(bytes.NewReader(content[:testSegSize*3]), cancelReader{cancel}, bytes.NewReader(content[testSegSize*3:]))
 		}
 		f, err := os.Create(filepath.Join(t.TempDir(), "patch"))

@@ -10,8 +10,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// ErrTooLarge: the patch grew past the Encoder's Limit, the size at which
-// it would pay, and was abandoned.
+// ErrTooLarge reports that the patch grew past the Encoder's Limit, the
+// size at which it would pay, and was abandoned.
 var ErrTooLarge = errors.New("the patch is not smaller than the content as it stands")
 
 // MaxWorkers bounds how many segments are compressed at once. Each holds
