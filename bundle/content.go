@@ -1,9 +1,9 @@
 package bundle
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+
+	"ferry/internal/oci"
 )
 
 // ContentID identifies the release a manifest describes by its content:
@@ -25,6 +25,5 @@ func (m *Manifest) ContentID() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return oci.FromBytes(raw).String(), nil
 }

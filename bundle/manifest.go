@@ -252,7 +252,7 @@ func IsPatch(enc string) bool { return enc == EncodingZstdPatch || enc == Encodi
 // BlobEntryPath is the tar path of a blob with content digest d stored with
 // encoding enc.
 func BlobEntryPath(d, enc string) string {
-	p := BlobDir + trimAlgo(d)
+	p := BlobDir + oci.Digest(d).Hex()
 	switch enc {
 	case EncodingZstd:
 		p += ZstdSuffix
@@ -262,13 +262,6 @@ func BlobEntryPath(d, enc string) string {
 		p += PatchSegSuffix
 	}
 	return p
-}
-
-func trimAlgo(d string) string {
-	if len(d) > 7 && d[:7] == "sha256:" {
-		return d[7:]
-	}
-	return d
 }
 
 // check enforces the structural rules of docs/FORMAT.md that the type
@@ -287,10 +280,10 @@ func (m *Manifest) check() error {
 	if _, err := semver.StrictNewVersion(m.Version); err != nil {
 		return fmt.Errorf("version %q: %w", m.Version, err)
 	}
-	if m.Base != nil && (!isDigest(m.Base.Digest) || m.Base.Version == "") {
+	if m.Base != nil && (!oci.ValidDigest(m.Base.Digest) || m.Base.Version == "") {
 		return fmt.Errorf("base: digest %q and version %q must both be set", m.Base.Digest, m.Base.Version)
 	}
-	if m.Base != nil && m.Base.Content != "" && !isDigest(m.Base.Content) {
+	if m.Base != nil && m.Base.Content != "" && !oci.ValidDigest(m.Base.Content) {
 		return fmt.Errorf("base: content %q is not a digest", m.Base.Content)
 	}
 	if m.Base == nil && len(m.BaseBlobs) > 0 {
@@ -332,7 +325,7 @@ func (m *Manifest) check() error {
 			return fmt.Errorf("entries[%d]: path %q listed twice", i, e.Path)
 		}
 		paths[e.Path] = true
-		if !isDigest(e.Digest) || !isDigest(e.StoredDigest) {
+		if !oci.ValidDigest(e.Digest) || !oci.ValidDigest(e.StoredDigest) {
 			return fmt.Errorf("entries[%d] %q: digests must be sha256:<64 hex>", i, e.Path)
 		}
 		if e.Size < 0 || e.StoredSize < 0 || e.Size > MaxBlobSize || e.StoredSize > MaxBlobSize {
@@ -345,7 +338,7 @@ func (m *Manifest) check() error {
 			}
 		case EncodingZstd:
 		case EncodingZstdPatch, EncodingZstdPatchSeg:
-			if !isDigest(e.PatchBase) {
+			if !oci.ValidDigest(e.PatchBase) {
 				return fmt.Errorf("entries[%d] %q: a patch names its base content", i, e.Path)
 			}
 		default:
@@ -376,7 +369,7 @@ func (m *Manifest) check() error {
 		return fmt.Errorf("entries: %s and %s go together", LayoutPath, IndexPath)
 	}
 	for i, d := range m.BaseBlobs {
-		if !isDigest(d) || (i > 0 && m.BaseBlobs[i-1] >= d) {
+		if !oci.ValidDigest(d) || (i > 0 && m.BaseBlobs[i-1] >= d) {
 			return fmt.Errorf("baseBlobs[%d]: %q: digests must be valid, sorted and distinct", i, d)
 		}
 		if blobs[d] {
@@ -387,7 +380,7 @@ func (m *Manifest) check() error {
 		return fmt.Errorf("rotations: %d, at most %d", len(m.Rotations), verify.MaxRotations)
 	}
 	for i, d := range m.Rotations {
-		if !isDigest(d) {
+		if !oci.ValidDigest(d) {
 			return fmt.Errorf("rotations[%d]: %q is not a sha256 digest", i, d)
 		}
 	}
@@ -529,17 +522,4 @@ func (m *Manifest) Order() ([]Component, error) {
 		out[i] = byName[n]
 	}
 	return out, nil
-}
-
-func isDigest(s string) bool {
-	if len(s) != 7+64 || s[:7] != "sha256:" {
-		return false
-	}
-	for _, c := range s[7:] {
-		hex := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
-		if !hex {
-			return false
-		}
-	}
-	return true
 }

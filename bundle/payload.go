@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 
+	"ferry/internal/oci"
 	"ferry/verify"
 )
 
@@ -78,9 +78,8 @@ type Trailer struct {
 
 // MarshalBinary encodes the trailer with its own checksum.
 func (t *Trailer) MarshalBinary() ([]byte, error) {
-	digest, ok := strings.CutPrefix(t.ManifestDigest, "sha256:")
-	d, err := hex.DecodeString(digest)
-	if !ok || err != nil || len(d) != sha256.Size {
+	d, err := hex.DecodeString(oci.Digest(t.ManifestDigest).Hex())
+	if !oci.ValidDigest(t.ManifestDigest) || err != nil {
 		return nil, fmt.Errorf("installer trailer: manifest digest %q is not sha256:<hex>", t.ManifestDigest)
 	}
 	for _, v := range []int64{t.KeysOffset, t.KeysLength, t.BundleOffset, t.BundleLength} {
@@ -133,7 +132,7 @@ func ParseTrailer(b []byte, fileSize int64) (*Trailer, error) {
 		fields[i] = int64(u)
 	}
 	t := &Trailer{KeysOffset: fields[0], KeysLength: fields[1], BundleOffset: fields[2], BundleLength: fields[3],
-		ManifestDigest: "sha256:" + hex.EncodeToString(b[trailerDigestAt:trailerSumAt])}
+		ManifestDigest: oci.FromHex(hex.EncodeToString(b[trailerDigestAt:trailerSumAt])).String()}
 	copy(t.KeysSHA256[:], b[trailerKeysSumAt:trailerDigestAt])
 	switch {
 	case t.KeysLength <= 0 || t.KeysLength > MaxKeysBlock:

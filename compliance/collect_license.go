@@ -1,8 +1,6 @@
 package compliance
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"ferry/bundle"
 	"ferry/installer"
 	"ferry/installer/state"
+	"ferry/internal/oci"
 	"ferry/license"
 )
 
@@ -133,8 +132,7 @@ func collectLicense(db *state.DB, log []state.AuditEntry, clock Clock, version s
 // storedLicense describes the stored licence file before anything in it
 // is trusted: its digest, and whether it is the file ferry last installed.
 func storedLicense(data []byte, history []LicenseRecord) *InstalledLicense {
-	sum := sha256.Sum256(data)
-	in := &InstalledLicense{SHA256: "sha256:" + hex.EncodeToString(sum[:])}
+	in := &InstalledLicense{SHA256: oci.FromBytes(data).String()}
 	for i, r := range history {
 		if r.SHA256 == in.SHA256 {
 			in.Installed = r.Installed

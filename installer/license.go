@@ -2,8 +2,6 @@ package installer
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/installer/state"
+	"ferry/internal/oci"
 	"ferry/license"
 	"ferry/verify"
 )
@@ -262,6 +261,5 @@ func LicenseHistory(db *state.DB) ([]LicenseRecord, error) {
 }
 
 func digestOf(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return oci.FromBytes(b).String()
 }

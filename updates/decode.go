@@ -2,11 +2,12 @@ package updates
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+
+	"ferry/internal/oci"
 )
 
 // Ways a patch fails to apply that a caller tells apart; any other error
@@ -93,7 +94,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	case errors.Is(err, io.EOF) && v.n != v.size:
 		v.err = fmt.Errorf("%w: %d bytes, %d declared", ErrSize, v.n, v.size)
 	case errors.Is(err, io.EOF):
-		if got := "sha256:" + hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+		if got := oci.FromHash(v.h); got.String() != v.want {
 			v.err = fmt.Errorf("%w: got %s, want %s", ErrDigest, got, v.want)
 		} else {
 			v.err = io.EOF

@@ -6,13 +6,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
-)
 
-// databaseNameRE is a logical database name; it is used as an SQLite file
-// name and in operator-given DSN flags (--db NAME=DSN). It is the pattern
-// of internal/oci, which the spec package cannot import: that package
-// links the registry client.
-var databaseNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	"ferry/internal/oci"
+)
 
 // The rules in this file are checked twice: by the spec validator when a
 // bundle is built, and by package bundle on the signed manifest when it is
@@ -40,12 +36,14 @@ func CheckName(s string) error {
 }
 
 // CheckDatabaseName checks a logical database name: it is an SQLite file
-// name under <root>/data and a key of the operator's --db NAME=DSN.
+// name under <root>/data and a key of the operator's --db NAME=DSN. The
+// grammar is oci.ValidDatabaseName's, which the installer's migrations
+// check too, so a name a bundle accepts is one the installer can use.
 func CheckDatabaseName(s string) error {
 	switch {
 	case s == "":
 		return errors.New("is required: the logical database these migrations apply to, such as app")
-	case len(s) > maxSpecNameLen || !databaseNameRE.MatchString(s):
+	case len(s) > maxSpecNameLen || !oci.ValidDatabaseName(s):
 		return fmt.Errorf("%q is not a valid database name: use lowercase letters, digits and _, starting with a letter, at most %d characters", s, maxSpecNameLen)
 	}
 	return nil

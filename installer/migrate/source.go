@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strings"
 	"time"
 
 	"ferry/bundle"
@@ -179,4 +178,4 @@ func (i fileInfo) IsDir() bool        { return i.dir }
 func (i fileInfo) Sys() any           { return nil }
 
 // hexDigest is a digest without its algorithm, as ferry_migrations keeps it.
-func hexDigest(d string) string { return strings.TrimPrefix(d, "sha256:") }
+func hexDigest(d string) string { return oci.Digest(d).Hex() }

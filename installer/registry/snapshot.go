@@ -2,8 +2,6 @@ package registry
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,7 +183,7 @@ func (b *snapshotBuilder) load(d descriptor) *loadedManifest {
 }
 
 func (b *snapshotBuilder) read(d descriptor) (*loadedManifest, error) {
-	f, err := os.Open(filepath.Join(b.blobDir, d.Digest[len("sha256:"):]))
+	f, err := os.Open(filepath.Join(b.blobDir, oci.Digest(d.Digest).Hex()))
 	if err != nil {
 		return nil, err
 	}
@@ -197,8 +195,7 @@ func (b *snapshotBuilder) read(d descriptor) (*loadedManifest, error) {
 	if len(data) > maxManifestSize {
 		return nil, fmt.Errorf("larger than %d bytes", maxManifestSize)
 	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != d.Digest {
+	if got := oci.FromBytes(data); got.String() != d.Digest {
 		return nil, fmt.Errorf("content has digest %s", got)
 	}
 	var m manifest

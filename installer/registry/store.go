@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"ferry/internal/oci"
 )
 
 // maxIndexSize bounds how much of index.json the registry reads. The index
@@ -34,7 +36,7 @@ type store struct {
 
 func (s *store) blobPath(digest string) string {
 	// digest has been checked by parseDigest: "sha256:" and 64 hex digits.
-	return filepath.Join(s.dir, "blobs", "sha256", digest[len("sha256:"):])
+	return filepath.Join(s.dir, "blobs", "sha256", oci.Digest(digest).Hex())
 }
 
 // current returns the snapshot of the index.json in place now. Checking

@@ -155,8 +155,8 @@ func (s *Store) extras(want map[string]bool) ([]Drift, error) {
 		case isTempName(name):
 		case !oci.ValidHex(name):
 			drifts = append(drifts, Drift{Path: p, Kind: DriftExtra, Detail: "not a blob: the name is not a sha256 digest"})
-		case !want["sha256:"+name]:
-			drifts = append(drifts, Drift{Digest: "sha256:" + name, Path: p, Kind: DriftExtra,
+		case !want[oci.FromHex(name).String()]:
+			drifts = append(drifts, Drift{Digest: oci.FromHex(name).String(), Path: p, Kind: DriftExtra,
 				Detail: fmt.Sprintf("not among the digests checked (%d bytes)", fileSize(e))})
 		}
 	}

@@ -53,7 +53,7 @@ func (s *Store) GC(keep map[string]bool) (removed []string, freed int64, err err
 				freed += size
 			}
 		case oci.ValidHex(name):
-			digest := "sha256:" + name
+			digest := oci.FromHex(name).String()
 			if keep[digest] || live[digest] {
 				continue
 			}

@@ -83,7 +83,7 @@ func copyVerified(w io.Writer, r io.Reader, wantHex string, size int64) error {
 	}
 	// The limit stops reading content that is too long before its end,
 	// where the digest is checked, so a wrong size is told as such.
-	v := oci.NewVerifyingReader(sourceReader{r}, oci.Digest("sha256:"+wantHex))
+	v := oci.NewVerifyingReader(sourceReader{r}, oci.FromHex(wantHex))
 	n, err := io.Copy(w, io.LimitReader(v, limit))
 	mismatch := errors.Is(err, oci.ErrDigestMismatch)
 	if err != nil && !mismatch {

@@ -63,6 +63,10 @@ func FromHash(h hash.Hash) Digest {
 	return Digest(digestPrefix + hex.EncodeToString(h.Sum(nil)))
 }
 
+// FromHex returns the digest whose hex part is s, such as the name of a
+// blob file; s must pass ValidHex for the result to be a valid Digest.
+func FromHex(s string) Digest { return Digest(digestPrefix + s) }
+
 // FromBytes returns the digest of b.
 func FromBytes(b []byte) Digest {
 	sum := sha256.Sum256(b)

@@ -55,4 +55,7 @@ func TestDigestFrom(t *testing.T) {
 	if !ValidHex(empty.Hex()) || ValidHex(string(empty)) {
 		t.Errorf("ValidHex: the hex part of %s", empty)
 	}
+	if got := FromHex(empty.Hex()); got != empty {
+		t.Errorf("FromHex(%s) = %s", empty.Hex(), got)
+	}
 }

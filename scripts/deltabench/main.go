@@ -70,7 +70,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -93,6 +92,7 @@ import (
 	"ferry/bundle/spec"
 	"ferry/fixtures"
 	"ferry/installer"
+	"ferry/internal/oci"
 	"ferry/verify"
 )
 
@@ -703,8 +703,7 @@ func binaryScenario(dir string, cfg config) (*scenario, error) {
 		return nil, err
 	}
 	changeInPlace(content)
-	sum := sha256.Sum256(content)
-	sc.changed = []string{"sha256:" + hex.EncodeToString(sum[:])}
+	sc.changed = []string{oci.FromBytes(content).String()}
 	sc.patched = sc.changed[0]
 	sc.patchFiles = [][2]string{{filepath.Join(base, "bin", "app"), filepath.Join(dir, "next", "bin", "app")}}
 	sc.patchWhat = "bin/app"
@@ -1006,10 +1005,7 @@ func writeFile(path string, data []byte) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
-func digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func digest(b []byte) string { return oci.FromBytes(b).String() }
 
 // ---- report ----
 

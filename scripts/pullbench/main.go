@@ -245,7 +245,7 @@ func pullCmd(args []string) error {
 	regURLs, staticURLs := make([]string, len(blobs)), make([]string, len(blobs))
 	for i, b := range blobs {
 		regURLs[i] = strings.TrimSuffix(*regURL, "/") + "/v2/" + name + "/blobs/" + b.Digest
-		staticURLs[i] = strings.TrimSuffix(*staticURL, "/") + "/blobs/sha256/" + strings.TrimPrefix(b.Digest, "sha256:")
+		staticURLs[i] = strings.TrimSuffix(*staticURL, "/") + "/blobs/sha256/" + oci.Digest(b.Digest).Hex()
 	}
 	sides := []struct {
 		label string
@@ -299,7 +299,7 @@ func imageBlobs(dir, ref string) ([]descriptor, error) {
 }
 
 func blobPath(dir, digest string) string {
-	return filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(digest, "sha256:"))
+	return filepath.Join(dir, "blobs", "sha256", oci.Digest(digest).Hex())
 }
 
 func readJSON(path string, v any) error {
