@@ -76,7 +76,11 @@ func (w *walker) next() (*tar.Header, error) {
 		return nil, ferr
 	}
 	if err != nil {
-		return nil, tarError(err, "after "+w.current)
+		where := "" // the first header: no entry to name
+		if w.current != "" {
+			where = "after " + w.current
+		}
+		return nil, tarError(err, where)
 	}
 	if err := checkHeader(hdr); err != nil {
 		return nil, err

@@ -35,14 +35,14 @@ func (s Signature) CheckCanonical(message []byte) error {
 
 // errNotCanonical reports a signature whose bytes differ from its canonical
 // form even if its cryptographic content may be intact.
-var errNotCanonical = errors.New("signature is not in canonical form")
+var errNotCanonical = errors.New("not in canonical form")
 
 // checkSigstoreEncoding requires the base64 text to be exactly the
 // standard encoding of the bytes it decodes to, with nothing around it.
 func checkSigstoreEncoding(data []byte) ([]byte, error) {
 	raw, err := base64.StdEncoding.Strict().DecodeString(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("signature is not base64 text: %w", err)
+		return nil, fmt.Errorf("not base64 text: %w", err)
 	}
 	if base64.StdEncoding.EncodeToString(raw) != string(data) {
 		return nil, errNotCanonical

@@ -155,7 +155,7 @@ func (k *PublicKey) Verify(message []byte, sig Signature) error {
 		err = k.openpgp.verify(message, sig.Data)
 	}
 	if err != nil {
-		return fmt.Errorf("signature by %s key %s: %w: %w", k.typ, k.id, ErrBadSignature, err)
+		return fmt.Errorf("%s key %s: %w: %w", k.typ, k.id, ErrBadSignature, err)
 	}
 	return nil
 }

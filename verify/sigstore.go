@@ -120,7 +120,7 @@ func (k *sigstoreKey) verify(message, data []byte) error {
 	raw := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
 	n, err := base64.StdEncoding.Strict().Decode(raw, text)
 	if err != nil {
-		return fmt.Errorf("signature is not base64 text: %w", err)
+		return fmt.Errorf("not base64 text: %w", err)
 	}
 	if n == 0 {
 		return errors.New("empty signature")

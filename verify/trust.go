@@ -51,7 +51,7 @@ func (t TrustSet) Verify(message []byte, sigs []Signature) (validKeyIDs []string
 			continue
 		}
 		if err := key.Verify(message, sig); err != nil {
-			return nil, fmt.Errorf("trusted key %s: %w", sig.KeyID, err)
+			return nil, err // it names the key
 		}
 		valid[sig.KeyID] = true
 	}

@@ -108,7 +108,7 @@ func parseKeys(raw [][]byte) ([]*verify.PublicKey, error) {
 	for i, b := range raw {
 		k, err := verify.ParsePublicKey(b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: embedded key %d: %w", errKey, i+1, err)
+			return nil, keyError{fmt.Errorf("embedded key %d: %w", i+1, err)}
 		}
 		out[i] = k
 	}

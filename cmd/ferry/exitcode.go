@@ -228,6 +228,15 @@ var (
 	errPush  = errors.New("push")
 )
 
+// keyError classes its error as a key that could not be read (exit 5,
+// errKey) without adding a word to the message, which names the key file
+// already: "release.pub: public key: unrecognised format", not "key: key
+// release.pub: public key: …".
+type keyError struct{ err error }
+
+func (e keyError) Error() string   { return e.err.Error() }
+func (e keyError) Unwrap() []error { return []error{e.err, errKey} }
+
 // exitCode classifies err for the process exit status.
 func exitCode(err error) int {
 	if err == nil {

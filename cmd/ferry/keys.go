@@ -163,9 +163,9 @@ func loadSigners(c *cli.Context, paths []string) ([]verify.Signer, error) {
 		s, err := verify.LoadSigner(data, pass)
 		if err != nil {
 			if errors.Is(err, verify.ErrBadPassphrase) {
-				return nil, fmt.Errorf("key %s: %w", p, err)
+				return nil, fmt.Errorf("%s: %w", p, err)
 			}
-			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
+			return nil, keyError{fmt.Errorf("%s: %w", p, err)}
 		}
 		out = append(out, s)
 	}
@@ -200,7 +200,7 @@ func readKeyFiles(paths []string) ([][]byte, error) {
 			return nil, fmt.Errorf("%w: %s is a private key; give the public key (.pub)", errKey, p)
 		}
 		if _, err := verify.ParsePublicKey(b); err != nil {
-			return nil, fmt.Errorf("%w: key %s: %w", errKey, p, err)
+			return nil, keyError{fmt.Errorf("%s: %w", p, err)}
 		}
 		out = append(out, b)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -54,6 +56,10 @@ func verifyBundle(c *cli.Context) error {
 		},
 	})
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			return err // it names the file
+		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	bar.finish()

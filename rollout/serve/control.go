@@ -244,7 +244,14 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return fmt.Errorf("%w (control socket %s: %w)", ErrNotServing, c.Socket, err)
+		// The dial error names the socket, and a URL that is no
+		// one's business: say which socket, and why, once.
+		why := err
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			why = oe.Err
+		}
+		return fmt.Errorf("%w (no answer on the control socket %s: %w)", ErrNotServing, c.Socket, why)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
