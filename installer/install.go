@@ -354,7 +354,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return res, err
 	}
 	r.crashPoint()
-	if err := commit(db, r.txn); err != nil {
+	if err := commit(db, r.txn, ""); err != nil {
 		return nil, err
 	}
 	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(), "outcome": OutcomeAccepted,

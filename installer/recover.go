@@ -48,7 +48,7 @@ func finishInterrupted(db *state.DB, root string, log *slog.Logger, u *undoer) e
 		if err := switchCurrent(root, current); err != nil {
 			return err
 		}
-		if err := commit(db, txn); err != nil {
+		if err := commit(db, txn, ""); err != nil {
 			return err
 		}
 		return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "committed"})
@@ -68,7 +68,7 @@ func finishInterrupted(db *state.DB, root string, log *slog.Logger, u *undoer) e
 // in force the trust its bundle's rotation statements led to. Each part
 // may run again (recovery after a crash inside commit) with no other
 // effect.
-func commit(db *state.DB, txn state.Txn) error {
+func commit(db *state.DB, txn state.Txn, reason string) error {
 	if err := markActive(db, txn.Version); err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func commit(db *state.DB, txn state.Txn) error {
 			return err
 		}
 	}
-	return db.FinishTxn(txn.ID, "committed", "")
+	return db.FinishTxn(txn.ID, "committed", reason)
 }
 
 // abort undoes a transaction that failed before its commit point.

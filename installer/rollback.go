@@ -27,6 +27,10 @@ type RollbackOptions struct {
 	Log  *slog.Logger
 	// Secrets are the secrets the command holds, as for Install.
 	Secrets *redact.Secrets
+	// Reason says why, kept as the committed transaction's reason
+	// (history, and txn.finish in the audit log): ferry serve gives the
+	// cause of the rollout it aborted. Empty for an operator's rollback.
+	Reason string
 }
 
 // Rollback makes a kept release current again. The databases go with it:
@@ -89,7 +93,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 		return "", err
 	}
 	r.crashPoint()
-	if err := commit(db, txn); err != nil {
+	if err := commit(db, txn, opts.Reason); err != nil {
 		return "", err
 	}
 	_ = db.Audit("rollback", map[string]string{"from": current, "to": target})

@@ -40,7 +40,7 @@ const waitDelay = time.Second
 // Check implements Probe.
 func (c Command) Check(ctx context.Context) error {
 	if len(c.Args) == 0 || c.Args[0] == "" {
-		return errors.New("health check command: no program given")
+		return errors.New("command: no program given")
 	}
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = c.Dir
@@ -63,7 +63,7 @@ func (c Command) Check(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	where := fmt.Sprintf("health check command %q", c.Args)
+	where := fmt.Sprintf("command %q", c.Args)
 	if c.Dir != "" {
 		where += " in " + c.Dir
 	}

@@ -23,11 +23,11 @@ type HTTP struct {
 // base URL, for example NewHTTP(http://127.0.0.1:8080, "/healthz").
 func NewHTTP(base *url.URL, path string) (*HTTP, error) {
 	if base == nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("health check of %v: the backend URL must be http:// or https:// with a host", base)
+		return nil, fmt.Errorf("backend %v: the URL must be http:// or https:// with a host", base)
 	}
 	ref, err := url.Parse(path)
 	if err != nil || ref.Scheme != "" || ref.Host != "" {
-		return nil, fmt.Errorf("health check path %q: want a path on the backend such as /healthz", path)
+		return nil, fmt.Errorf("path %q: want a path on the backend such as /healthz", path)
 	}
 	u := base.JoinPath(ref.Path)
 	u.RawQuery = ref.RawQuery
@@ -55,18 +55,18 @@ func (p *HTTP) URL() string { return p.url }
 func (p *HTTP) Check(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
 	if err != nil {
-		return fmt.Errorf("health check GET %s: %w", p.url, err)
+		return fmt.Errorf("GET %s: %w", p.url, err)
 	}
 	req.Header.Set("User-Agent", "ferry-health-check")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("health check GET %s: %w", p.url, err)
+		return fmt.Errorf("GET %s: %w", p.url, err)
 	}
 	defer resp.Body.Close()
 	var body prefixWriter
 	_, _ = io.Copy(&body, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		msg := fmt.Sprintf("health check GET %s: status %s, want 2xx", p.url, resp.Status)
+		msg := fmt.Sprintf("GET %s: status %s, want 2xx", p.url, resp.Status)
 		if b := strings.TrimSpace(body.String()); b != "" {
 			msg += ": " + b
 		}

@@ -467,7 +467,12 @@ func (s *server) smoke(svc *service, ver string) {
 	go func() {
 		defer s.wg.Done()
 		err := runSmoke(s.ctx, checks, u, dir, cred)
-		res := rollout.SmokeResult{OK: err == nil, Reason: "smoke tests passed"}
+		// The rollout labels the result as the smoke tests'; the
+		// reason says only which test and what it found.
+		res := rollout.SmokeResult{OK: err == nil}
+		if len(checks) == 0 {
+			res.Reason = "none are declared"
+		}
 		if err != nil {
 			res.Reason = s.scrubber.Load().Bound(err.Error(), maxReason)
 		}
@@ -501,7 +506,7 @@ func runSmoke(ctx context.Context, checks []spec.Check, u *url.URL, dir string, 
 		err := p.Check(cctx)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("smoke test %d: %w", i+1, err)
+			return fmt.Errorf("test %d of %d: %w", i+1, len(checks), err)
 		}
 	}
 	return nil
@@ -519,7 +524,7 @@ func (s *server) rollbackRelease(svc *service, a rollout.RollbackRelease) {
 	}
 	var err error
 	for attempt := 0; attempt < 30; attempt++ {
-		_, err = installer.Rollback(s.ctx, s.opts.Root, installer.RollbackOptions{To: a.To, Log: s.log})
+		_, err = installer.Rollback(s.ctx, s.opts.Root, installer.RollbackOptions{To: a.To, Log: s.log, Reason: "rollout aborted: " + a.Reason})
 		if !errors.Is(err, state.ErrLocked) {
 			break
 		}
