@@ -41,7 +41,7 @@ func nextBlueGreen(s State, ev Event, now time.Time) (State, []Action, error) {
 			s, acts := decide(s, nil, Decision{
 				Time:   now,
 				Action: DecideWait,
-				Reason: fmt.Sprintf("%s; waiting for `ferry rollout promote %s` to switch all traffic", why, s.Service),
+				Reason: why + "; switching all traffic needs approval",
 			})
 			return s, acts, nil
 		}

@@ -67,7 +67,9 @@ func canaryTick(s State, t Tick, now time.Time) (State, []Action) {
 		s.WindowStart = now
 		s.NextAnalysis = now.Add(s.Plan.Interval)
 		d.Action = DecideWait
-		d.Reason += fmt.Sprintf("; step %d%% needs approval: waiting for `ferry rollout promote %s`", s.Weight, s.Service)
+		// The command that approves is the status's "waiting" line;
+		// the decision records the fact, so that status says it once.
+		d.Reason += fmt.Sprintf("; step %d%% needs approval", s.Weight)
 		return decide(s, nil, d)
 	}
 	return leaveStep(s, d)

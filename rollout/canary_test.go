@@ -135,8 +135,12 @@ func TestCanaryApprovalWaitsForPromote(t *testing.T) {
 		t.Fatalf("actions = %v, want %v", got, want)
 	}
 	d.wantPhase(PhaseWaitingApproval)
-	if !strings.Contains(d.s.LastDecision.Reason, "waiting for `ferry rollout promote api`") {
-		t.Fatalf("reason = %q", d.s.LastDecision.Reason)
+	// The decision says approval is needed; the status says how, once.
+	if r := d.s.LastDecision.Reason; !strings.Contains(r, "step 50% needs approval") || strings.Contains(r, "ferry rollout") {
+		t.Fatalf("reason = %q", r)
+	}
+	if st := d.s.Status().String(); strings.Count(st, "`ferry rollout promote api`") != 1 {
+		t.Fatalf("status names the command to approve %d times, want once:\n%s", strings.Count(st, "`ferry rollout promote api`"), st)
 	}
 	// Hours of passing and inconclusive analyses never go past 50%.
 	for i := range 100 {

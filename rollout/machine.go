@@ -153,7 +153,7 @@ func resume(s State, ev Event, now time.Time) (State, []Action, error) {
 		next = "scale-down of " + s.Stable
 	}
 	if s.Phase == PhaseWaitingApproval {
-		next = "waiting for `ferry rollout promote " + s.Service + "`"
+		next = "waiting for approval"
 	} else {
 		next += " at " + s.NextAnalysis.UTC().Format(time.RFC3339)
 	}

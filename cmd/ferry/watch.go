@@ -141,5 +141,8 @@ func progressLine(s serve.ServiceStatus) string {
 	if d := r.LastDecision; d != nil {
 		line += fmt.Sprintf("; last decision %s: %s", d.Action, d.Reason)
 	}
+	if r.Paused || r.Phase == rollout.PhaseWaitingApproval {
+		line += "; waiting for " + r.Waiting
+	}
 	return line
 }
