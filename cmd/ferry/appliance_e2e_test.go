@@ -109,7 +109,14 @@ components:
 // stops it (SIGTERM) when the test ends. env is added to the appliance's.
 func (a *appliance) serve(env ...string) *exec.Cmd {
 	a.t.Helper()
-	cmd := exec.Command(a.bin, "serve", "--tick", "100ms", "--stop-grace", "2s")
+	return a.serveTick("100ms", env...)
+}
+
+// serveTick is serve with another --tick: how often ferry serve analyses
+// rollouts and looks for a new current release.
+func (a *appliance) serveTick(tick string, env ...string) *exec.Cmd {
+	a.t.Helper()
+	cmd := exec.Command(a.bin, "serve", "--tick", tick, "--stop-grace", "2s")
 	cmd.Dir, cmd.Env = a.dir, append(append([]string(nil), a.env...), env...)
 	logf, err := os.OpenFile(filepath.Join(a.dir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -22,13 +22,15 @@ const watchPoll = 500 * time.Millisecond
 func watchFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "watch", Usage: "follow the rollouts until they end: redrawn in place on a terminal, a line per change otherwise; exit 0 when promoted, 93 when aborted, 94 at --timeout"},
-		&cli.DurationFlag{Name: "timeout", Usage: "with --watch, stop after this long (default: when the rollouts end)"},
+		&cli.DurationFlag{Name: "timeout", Usage: "with --watch, stop after this long, waiting for ferry serve to start or to take up a release just installed included (default: when the rollouts end)"},
 	}
 }
 
 // watchRollouts is `ferry rollout status --watch [SERVICE]`: it shows the
 // rollouts of a running ferry serve as they move, until none of the
-// services watched has a rollout in progress (or --timeout). On a
+// services watched has a rollout in progress (or --timeout). Started
+// before ferry serve runs, or before it has taken up a release just
+// installed, it waits for that rather than report what was. On a
 // terminal the view (steps, weights, metrics per version, the last
 // decision) is redrawn in place; otherwise each change is one appended
 // line, for logs and pipes.
@@ -45,16 +47,36 @@ func watchRollouts(c *cli.Context) error {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		tty = true
 	}
-	client := serve.NewClient(c.String("root"))
+	root := c.String("root")
+	client := serve.NewClient(root)
 	seen := map[string]string{}
+	serving := true
 	for {
 		all, err := client.Status(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return watchEnded(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return watchEnded(ctx, serving)
+		case errors.Is(err, serve.ErrNotServing):
+			// Started before ferry serve (or while it restarts): wait
+			// for it, as --wait does, until --timeout or ctrl-C.
+			if serving {
+				fmt.Fprintf(c.App.ErrWriter, "ferry serve is not running for %s: waiting for it to start\n", root)
 			}
+			serving = false
+			select {
+			case <-time.After(watchPoll):
+			case <-ctx.Done():
+				return watchEnded(ctx, serving)
+			}
+			continue
+		case err != nil:
 			return err
 		}
+		serving = true
+		// A release installed a moment ago is taken up at ferry serve's
+		// next tick: until then the services show the release before
+		// it, and their rollouts (if any) are old ones.
+		current := serve.CurrentRelease(root)
 		sel, err := selectServices(all, only)
 		if err != nil {
 			return err
@@ -71,13 +93,20 @@ func watchRollouts(c *cli.Context) error {
 		var aborted []string
 		for _, s := range sel {
 			r := s.Rollout
-			if key := changeKey(s); key != seen[s.Service] {
+			behind := !s.TakenUp(current)
+			if key := changeKey(s, behind); key != seen[s.Service] {
 				seen[s.Service] = key
 				if !tty {
-					fmt.Fprintf(w, "%s %s\n", time.Now().UTC().Format(time.RFC3339), progressLine(s))
+					line := progressLine(s)
+					if behind {
+						line = fmt.Sprintf("%s: stable %s; release %s is current, ferry serve has not taken it up yet", s.Service, s.Stable, current)
+					}
+					fmt.Fprintf(w, "%s %s\n", time.Now().UTC().Format(time.RFC3339), line)
 				}
 			}
 			switch {
+			case behind:
+				running = true
 			case r == nil:
 			case !r.Phase.Finished():
 				running = true
@@ -94,23 +123,30 @@ func watchRollouts(c *cli.Context) error {
 		select {
 		case <-time.After(watchPoll):
 		case <-ctx.Done():
-			return watchEnded(ctx)
+			return watchEnded(ctx, serving)
 		}
 	}
 }
 
 // watchEnded is the error of a watch stopped before the rollouts ended.
-func watchEnded(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w: still in progress at --timeout", serve.ErrWaitTimeout)
+func watchEnded(ctx context.Context, serving bool) error {
+	switch {
+	case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return ctx.Err()
+	case !serving:
+		return fmt.Errorf("%w: ferry serve was not running", serve.ErrWaitTimeout)
 	}
-	return ctx.Err()
+	return fmt.Errorf("%w: still in progress at --timeout", serve.ErrWaitTimeout)
 }
 
 // changeKey changes whenever a service's rollout moves (step, weight,
-// phase, a new decision), and not with its metrics.
-func changeKey(s serve.ServiceStatus) string {
+// phase, a new decision), and not with its metrics; behind is whether
+// the service has yet to take up the current release.
+func changeKey(s serve.ServiceStatus, behind bool) string {
 	r := s.Rollout
+	if behind {
+		return "behind " + s.Stable
+	}
 	if r == nil {
 		return "stable " + s.Stable
 	}

@@ -4,7 +4,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"ferry/internal/testenv"
 	"ferry/rollout/serve"
 )
 
@@ -44,5 +46,57 @@ func TestRolloutStatusWatch(t *testing.T) {
 	tty, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(tty), "\x1b[H\x1b[2J") || !strings.Contains(string(tty), "api on "+a.listen) {
 		t.Fatalf("--watch on a terminal: %v, want the view drawn in place:\n%q", err, tty)
+	}
+}
+
+// TestRolloutStatusWatchWaits: `rollout status --watch` started before
+// ferry serve has taken up a release just installed waits for it instead
+// of reporting the release before (and exiting 0): until --timeout while
+// serve has not looked yet (a tick of an hour), and, started while serve
+// is not running at all, until serve starts, then it follows the
+// rollout to its end.
+func TestRolloutStatusWatchWaits(t *testing.T) {
+	a := newAppliance(t)
+	a.ferry("install", a.bundle("1.0.0", canaryRollout("")), "--key", "release.pub")
+	slow := a.serveTick("1h")
+	a.waitFor("serving 1.0.0", serving("1.0.0"))
+	a.ferry("install", a.bundle("1.1.0", canaryRollout("")))
+	out, code := a.run("rollout", "status", "--watch", "--timeout", "3s")
+	if code != exitWaitTime || !strings.Contains(out, "release 1.1.0 is current, ferry serve has not taken it up yet") {
+		t.Fatalf("rollout status --watch before serve took up 1.1.0: exit %d, want %d and a line saying so\n%s", code, exitWaitTime, out)
+	}
+	if err := stopServe(slow); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(a.bin, "rollout", "status", "--watch", "--timeout", "3m")
+	var watchOut testenv.Buffer
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = a.dir, a.env, &watchOut, &watchOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(watchOut.String(), "ferry serve is not running"); {
+		select {
+		case <-done:
+			t.Fatalf("rollout status --watch with no ferry serve ended at once: exit %d\n%s", cmd.ProcessState.ExitCode(), watchOut.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout status --watch with no ferry serve did not say it waits for it:\n%s", watchOut.String())
+		}
+	}
+	a.serve()
+	a.traffic()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("rollout status --watch did not end\n%s", watchOut.String())
+	}
+	out = watchOut.String()
+	if code := cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(out, "api: canary 1.0.0 -> 1.1.0 succeeded") {
+		t.Fatalf("rollout status --watch started before serve: exit %d, want 0 and the rollout of 1.1.0 to its end\n%s", code, out)
 	}
 }

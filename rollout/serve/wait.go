@@ -205,3 +205,16 @@ func pending(out []Outcome) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// CurrentRelease is the version of the appliance's current release, as
+// its `current` link names it: "" when nothing is installed.
+func CurrentRelease(root string) string { return currentLink(root) }
+
+// TakenUp reports whether the service has taken up release version: it
+// serves it as its stable version, or has a rollout to it (finished or
+// not). ferry serve looks at the current release every tick, so a release
+// just installed is not taken up yet, and the status still shows the
+// service as it was before.
+func (s ServiceStatus) TakenUp(version string) bool {
+	return version == "" || s.Stable == version || s.Rollout != nil && s.Rollout.New == version
+}
