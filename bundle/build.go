@@ -319,7 +319,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 	s := b.opts.Spec
 	m := &Manifest{
 		MediaType:     ManifestMediaType,
-		SchemaVersion: 1,
+		SchemaVersion: SchemaVersion,
 		Name:          s.Metadata.Name,
 		Version:       s.Metadata.Version,
 		Vendor:        s.Metadata.Vendor,

@@ -25,6 +25,10 @@ var (
 	// ErrDamagedCompression: the file is in the compressed form and its
 	// zstd stream does not decode (a changed byte, or bytes after it).
 	ErrDamagedCompression = errors.New("damaged compressed bundle")
+	// ErrNewerFormat: the manifest declares a schemaVersion above the one
+	// this ferry reads (docs/FORMAT.md, "Format versions"): a newer ferry
+	// wrote it, and this one must be upgraded to read it.
+	ErrNewerFormat = errors.New("bundle format newer than this ferry reads")
 )
 
 // Error is a refusal of a bundle that names the entry it concerns.

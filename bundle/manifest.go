@@ -213,6 +213,9 @@ func ParseManifest(raw []byte) (*Manifest, error) {
 	if len(raw) > MaxManifestSize {
 		return nil, newError(ErrTooLarge, ManifestPath, fmt.Errorf("%d bytes, more than the %d allowed", len(raw), MaxManifestSize))
 	}
+	if err := checkFormatVersion(raw); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var m Manifest
@@ -233,6 +236,29 @@ func ParseManifest(raw []byte) (*Manifest, error) {
 		return nil, newError(ErrMalformedManifest, ManifestPath, err)
 	}
 	return &m, nil
+}
+
+// SchemaVersion is the manifest schema this ferry writes and the newest
+// it reads (docs/FORMAT.md, "Format versions").
+const SchemaVersion = 1
+
+// checkFormatVersion reads only the manifest's mediaType and
+// schemaVersion, leniently, before the strict decoding: a manifest of a
+// newer format holds members this ferry does not know, and the strict
+// decoder would call it malformed ("unknown field") instead of saying
+// that ferry must be upgraded.
+func checkFormatVersion(raw []byte) error {
+	var v struct {
+		MediaType     string `json:"mediaType"`
+		SchemaVersion int    `json:"schemaVersion"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return nil // the strict decoding says what is wrong
+	}
+	if v.SchemaVersion > SchemaVersion {
+		return newError(ErrNewerFormat, ManifestPath, fmt.Errorf("schemaVersion %d (%s), and this ferry reads up to %d: upgrade ferry on this host", v.SchemaVersion, v.MediaType, SchemaVersion))
+	}
+	return nil
 }
 
 // EntryByDigest returns the entry holding the content with digest d.
@@ -271,8 +297,8 @@ func (m *Manifest) check() error {
 	if m.MediaType != ManifestMediaType {
 		return fmt.Errorf("mediaType %q, want %q", m.MediaType, ManifestMediaType)
 	}
-	if m.SchemaVersion != 1 {
-		return fmt.Errorf("schemaVersion %d is not supported (this ferry reads 1)", m.SchemaVersion)
+	if m.SchemaVersion != SchemaVersion {
+		return fmt.Errorf("schemaVersion %d is not supported (this ferry reads %d)", m.SchemaVersion, SchemaVersion)
 	}
 	if !validName(m.Name) {
 		return fmt.Errorf("name %q is not a valid bundle name", m.Name)

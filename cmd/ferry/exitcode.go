@@ -51,6 +51,7 @@ const (
 	exitInflation  = 32
 	exitHeader     = 33
 	exitPacked     = 34 // the compressed form does not decode
+	exitNewer      = 35 // the bundle's format is newer than this ferry reads
 	exitLocked     = 40 // another ferry holds the appliance
 	exitCorrupt    = 41 // state.db is damaged
 	exitNotRoot    = 42 // --root is not a ferry appliance
@@ -170,6 +171,7 @@ var exitClasses = []struct {
 	{verify.ErrBelowThreshold, exitThreshold},
 	{verify.ErrBadPassphrase, exitKey},
 	{bundle.ErrNotABundle, exitNotBundle},
+	{bundle.ErrNewerFormat, exitNewer},
 	{bundle.ErrMalformedManifest, exitManifest},
 	{bundle.ErrTooLarge, exitTooLarge},
 	{bundle.ErrUnexpectedEntry, exitUnknown},
