@@ -26,6 +26,9 @@ type appliance struct {
 	root   string
 	listen string
 	env    []string
+	// licenseKey, when set, is a public key file the bundles name as
+	// their licence key (not required).
+	licenseKey string
 }
 
 func newAppliance(t *testing.T) *appliance {
@@ -79,13 +82,24 @@ func (a *appliance) bundle(version, rollout string, args ...string) string {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "testservice"), data, 0o755); err != nil {
 		a.t.Fatal(err)
 	}
+	license := ""
+	if a.licenseKey != "" {
+		key, err := os.ReadFile(filepath.Join(a.dir, a.licenseKey))
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "license.pub"), key, 0o644); err != nil {
+			a.t.Fatal(err)
+		}
+		license = "license: {keys: [license.pub]}\n"
+	}
 	command := []string{"bin/testservice", "--listen", "127.0.0.1:${PORT}", "--version", version}
 	command = append(command, args...)
 	quoted, _ := json.Marshal(command)
 	spec := fmt.Sprintf(`apiVersion: ferry/v1
 kind: Bundle
 metadata: {name: served, version: %s}
-components:
+%scomponents:
   - name: api
     files:
       - {src: bin/testservice, dest: bin/testservice, mode: "0755"}
@@ -96,7 +110,7 @@ components:
         health: {http: /healthz, interval: 100ms}
         rollout:
 %s
-`, version, quoted, a.listen, rollout)
+`, version, license, quoted, a.listen, rollout)
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
 		a.t.Fatal(err)
 	}

@@ -80,6 +80,9 @@ func TestJSONOutputs(t *testing.T) {
 	must("bundle", "create", "-f", "proj-1.1.0/ferry.yaml", "-o", "b.ferry", "--key", "release.key", "--base", "a.ferry")
 	must("license", "issue", "--key", "vendor.key", "--customer", "ACME", "--product", "demo-app", "--expires", "2099-01-01", "-o", "acme.lic")
 
+	// elsewhere: the command needs a release that names licence keys, or
+	// ferry serve running; TestJSONRolloutOutputs runs it.
+	const elsewhere = "run by TestJSONRolloutOutputs"
 	// In order: each may rely on the ones before it.
 	type run struct {
 		args []string
@@ -106,15 +109,15 @@ func TestJSONOutputs(t *testing.T) {
 		{"gc", run{args: []string{"gc", "--root", "root"}}},
 		{"license inspect", run{args: []string{"license", "inspect", "acme.lic", "--key", "vendor.pub"}}},
 		{"license show", run{args: []string{"license", "show", "--root", "root"}}},
-		{"license install", run{skip: "needs a release whose ferry.yaml names licence keys (license.txtar)"}},
+		{"license install", run{skip: elsewhere}},
 		{"fingerprint", run{args: []string{"fingerprint"}}},
 		{"clock show", run{args: []string{"clock", "show", "--root", "root"}}},
 		{"version", run{args: []string{"version"}}},
-		{"rollout status", run{skip: "needs ferry serve running (TestServeKilledMidRollout reads rollout status --json)"}},
-		{"rollout promote", run{skip: "needs ferry serve running"}},
-		{"rollout abort", run{skip: "needs ferry serve running"}},
-		{"rollout pause", run{skip: "needs ferry serve running"}},
-		{"rollout resume", run{skip: "needs ferry serve running"}},
+		{"rollout status", run{skip: elsewhere}},
+		{"rollout promote", run{skip: elsewhere}},
+		{"rollout abort", run{skip: elsewhere}},
+		{"rollout pause", run{skip: elsewhere}},
+		{"rollout resume", run{skip: elsewhere}},
 	}
 	listed := map[string]bool{}
 	for _, r := range runs {
