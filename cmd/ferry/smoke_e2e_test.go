@@ -35,6 +35,9 @@ func TestSmokeFailureSaysSmoke(t *testing.T) {
 	if !strings.Contains(last, smokeFailed) || !strings.Contains(last, "no orders table") {
 		t.Errorf("--wait's exit message does not say which smoke test failed and why: %q\n%s", last, out)
 	}
+	if n := strings.Count(out, "exit status 3: no orders table"); n != 1 {
+		t.Errorf("--wait's output gives the cause of the abort %d times, want once:\n%s", n, out)
+	}
 	if why := saidTwice(strings.TrimPrefix(last, "ferry: ")); why != "" {
 		t.Errorf("--wait's exit message: %s: %q", why, last)
 	}

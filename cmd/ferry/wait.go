@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -72,7 +73,9 @@ func afterInstall(c *cli.Context, res *installer.Result, since time.Time) (*serv
 	if !c.Bool("json") {
 		for _, o := range out.Services {
 			fmt.Fprintf(c.App.Writer, "%s: %s", o.Service, o.Result)
-			if r := o.Rollout; r != nil && r.AbortCause != "" {
+			// The cause of the abort the exit message names is said
+			// there, once.
+			if r := o.Rollout; r != nil && r.AbortCause != "" && (err == nil || !strings.Contains(err.Error(), r.AbortCause)) {
 				fmt.Fprintf(c.App.Writer, ": %s", r.AbortCause)
 			}
 			fmt.Fprintln(c.App.Writer)

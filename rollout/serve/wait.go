@@ -115,7 +115,7 @@ func WaitRelease(ctx context.Context, root string, w Wait) (*WaitResult, error) 
 			res.Current = currentLink(root)
 			switch {
 			case aborted != nil && res.Current != w.Version:
-				return res, abortError(*aborted, res.Current)
+				return res, abortError(*aborted)
 			case aborted == nil && done:
 				return res, nil
 			}
@@ -125,7 +125,7 @@ func WaitRelease(ctx context.Context, root string, w Wait) (*WaitResult, error) 
 		case <-ctx.Done():
 			res.Current = currentLink(root)
 			if aborted != nil {
-				return res, fmt.Errorf("%w (the release rollback from %s had not happened yet)", abortError(*aborted, res.Current), w.Version)
+				return res, fmt.Errorf("%w (the release rollback from %s had not happened yet)", abortError(*aborted), w.Version)
 			}
 			if ctx.Err() == context.DeadlineExceeded {
 				if !serving {
@@ -179,12 +179,12 @@ func progressKey(s ServiceStatus) string {
 	return key
 }
 
-func abortError(o Outcome, current string) error {
+func abortError(o Outcome) error {
 	cause := "no cause recorded"
 	if o.Rollout != nil && o.Rollout.AbortCause != "" {
 		cause = o.Rollout.AbortCause
 	}
-	return fmt.Errorf("%w: %s: %s; current release %s", ErrRolloutAborted, o.Service, cause, current)
+	return fmt.Errorf("%w: %s: %s", ErrRolloutAborted, o.Service, cause)
 }
 
 // pending names the services still waited for and where they stand.
