@@ -91,6 +91,7 @@ func TestMessagesSaidOnce(t *testing.T) {
 		{"update already applied", exitReplay, []string{"update", "apply", "b.ferry", "--root", "root"}},
 		{"rollback to a release not kept", exitNoRelease, []string{"rollback", "--root", "root", "--to", "9.9.9"}},
 		{"no ferry serve", exitNotServing, []string{"rollout", "promote", "api", "--root", "root"}},
+		{"watch of no appliance", exitNotRoot, []string{"rollout", "status", "--watch", "--timeout", "1m", "--root", "nowhere"}},
 		{"no licence keys", exitNoLicenseKeys, []string{"license", "install", "notakey", "--root", "root"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"ferry/installer/state"
 	"ferry/rollout"
 	"ferry/rollout/serve"
 )
@@ -60,6 +61,10 @@ func watchRollouts(c *cli.Context) error {
 			// Started before ferry serve (or while it restarts): wait
 			// for it, as --wait does, until --timeout or ctrl-C.
 			if serving {
+				// A --root that is no appliance would wait forever.
+				if _, err := serve.Served(root); errors.Is(err, state.ErrNotARoot) {
+					return err
+				}
 				fmt.Fprintf(c.App.ErrWriter, "ferry serve is not running for %s: waiting for it to start\n", root)
 			}
 			serving = false
