@@ -96,12 +96,18 @@ func checkRefName(kind, name string) error {
 // refScope is what references of a spec may name.
 type refScope struct {
 	vars      map[string]bool
+	secrets   map[string]bool
 	databases map[string]bool
 }
 
 // refs checks the references of one string field and reports whether it
 // has any.
-func (v *specValidator) refs(field, s string) bool {
+func (v *specValidator) refs(field, s string) bool { return v.refsWhere(field, s, false) }
+
+// refsWhere is refs; secretOK allows a secret variable, which only an
+// environment variable may carry: a command line is readable by every
+// user of the host, a URL is logged, a release file is not private.
+func (v *specValidator) refsWhere(field, s string, secretOK bool) bool {
 	refs, err := Refs(s)
 	if err != nil {
 		v.errorf(field, "%v", err)
@@ -110,9 +116,17 @@ func (v *specValidator) refs(field, s string) bool {
 	for _, r := range refs {
 		if msg := v.scope.unknown(r); msg != "" {
 			v.errorf(field, "%s", msg)
+		} else if !secretOK && v.scope.secret(r) {
+			v.errorf(field, "%s", secretMsg(r))
 		}
 	}
 	return len(refs) > 0
+}
+
+func (sc refScope) secret(r Ref) bool { return r.Kind == RefVar && sc.secrets[r.Name] }
+
+func secretMsg(r Ref) string {
+	return fmt.Sprintf("${var.%s} is a secret: pass it to the service in env, never on a command line, in a URL or in a file of the release", r.Name)
 }
 
 // unknown says what is wrong with a well-formed reference, or "".
@@ -153,9 +167,10 @@ func withoutRefs(s string) string {
 
 // newRefScope collects the variables and databases a spec declares.
 func newRefScope(s *Spec) refScope {
-	sc := refScope{vars: map[string]bool{}, databases: map[string]bool{}}
+	sc := refScope{vars: map[string]bool{}, secrets: map[string]bool{}, databases: map[string]bool{}}
 	for _, vr := range s.Variables {
 		sc.vars[vr.Name] = true
+		sc.secrets[vr.Name] = vr.IsSecret()
 	}
 	for _, c := range s.Components {
 		for _, m := range c.Migrations {
@@ -187,6 +202,8 @@ func (v *specValidator) templateFile(field, resolved, rel string) {
 	for _, r := range refs {
 		if msg := v.scope.unknown(r); msg != "" {
 			v.errorf(field, "template %s: %s", rel, msg)
+		} else if v.scope.secret(r) {
+			v.errorf(field, "template %s: %s", rel, secretMsg(r))
 		}
 	}
 }
@@ -207,6 +224,8 @@ func (v *specValidator) valuesFile(field, resolved, rel string) {
 		for _, r := range refs {
 			if msg := v.scope.unknown(r); msg != "" {
 				v.errorf(field, "%s:%d: %s", rel, i+1, msg)
+			} else if v.scope.secret(r) {
+				v.errorf(field, "%s:%d: %s", rel, i+1, secretMsg(r))
 			}
 		}
 	}

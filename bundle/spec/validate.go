@@ -421,7 +421,7 @@ func (v *specValidator) service(f string, s *Service, services map[string]string
 		if !envNameRE.MatchString(k) {
 			v.errorf(f+".env."+k, "%q is not a valid environment variable name: use letters, digits and _, not starting with a digit", k)
 		}
-		v.refs(f+".env."+k, s.Env[k])
+		v.refsWhere(f+".env."+k, s.Env[k], true)
 	}
 	// A listen address with references is checked at install, where it
 	// has its value.

@@ -24,7 +24,7 @@ func varsSpec(t *testing.T) string {
 components:
 `, 1)
 	text = strings.Replace(text, "listen: 127.0.0.1:8080", "listen: ${var.api_listen}", 1)
-	text = strings.Replace(text, "env: {LOG_LEVEL: info}", `env: {LOG_LEVEL: info, REPLICAS: "${var.replicas}", DB: "${ferry.db.app}", DATA: "${ferry.data}/x"}`, 1)
+	text = strings.Replace(text, "env: {LOG_LEVEL: info}", `env: {LOG_LEVEL: info, REPLICAS: "${var.replicas}", DB: "${ferry.db.app}", DATA: "${ferry.data}/x", PW: "${var.db_password}"}`, 1)
 	text = strings.Replace(text, "- {command: [bin/api, --self-check]}", `- {command: [bin/api, --self-check, "--site=${var.site}", "${ferry.version}"]}`, 1)
 	text = strings.Replace(text, `"http://127.0.0.1:8080/healthz"`, `"http://${var.api_listen}/healthz"`, 1)
 	return text
@@ -95,6 +95,10 @@ func TestVariablesInvalid(t *testing.T) {
 		{name: "template syntax", template: "a = {{ .var.site \n", field: "components[2].files[1].src", msg: "template"},
 		{name: "template unknown function", template: "a = {{ env \"HOME\" }}\n", field: "components[2].files[1].src", msg: "function \"env\" not defined"},
 		{name: "template range over number", template: "{{ range 1000000000 }}x{{ end }}\n", field: "components[2].files[1].src", msg: "range over a number"},
+		{name: "secret on a command line", old: `"--site=${var.site}"`, new: `"--pw=${var.db_password}"`, field: "components[2].checks[0].command[2]", line: 45, msg: "is a secret: pass it to the service in env"},
+		{name: "secret in listen", old: "listen: ${var.api_listen}", new: "listen: ${var.db_password}", field: "components[2].services[0].listen", line: 36, msg: "is a secret"},
+		{name: "secret in a template", template: "pw = {{ .var.db_password }}\n", field: "components[2].files[1].src", msg: "is a secret"},
+		{name: "secret in chart values", values: "pw: ${var.db_password}\n", field: "components[3].charts[0].values", msg: "values-airgap.yaml:1: ${var.db_password} is a secret"},
 		{name: "unknown in chart values", values: "a: 1\nreplicas: ${var.replica}\n", field: "components[3].charts[0].values", msg: "values-airgap.yaml:2: ${var.replica} names no variable"},
 	}
 	for _, tt := range tests {
