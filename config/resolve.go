@@ -18,6 +18,9 @@ type Value struct {
 	// default, and was given no value: it is empty where it is used.
 	Set    bool   `json:"set"`
 	Source Source `json:"source"`
+	// Sealed is a secret's value as the state keeps it, encrypted to the
+	// host key (config/sealed); Value is then empty.
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 // Config is the values of one configuration revision: one per variable

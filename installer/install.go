@@ -286,7 +286,7 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 		return nil, fmt.Errorf("bundle %s changed while it was being installed: its manifest is %s, the install began with %s", path, rd.Digest(), r.txn.BundleDigest)
 	}
 	m := rd.Manifest()
-	cfgJSON, err := storedConfigJSON(r.cfg)
+	cfgJSON, err := storedConfigJSON(root, r.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +356,9 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	r.crashPoint()
 	if err := commit(db, r.txn, ""); err != nil {
 		return nil, err
+	}
+	if r.cfg != nil && len(r.cfg.Values) > 0 {
+		_ = db.Audit("config.applied", configAudit(m.Version, r.cfg))
 	}
 	_ = db.Audit("install.committed", map[string]string{"version": m.Version, "bundle": rd.Digest(), "outcome": OutcomeAccepted,
 		"signed-by": strings.Join(rd.SignedBy(), ","), "threshold": strconv.Itoa(max(1, rd.Trust().Threshold))})

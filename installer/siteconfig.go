@@ -1,11 +1,15 @@
 package installer
 
 import (
+	"errors"
+	"slices"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"ferry/config/sealed"
 	"fmt"
 	"io"
 	"io/fs"
@@ -23,11 +27,6 @@ import (
 	"ferry/installer/store"
 	"ferry/internal/atomicfile"
 )
-
-// ErrSecretUnsupported refuses a value for a variable of type secret
-// while this ferry cannot store one encrypted: it is never stored in the
-// clear.
-var ErrSecretUnsupported = fmt.Errorf("secret values cannot be stored yet")
 
 // StoredConfig returns the configuration a release was installed with;
 // nil when it has none (a bundle without variables, or installed before
@@ -57,16 +56,14 @@ func resolveConfig(db *state.DB, m *bundle.Manifest, root, current string, in *c
 			if inputs.Previous, err = StoredConfig(rel); err != nil {
 				return nil, err
 			}
+			if inputs.Previous, err = unseal(root, inputs.Previous); err != nil {
+				return nil, err
+			}
 		}
 	}
 	c, err := config.Resolve(m.Variables, inputs)
 	if err != nil {
 		return nil, err
-	}
-	for _, v := range c.Values {
-		if v.Type == spec.TypeSecret && v.Set {
-			return nil, fmt.Errorf("variable %s: %w: this ferry keeps no secret in its state until it can encrypt it", v.Name, ErrSecretUnsupported)
-		}
 	}
 	c.Databases = map[string]string{}
 	for _, comp := range m.Components {
@@ -142,11 +139,18 @@ func ExpandedService(rel state.Release, root string, svc spec.Service) (spec.Ser
 		c = &config.Config{}
 	}
 	b := ServiceBuiltins(c, root, rel.Version, svc.Name)
+	// An env entry naming a secret stays as written: its value is given
+	// only to the process, as it starts (SiteSecrets).
+	plain, secret := secretEnv(c, svc.Env)
+	svc.Env = plain
 	out, err := c.ExpandService(svc, b)
 	if err != nil {
 		return spec.Service{}, fmt.Errorf("release %s: %w", rel.Version, err)
 	}
 	out.Env = ServiceEnv(out.Env, b)
+	for k, v := range secret {
+		out.Env[k] = v
+	}
 	return out, nil
 }
 
@@ -194,12 +198,126 @@ func renderFile(ctx context.Context, st *store.Store, root, version string, f bu
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-// storedConfigJSON is c as the release record keeps it.
-func storedConfigJSON(c *config.Config) (json.RawMessage, error) {
+// storedConfigJSON is c as the release record keeps it: every secret
+// value sealed to the host key (made now on an appliance installed before
+// host keys existed), never in the clear.
+func storedConfigJSON(root string, c *config.Config) (json.RawMessage, error) {
 	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0) {
 		return nil, nil
 	}
-	return json.Marshal(c)
+	out := *c
+	out.Values = slices.Clone(c.Values)
+	var key *sealed.Key
+	for i, v := range out.Values {
+		if v.Type != spec.TypeSecret || !v.Set || v.Sealed != nil {
+			continue
+		}
+		if key == nil {
+			var err error
+			if key, err = sealed.OpenKey(root); errors.Is(err, sealed.ErrNoKey) {
+				key, err = sealed.CreateKey(root)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		b, err := key.Seal([]byte(v.Value))
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+		}
+		out.Values[i].Value, out.Values[i].Sealed = "", b
+	}
+	return json.Marshal(&out)
+}
+
+// unseal returns c with its sealed values opened with the host key.
+func unseal(root string, c *config.Config) (*config.Config, error) {
+	if c == nil {
+		return nil, nil
+	}
+	out := *c
+	out.Values = slices.Clone(c.Values)
+	var key *sealed.Key
+	for i, v := range out.Values {
+		if v.Sealed == nil {
+			continue
+		}
+		if key == nil {
+			var err error
+			if key, err = sealed.OpenKey(root); err != nil {
+				return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+			}
+		}
+		b, err := key.Open(v.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+		}
+		out.Values[i].Value, out.Values[i].Sealed = string(b), nil
+	}
+	return &out, nil
+}
+
+// secretEnv splits a service's env: the entries that name a secret
+// variable, which ferry serve resolves only as the process starts
+// (SiteSecrets), and the others.
+func secretEnv(c *config.Config, env map[string]string) (plain, secret map[string]string) {
+	for k, v := range env {
+		refs, _ := spec.Refs(v)
+		isSecret := false
+		for _, r := range refs {
+			if val, ok := c.Lookup(r.Name); ok && r.Kind == spec.RefVar && val.Type == spec.TypeSecret {
+				isSecret = true
+			}
+		}
+		if isSecret {
+			if secret == nil {
+				secret = map[string]string{}
+			}
+			secret[k] = v
+		} else {
+			if plain == nil {
+				plain = map[string]string{}
+			}
+			plain[k] = v
+		}
+	}
+	return plain, secret
+}
+
+// SiteSecrets is ferry serve's ServiceSecrets: the env entries of svc
+// that name a secret variable, with the values of its release's
+// configuration, unsealed with the host key as the version starts.
+func SiteSecrets(root string) func(ctx context.Context, version, component string, svc spec.Service) (ServiceSecrets, error) {
+	return func(ctx context.Context, version, component string, svc spec.Service) (ServiceSecrets, error) {
+		db, err := state.OpenReadOnly(root)
+		if err != nil {
+			return ServiceSecrets{}, err
+		}
+		rel, err := db.Release(version)
+		db.Close()
+		if err != nil {
+			return ServiceSecrets{}, err
+		}
+		c, err := StoredConfig(rel)
+		if err != nil || c == nil {
+			return ServiceSecrets{}, err
+		}
+		_, secret := secretEnv(c, svc.Env)
+		if len(secret) == 0 {
+			return ServiceSecrets{}, nil
+		}
+		if c, err = unseal(root, c); err != nil {
+			return ServiceSecrets{}, err
+		}
+		out := ServiceSecrets{Env: map[string]string{}}
+		b := ServiceBuiltins(c, root, version, svc.Name)
+		for k, v := range secret {
+			if out.Env[k], err = c.Expand(v, b); err != nil {
+				return ServiceSecrets{}, fmt.Errorf("service %s: env %s: %w", svc.Name, k, err)
+			}
+		}
+		return out, nil
+	}
 }
 
 // templateFile returns the file of a file step when it is a template.
@@ -321,4 +439,18 @@ func ConfigHistory(db *state.DB) ([]config.Report, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Revision < out[j].Revision })
 	return out, nil
+}
+
+// configAudit is the audit record of a configuration applied: its
+// revision and the names of the values the operator gave, with where
+// from; never a value.
+func configAudit(version string, c *config.Config) map[string]string {
+	var given []string
+	for _, v := range c.Values {
+		switch v.Source.Kind {
+		case config.FromFile, config.FromEnv, config.FromFlag, config.FromPrompt:
+			given = append(given, v.Name+" ("+string(v.Source.Kind)+")")
+		}
+	}
+	return map[string]string{"version": version, "revision": strconv.Itoa(c.Revision), "given": strings.Join(given, ", ")}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ferry/installer"
 	"ferry/internal/redact"
 	"ferry/internal/sdnotify"
 	"ferry/rollout/serve"
@@ -58,7 +59,8 @@ func serveCommand() *cli.Command {
 				RegistryAddr: c.String("registry-addr"), RegistryTLS: tc, Limits: limitsFrom(c, log),
 				Tick: c.Duration("tick"), StopGrace: c.Duration("stop-grace"), StartTimeout: c.Duration("start-timeout"),
 				Log: log, Secrets: redact.FromEnviron(os.Environ()),
-				Notifier: sdnotify.FromEnv(os.Getenv, os.Getpid()),
+				ServiceSecrets: installer.SiteSecrets(root),
+				Notifier:       sdnotify.FromEnv(os.Getenv, os.Getpid()),
 			})
 		},
 	}

@@ -50,6 +50,7 @@ func writeConfiguredProject(t *testing.T, dir, version, svcBin string) {
   - {name: replicas, type: int, default: 2, min: 1, max: 20}
   - {name: tls_mode, type: enum, values: [off, on], default: on}
   - {name: site, type: string, pattern: "[a-z]+", required: true}
+  - {name: db_password, type: secret}
 `
 	if version != "1.0.0" {
 		vars = `  - {name: api_listen, type: address, default: "127.0.0.1:1", description: public address of the API}
@@ -57,6 +58,7 @@ func writeConfiguredProject(t *testing.T, dir, version, svcBin string) {
   - {name: site, type: string, pattern: "[a-z]+", required: true}
   - {name: region, type: string, required: true}
   - {name: timeout, type: duration, default: 30s}
+  - {name: db_password, type: secret}
 `
 	}
 	spec := fmt.Sprintf(`apiVersion: ferry/v1
@@ -75,7 +77,7 @@ variables:
     services:
       - name: api
         command: [bin/testservice, --listen, "127.0.0.1:${PORT}", --version, "${ferry.version}"]
-        env: {SITE: "${var.site}", REPLICAS: "${var.replicas}", STATE: "${ferry.data}/state"}
+        env: {SITE: "${var.site}", REPLICAS: "${var.replicas}", STATE: "${ferry.data}/state", FERRY_TEST_PASSWORD: "pw:${var.db_password}"}
         listen: ${var.api_listen}
         health: {http: /healthz, interval: 100ms}
     checks:
@@ -165,9 +167,16 @@ func TestSiteConfiguration(t *testing.T) {
 		t.Errorf("plan does not show the values and their sources:\n%s", out)
 	}
 
-	out, code := run([]string{"FERRY_VAR_REPLICAS=4"}, "install", "1.0.0.ferry", "--key", "release.pub", "--values", site, "--set", "site=lab")
+	const secret = "s3cret-planted-4711"
+	out, code := run([]string{"FERRY_VAR_REPLICAS=4", "FERRY_VAR_DB_PASSWORD=" + secret}, "install", "1.0.0.ferry", "--key", "release.pub", "--values", site, "--set", "site=lab")
 	if code != 0 {
 		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, secret) || strings.Contains(ferry("config", "show"), secret) || strings.Contains(ferry("config", "show", "--json"), secret) {
+		t.Errorf("install or config show printed the secret")
+	}
+	if db, err := os.ReadFile(filepath.Join(root, "state.db")); err != nil || strings.Contains(string(db), secret) {
+		t.Errorf("state.db holds the secret in the clear (%v)", err)
 	}
 	var shown config.Report
 	if err := json.Unmarshal([]byte(ferry("config", "show", "--json")), &shown); err != nil {
@@ -231,11 +240,15 @@ func TestSiteConfiguration(t *testing.T) {
 	if err := stopServe(serve); err != nil {
 		t.Errorf("stopping ferry serve: %v", err)
 	}
+	if log, _ := os.ReadFile(filepath.Join(dir, "serve.log")); strings.Contains(string(log), secret) {
+		t.Errorf("ferry serve logged the secret")
+	}
 	dataDir := filepath.Join(root, "data", "api")
 	for k, want := range map[string]string{
 		"SITE": "", "REPLICAS": "", // not FERRY_: not reported
 		"FERRY_ROOT": root, "FERRY_DATA_DIR": dataDir, "FERRY_DB_APP": filepath.Join(root, "data", "app.db"),
 		"FERRY_VERSION": "1.0.0", "PORT": strings.TrimPrefix(rep.Local, "127.0.0.1:"),
+		"FERRY_TEST_PASSWORD": "pw:" + secret,
 	} {
 		if want != "" && rep.Env[k] != want {
 			t.Errorf("service env %s = %q, want %q (report %+v)", k, rep.Env[k], want, rep)
@@ -285,7 +298,7 @@ func TestSiteConfiguration(t *testing.T) {
 	}
 	want := map[string]string{
 		"api_listen": listen + " previous", "replicas": "4 previous", "site": "lab previous",
-		"region": "eu flag", "timeout": "30s default",
+		"region": "eu flag", "timeout": "30s default", "db_password": " previous",
 	}
 	if shown.Revision != 2 || shown.Release != "1.1.0" || len(sources) != len(want) {
 		t.Errorf("config show after the update: %+v", shown)
