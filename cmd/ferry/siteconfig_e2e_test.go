@@ -219,7 +219,7 @@ func TestSiteConfiguration(t *testing.T) {
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stopServe(serve); logf.Close() })
+	t.Cleanup(func() { _ = stopServe(serve); logf.Close() })
 	var rep testservice.Report
 	deadline := time.Now().Add(60 * time.Second)
 	for {
