@@ -238,7 +238,7 @@ var errNoClone = errors.New("the file system cannot clone files")
 // link is made under a temporary name and renamed into place, as every
 // placed file is, so that name is whole or absent.
 func linkFile(r *os.Root, from, name string, mode fs.FileMode, size int64) (bool, error) {
-	srcDir, err := openDirNoCreate(r, path.Dir(from))
+	srcDir, err := atomicfile.OpenExistingDirBeneath(r, path.Dir(from))
 	if err != nil {
 		return false, nil // the kept release lacks it; copy
 	}
@@ -289,34 +289,6 @@ func shareable(fi fs.FileInfo, mode fs.FileMode, size int64) bool {
 	uid, ok := fileOwner(fi)
 	return ok && fi.Mode().IsRegular() && fi.Mode().Perm() == mode && mode&0o022 == 0 &&
 		fi.Size() == size && uid == uint32(os.Geteuid())
-}
-
-// openDirNoCreate opens dir, a slash path under r, refusing any element
-// that is a symlink or not a directory, and making nothing.
-func openDirNoCreate(r *os.Root, dir string) (*os.Root, error) {
-	cur, err := r.OpenRoot(".")
-	if err != nil {
-		return nil, err
-	}
-	if dir == "." || dir == "" {
-		return cur, nil
-	}
-	for _, elem := range strings.Split(dir, "/") {
-		fi, err := cur.Lstat(elem)
-		if err == nil && !fi.IsDir() {
-			err = fmt.Errorf("%w: %s", atomicfile.ErrLinkInPath, elem)
-		}
-		var next *os.Root
-		if err == nil {
-			next, err = cur.OpenRoot(elem)
-		}
-		cur.Close()
-		if err != nil {
-			return nil, err
-		}
-		cur = next
-	}
-	return cur, nil
 }
 
 func syncDir(d *os.Root) error {

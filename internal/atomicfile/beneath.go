@@ -33,6 +33,19 @@ func WriteBeneath(root *os.Root, name string, mode os.FileMode, fill func(io.Wri
 // 0755) and refusing, with ErrLinkInPath, any element that is a symlink
 // or not a directory.
 func OpenDirBeneath(root *os.Root, dir string) (*os.Root, error) {
+	return openDirBeneath(root, dir, true)
+}
+
+// OpenExistingDirBeneath is OpenDirBeneath for a directory that must
+// already be there: it makes nothing, and a missing element is an error
+// satisfying errors.Is(err, fs.ErrNotExist).
+func OpenExistingDirBeneath(root *os.Root, dir string) (*os.Root, error) {
+	return openDirBeneath(root, dir, false)
+}
+
+// openDirBeneath walks dir one element at a time, each opened as a root
+// of its own, so that no symlink anywhere on the way is followed.
+func openDirBeneath(root *os.Root, dir string, create bool) (*os.Root, error) {
 	cur, err := root.OpenRoot(".")
 	if err != nil {
 		return nil, err
@@ -44,7 +57,7 @@ func OpenDirBeneath(root *os.Root, dir string) (*os.Root, error) {
 	for _, elem := range strings.Split(dir, "/") {
 		walked = path.Join(walked, elem)
 		fi, err := cur.Lstat(elem)
-		if errors.Is(err, fs.ErrNotExist) {
+		if create && errors.Is(err, fs.ErrNotExist) {
 			if err = cur.Mkdir(elem, 0o755); err == nil || errors.Is(err, fs.ErrExist) {
 				fi, err = cur.Lstat(elem)
 			}

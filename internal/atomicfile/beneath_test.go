@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,5 +60,49 @@ func TestWriteBeneath(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
 		t.Errorf("outside holds %d entries", len(entries))
+	}
+}
+
+// TestOpenExistingDirBeneath: the existing-only walk opens what is there,
+// makes nothing that is missing, and refuses a symlink or a file on the
+// way as the creating walk does.
+func TestOpenExistingDirBeneath(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+
+	d, err := OpenExistingDirBeneath(root, "a/b")
+	if err != nil {
+		t.Fatalf("existing a/b: %v", err)
+	}
+	d.Close()
+	if _, err := OpenExistingDirBeneath(root, "a/missing/c"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing a/missing/c: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "a", "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the existing-only walk made a/missing: %v", err)
+	}
+	for _, bad := range []string{"link", "link/x", "a/file"} {
+		if _, err := OpenExistingDirBeneath(root, bad); !errors.Is(err, ErrLinkInPath) {
+			t.Errorf("%s: %v, want ErrLinkInPath", bad, err)
+		}
+	}
+	if d, err := OpenDirBeneath(root, "a/missing/c"); err != nil {
+		t.Errorf("creating walk: %v", err)
+	} else {
+		d.Close()
 	}
 }
