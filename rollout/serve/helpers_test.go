@@ -60,13 +60,12 @@ func newAppliance(t *testing.T) *appliance {
 		pub: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), listen: fixtures.FreeTCPAddr(t)}
 }
 
-// bundle builds version of the appliance: the api service with the test
-// service's extra flags and the rollout section given (YAML, indented for
-// the service's mapping).
-func (a *appliance) bundle(version string, flags []string, rollout string) string {
+// project makes a project directory named name holding the test
+// service's binary as bin/testservice, and returns its path.
+func (a *appliance) project(name string) string {
 	t := a.t
 	t.Helper()
-	dir := filepath.Join(a.dir, "p-"+version)
+	dir := filepath.Join(a.dir, name)
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +76,16 @@ func (a *appliance) bundle(version string, flags []string, rollout string) strin
 	if err := os.WriteFile(filepath.Join(dir, "bin", "testservice"), bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// bundle builds version of the appliance: the api service with the test
+// service's extra flags and the rollout section given (YAML, indented for
+// the service's mapping).
+func (a *appliance) bundle(version string, flags []string, rollout string) string {
+	t := a.t
+	t.Helper()
+	dir := a.project("p-" + version)
 	args := []string{"bin/testservice", "--listen", "127.0.0.1:${PORT}", "--version", version, "--shutdown-timeout", "2s"}
 	args = append(args, flags...)
 	spec := fmt.Sprintf(`apiVersion: ferry/v1

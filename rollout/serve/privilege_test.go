@@ -43,18 +43,9 @@ exec bin/testservice --listen "127.0.0.1:$PORT" --version 1.1.0 --shutdown-timeo
 func (a *appliance) attackBundle() string {
 	t := a.t
 	t.Helper()
-	dir := filepath.Join(a.dir, "p-attack")
-	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+	dir := a.project("p-attack")
+	if err := os.WriteFile(filepath.Join(dir, "bin", "attack.sh"), []byte(attackScript), 0o755); err != nil {
 		t.Fatal(err)
-	}
-	bin, err := os.ReadFile(testService.Path(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"testservice": bin, "attack.sh": []byte(attackScript)} {
-		if err := os.WriteFile(filepath.Join(dir, "bin", name), data, 0o755); err != nil {
-			t.Fatal(err)
-		}
 	}
 	spec := `apiVersion: ferry/v1
 kind: Bundle

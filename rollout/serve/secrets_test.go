@@ -69,17 +69,7 @@ func TestServiceSecretsDelivered(t *testing.T) {
 			Files: map[string][]byte{"api_token": []byte(fileSecret)}}, nil
 	}
 	build := func(version, smoke string) string {
-		dir := filepath.Join(a.dir, "s-"+version)
-		if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		bin, err := os.ReadFile(testService.Path(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "bin", "testservice"), bin, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		dir := a.project("s-" + version)
 		return a.build(dir, fmt.Sprintf(`apiVersion: ferry/v1
 kind: Bundle
 metadata: {name: served, version: %s}
