@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 
 	"ferry/installer/state"
 	"ferry/installer/store"
@@ -121,8 +120,8 @@ func checkRelease(root string, r state.Release) ([]Drift, error) {
 			if got != want {
 				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "changed", Detail: "content " + got})
 			}
-			if mode, _ := strconv.ParseUint(f.Mode, 8, 32); fi.Mode().Perm() != placedMode(fs.FileMode(mode)) {
-				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "mode", Detail: fmt.Sprintf("%04o, signed %s, placed as %04o", fi.Mode().Perm(), f.Mode, placedMode(fs.FileMode(mode)))})
+			if mode, _ := placedModeOf(f); fi.Mode().Perm() != mode {
+				drift = append(drift, Drift{Release: r.Version, Path: f.Dest, Kind: "mode", Detail: fmt.Sprintf("%04o, signed %s, placed as %04o", fi.Mode().Perm(), f.Mode, mode)})
 			}
 		}
 	}

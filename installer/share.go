@@ -91,11 +91,11 @@ func newSharer(db *state.DB, version string, placed func()) (*sharer, error) {
 				users = append(users, svc.User)
 			}
 			for _, f := range c.Files {
-				mode, err := strconv.ParseUint(f.Mode, 8, 32)
+				mode, err := placedModeOf(f)
 				if err != nil || f.Template {
 					continue // a rendered file is not its template's content
 				}
-				sf := sharedFile{version: r.Version, dest: f.Dest, mode: placedMode(fs.FileMode(mode))}
+				sf := sharedFile{version: r.Version, dest: f.Dest, mode: mode}
 				if r.Version == current {
 					s.from[f.Digest] = append([]sharedFile{sf}, s.from[f.Digest]...)
 				} else {
@@ -153,11 +153,10 @@ func linkSafe(h host, users []string) bool {
 // on the way a real one, so that a symlink planted in the root (a release
 // directory, or bin/, pointing elsewhere) cannot redirect it.
 func (s *sharer) place(st *store.Store, root, version string, f bundle.File) (string, error) {
-	signed, err := strconv.ParseUint(f.Mode, 8, 32)
+	mode, err := placedModeOf(f)
 	if err != nil {
-		return "", fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
+		return "", err
 	}
-	mode := placedMode(fs.FileMode(signed))
 	src, err := st.Open(f.Digest)
 	if err != nil {
 		return "", err

@@ -6,13 +6,10 @@ import (
 
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"ferry/config/sealed"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +23,7 @@ import (
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/atomicfile"
+	"ferry/internal/oci"
 )
 
 // StoredConfig returns the configuration a release was installed with;
@@ -174,28 +172,23 @@ func renderFile(ctx context.Context, st *store.Store, root, version string, f bu
 	if err != nil {
 		return "", fmt.Errorf("file %s: %w", f.Dest, err)
 	}
-	signed, err := strconv.ParseUint(f.Mode, 8, 32)
+	mode, err := placedModeOf(f)
 	if err != nil {
-		return "", fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
+		return "", err
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return "", err
 	}
 	defer r.Close()
-	p, err := atomicfile.CreateBeneath(r, path.Join("releases", version, f.Dest), placedMode(fs.FileMode(signed)))
+	err = atomicfile.WriteBeneath(r, path.Join("releases", version, f.Dest), mode, func(w io.Writer) error {
+		_, err := w.Write(out)
+		return err
+	})
 	if err != nil {
-		return "", unsafeRoot(err)
+		return "", fmt.Errorf("file %s: %w", f.Dest, unsafeRoot(err))
 	}
-	defer p.Abort()
-	if _, err := p.File().Write(out); err != nil {
-		return "", fmt.Errorf("file %s: %w", f.Dest, err)
-	}
-	if err := p.Commit(); err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(out)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	return oci.FromBytes(out).String(), nil
 }
 
 // storedConfigJSON is c as the release record keeps it: every secret

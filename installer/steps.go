@@ -3,13 +3,14 @@ package installer
 import (
 	"context"
 	"errors"
-	"ferry/config"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"sync"
 
 	"ferry/bundle"
+	"ferry/config"
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/atomicfile"
@@ -111,4 +112,14 @@ func unsafeRoot(err error) error {
 // code it or another service runs, whatever mode the vendor wrote.
 func placedMode(signed os.FileMode) os.FileMode {
 	return signed &^ 0o022
+}
+
+// placedModeOf is the mode file f is placed with: its signed mode, an
+// octal string in the manifest, through placedMode.
+func placedModeOf(f bundle.File) (os.FileMode, error) {
+	signed, err := strconv.ParseUint(f.Mode, 8, 32)
+	if err != nil {
+		return 0, fmt.Errorf("file %s: mode %q: %w", f.Dest, f.Mode, err)
+	}
+	return placedMode(os.FileMode(signed)), nil
 }
