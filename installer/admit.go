@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"errors"
-	"ferry/config"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/config"
 	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/verify"

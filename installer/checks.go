@@ -2,13 +2,13 @@ package installer
 
 import (
 	"context"
-	"ferry/config"
 	"fmt"
 	"net/http"
 	"time"
 
 	"ferry/bundle"
 	"ferry/bundle/spec"
+	"ferry/config"
 	"ferry/installer/state"
 	"ferry/internal/redact"
 	"ferry/rollout/health"

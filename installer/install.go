@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"errors"
-	"ferry/config"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"ferry/bundle"
+	"ferry/config"
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/redact"

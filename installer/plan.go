@@ -5,7 +5,6 @@
 package installer
 
 import (
-	"ferry/config"
 	"fmt"
 	"slices"
 	"sort"
@@ -13,6 +12,7 @@ import (
 
 	"ferry/bundle"
 	"ferry/bundle/spec"
+	"ferry/config"
 )
 
 // Selection chooses components. Required components are always installed.
