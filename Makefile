@@ -91,7 +91,7 @@ fuzz:
 			cat $$log; \
 			race=no; if [ "$$(grep -c -- '^--- FAIL' $$log)" = 1 ] && grep -qx '    context deadline exceeded' $$log && \
 				[ "$$(grep -c '^    ' $$log)" = 1 ]; then race=yes; fi; rm -f $$log; \
-			crashers=$$(find $$pkg/testdata/fuzz/$$name -type f -newer $$stamp 2>/dev/null); \
+			crashers=$$(find $$pkg/testdata/fuzz/$$name -type f -newer $$stamp 2>/dev/null || true); \
 			if [ -n "$$crashers" ]; then \
 				for c in $$crashers; do echo "fuzz $$pkg $$name: crasher $$c (replay: go test $$pkg -run '$$name/'$$(basename $$c))"; done; \
 			elif $(GO) test $$pkg -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; then \
