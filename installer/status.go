@@ -1,6 +1,11 @@
 package installer
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"ferry/installer/state"
@@ -77,7 +82,24 @@ func ReadHistory(db *state.DB) ([]HistoryEntry, error) {
 		if err != nil {
 			return nil, err
 		}
+		for i := range steps {
+			if steps[i].Name == stepTrust {
+				steps[i].Detail = trustSummary(steps[i].Detail)
+			}
+		}
 		out = append(out, HistoryEntry{t, steps})
 	}
 	return out, nil
+}
+
+// trustSummary says which keys and threshold a trust step journalled, by
+// key id: the record holds each key whole (base64 in the JSON), which in
+// history is a screen of noise and says less than the id does.
+func trustSummary(detail string) string {
+	var r trustRecord
+	if err := json.Unmarshal([]byte(detail), &r); err != nil {
+		return detail
+	}
+	ids := slices.Sorted(maps.Keys(r.Keys))
+	return fmt.Sprintf("threshold %d, keys %s", r.Threshold, strings.Join(ids, ", "))
 }
