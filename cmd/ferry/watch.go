@@ -84,7 +84,22 @@ func watchRollouts(c *cli.Context) error {
 		current := serve.CurrentRelease(root)
 		sel, err := selectServices(all, only)
 		if err != nil {
-			return err
+			// A service only the current release adds is served once
+			// ferry serve takes that release up: wait for it, and
+			// refuse the name only when nothing is left to take up.
+			if !releasePending(all, current) {
+				return err
+			}
+			if seen[only] != "pending" {
+				seen[only] = "pending"
+				fmt.Fprintf(c.App.ErrWriter, "no service %q is served yet: waiting for ferry serve to take up release %s\n", only, current)
+			}
+			select {
+			case <-time.After(watchPoll):
+			case <-ctx.Done():
+				return watchEnded(ctx, serving)
+			}
+			continue
 		}
 		if tty {
 			var b bytes.Buffer
@@ -131,6 +146,24 @@ func watchRollouts(c *cli.Context) error {
 			return watchEnded(ctx, serving)
 		}
 	}
+}
+
+// releasePending reports whether ferry serve has yet to take up the
+// current release: no service of it is served yet, or one still serves
+// the release before it.
+func releasePending(all []serve.ServiceStatus, current string) bool {
+	if current == "" {
+		return false
+	}
+	if len(all) == 0 {
+		return true
+	}
+	for _, s := range all {
+		if !s.TakenUp(current) {
+			return true
+		}
+	}
+	return false
 }
 
 // watchEnded is the error of a watch stopped before the rollouts ended.

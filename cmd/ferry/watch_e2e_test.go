@@ -60,10 +60,21 @@ func TestRolloutStatusWatchWaits(t *testing.T) {
 	a.ferry("install", a.bundle("1.0.0", canaryRollout("")), "--key", "release.pub")
 	slow := a.serveTick("1h")
 	a.waitFor("serving 1.0.0", serving("1.0.0"))
+	// With every release taken up, a service no release has is refused
+	// at once.
+	out, code := a.run("rollout", "status", "--watch", "worker", "--timeout", "1m")
+	if code != 1 || !strings.Contains(out, `no service "worker"`) {
+		t.Fatalf("rollout status --watch of an unknown service: exit %d, want 1 at once, naming it\n%s", code, out)
+	}
 	a.ferry("install", a.bundle("1.1.0", canaryRollout("")))
-	out, code := a.run("rollout", "status", "--watch", "--timeout", "3s")
+	out, code = a.run("rollout", "status", "--watch", "--timeout", "3s")
 	if code != exitWaitTime || !strings.Contains(out, "release 1.1.0 is current, ferry serve has not taken it up yet") {
 		t.Fatalf("rollout status --watch before serve took up 1.1.0: exit %d, want %d and a line saying so\n%s", code, exitWaitTime, out)
+	}
+	// A service the release not yet taken up may add is waited for.
+	out, code = a.run("rollout", "status", "--watch", "worker", "--timeout", "3s")
+	if code != exitWaitTime || !strings.Contains(out, `no service "worker" is served yet: waiting for ferry serve to take up release 1.1.0`) {
+		t.Fatalf("rollout status --watch of a service 1.1.0 may add: exit %d, want %d and a line saying it waits\n%s", code, exitWaitTime, out)
 	}
 	if err := stopServe(slow); err != nil {
 		t.Fatal(err)
