@@ -343,9 +343,13 @@ func installInChild(t *testing.T, root, path string, k int, delay time.Duration,
 	return runInChild(t, root, env, k, delay)
 }
 
+// childRollbackReason is the reason a rollback in a child is given, as
+// ferry serve gives the cause of the rollout it aborted.
+const childRollbackReason = "rollout aborted: error rate 0.4 above 0.05"
+
 // rollbackInChild is installInChild for `ferry rollback --to to`.
 func rollbackInChild(t *testing.T, root, to string, k int, delay time.Duration) bool {
-	return runInChild(t, root, []string{"FERRY_CHILD_ROLLBACK_TO=" + to}, k, delay)
+	return runInChild(t, root, []string{"FERRY_CHILD_ROLLBACK_TO=" + to, "FERRY_CHILD_ROLLBACK_REASON=" + childRollbackReason}, k, delay)
 }
 
 func runInChild(t *testing.T, root string, env []string, k int, delay time.Duration) bool {
@@ -387,7 +391,7 @@ func TestInstallChild(t *testing.T) {
 		return // a child process of the crash tests, not a test of its own
 	}
 	if to := os.Getenv("FERRY_CHILD_ROLLBACK_TO"); to != "" {
-		if _, err := Rollback(context.Background(), os.Getenv("FERRY_CHILD_ROOT"), RollbackOptions{To: to}); err != nil {
+		if _, err := Rollback(context.Background(), os.Getenv("FERRY_CHILD_ROOT"), RollbackOptions{To: to, Reason: os.Getenv("FERRY_CHILD_ROLLBACK_REASON")}); err != nil {
 			t.Fatal(err)
 		}
 		return

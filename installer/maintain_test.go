@@ -516,6 +516,7 @@ func TestRollbackMovesSchemas(t *testing.T) {
 		want := expectOutcome(t, root)
 		consistent(root)
 		checkOutcome(t, root, want)
+		checkRollbackReason(t, root, k)
 		outcomes[want.committed]++
 		if _, err := Rollback(context.Background(), root, RollbackOptions{To: "1.0.0"}); err != nil && !strings.Contains(err.Error(), "already current") {
 			t.Fatalf("rollback after a crash at step %d: %v", k, err)
@@ -536,6 +537,27 @@ func TestRollbackMovesSchemas(t *testing.T) {
 		checkOutcome(t, root, want)
 	}
 	t.Logf("%d crash points and 10 random kills in rollbacks, each consistent", crashes)
+}
+
+// checkRollbackReason checks that the rollback a crash at step k
+// interrupted kept the reason it was given, committed or rolled back by
+// the recovery.
+func checkRollbackReason(t *testing.T, root string, k int) {
+	t.Helper()
+	db, err := state.OpenReadOnly(root)
+	must(t, err)
+	defer db.Close()
+	txns, err := db.Txns()
+	must(t, err)
+	for i := len(txns) - 1; i >= 0; i-- {
+		if txns[i].Kind == "rollback" {
+			if !strings.Contains(txns[i].Reason, childRollbackReason) {
+				t.Fatalf("crash at step %d: the recovered rollback (%s) has reason %q, want it to keep %q", k, txns[i].State, txns[i].Reason, childRollbackReason)
+			}
+			return
+		}
+	}
+	t.Fatalf("crash at step %d: no rollback transaction in history", k)
 }
 
 // TestRollbackFailedDownMigration: when a down migration fails, the

@@ -17,6 +17,10 @@ const (
 	// stepChecks is done once the post-activation checks passed: the
 	// commit point of an install.
 	stepChecks = "checks"
+	// stepReason records why a rollback was asked for (ferry serve's
+	// aborted rollout), so that the recovery that finishes or undoes a
+	// rollback a crash interrupted keeps it in history and the audit log.
+	stepReason = "reason"
 )
 
 // finishInterrupted finishes what an interrupted ferry left, so that the host is on
@@ -48,19 +52,40 @@ func finishInterrupted(db *state.DB, root string, log *slog.Logger, u *undoer) e
 		if err := switchCurrent(root, current); err != nil {
 			return err
 		}
-		if err := commit(db, txn, ""); err != nil {
+		reason, err := stepDetail(db, txn, stepReason)
+		if err != nil {
 			return err
 		}
-		return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "committed"})
+		if err := commit(db, txn, reason); err != nil {
+			return err
+		}
+		return db.Audit(txn.Kind+".recovered", withReason(map[string]string{"version": txn.Version, "outcome": "committed"}, reason))
 	}
 	log.Warn("an interrupted transaction is rolled back", "kind", txn.Kind, "version", txn.Version)
 	if err := compensate(db, root, txn, u); err != nil {
 		return fmt.Errorf("rolling back the interrupted %s of %s: %w", txn.Kind, txn.Version, err)
 	}
-	if err := db.FinishTxn(txn.ID, "aborted", "interrupted before its commit point; rolled back at the next start"); err != nil {
+	reason, err := stepDetail(db, txn, stepReason)
+	if err != nil {
 		return err
 	}
-	return db.Audit(txn.Kind+".recovered", map[string]string{"version": txn.Version, "outcome": "rolled back"})
+	why := "interrupted before its commit point; rolled back at the next start"
+	if reason != "" {
+		why += " (it was asked for because " + reason + ")"
+	}
+	if err := db.FinishTxn(txn.ID, "aborted", why); err != nil {
+		return err
+	}
+	return db.Audit(txn.Kind+".recovered", withReason(map[string]string{"version": txn.Version, "outcome": "rolled back"}, reason))
+}
+
+// withReason adds the journalled reason of a transaction, when it has
+// one, to the fields of its audit entry.
+func withReason(fields map[string]string, reason string) map[string]string {
+	if reason != "" {
+		fields["reason"] = reason
+	}
+	return fields
 }
 
 // commit ends a transaction that reached its commit point: statuses follow

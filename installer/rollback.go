@@ -76,6 +76,11 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 	if err := db.RecordStep(txn.ID, stepPrevious, "done", current); err != nil {
 		return "", err
 	}
+	if opts.Reason != "" {
+		if err := db.RecordStep(txn.ID, stepReason, "done", opts.Reason); err != nil {
+			return "", err
+		}
+	}
 	r := &run{db: db, txn: txn, crashAt: crashStep()}
 	if u.st != nil {
 		open := func(d string) (io.ReadCloser, error) { return u.st.Open(d) }
