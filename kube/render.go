@@ -2,6 +2,8 @@ package kube
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"path"
@@ -42,7 +44,7 @@ func Render(archive []byte, opts RenderOptions) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("values file %d: %w", i+1, err)
 		}
-		vals = mergeValues(vals, v)
+		vals = MergeValues(vals, v)
 	}
 	rv, err := util.ToRenderValues(ch, vals, common.ReleaseOptions{
 		Name: opts.Release, Namespace: opts.Namespace, IsInstall: true, Revision: 1,
@@ -66,17 +68,25 @@ func Render(archive []byte, opts RenderOptions) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// mergeValues merges src into dst the way helm merges -f files: nested
+// MergeValues merges src into dst the way helm merges -f files: nested
 // mappings merge, anything else in src replaces what dst had.
-func mergeValues(dst, src map[string]any) map[string]any {
+func MergeValues(dst, src map[string]any) map[string]any {
 	for k, v := range src {
 		if sm, ok := v.(map[string]any); ok {
 			if dm, ok := dst[k].(map[string]any); ok {
-				dst[k] = mergeValues(dm, sm)
+				dst[k] = MergeValues(dm, sm)
 				continue
 			}
 		}
 		dst[k] = v
 	}
 	return dst
+}
+
+// ManifestDigest is the SHA-256 of a release's manifest, "sha256:HEX":
+// what ferry records when it installs a chart and compares when it
+// checks for drift.
+func ManifestDigest(manifest string) string {
+	sum := sha256.Sum256([]byte(manifest))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -1,0 +1,303 @@
+// Package apply installs a bundle's Helm charts into a Kubernetes cluster
+// with Helm's action package: install or upgrade with every image pinned
+// to the bundle's digests (kube.Pinner as the post-renderer), wait for
+// readiness, and put a release back to an earlier revision. It is the
+// one package of ferry that links Helm's action package and client-go's
+// REST machinery, about 100 MB of binary, so that a build without
+// Kubernetes support leaves it out.
+package apply
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/loader"
+	helmkube "helm.sh/helm/v4/pkg/kube"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"ferry/bundle"
+	"ferry/kube"
+)
+
+// ErrNotOwned marks a chart whose resources exist in the cluster and
+// belong to no release, or to another: installing it would take them
+// over, which ferry does only when told (Options.TakeOwnership).
+var ErrNotOwned = errors.New("resources in the cluster belong to someone else")
+
+// ErrPending marks a release that another Helm operation left pending:
+// Helm refuses every operation on it until it is rolled back.
+var ErrPending = errors.New("release has an operation pending")
+
+// Options say which cluster to reach and how to install.
+type Options struct {
+	// Kubeconfig is the kubeconfig file; empty means $KUBECONFIG, then
+	// ~/.kube/config, then the in-cluster configuration.
+	Kubeconfig string
+	// Context is the kubeconfig context; empty means its current one.
+	Context string
+	// Registry is the address the cluster's nodes pull the bundle's
+	// images from, such as "registry.local:5000".
+	Registry string
+	// TakeOwnership adopts resources that exist and are not the
+	// release's (Helm's take-ownership) instead of refusing them.
+	TakeOwnership bool
+	// Log receives Helm's messages at debug level; nil discards them.
+	Log *slog.Logger
+}
+
+// Cluster installs charts into one cluster.
+type Cluster struct {
+	opts Options
+}
+
+// New returns the Cluster that opts name. It does not reach it yet.
+func New(opts Options) *Cluster {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Cluster{opts: opts}
+}
+
+// Registry is the address images are pinned to.
+func (c *Cluster) Registry() string { return c.opts.Registry }
+
+// config is Helm's configuration for releases in namespace ns, which
+// keeps them as Secrets there, as the helm command does.
+func (c *Cluster) config(ns string) (*action.Configuration, error) {
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.Namespace = &ns
+	if c.opts.Kubeconfig != "" {
+		flags.KubeConfig = &c.opts.Kubeconfig
+	}
+	if c.opts.Context != "" {
+		flags.Context = &c.opts.Context
+	}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(c.opts.Log.Handler()))
+	if err := cfg.Init(flags, ns, "secret"); err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return cfg, nil
+}
+
+// Release is a Helm release as ferry sees it.
+type Release struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"release"`
+	// Revision is the release's last revision; 0 when there is none.
+	Revision int `json:"revision"`
+	// Status is Helm's: deployed, failed, pending-install...
+	Status string `json:"status,omitempty"`
+	// Chart is the chart's name and version, as Chart.yaml says.
+	Chart string `json:"chart,omitempty"`
+	// Manifest is the SHA-256 of the release's manifest (pinned), what
+	// drift is measured against.
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// Key names the release: namespace/name.
+func (r Release) Key() string { return r.Namespace + "/" + r.Name }
+
+// Chart is one chart to install.
+type Chart struct {
+	Namespace string
+	Release   string
+	// Name names the chart in messages (name-version).
+	Name    string
+	Archive []byte
+	// Values are the values files' contents, in the order they apply.
+	Values  [][]byte
+	Timeout time.Duration
+	// Images are the bundle's images the chart may name.
+	Images []bundle.Image
+	// Description is kept in the release's history, such as
+	// "ferry install app 1.4.0".
+	Description string
+}
+
+// Last returns the release's last revision; a release that does not
+// exist has Revision 0.
+func (c *Cluster) Last(ctx context.Context, ns, name string) (Release, error) {
+	cfg, err := c.config(ns)
+	if err != nil {
+		return Release{}, err
+	}
+	return last(cfg, ns, name)
+}
+
+func last(cfg *action.Configuration, ns, name string) (Release, error) {
+	r := Release{Namespace: ns, Name: name}
+	li, err := cfg.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("release %s: %w", r.Key(), err)
+	}
+	rel, err := v1(li)
+	if err != nil {
+		return r, err
+	}
+	return describe(rel), nil
+}
+
+func describe(rel *releasev1.Release) Release {
+	r := Release{Namespace: rel.Namespace, Name: rel.Name, Revision: rel.Version, Manifest: kube.ManifestDigest(rel.Manifest)}
+	if rel.Info != nil {
+		r.Status = string(rel.Info.Status)
+	}
+	if rel.Chart != nil && rel.Chart.Metadata != nil {
+		r.Chart = rel.Chart.Metadata.Name + "-" + rel.Chart.Metadata.Version
+	}
+	return r
+}
+
+func v1(r any) (*releasev1.Release, error) {
+	switch r := r.(type) {
+	case *releasev1.Release:
+		return r, nil
+	case releasev1.Release:
+		return &r, nil
+	}
+	return nil, fmt.Errorf("helm release of unknown type %T", r)
+}
+
+// Apply installs the chart, or upgrades its release, with every image
+// pinned, and waits until what it deployed is ready, within the chart's
+// timeout. A failure leaves the release failed for the caller to put
+// back (Restore): ferry rolls back the whole appliance release, not one
+// chart. A release another operation left pending is refused (ErrPending).
+func (c *Cluster) Apply(ctx context.Context, ch Chart) (Release, error) {
+	cfg, err := c.config(ch.Namespace)
+	if err != nil {
+		return Release{}, err
+	}
+	chrt, err := loader.LoadArchive(bytes.NewReader(ch.Archive))
+	if err != nil {
+		return Release{}, fmt.Errorf("chart %s: %w", ch.Name, err)
+	}
+	vals := map[string]any{}
+	for i, data := range ch.Values {
+		v, err := common.ReadValues(data)
+		if err != nil {
+			return Release{}, fmt.Errorf("chart %s: values file %d: %w", ch.Name, i+1, err)
+		}
+		vals = kube.MergeValues(vals, v)
+	}
+	pin := &kube.Pinner{Registry: c.opts.Registry, Chart: ch.Name, Images: ch.Images}
+	cur, err := last(cfg, ch.Namespace, ch.Release)
+	if err != nil {
+		return Release{}, err
+	}
+	if rcommon.Status(cur.Status).IsPending() {
+		return cur, fmt.Errorf("%w: release %s of chart %s is %s (revision %d)", ErrPending, cur.Key(), ch.Name, cur.Status, cur.Revision)
+	}
+	ctx, cancel := context.WithTimeout(ctx, ch.Timeout)
+	defer cancel()
+	var ri any
+	if cur.Revision == 0 || cur.Status == string(rcommon.StatusUninstalled) {
+		in := action.NewInstall(cfg)
+		in.Namespace, in.ReleaseName = ch.Namespace, ch.Release
+		in.CreateNamespace = true
+		in.Timeout = ch.Timeout
+		in.WaitStrategy = helmkube.StatusWatcherStrategy
+		in.WaitForJobs = true
+		in.PostRenderer = pin
+		in.TakeOwnership = c.opts.TakeOwnership
+		in.Replace = cur.Status == string(rcommon.StatusUninstalled)
+		in.Description = ch.Description
+		ri, err = in.RunWithContext(ctx, chrt, vals)
+	} else {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = ch.Namespace
+		up.Timeout = ch.Timeout
+		up.WaitStrategy = helmkube.StatusWatcherStrategy
+		up.WaitForJobs = true
+		up.PostRenderer = pin
+		up.TakeOwnership = c.opts.TakeOwnership
+		up.Description = ch.Description
+		ri, err = up.RunWithContext(ctx, ch.Release, chrt, vals)
+	}
+	if err != nil {
+		return cur, classify(ch, err)
+	}
+	rel, err := v1(ri)
+	if err != nil {
+		return cur, err
+	}
+	return describe(rel), nil
+}
+
+// classify gives Helm's errors ferry's classes.
+func classify(ch Chart, err error) error {
+	var missing *kube.MissingError
+	switch {
+	case errors.As(err, &missing):
+		return err
+	case strings.Contains(err.Error(), "cannot be imported into the current release"):
+		return fmt.Errorf("chart %s: %w: %w (install with --take-ownership to adopt them)", ch.Name, ErrNotOwned, err)
+	case strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress"):
+		return fmt.Errorf("chart %s: %w: %w", ch.Name, ErrPending, err)
+	}
+	return fmt.Errorf("chart %s, release %s/%s: %w", ch.Name, ch.Namespace, ch.Release, err)
+}
+
+// Restore puts release ns/name back to revision, or uninstalls it when
+// revision is 0, waiting up to timeout. A release already there (its
+// last revision is revision, or a deployed rollback to it) is left as
+// it is, so that Restore may run again after a crash. It works from any
+// status, pending ones included.
+func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, timeout time.Duration) error {
+	cfg, err := c.config(ns)
+	if err != nil {
+		return err
+	}
+	li, err := cfg.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		if revision == 0 {
+			return nil
+		}
+		return fmt.Errorf("release %s/%s: revision %d to return to: the release is gone", ns, name, revision)
+	}
+	if err != nil {
+		return fmt.Errorf("release %s/%s: %w", ns, name, err)
+	}
+	cur, err := v1(li)
+	if err != nil {
+		return err
+	}
+	if revision == 0 {
+		un := action.NewUninstall(cfg)
+		un.Timeout = timeout
+		un.WaitStrategy = helmkube.StatusWatcherStrategy
+		un.IgnoreNotFound = true
+		un.Description = "ferry: rolled back"
+		if _, err := un.Run(name); err != nil {
+			return fmt.Errorf("uninstall release %s/%s: %w", ns, name, err)
+		}
+		return nil
+	}
+	if cur.Info != nil && cur.Info.Status == rcommon.StatusDeployed &&
+		(cur.Version == revision || cur.Info.RollbackRevision == revision) {
+		return nil
+	}
+	rb := action.NewRollback(cfg)
+	rb.Version = revision
+	rb.Timeout = timeout
+	rb.WaitStrategy = helmkube.StatusWatcherStrategy
+	rb.WaitForJobs = true
+	rb.Description = fmt.Sprintf("ferry: back to revision %d", revision)
+	if err := rb.Run(name); err != nil {
+		return fmt.Errorf("roll back release %s/%s to revision %d: %w", ns, name, revision, err)
+	}
+	return nil
+}
