@@ -33,6 +33,9 @@ type Config struct {
 	// database of the release's migrations. A database given a DSN is not
 	// listed: a DSN holds a password, and is not stored.
 	Databases map[string]string `json:"databases,omitempty"`
+	// Sites is this site and its peers (the sites key of a values file),
+	// nil when the appliance stands alone.
+	Sites *Sites `json:"sites,omitempty"`
 }
 
 // Lookup returns the value of the variable name.
@@ -138,8 +141,12 @@ func Resolve(vars []spec.Variable, in Inputs) (*Config, error) {
 		return nil, err
 	}
 	take(set)
+	sites, err := resolveSites(in.Files, in.Previous)
+	if err != nil {
+		return nil, err
+	}
 
-	c := &Config{Revision: 1}
+	c := &Config{Revision: 1, Sites: sites}
 	if in.Previous != nil {
 		c.Revision = in.Previous.Revision + 1
 	}

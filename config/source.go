@@ -114,6 +114,9 @@ func parseValues(data []byte, name string) ([]given, error) {
 			if !ok {
 				return nil, inputError(where, "a key is not a variable name")
 			}
+			if key == SitesKey {
+				continue // not a variable: read by ParseSites
+			}
 			if prev, dup := seen[key]; dup {
 				return nil, inputError(where, "%s is also set on line %d", key, prev)
 			}

@@ -195,7 +195,7 @@ func renderFile(ctx context.Context, st *store.Store, root, version string, f bu
 // value sealed to the host key (made now on an appliance installed before
 // host keys existed), never in the clear.
 func storedConfigJSON(root string, c *config.Config) (json.RawMessage, error) {
-	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0) {
+	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0 && c.Sites == nil) {
 		return nil, nil
 	}
 	out := *c
