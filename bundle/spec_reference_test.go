@@ -87,6 +87,7 @@ type specFragment struct {
 	Health     *spec.Health      `yaml:"health"`
 	Rollout    *spec.Rollout     `yaml:"rollout"`
 	Analysis   *spec.Analysis    `yaml:"analysis"`
+	Routing    *spec.Routing     `yaml:"routing"`
 	Checks     []spec.Check      `yaml:"checks"`
 	Env        map[string]string `yaml:"env"`
 }

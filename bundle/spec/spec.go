@@ -124,6 +124,93 @@ type Service struct {
 	Listen  string            `yaml:"listen,omitempty" json:"listen,omitempty"`
 	Health  *Health           `yaml:"health,omitempty" json:"health,omitempty"`
 	Rollout *Rollout          `yaml:"rollout,omitempty" json:"rollout,omitempty"`
+	// Routing is how the service's traffic is spread over this site and
+	// its peers, when the site configuration lists peers.
+	Routing *Routing `yaml:"routing,omitempty" json:"routing,omitempty"`
+}
+
+// Routing is the strategy across sites: which site's router serves a
+// request that reaches this one.
+type Routing struct {
+	// Strategy is failover (the default), weighted, latency or
+	// geographic.
+	Strategy string `yaml:"strategy,omitempty" json:"strategy,omitempty"`
+	// Failback returns traffic to a preferred site once it is healthy
+	// again; nil is true.
+	Failback *bool `yaml:"failback,omitempty" json:"failback,omitempty"`
+	// Tolerance is how much lower a site's smoothed latency must be than
+	// the chosen site's before the latency strategy moves traffic to it.
+	Tolerance Duration    `yaml:"tolerance,omitempty" json:"tolerance,omitempty"`
+	Health    *SiteHealth `yaml:"health,omitempty" json:"health,omitempty"`
+}
+
+// SiteHealth is how often each peer is probed, and how many checks in a
+// row change its state, so that one lost probe moves no traffic.
+type SiteHealth struct {
+	Interval  Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Timeout   Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Failures  int      `yaml:"failures,omitempty" json:"failures,omitempty"`
+	Successes int      `yaml:"successes,omitempty" json:"successes,omitempty"`
+}
+
+// Routing strategies across sites.
+const (
+	RoutingFailover   = "failover"
+	RoutingWeighted   = "weighted"
+	RoutingLatency    = "latency"
+	RoutingGeographic = "geographic"
+)
+
+// Defaults of routing across sites.
+const (
+	DefaultSiteInterval  = Duration(time.Second)
+	DefaultSiteFailures  = 2
+	DefaultSiteSuccesses = 3
+	DefaultSiteTolerance = Duration(10 * time.Millisecond)
+)
+
+// Limits of routing across sites.
+const (
+	MinSiteInterval = Duration(100 * time.Millisecond)
+	MaxSiteInterval = Duration(time.Hour)
+	MaxSiteChecks   = 100
+)
+
+// WithDefaults returns r, or the defaults for nil, with every unset field
+// at its default. The timeout is the interval unless given.
+func (r *Routing) WithDefaults() Routing {
+	var out Routing
+	if r != nil {
+		out = *r
+	}
+	if out.Strategy == "" {
+		out.Strategy = RoutingFailover
+	}
+	if out.Failback == nil {
+		t := true
+		out.Failback = &t
+	}
+	if out.Tolerance == 0 {
+		out.Tolerance = DefaultSiteTolerance
+	}
+	h := SiteHealth{}
+	if out.Health != nil {
+		h = *out.Health
+	}
+	if h.Interval == 0 {
+		h.Interval = DefaultSiteInterval
+	}
+	if h.Timeout == 0 || h.Timeout > h.Interval {
+		h.Timeout = h.Interval
+	}
+	if h.Failures == 0 {
+		h.Failures = DefaultSiteFailures
+	}
+	if h.Successes == 0 {
+		h.Successes = DefaultSiteSuccesses
+	}
+	out.Health = &h
+	return out
 }
 
 // Health is how the supervisor decides a service version is healthy.

@@ -439,6 +439,40 @@ func (v *specValidator) service(f string, s *Service, services map[string]string
 			v.errorf(f+".listen", "is required with rollout: it is the address where traffic is shifted between versions")
 		}
 	}
+	if r := s.Routing; r != nil {
+		v.routing(f+".routing", r)
+		if s.Listen == "" {
+			v.errorf(f+".listen", "is required with routing: it is the address of the router that forwards to peer sites")
+		}
+	}
+}
+
+// routing checks the strategy across sites and its health checks.
+func (v *specValidator) routing(f string, r *Routing) {
+	switch r.Strategy {
+	case "", RoutingFailover, RoutingWeighted, RoutingLatency, RoutingGeographic:
+	default:
+		v.errorf(f+".strategy", "%q is not a routing strategy: use %s, %s, %s or %s", r.Strategy, RoutingFailover, RoutingWeighted, RoutingLatency, RoutingGeographic)
+	}
+	if r.Tolerance < 0 {
+		v.errorf(f+".tolerance", "%s is negative", time.Duration(r.Tolerance))
+	}
+	h := r.Health
+	if h == nil {
+		return
+	}
+	if h.Interval != 0 && (h.Interval < MinSiteInterval || h.Interval > MaxSiteInterval) {
+		v.errorf(f+".health.interval", "%s is outside %s to %s", time.Duration(h.Interval), time.Duration(MinSiteInterval), time.Duration(MaxSiteInterval))
+	}
+	if h.Timeout < 0 {
+		v.errorf(f+".health.timeout", "%s is negative", time.Duration(h.Timeout))
+	}
+	if h.Failures < 0 || h.Failures > MaxSiteChecks {
+		v.errorf(f+".health.failures", "%d is not a count from 1 to %d", h.Failures, MaxSiteChecks)
+	}
+	if h.Successes < 0 || h.Successes > MaxSiteChecks {
+		v.errorf(f+".health.successes", "%d is not a count from 1 to %d", h.Successes, MaxSiteChecks)
+	}
 }
 
 // account checks an optional user or group name of a service.
