@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -23,6 +24,10 @@ import (
 // the signed bundle, so it is given and kept like the values of variables.
 const SitesKey = "sites"
 
+// DefaultSitesListen is where a site listens for its peers unless the
+// sites section says otherwise.
+const DefaultSitesListen = ":8443"
+
 // Limits of a sites section: a handful of data centres, not a fleet.
 const (
 	MaxPeers       = 32
@@ -33,8 +38,15 @@ const (
 // Sites is this appliance's name among its sites and the peers that
 // serve the same services elsewhere.
 type Sites struct {
-	Self  string `json:"self"`
-	Peers []Peer `json:"peers,omitempty"`
+	Self string `json:"self"`
+	// Priority is this site's place in the failover order, lowest
+	// first; 1 unless given. A standby site gives a peer a lower one, so
+	// that its router sends traffic there while that peer is healthy.
+	Priority int `json:"priority"`
+	// Listen is the host:port of this site's listener for its peers
+	// (mutual TLS); empty is DefaultSitesListen.
+	Listen string `json:"listen,omitempty"`
+	Peers  []Peer `json:"peers,omitempty"`
 	// Source is where the sites section was given: the values file and
 	// line, or the revision it was kept from.
 	Source Source `json:"source"`
@@ -46,7 +58,7 @@ type Peer struct {
 	Region string `json:"region,omitempty"`
 	// URL is the peer router's https://host:port.
 	URL string `json:"url"`
-	// Priority orders sites for failover, lowest first; this site is 1.
+	// Priority orders sites for failover, lowest first.
 	Priority int `json:"priority"`
 	// Weight is the peer's share under the weighted strategy.
 	Weight int `json:"weight"`
@@ -152,7 +164,7 @@ func lineOf(n ast.Node) int {
 
 func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 	p := &sitesParser{name: name}
-	s := &Sites{Source: Source{Kind: FromFile, Where: fmt.Sprintf("%s:%d", name, lineOf(mv.Key))}}
+	s := &Sites{Priority: 1, Source: Source{Kind: FromFile, Where: fmt.Sprintf("%s:%d", name, lineOf(mv.Key))}}
 	pairs, ok := p.mapping(mv.Value, mv.Key, SitesKey, "a mapping with self and peers")
 	if !ok {
 		return nil, errors.Join(p.errs...)
@@ -165,6 +177,10 @@ func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 		case "self":
 			selfNode = kv.Value
 			s.Self = p.name1(kv.Value, "sites.self")
+		case "priority":
+			s.Priority = p.int1(kv.Value, "sites.priority", 1, 1000)
+		case "listen":
+			s.Listen = p.listen(kv.Value, "sites.listen")
 		case "peers":
 			seq, ok := yamlnode.Unwrap(kv.Value).(*ast.SequenceNode)
 			if !ok {
@@ -182,7 +198,7 @@ func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 				peerNodes = append(peerNodes, n)
 			}
 		default:
-			p.errorf(kv.Key, "sites."+key, "is not a field of sites: use self and peers")
+			p.errorf(kv.Key, "sites."+key, "is not a field of sites: use self, priority, listen and peers")
 		}
 	}
 	if s.Self == "" && len(p.errs) == 0 {
@@ -320,6 +336,24 @@ func (p *sitesParser) url(n ast.Node, field string) string {
 		return "https://" + u.Host
 	}
 	return ""
+}
+
+func (p *sitesParser) listen(n ast.Node, field string) string {
+	v, ok := yamlnode.Text(n)
+	host, port, err := net.SplitHostPort(v)
+	if !ok || err != nil {
+		p.errorf(n, field, "%q is not host:port, such as 0.0.0.0:8443", v)
+		return ""
+	}
+	if pn, err := strconv.Atoi(port); err != nil || pn < 1 || pn > 65535 {
+		p.errorf(n, field, "%q has no valid port", v)
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); host != "" && err != nil {
+		p.errorf(n, field, "%q: the host is an IP address (or empty for all)", v)
+		return ""
+	}
+	return v
 }
 
 func (p *sitesParser) int1(n ast.Node, field string, lo, hi int) int {

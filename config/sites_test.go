@@ -14,6 +14,7 @@ import (
 const sitesYAML = `replicas: 3
 sites:
   self: eu-1
+  listen: 0.0.0.0:8443
   peers:
     - {name: eu-2, region: eu, url: https://10.1.2.10:8443, priority: 2, weight: 1}
     - name: us-1
@@ -29,7 +30,7 @@ func TestParseSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Sites{Self: "eu-1", Source: Source{Kind: FromFile, Where: "site.yaml:2"}, Peers: []Peer{
+	want := &Sites{Self: "eu-1", Priority: 1, Listen: "0.0.0.0:8443", Source: Source{Kind: FromFile, Where: "site.yaml:2"}, Peers: []Peer{
 		{Name: "eu-2", Region: "eu", URL: "https://10.1.2.10:8443", Priority: 2, Weight: 1},
 		{Name: "us-1", Region: "us", URL: "https://10.2.0.10:8443", Priority: 3, Weight: 2, Clients: []string{"10.2.0.0/16", "fd00::/8"}},
 	}}
@@ -51,6 +52,7 @@ func TestParseSitesErrors(t *testing.T) {
 		{"not a mapping", "sites: [a]\n", []string{"site.yaml:1: sites: is a mapping"}},
 		{"self missing", "sites:\n  peers: []\n", []string{"site.yaml:1: sites.self: is required"}},
 		{"bad self", "sites:\n  self: EU_1\n", []string{"site.yaml:2: sites.self: \"EU_1\" is not a site name"}},
+		{"self priority", "sites:\n  self: a\n  priority: x\n  listen: nowhere\n", []string{"site.yaml:3: sites.priority: \"x\" is not a whole number", "site.yaml:4: sites.listen: \"nowhere\" is not host:port"}},
 		{"unknown field", "sites:\n  self: a\n  peer: []\n", []string{"site.yaml:3: sites.peer: is not a field"}},
 		{"peer fields", "sites:\n  self: a\n  peers:\n    - name: b\n      url: http://x:1\n      priority: 0\n      weight: -1\n      clients: [10.0.0.1/8, nope]\n      colour: red\n",
 			[]string{
