@@ -81,7 +81,9 @@ func prepareResponse(resp, out *fasthttp.Response, version, cookie string) {
 		h.Del(fasthttp.HeaderConnection)
 		h.Del(fasthttp.HeaderUpgrade)
 	}
-	h.Set(VersionHeader, version)
+	if version != "" { // a peer site's answer keeps the version it names
+		h.Set(VersionHeader, version)
+	}
 	if cookie != "" {
 		h.Add(fasthttp.HeaderSetCookie, cookie)
 	}

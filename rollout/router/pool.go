@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type backendConn struct {
 type connPool struct {
 	addr   string
 	dialer net.Dialer
+	// tls, if set, makes every connection a TLS client (to a peer site).
+	tls *tls.Config
 
 	mu   sync.Mutex
 	idle []*backendConn // most recently used last
@@ -79,11 +82,25 @@ func (p *connPool) get() (*backendConn, error) {
 // open reports whether the backend has not closed c: nothing, not even
 // an end of stream, is waiting to be read on a connection at a request
 // boundary.
-func (c *backendConn) open() bool { return peekSocket(c.Conn, false) == socketIdle }
+func (c *backendConn) open() bool {
+	conn := c.Conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		// Bytes waiting under TLS (an alert, a ticket) are not a
+		// response: the connection is not at a plain request boundary.
+		conn = tc.NetConn()
+	}
+	return peekSocket(conn, false) == socketIdle
+}
 
 // dial opens a new connection, never one from the pool.
 func (p *connPool) dial() (*backendConn, error) {
-	nc, err := p.dialer.Dial("tcp", p.addr)
+	var nc net.Conn
+	var err error
+	if p.tls != nil {
+		nc, err = tls.DialWithDialer(&p.dialer, "tcp", p.addr, p.tls)
+	} else {
+		nc, err = p.dialer.Dial("tcp", p.addr)
+	}
 	if err != nil {
 		return nil, err
 	}

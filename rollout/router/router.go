@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -41,6 +42,9 @@ type Router struct {
 	targets map[targetKey]*target
 	// draining holds retired lanes until they are idle.
 	draining []*lane
+
+	// sites, when set, may send a request to a peer site.
+	sites atomic.Pointer[siteRouting]
 }
 
 // generation is one routing configuration and the lanes of the backends
@@ -63,8 +67,20 @@ func New(opts Options) *Router {
 	return &Router{opts: opts, targets: make(map[targetKey]*target)}
 }
 
-// handle routes one request.
+// handle routes one request: to a peer site when the sites say so,
+// else to a version at this site.
 func (r *Router) handle(ctx *fasthttp.RequestCtx) {
+	if s := r.sites.Load(); s != nil {
+		r.handleSites(ctx, s)
+		return
+	}
+	r.handleLocal(ctx, nil)
+}
+
+// handleLocal routes one request to a version at this site. retry, if
+// set, takes over an idempotent request that could not be sent to the
+// version, and reports whether it did.
+func (r *Router) handleLocal(ctx *fasthttp.RequestCtx, retry func() bool) {
 	h := &ctx.Request.Header
 	client := clientAddr(ctx.RemoteAddr())
 	r.mu.RLock()
@@ -74,12 +90,15 @@ func (r *Router) handle(ctx *fasthttp.RequestCtx) {
 	}
 	r.mu.RUnlock()
 	if l == nil {
+		if retry != nil && retry() {
+			return
+		}
 		ctx.Error(fmt.Sprintf("ferry: service %s has no version to route to yet\n", r.opts.Service), fasthttp.StatusServiceUnavailable)
 		return
 	}
 	// The lane is left when the exchange is over, which for a streamed
 	// response is after its body has been written.
-	l.target.forward(ctx, l, client, cookie)
+	l.target.forward(ctx, l, client, cookie, retry)
 }
 
 // pick chooses the lane for a request with header h from client and, when

@@ -37,6 +37,12 @@ type target struct {
 	backend Backend
 	pool    *connPool
 	logger  *slog.Logger
+	// site names a peer site this target forwards to; empty for a
+	// version at this site.
+	site string
+	// headerTimeout, if set, bounds the wait for the head of a response
+	// to a request that may be retried at another site.
+	headerTimeout time.Duration
 }
 
 func newTarget(service string, b Backend, logger *slog.Logger) *target {
@@ -52,18 +58,34 @@ func newTarget(service string, b Backend, logger *slog.Logger) *target {
 // exchange is over: at once when the response has no body or the backend
 // did not answer, after the body has been passed on otherwise, and when
 // the connection closes for an upgrade. client is the peer's address;
-// cookie, if not empty, is a Set-Cookie value for the response.
-func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, client netip.Addr, cookie string) {
+// cookie, if not empty, is a Set-Cookie value for the response. retry,
+// if set, is offered an idempotent request the backend did not answer
+// (at another site) before it is answered 502.
+func (t *target) forward(ctx *fasthttp.RequestCtx, l *lane, client netip.Addr, cookie string, retry func() bool) {
 	start := time.Now()
 	upgrade := ctx.Request.Header.ConnectionUpgrade()
+	xff := append([]byte(nil), ctx.Request.Header.Peek(fasthttp.HeaderXForwardedFor)...)
 	prepareRequest(ctx, client, upgrade)
 
 	resp := fasthttp.AcquireResponse()
 	c, clientGone, err := t.roundTrip(ctx, resp, upgrade)
 	if err != nil {
 		fasthttp.ReleaseResponse(resp)
-		t.failed(ctx, err, clientGone)
 		l.leave()
+		if !clientGone && retry != nil && !upgrade && retryable(&ctx.Request) {
+			// The next site sees the request as the client sent it.
+			if len(xff) > 0 {
+				ctx.Request.Header.SetBytesV(fasthttp.HeaderXForwardedFor, xff)
+			} else {
+				ctx.Request.Header.Del(fasthttp.HeaderXForwardedFor)
+			}
+			if retry() {
+				t.observeConnError()
+				t.logger.Warn("site did not answer; sent to the next", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+				return
+			}
+		}
+		t.failed(ctx, err, clientGone)
 		return
 	}
 	t.observe(resp.StatusCode(), time.Since(start))
@@ -121,7 +143,14 @@ func (t *target) roundTrip(ctx *fasthttp.RequestCtx, resp *fasthttp.Response, up
 				gone.Store(true)
 				c.Close()
 			})
+			bounded := t.headerTimeout > 0 && retryable(&ctx.Request)
+			if bounded {
+				_ = c.SetReadDeadline(time.Now().Add(t.headerTimeout))
+			}
 			err = resp.Read(c.br)
+			if bounded {
+				_ = c.SetReadDeadline(time.Time{})
+			}
 			w.stop()
 			if gone.Load() { // and c closed, which ended the Read
 				return nil, true, errClientGone
@@ -156,6 +185,18 @@ func beforeResponse(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, net.ErrClosed) || isConnReset(err)
 }
 
+// retryable reports whether req may be sent to another site after the
+// first did not answer: GET, HEAD and OPTIONS only (a PUT or DELETE is
+// idempotent too, but one that reached a site and lost its answer is
+// not sent to another), with no body streaming from the client.
+func retryable(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodOptions:
+		return !req.IsBodyStream()
+	}
+	return false
+}
+
 // release puts c back in the pool when its response was read to the end
 // and the connection may carry another, and closes it otherwise.
 func (t *target) release(c *backendConn, reusable bool) {
@@ -163,6 +204,12 @@ func (t *target) release(c *backendConn, reusable bool) {
 		t.pool.put(c)
 	} else {
 		c.Close()
+	}
+}
+
+func (t *target) observeConnError() {
+	if m := t.backend.Metrics; m != nil {
+		m.ObserveConnError()
 	}
 }
 
@@ -188,6 +235,11 @@ func (t *target) failed(ctx *fasthttp.RequestCtx, err error, clientGone bool) {
 		m.ObserveConnError()
 	}
 	t.logger.Warn("backend did not answer", "method", string(ctx.Method()), "path", string(ctx.Path()), "err", err)
+	if t.site != "" {
+		ctx.Error(fmt.Sprintf("ferry: site %s of service %s did not answer\n", t.site, t.service), fasthttp.StatusBadGateway)
+		ctx.Response.Header.Set(SiteHeader, t.site)
+		return
+	}
 	// Error resets the response, headers too.
 	ctx.Error(fmt.Sprintf("ferry: version %s of service %s did not answer\n", t.backend.Version, t.service), fasthttp.StatusBadGateway)
 	ctx.Response.Header.Set(VersionHeader, t.backend.Version)

@@ -7,29 +7,19 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"ferry/rollout/router"
 )
 
 // Names on the wire between sites.
 const (
-	// HopHeader marks a request forwarded by a peer site; its value is
-	// that site's name. A request carrying it is served where it
-	// arrives, never forwarded again.
-	HopHeader = "X-Ferry-Hop"
-	// ServiceHeader names the service of a request forwarded to a peer's
-	// site listener.
-	ServiceHeader = "X-Ferry-Service"
-	// HealthPath is the endpoint of a site listener that says whether
-	// the site serves a service (?service=NAME) itself.
-	HealthPath = "/.ferry/sites/health"
+	HopHeader     = router.HopHeader
+	ServiceHeader = router.ServiceHeader
+	HealthPath    = router.HealthPath
 )
 
-// HealthAnswer is what HealthPath answers, with 200 when Serving and 503
-// when not.
-type HealthAnswer struct {
-	Site    string `json:"site"`
-	Service string `json:"service"`
-	Serving bool   `json:"serving"`
-}
+// HealthAnswer is what a site's health endpoint answers.
+type HealthAnswer = router.HealthAnswer
 
 // maxHealthAnswer bounds what a peer's health answer may be.
 const maxHealthAnswer = 4 << 10
