@@ -51,10 +51,15 @@ func (b *builder) startScan(workers int) *scanner {
 	// An update compresses only what it carries, once it knows which
 	// blobs those are (prepareUpdate): most of a release is in its base.
 	compress := b.base == nil
+	var frames *framePool
+	if compress {
+		frames = newFramePool()
+	}
 	work := make(chan *blob)
+	var scanners sync.WaitGroup
 	for range workers {
-		sc.wg.Go(func() {
-			c := newCompressor()
+		scanners.Go(func() {
+			c := newCompressor(frames)
 			defer c.close()
 			for bl := range work {
 				if err := c.scan(ctx, bl, b.staging, compress, report); err != nil {
@@ -65,6 +70,12 @@ func (b *builder) startScan(workers int) *scanner {
 			}
 		})
 	}
+	sc.wg.Go(func() {
+		scanners.Wait()
+		if frames != nil {
+			frames.close()
+		}
+	})
 	sc.wg.Go(func() {
 		defer close(work)
 		for i, bl := range sc.todo {

@@ -104,7 +104,9 @@ func (b *builder) changedBlobs(todo []*blob) []*blob {
 // compressing each where that pays, and checks that each is still the
 // content that was hashed.
 func (b *builder) compressChanged(changed []*blob, workers int) error {
-	return eachWithState(b.ctx, changed, workers, newCompressor, (*compressor).close,
+	frames := newFramePool()
+	defer frames.close()
+	return eachWithState(b.ctx, changed, workers, func() *compressor { return newCompressor(frames) }, (*compressor).close,
 		func(ctx context.Context, c *compressor, bl *blob) error {
 			digest, size := bl.digest, bl.size
 			if err := c.scan(ctx, bl, b.staging, true, func(int64) {}); err != nil {

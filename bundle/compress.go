@@ -29,21 +29,17 @@ const (
 )
 
 // compressor hashes and compresses blobs; each worker owns one, so its
-// encoder is reused without locking.
+// probing encoder is reused without locking. The frames of a blob that
+// compresses are made by frames, which the workers share.
 type compressor struct {
-	enc   *zstd.Encoder
-	probe []byte
-	buf   []byte
+	enc    *zstd.Encoder
+	frames *framePool
+	probe  []byte
+	buf    []byte
 }
 
-func newCompressor() *compressor {
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(compressionLevel),
-		zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		panic(err) // only invalid options fail, and these are constant
-	}
-	return &compressor{enc: enc, probe: make([]byte, probeSize), buf: make([]byte, chunkSize)}
+func newCompressor(frames *framePool) *compressor {
+	return &compressor{enc: newEncoder(), frames: frames, probe: make([]byte, probeSize), buf: make([]byte, chunkSize)}
 }
 
 func (c *compressor) close() { c.enc.Close() }
@@ -61,13 +57,18 @@ func (c *compressor) scan(ctx context.Context, bl *blob, staging string, compres
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return err
 	}
+	whole := n < probeSize // the blob ends within the probe
 	head := c.probe[:n]
 	report(int64(n))
 	content := sha256.New()
 	content.Write(head)
 	rest := &progressReader{ctx: ctx, r: rc, report: report}
 
-	if !compress || n < minCompress || float64(len(c.enc.EncodeAll(head, c.buf[:0]))) > probeRatio*float64(n) {
+	var probed []byte
+	if compress && n >= minCompress {
+		probed = c.enc.EncodeAll(head, c.buf[:0])
+	}
+	if probed == nil || float64(len(probed)) > probeRatio*float64(n) {
 		more, err := io.CopyBuffer(content, rest, c.buf)
 		if err != nil {
 			return err
@@ -84,15 +85,14 @@ func (c *compressor) scan(ctx context.Context, bl *blob, staging string, compres
 	defer f.Close()
 	stored := sha256.New()
 	sw := &countWriter{w: io.MultiWriter(f, stored)}
-	c.enc.Reset(sw)
-	if _, err := c.enc.Write(head); err != nil {
-		return err
-	}
-	more, err := io.CopyBuffer(io.MultiWriter(c.enc, content), rest, c.buf)
-	if err != nil {
-		return err
-	}
-	if err := c.enc.Close(); err != nil {
+	var more int64
+	if whole {
+		// The probe's frame is the blob's only frame: a blob within one
+		// segment is one frame, made by an encoder of the same options.
+		if _, err := sw.Write(probed); err != nil {
+			return err
+		}
+	} else if more, err = c.frames.compress(ctx, sw, head, rest, content); err != nil {
 		return err
 	}
 	bl.digest, bl.size = digestOf(content), int64(n)+more
