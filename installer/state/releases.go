@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
@@ -229,7 +231,10 @@ func decodeRelease(key string, data []byte, r *Release) error {
 }
 
 // compareVersions orders by semver; anything unparsable (which PutRelease
-// does not store) sorts after, by its text.
+// does not store) sorts after, by its text. Versions semver holds equal
+// (they differ in build metadata only, as the configuration revisions of
+// one release do: 1.4.0, 1.4.0+config.2, 1.4.0+config.10) order by their
+// metadata, numbers as numbers, so that the newest revision sorts last.
 func compareVersions(a, b string) int {
 	va, erra := semver.NewVersion(a)
 	vb, errb := semver.NewVersion(b)
@@ -238,10 +243,39 @@ func compareVersions(a, b string) int {
 		if c := va.Compare(vb); c != 0 {
 			return c
 		}
+		return compareMetadata(va.Metadata(), vb.Metadata())
 	case erra == nil:
 		return -1
 	case errb == nil:
 		return 1
 	}
 	return cmp.Compare(a, b)
+}
+
+// compareMetadata orders build metadata: none first, then identifier by
+// identifier, numeric ones as numbers and before the others.
+func compareMetadata(a, b string) int {
+	if a == "" || b == "" {
+		return cmp.Compare(len(a), len(b))
+	}
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		na, erra := strconv.ParseUint(as[i], 10, 64)
+		nb, errb := strconv.ParseUint(bs[i], 10, 64)
+		var c int
+		switch {
+		case erra == nil && errb == nil:
+			c = cmp.Compare(na, nb)
+		case erra == nil:
+			c = -1
+		case errb == nil:
+			c = 1
+		default:
+			c = cmp.Compare(as[i], bs[i])
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(as), len(bs))
 }

@@ -114,3 +114,18 @@ func TestReleases(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestReleasesOrderRevisions: the configuration revisions of a release
+// (semver build metadata) order after it and by number, so that the
+// newest is last whatever its digits.
+func TestReleasesOrderRevisions(t *testing.T) {
+	want := []string{"1.0.0", "1.0.0+config.2", "1.0.0+config.10", "1.1.0", "1.1.0+build.config.11"}
+	for i := range want {
+		for j := range want {
+			got := compareVersions(want[i], want[j])
+			if (i < j && got >= 0) || (i > j && got <= 0) || (i == j && got != 0) {
+				t.Errorf("compareVersions(%s, %s) = %d", want[i], want[j], got)
+			}
+		}
+	}
+}
