@@ -281,13 +281,6 @@ func releaseOf(r state.Release, current string, txns []Txn) (Release, *bundle.Ma
 	for _, c := range r.Checks {
 		rel.Checks = append(rel.Checks, Check{Name: c.Name, OK: c.OK, Detail: c.Detail, At: c.At.UTC()})
 	}
-	for i := range txns {
-		t := txns[i]
-		if (t.Kind == "install" || t.Kind == "update") && t.State == state.TxnCommitted &&
-			t.BundleDigest == r.ManifestDigest && t.Version == r.Version {
-			rel.VerifiedBy = &t
-		}
-	}
 	var m *bundle.Manifest
 	switch {
 	case len(r.Manifest) == 0:
@@ -324,6 +317,15 @@ func releaseOf(r state.Release, current string, txns []Txn) (Release, *bundle.Ma
 			rel.Files += len(c.Files)
 		}
 		slices.Sort(rel.Images)
+	}
+	// A configuration revision (VERSION+config.N) holds the bundle its
+	// release was installed from: that install verified it.
+	for i := range txns {
+		t := txns[i]
+		if (t.Kind == "install" || t.Kind == "update") && t.State == state.TxnCommitted &&
+			t.BundleDigest == r.ManifestDigest && (t.Version == r.Version || (m != nil && t.Version == m.Version)) {
+			rel.VerifiedBy = &t
+		}
 	}
 	if rel.VerifiedBy == nil {
 		rel.Problems = append(rel.Problems, "no committed install of this bundle is journalled: it was not installed by a verifying ferry")
@@ -389,7 +391,7 @@ func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 	for _, e := range log {
 		f := e.Fields
 		kind, outcome, _ := strings.Cut(e.Event, ".")
-		if kind != "install" && kind != "update" && kind != "rollback" {
+		if kind != "install" && kind != "update" && kind != "rollback" && kind != "config" {
 			kind, outcome = "", ""
 		}
 		switch outcome {
@@ -407,7 +409,7 @@ func auditHistory(log []state.AuditEntry) ([]BundleEvent, []Rollback) {
 			if b.Finding() {
 				b.Acknowledged = acks[strconv.FormatUint(e.Seq, 10)]
 			}
-			if kind != "rollback" {
+			if kind != "rollback" && kind != "config" {
 				bundles = append(bundles, b)
 			}
 		}

@@ -18,7 +18,7 @@ func auditedEvents() []string {
 		"install.failed", "install.recovered", "rollback", "rollback.failed", "rollback.recovered", "gc",
 		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",
 		"clock.reset", "clock.reset-refused", "clock.acknowledged", eventAcknowledged,
-		"service.user.created", "hostkey.created", "config.applied",
+		"service.user.created", "hostkey.created", "config.applied", "config.failed", "config.recovered",
 	}
 }
 

@@ -17,6 +17,15 @@ const highestMark = "highest-version"
 // a replay for an update; any other version must be above the current one
 // and not below the highest ever activated.
 func checkVersion(db *state.DB, m *bundle.Manifest, digest, current string, update bool) (noop bool, err error) {
+	// The release in force may be a configuration revision of this very
+	// bundle (VERSION+config.N): the bundle is then current.
+	if current != "" && current != m.Version {
+		if rel, err := db.Release(current); err == nil && rel.ManifestDigest == digest && rel.Status == statusActive {
+			b := updates.Bundle{Name: m.Name, Version: m.Version, Digest: digest}
+			same, err := updates.SameVersion(b, updates.Held{Digest: digest, Current: true}, update)
+			return same == updates.NoOp, err
+		}
+	}
 	if rel, err := db.Release(m.Version); err == nil {
 		b := updates.Bundle{Name: m.Name, Version: m.Version, Digest: digest}
 		held := updates.Held{Digest: rel.ManifestDigest, Current: current == m.Version && rel.Status == statusActive}

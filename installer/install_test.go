@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"ferry/bundle"
+	"ferry/config"
 	"ferry/fixtures"
 	"ferry/installer/state"
 	"ferry/internal/testenv"
@@ -389,6 +390,12 @@ func runInChild(t *testing.T, root string, env []string, k int, delay time.Durat
 func TestInstallChild(t *testing.T) {
 	if os.Getenv("FERRY_INSTALL_CHILD") != "1" {
 		return // a child process of the crash tests, not a test of its own
+	}
+	if set := os.Getenv("FERRY_CHILD_CONFIG_SET"); set != "" {
+		if _, err := ApplyConfig(context.Background(), ConfigOptions{Root: os.Getenv("FERRY_CHILD_ROOT"), Config: &config.Inputs{Set: []string{set}}}); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
 	if to := os.Getenv("FERRY_CHILD_ROLLBACK_TO"); to != "" {
 		if _, err := Rollback(context.Background(), os.Getenv("FERRY_CHILD_ROOT"), RollbackOptions{To: to, Reason: os.Getenv("FERRY_CHILD_ROLLBACK_REASON")}); err != nil {

@@ -66,7 +66,7 @@ func expectOutcome(t *testing.T, root string) outcome {
 	}
 	o := outcome{txn: txn, current: previous}
 	switch txn.Kind {
-	case "install":
+	case "install", txnConfig:
 		o.committed = checked
 	case "rollback":
 		o.committed = current == txn.Version
@@ -148,7 +148,7 @@ func checkOutcome(t *testing.T, root string, want outcome) {
 		if mark, _ := db.Mark(highestMark); string(mark) != v {
 			t.Fatalf("high-water mark %q, want %s (%s)", mark, v, what)
 		}
-	case want.txn.Kind == "install":
+	case want.txn.Kind == "install" || (want.txn.Kind == txnConfig && !want.committed):
 		if _, err := db.Release(v); !errors.Is(err, state.ErrNotFound) {
 			t.Fatalf("release %s is still recorded (%v) (%s)", v, err, what)
 		}

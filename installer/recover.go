@@ -24,8 +24,9 @@ const (
 )
 
 // finishInterrupted finishes what an interrupted ferry left, so that the host is on
-// the old release or the new one, never a mix. An install commits when its
-// checks have passed after activation: one that got that far is committed;
+// the old release or the new one, never a mix. An install (and a
+// configuration revision) commits when its checks have passed after
+// activation: one that got that far is committed;
 // any other is undone — `current` back to the release it replaced, its
 // release directory and row removed. A rollback commits at its activation.
 // Blobs already stored stay: they are content-addressed, and gc removes
@@ -40,7 +41,7 @@ func finishInterrupted(db *state.DB, root string, log *slog.Logger, u *undoer) e
 		return err
 	}
 	committed := current == txn.Version
-	if txn.Kind == "install" {
+	if txn.Kind == "install" || txn.Kind == txnConfig {
 		passed, err := db.StepDone(txn.ID, stepChecks)
 		if err != nil {
 			return err
@@ -154,9 +155,9 @@ func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 		}
 		current = previous
 	}
-	// Only an install created the release; a rollback's target is a kept
-	// release that must stay.
-	if txn.Kind == "install" && current != txn.Version {
+	// Only an install or a configuration revision created the release; a
+	// rollback's target is a kept release that must stay.
+	if (txn.Kind == "install" || txn.Kind == txnConfig) && current != txn.Version {
 		if err := os.RemoveAll(releaseDir(root, txn.Version)); err != nil {
 			return err
 		}

@@ -63,6 +63,13 @@ func resolveConfig(db *state.DB, m *bundle.Manifest, root, current string, in *c
 	if err != nil {
 		return nil, err
 	}
+	// Numbered after every revision kept, not only the one in force: after
+	// a rollback, the next revision does not take a number in use.
+	if n, err := maxRevision(db); err != nil {
+		return nil, err
+	} else if c.Revision <= n {
+		c.Revision = n + 1
+	}
 	c.Databases = map[string]string{}
 	for _, comp := range m.Components {
 		for _, ms := range comp.Migrations {

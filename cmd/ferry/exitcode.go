@@ -200,6 +200,7 @@ var exitClasses = []struct {
 	{installer.ErrDrift, exitDrift},
 	{installer.ErrPlatform, exitPlatform},
 	{installer.ErrNoRelease, exitNoRelease},
+	{installer.ErrNoRevision, exitNoRelease},
 	{installer.ErrWrongBase, exitWrongBase},
 	{installer.ErrReplay, exitReplay},
 	{installer.ErrServiceAccount, exitAccount},

@@ -13,6 +13,7 @@ import (
 	"ferry/config"
 	"ferry/installer"
 	"ferry/installer/state"
+	"ferry/internal/redact"
 )
 
 // repeated is a flag given any number of times, each value kept whole:
@@ -71,8 +72,57 @@ func configCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{Name: "show", Usage: "the values in force and where each came from (secrets only as set or unset)", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: configShow},
 			{Name: "history", Usage: "the configuration of each release kept on the host, by revision", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: configHistory},
+			{Name: "set", Usage: "a new configuration revision of the release in force, applied like an update", ArgsUsage: "NAME=VALUE ...",
+				Flags: append([]cli.Flag{rootFlag(), &cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases, configuration revisions included, to keep for rollback"}},
+					configFlags()[1:]...),
+				Action: configSet},
+			{Name: "rollback", Usage: "make a kept configuration revision current again (default: the previous one of the release in force)",
+				Flags: []cli.Flag{rootFlag(), &cli.IntFlag{Name: "to", Usage: "the kept revision `N` to return to"},
+					&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too when the revision is of another release, `NAME=@FILE`, NAME=DSN, or FERRY_DB_NAME=DSN"}},
+				Action: configRollback},
 		},
 	}
+}
+
+// configSet makes a new configuration revision: NAME=VALUE arguments (as
+// --set), --values files and FERRY_VAR_NAME over the values in force.
+func configSet(c *cli.Context) error {
+	in := configInputs(c)
+	in.Set = c.Args().Slice()
+	if len(in.Set) == 0 && len(in.Files) == 0 {
+		return usageError("config set takes NAME=VALUE arguments or --values FILE")
+	}
+	res, err := installer.ApplyConfig(c.Context, installer.ConfigOptions{
+		Root: c.String("root"), Config: in, Keep: c.Int("keep"), Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
+	})
+	if err != nil {
+		return err
+	}
+	if res.Release == "" {
+		fmt.Fprintln(c.App.Writer, "no value changed: the configuration in force stays")
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "configuration revision %d current as %s (changed: %s)\n", res.Config.Revision, res.Release, strings.Join(res.Changed, ", "))
+	return nil
+}
+
+// configRollback returns to a kept configuration revision.
+func configRollback(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageError("config rollback takes no arguments (use --to N)")
+	}
+	dsns, err := databaseDSNs(c.StringSlice("db"), os.Environ())
+	if err != nil {
+		return err
+	}
+	to, err := installer.RollbackConfig(c.Context, c.String("root"), installer.ConfigRollbackOptions{
+		To: c.Int("to"), DSNs: dsns, Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "current %s\n", to)
+	return nil
 }
 
 func configShow(c *cli.Context) error {
