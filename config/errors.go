@@ -22,6 +22,9 @@ var (
 	// does not declare, --set without NAME=, a values file that is not a
 	// YAML mapping of names to values.
 	ErrInput = errors.New("unusable configuration input")
+	// ErrSecretOnCommandLine: a secret's value was given on the command
+	// line (--set NAME=VALUE), where every user of the host can read it.
+	ErrSecretOnCommandLine = errors.New("secret value on the command line")
 )
 
 // Error is one value refused: which variable, where the value came from,

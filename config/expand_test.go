@@ -11,7 +11,7 @@ import (
 
 func testConfig(t *testing.T) *Config {
 	t.Helper()
-	c, err := Resolve(testVars(), Inputs{Set: []string{"db_password=pw", "api_listen=127.0.0.1:18080", "site=abc"}})
+	c, err := Resolve(testVars(), Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=pw"}, Set: []string{"api_listen=127.0.0.1:18080", "site=abc"}})
 	if err != nil {
 		t.Fatal(err)
 	}

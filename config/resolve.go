@@ -104,11 +104,24 @@ func Resolve(vars []spec.Variable, in Inputs) (*Config, error) {
 		names[i] = vars[i].Name
 	}
 	chosen := map[string]given{}
+	// offArgs holds the secrets refused on the command line: not also
+	// reported as missing.
+	offArgs := map[string]bool{}
 	var errs Errors
 	take := func(list []given) {
 		for _, g := range list {
-			if _, ok := declared[g.name]; !ok {
+			v, ok := declared[g.name]
+			if !ok {
 				errs = append(errs, &Error{Variable: g.name, Source: g.source, Expected: "a variable this bundle declares" + declaredList(names), Err: ErrInput})
+				continue
+			}
+			if v.IsSecret() && g.source.Kind == FromFlag {
+				// Refused, so that the habit does not stick: every user
+				// of the host reads a command line in /proc/PID/cmdline.
+				errs = append(errs, &Error{Variable: g.name, Source: g.source, Value: Redacted, Err: ErrSecretOnCommandLine,
+					Expected: "a secret off the command line, which every user of the host can read: give it with " +
+						EnvName(g.name) + ", --values FILE, --set " + g.name + "=@FILE or at the prompt"})
+				offArgs[g.name] = true
 				continue
 			}
 			chosen[g.name] = g
@@ -169,7 +182,11 @@ func Resolve(vars []spec.Variable, in Inputs) (*Config, error) {
 			}
 		}
 		if !ok {
-			if v.Required {
+			switch {
+			case !v.Required || offArgs[v.Name]:
+			case v.IsSecret():
+				errs = append(errs, &Error{Variable: v.Name, Expected: fmt.Sprintf("a value (required): give it with %s, --values FILE or --set %s=@FILE", EnvName(v.Name), v.Name), Err: ErrRequired})
+			default:
 				errs = append(errs, &Error{Variable: v.Name, Expected: fmt.Sprintf("a value (required): give it with --set %s=VALUE, --values FILE or %s", v.Name, EnvName(v.Name)), Err: ErrRequired})
 			}
 			c.Values = append(c.Values, val)

@@ -87,21 +87,21 @@ func TestResolveRefusals(t *testing.T) {
 		hidden string // must not be in the message
 	}{
 		{name: "required missing", in: Inputs{}, class: ErrRequired, where: "variable db_password: expected a value (required)"},
-		{name: "not an int", in: Inputs{Set: []string{"db_password=x", "replicas=many"}}, class: ErrType, where: `variable replicas (from flag --set): "many": expected an integer`},
-		{name: "out of range", in: Inputs{Set: []string{"db_password=x", "replicas=21"}}, class: ErrRange, where: "from 1 to 20"},
-		{name: "not in enum", in: Inputs{Set: []string{"db_password=x", "tls_mode=maybe"}}, class: ErrNotAllowed, where: "one of off, on"},
-		{name: "pattern", in: Inputs{Set: []string{"db_password=x", "site=Lab1"}}, class: ErrNotAllowed, where: "pattern [a-z]+"},
-		{name: "address", in: Inputs{Set: []string{"db_password=x", "api_listen=localhost"}}, class: ErrType, where: "host:port"},
-		{name: "file not absolute", in: Inputs{Set: []string{"db_password=x", "ca_bundle=ca.pem"}}, class: ErrType, where: "absolute path"},
-		{name: "unknown name", in: Inputs{Set: []string{"db_password=x", "replica=2"}}, class: ErrInput, where: "variable replica (from flag --set)"},
+		{name: "not an int", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"replicas=many"}}, class: ErrType, where: `variable replicas (from flag --set): "many": expected an integer`},
+		{name: "out of range", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"replicas=21"}}, class: ErrRange, where: "from 1 to 20"},
+		{name: "not in enum", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"tls_mode=maybe"}}, class: ErrNotAllowed, where: "one of off, on"},
+		{name: "pattern", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"site=Lab1"}}, class: ErrNotAllowed, where: "pattern [a-z]+"},
+		{name: "address", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"api_listen=localhost"}}, class: ErrType, where: "host:port"},
+		{name: "file not absolute", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"ca_bundle=ca.pem"}}, class: ErrType, where: "absolute path"},
+		{name: "unknown name", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Set: []string{"replica=2"}}, class: ErrInput, where: "variable replica (from flag --set)"},
 		{name: "set without =", in: Inputs{Set: []string{"hunter2"}}, class: ErrInput, where: "NAME=VALUE", hidden: "hunter2"},
-		{name: "secret pattern redacted", in: Inputs{Set: []string{"db_password=hunter2"}}, class: nil},
+		{name: "secret pattern redacted", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=hunter2"}}, class: nil},
 		{name: "values file not a mapping", in: Inputs{Files: []string{"LIST"}}, class: ErrInput, where: "not a mapping"},
 		{name: "values file not YAML", in: Inputs{Files: []string{"BAD"}}, class: ErrInput, where: "not YAML"},
 		{name: "values file duplicate", in: Inputs{Files: []string{"DUP"}}, class: ErrInput, where: "already defined"},
 		{name: "values file missing", in: Inputs{Files: []string{"/nonexistent/site.yaml"}}, class: ErrInput, where: "site.yaml"},
-		{name: "values file line", in: Inputs{Set: []string{"db_password=x"}, Files: []string{"LINE"}}, class: ErrRange, where: ".yaml:3): \"0\""},
-		{name: "previous of a changed type", in: Inputs{Set: []string{"db_password=x"}, Previous: &Config{Revision: 1, Values: []Value{{Name: "replicas", Value: "two", Set: true, Source: Source{Kind: FromFlag, Where: "--set"}}}}},
+		{name: "values file line", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Files: []string{"LINE"}}, class: ErrRange, where: ".yaml:3): \"0\""},
+		{name: "previous of a changed type", in: Inputs{Environ: []string{"FERRY_VAR_DB_PASSWORD=x"}, Previous: &Config{Revision: 1, Values: []Value{{Name: "replicas", Value: "two", Set: true, Source: Source{Kind: FromFlag, Where: "--set"}}}}},
 			class: ErrType, where: "from previous revision 1, from flag --set"},
 	}
 	files := map[string]string{"LIST": "- a\n- b\n", "BAD": "a: [\n", "DUP": "site: a\nsite: b\n", "LINE": "# site\nsite: abc\nreplicas: 0\n"}
@@ -132,7 +132,7 @@ func TestResolveRefusals(t *testing.T) {
 	}
 	// A secret's value is never in an error.
 	vars := []spec.Variable{{Name: "token", Type: spec.TypeSecret, Pattern: "[0-9]+"}}
-	_, err := Resolve(vars, Inputs{Set: []string{"token=hunter2"}})
+	_, err := Resolve(vars, Inputs{Environ: []string{"FERRY_VAR_TOKEN=hunter2"}})
 	if !errors.Is(err, ErrNotAllowed) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), Redacted) {
 		t.Errorf("err = %v", err)
 	}
@@ -155,5 +155,39 @@ func TestResolvePrompt(t *testing.T) {
 	_, err = Resolve(testVars(), Inputs{Prompt: func(spec.Variable) (string, error) { return "", NoTerminal() }})
 	if !errors.Is(err, ErrRequired) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestResolveSecretOffCommandLine: a secret's value given as --set
+// NAME=VALUE is refused (every user of the host reads a command line),
+// naming the ways that keep it off, and never shown; --set NAME=@FILE
+// reads it from a file instead.
+func TestResolveSecretOffCommandLine(t *testing.T) {
+	const secret = "on-the-cmdline-1234"
+	_, err := Resolve(testVars(), Inputs{Set: []string{"db_password=" + secret}})
+	if !errors.Is(err, ErrSecretOnCommandLine) || errors.Is(err, ErrRequired) {
+		t.Fatalf("a secret in --set: %v", err)
+	}
+	for _, want := range []string{"variable db_password (from flag --set)", "FERRY_VAR_DB_PASSWORD", "--values FILE", "--set db_password=@FILE", "prompt"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("the refusal shows the secret: %v", err)
+	}
+	file := writeValues(t, "pw", secret+"\n")
+	c, err := Resolve(testVars(), Inputs{Set: []string{"db_password=@" + file, "site=@" + writeValues(t, "site", "fromfile")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Lookup("db_password"); v.Value != secret || v.Source != (Source{FromFile, file}) {
+		t.Errorf("db_password from @FILE: %+v", v)
+	}
+	if v, _ := c.Lookup("site"); v.Value != "fromfile" {
+		t.Errorf("site from @FILE: %+v", v)
+	}
+	if _, err := Resolve(testVars(), Inputs{Set: []string{"db_password=@" + filepath.Join(t.TempDir(), "none")}}); !errors.Is(err, ErrInput) {
+		t.Errorf("--set NAME=@FILE of no file: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"ferry/bundle/spec"
 	"ferry/internal/yamlnode"
 )
 
@@ -136,7 +137,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// parseSet reads --set NAME=VALUE arguments.
+// parseSet reads --set NAME=VALUE arguments; NAME=@FILE takes the value
+// from FILE (its text, less one trailing newline), which keeps a secret
+// off the command line.
 func parseSet(args []string) ([]given, error) {
 	out := make([]given, 0, len(args))
 	for _, a := range args {
@@ -146,9 +149,35 @@ func parseSet(args []string) ([]given, error) {
 			// it is not repeated.
 			return nil, fmt.Errorf("%w: --set takes NAME=VALUE, such as --set replicas=3", ErrInput)
 		}
-		out = append(out, given{name: name, value: value, source: Source{Kind: FromFlag, Where: "--set"}})
+		src := Source{Kind: FromFlag, Where: "--set"}
+		if file, ok := strings.CutPrefix(value, "@"); ok {
+			var err error
+			if value, err = readValueFile(file); err != nil {
+				return nil, err
+			}
+			src = Source{Kind: FromFile, Where: file}
+		}
+		out = append(out, given{name: name, value: value, source: src})
 	}
 	return out, nil
+}
+
+// readValueFile reads the value of --set NAME=@FILE.
+func readValueFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", inputError(path, "%v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, spec.MaxValueLen+2))
+	if err != nil {
+		return "", inputError(path, "%v", err)
+	}
+	text := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	if len(text) > spec.MaxValueLen {
+		return "", inputError(path, "larger than %d bytes: not a value", spec.MaxValueLen)
+	}
+	return text, nil
 }
 
 // fromEnviron reads FERRY_VAR_NAME for every declared name; environ is

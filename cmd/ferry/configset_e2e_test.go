@@ -255,6 +255,16 @@ func TestConfigSetUnderLoad(t *testing.T) {
 		t.Errorf("current is %s after refused values", cur)
 	}
 
+	// A secret is refused on the command line, and taken from a file.
+	const secret2 = "tok-second-4242"
+	if out, code := run(nil, "config", "set", "token="+secret2); code != exitSecretOnArgs || strings.Contains(out, secret2) ||
+		!strings.Contains(out, "FERRY_VAR_TOKEN, --values FILE, --set token=@FILE or at the prompt") {
+		t.Errorf("config set of a secret on the command line: exit %d, want %d\n%s", code, exitSecretOnArgs, out)
+	}
+	if revs, dirs := revisions(), listReleases(); revs != beforeRevs || dirs != beforeDirs {
+		t.Errorf("a secret refused on the command line changed the appliance: revisions %d -> %d", beforeRevs, revs)
+	}
+
 	// config set under load.
 	out := ferry("config", "set", "greeting=two")
 	if !strings.Contains(out, "revision 2") || !strings.Contains(out, "1.0.0+config.2") {
@@ -283,8 +293,28 @@ func TestConfigSetUnderLoad(t *testing.T) {
 	if out := ferry("config", "set", "greeting=two"); !strings.Contains(out, "no value changed") {
 		t.Errorf("config set of the values in force:\n%s", out)
 	}
-	ferry("config", "set", "greeting=three")
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte(secret2+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := ferry("config", "set", "greeting=three", "token=@token"); !strings.Contains(out, "changed: greeting, token") || strings.Contains(out, secret2) {
+		t.Errorf("config set with a secret from a file:\n%s", out)
+	}
 	load.waitFor(t, "three", serveLog)
+	env := func() map[string]string {
+		resp, err := http.Get("http://" + listen + "/env")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rep struct{ Env map[string]string }
+		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Env
+	}
+	if got := env()["FERRY_TEST_PASSWORD"]; got != secret2 {
+		t.Errorf("the service has the secret %q, want the new one", got)
+	}
 
 	// config rollback: the previous revision, then --to N.
 	if out := ferry("config", "rollback"); !strings.Contains(out, "1.0.0+config.2") {
@@ -317,10 +347,10 @@ func TestConfigSetUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests through the router, none failed: %v", ok, seen)
 	audit := ferry("audit")
-	if !strings.Contains(audit, "config.applied") || strings.Contains(audit, secret) {
+	if !strings.Contains(audit, "config.applied") || strings.Contains(audit, secret) || strings.Contains(audit, secret2) {
 		t.Errorf("audit log: config.applied missing or the secret in it:\n%s", audit)
 	}
-	if log := serveLog(); strings.Contains(log, secret) {
+	if log := serveLog(); strings.Contains(log, secret) || strings.Contains(log, secret2) {
 		t.Errorf("ferry serve logged the secret")
 	}
 }

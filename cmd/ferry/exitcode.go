@@ -116,6 +116,7 @@ const (
 	exitNoHostKey     = 105 // the host key that opens sealed secrets is missing
 	exitHostKeyDamage = 106 // the host key is damaged, or a sealed secret does not open with it
 	exitHostKeyUnsafe = 107 // the host key could have been read or replaced by another user
+	exitSecretOnArgs  = 108 // a secret's value was given on the command line (--set NAME=VALUE)
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -218,6 +219,7 @@ var exitClasses = []struct {
 	{errUsage, exitUsage},
 	{errKey, exitKey},
 	{bundle.ErrSource, exitSource},
+	{config.ErrSecretOnCommandLine, exitSecretOnArgs},
 	{config.ErrRequired, exitConfigRequired},
 	{config.ErrType, exitConfigType},
 	{config.ErrRange, exitConfigRange},

@@ -59,7 +59,11 @@ func TestSecretLeak(t *testing.T) {
 
 	var outputs strings.Builder
 	show := func(out string) { outputs.WriteString(out) }
-	install := exec.Command(bin, "install", "1.0.0.ferry", "--key", "release.pub", "--values", "site.yaml", "--set", "db_password="+secrets["db_password"])
+	// --set NAME=@FILE: a secret is refused on the command line.
+	if err := os.WriteFile(filepath.Join(dir, "db_password"), []byte(secrets["db_password"]+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	install := exec.Command(bin, "install", "1.0.0.ferry", "--key", "release.pub", "--values", "site.yaml", "--set", "db_password=@db_password")
 	install.Dir, install.Env = dir, append(env, "FERRY_VAR_API_TOKEN="+secrets["api_token"])
 	out, err := install.CombinedOutput()
 	show(string(out))
@@ -130,7 +134,7 @@ func TestSecretLeak(t *testing.T) {
 	leaks(t, "the commands' output", []byte(shown), secrets)
 	// The test's directory (reports, serve's log; the operator's own
 	// values file aside) and the root, but for the service's own data.
-	walkLeaks(t, dir, root, secrets, "site.yaml")
+	walkLeaks(t, dir, root, secrets, "site.yaml", "db_password")
 	walkLeaks(t, root, data, secrets)
 	if _, err := os.Stat(filepath.Join(root, "state.db")); err != nil {
 		t.Fatal(err)
