@@ -80,6 +80,8 @@ func assessors() []assessor {
 			organisation: "The granularity the organisation requires, the synchronisation of the host clock with an authoritative time source, and finding out why the clock went back whenever ferry found it behind the latest time the host had seen."},
 		{id: "au-9", decide: decideAU9,
 			organisation: "AU-9 b: alerting the organisation's personnel when the audit log is found altered; keeping the audit head (entry count and last hash, stated in this report) somewhere else, so that a state.db rewritten as a whole is detected; restricting who may log in as the root's owner."},
+		{id: "cm-6", decide: decideCM6,
+			organisation: "CM-6 a and c: establishing the settings from the organisation's configuration baselines (for example STIG or CIS benchmarks) and documenting and approving any deviation from them; approving each change before `ferry config set` applies it; the settings of the host and of software beyond the variables the bundle declares."},
 		{id: "cm-7.5", decide: decideCM75,
 			organisation: "CM-7(5) a and c: deciding which vendors' release keys are trusted (the list of authorised software) and reviewing it at the organisation's frequency; controlling what else executes on the host, which ferry does not govern."},
 		{id: "cm-8", decide: decideCM8,

@@ -194,6 +194,16 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 	ev.Clock = collectClock(db, log, ev.Collected)
 	ev.License = collectLicense(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
 	ev.Rollouts = collectRollouts(db, log)
+	if ev.Configurations, err = installer.ConfigHistory(db); err != nil {
+		return err
+	}
+	for _, e := range log {
+		if e.Event == "config.applied" {
+			f := e.Fields
+			ev.ConfigChanges = append(ev.ConfigChanges, ConfigChange{Seq: e.Seq, Time: e.Time.UTC(), Release: f["version"], Revision: f["revision"],
+				Given: f["given"], Changed: f["changed"], From: f["from"], Reason: f["reason"]})
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"ferry/config"
 	"ferry/installer"
 )
 
@@ -41,6 +42,29 @@ type Evidence struct {
 	License    License       `json:"license"`
 	Clock      Clock         `json:"clock"`
 	Rollouts   Rollouts      `json:"rollouts"`
+	// Configurations are the site configurations of the releases kept on
+	// the appliance, oldest revision first: every value with its source,
+	// a secret's only as set or unset.
+	Configurations []config.Report `json:"configurations,omitempty"`
+	// ConfigChanges are the configurations applied, from the audit log.
+	ConfigChanges []ConfigChange `json:"configChanges,omitempty"`
+}
+
+// ConfigChange is one configuration applied to the appliance, as the
+// audit log records it: names and sources, never a value.
+type ConfigChange struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Release  string    `json:"release"`
+	Revision string    `json:"revision"`
+	// Given names the values the operator gave, with where from.
+	Given string `json:"given,omitempty"`
+	// Changed names the values a `ferry config set` changed.
+	Changed string `json:"changed,omitempty"`
+	// From is the release the change was made from; Reason says why
+	// (a rollback to a kept revision).
+	From   string `json:"from,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Tool describes the ferry that made the report and its cryptography.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"ferry/config"
 	"ferry/installer"
 	"ferry/internal/testenv"
 )
@@ -140,7 +141,7 @@ func goldenEvidence() *Evidence {
 		Rollbacks:  []Rollback{{Time: at(20), Kind: rolloutRollbackKind, From: "1.1.0", To: "1.0.0", Reason: apiCause}},
 		Migrations: []Migration{{Release: "1.0.0", Database: "app", Version: 1, Name: "create_users", Applied: at(1)}},
 		Audit: Audit{Entries: 42, HeadSeq: 42, Head: strings.Repeat("e", 64), First: at(0), Last: at(25), Verified: true,
-			Events: []EventCount{{Event: "install.committed", Count: 2, Last: at(11)}, {Event: "install.refused", Count: 1, Last: at(5)},
+			Events: []EventCount{{Event: "config.applied", Count: 2, Last: at(11)}, {Event: "install.committed", Count: 2, Last: at(11)}, {Event: "install.refused", Count: 1, Last: at(5)},
 				{Event: "license.checked", Count: 1, Last: at(15)}, {Event: "license.installed", Count: 1, Last: at(15)}, {Event: "rollback", Count: 1, Last: at(20)},
 				{Event: "rollout.abort", Count: 1, Last: at(19)}, {Event: "rollout.advance", Count: 7, Last: at(24)}, {Event: "rollout.command", Count: 2, Last: at(18)},
 				{Event: "rollout.hold", Count: 1, Last: at(14)}, {Event: "rollout.pause", Count: 1, Last: at(15)}, {Event: "rollout.release-rolled-back", Count: 1, Last: at(20)},
@@ -165,6 +166,24 @@ func goldenEvidence() *Evidence {
 		},
 		Clock:    Clock{System: collected, HighWater: at(25), Now: collected, Tolerance: installer.ClockTolerance},
 		Rollouts: rollouts,
+		Configurations: []config.Report{
+			{Release: "1.0.0", Revision: 1, Values: []config.ReportValue{
+				{Name: "api_listen", Type: "address", Value: "0.0.0.0:8080", Set: true, Source: config.Source{Kind: config.FromFile, Where: "site.yaml:2"}},
+				{Name: "replicas", Type: "int", Value: "2", Set: true, Source: config.Source{Kind: config.FromDefault}},
+				{Name: "db_password", Type: "secret", Set: true, Secret: true, Source: config.Source{Kind: config.FromEnv, Where: "FERRY_VAR_DB_PASSWORD"}},
+				{Name: "ca_bundle", Type: "file"},
+			}},
+			{Release: "1.1.0", Revision: 2, Values: []config.ReportValue{
+				{Name: "api_listen", Type: "address", Value: "0.0.0.0:8080", Set: true, Source: config.Source{Kind: config.FromPrevious, Where: "revision 1, from file site.yaml:2"}},
+				{Name: "replicas", Type: "int", Value: "4", Set: true, Source: config.Source{Kind: config.FromFlag, Where: "--set"}},
+				{Name: "db_password", Type: "secret", Set: true, Secret: true, Source: config.Source{Kind: config.FromPrevious, Where: "revision 1, from env FERRY_VAR_DB_PASSWORD"}},
+				{Name: "ca_bundle", Type: "file"},
+			}},
+		},
+		ConfigChanges: []ConfigChange{
+			{Seq: 7, Time: at(2), Release: "1.0.0", Revision: "1", Given: "api_listen (file), db_password (env)"},
+			{Seq: 13, Time: at(11), Release: "1.1.0", Revision: "2", Given: "replicas (flag)"},
+		},
 	}
 }
 
