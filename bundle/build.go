@@ -43,6 +43,10 @@ type BuildOptions struct {
 	// Progress, when set, is called as content is processed: phase is
 	// "scan" or "write", done and total are bytes.
 	Progress func(phase string, done, total int64)
+	// ImageProgress, when set, is called as the layers of a registry
+	// image are fetched, with the image's source and its bytes fetched
+	// and to fetch, from any goroutine.
+	ImageProgress func(source string, done, total int64)
 	// Base, when set, is the path of the bundle this one updates: content
 	// the base carries is left out and named in the manifest's baseBlobs,
 	// and the manifest names the base by its digest.
@@ -152,6 +156,14 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 		return nil, fmt.Errorf("build: staging directory: %w", err)
 	}
 	defer os.RemoveAll(staging)
+	// The layers of registry images are fetched ahead, all images at once,
+	// into the staging directory. An update leaves this out: most of its
+	// images' layers are in its base and are never read.
+	if opts.Base == "" && opts.Images.Fetcher == nil {
+		f := image.NewFetcher(ctx, image.FetchOptions{Dir: staging, Progress: opts.ImageProgress})
+		defer f.Close()
+		opts.Images.Fetcher = f
+	}
 
 	rotations, err := parseBuildRotations(opts.Rotations)
 	if err != nil {

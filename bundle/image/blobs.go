@@ -17,6 +17,9 @@ type blobWalker struct {
 	src   string
 	seen  map[v1.Hash]bool
 	blobs []Blob
+	// fetch, when set, is the opener of a distributable layer fetched
+	// ahead (Fetcher).
+	fetch func(v1.Descriptor) func() (io.ReadCloser, error)
 }
 
 func newBlobWalker(src string) *blobWalker {
@@ -137,10 +140,13 @@ func (w *blobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error {
 			return fmt.Errorf("image %s: layer %s: %w", w.src, ld.Digest, err)
 		}
 		open := layerOpener(w.src, ld.Digest, layer)
-		if !ld.MediaType.IsDistributable() {
+		switch {
+		case !ld.MediaType.IsDistributable():
 			if err := probeForeign(w.src, ld, open); err != nil {
 				return err
 			}
+		case w.fetch != nil:
+			open = w.fetch(ld)
 		}
 		w.add(Blob{Digest: ld.Digest, Size: ld.Size, MediaType: string(ld.MediaType), Open: open})
 	}

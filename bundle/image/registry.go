@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -39,6 +41,11 @@ func openRegistry(ctx context.Context, src, refStr, served string, opts Options)
 	}
 	mt := sniffMediaType(d.MediaType, d.Manifest)
 	root := &opened{name: served, raw: d.Manifest, desc: rawDescriptor(mt, d.Manifest)}
+	if f := opts.Fetcher; f != nil {
+		root.fetch = func(ld v1.Descriptor) func() (io.ReadCloser, error) {
+			return f.add(src, ref.Context(), opts, ld)
+		}
+	}
 	switch {
 	case mt.IsIndex():
 		root.index, err = d.ImageIndex()
@@ -58,25 +65,34 @@ func openRegistry(ctx context.Context, src, refStr, served string, opts Options)
 // remoteOptions carries ctx, credentials and TLS settings to every
 // request, including the layer fetches made later by Blob.Open.
 func remoteOptions(ctx context.Context, opts Options) []remote.Option {
-	kc := opts.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ro := []remote.Option{
+	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(kc),
+		remote.WithAuthFromKeychain(opts.keychain()),
 		remote.WithUserAgent("ferry"),
+		remote.WithTransport(baseTransport(opts)),
 	}
-	if opts.Insecure {
-		base, ok := remote.DefaultTransport.(*http.Transport)
-		if !ok {
-			base = http.DefaultTransport.(*http.Transport)
-		}
-		t := base.Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the caller asked for it explicitly
-		ro = append(ro, remote.WithTransport(t))
+}
+
+func (o Options) keychain() authn.Keychain {
+	if o.Keychain == nil {
+		return authn.DefaultKeychain
 	}
-	return ro
+	return o.Keychain
+}
+
+// baseTransport is the transport under registry requests: go-containerregistry's,
+// without certificate verification when Insecure asks for that.
+func baseTransport(opts Options) http.RoundTripper {
+	if !opts.Insecure {
+		return remote.DefaultTransport
+	}
+	base, ok := remote.DefaultTransport.(*http.Transport)
+	if !ok {
+		base = http.DefaultTransport.(*http.Transport)
+	}
+	t := base.Clone()
+	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the caller asked for it explicitly
+	return t
 }
 
 // sniffMediaType trusts the registry's Content-Type when it names a

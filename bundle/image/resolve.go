@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -29,6 +30,10 @@ type Options struct {
 	// the docker config file and its credential helpers, as docker login
 	// leaves them.
 	Keychain authn.Keychain
+	// Fetcher, when set, fetches the layers of registry images as soon as
+	// Resolve lists them, and their Blob.Open waits for it; nil leaves
+	// each layer to be fetched when it is opened.
+	Fetcher *Fetcher
 }
 
 // Errors callers act on, for example to pick an exit code. They are wrapped
@@ -155,12 +160,15 @@ type opened struct {
 	raw   []byte        // the exact top manifest or index bytes
 	image v1.Image
 	index v1.ImageIndex
+	// fetch, when set, is the opener of a layer fetched ahead (Fetcher).
+	fetch func(v1.Descriptor) func() (io.ReadCloser, error)
 }
 
 // resolve narrows the root to the wanted platforms and lists its blobs.
 func (r *opened) resolve(src string, want []v1.Platform) (*Resolved, error) {
 	res := &Resolved{Source: src, Name: r.name}
 	w := newBlobWalker(src)
+	w.fetch = r.fetch
 	if r.image != nil {
 		plat, err := platformOf(r.image, r.raw)
 		if err != nil {

@@ -113,6 +113,7 @@ func bundleCreate(c *cli.Context) error {
 		Images:               image.Options{PlainHTTP: c.Bool("plain-http"), Insecure: c.Bool("insecure")},
 		Created:              created,
 		Progress:             bar.phase,
+		ImageProgress:        bar.image,
 		Base:                 base,
 		Chain:                chain,
 		AllowMigrationChange: c.Bool("allow-migration-change"),
