@@ -201,8 +201,10 @@ func Build(ctx context.Context, out string, opts BuildOptions) (*BuildResult, er
 type blob struct {
 	source string // for errors: a path or an image reference
 	open   Opener
-	// image blobs are stored raw and their digest is known in advance.
+	// image blobs are stored raw and their digest is known in advance;
+	// checked ones were checked against it when fetched (image.Fetcher).
 	image     bool
+	checked   bool
 	digest    string
 	size      int64
 	encoding  string
@@ -357,17 +359,14 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 		}
 	}
 	imageNames := map[string]string{}
+	resolved := b.resolveImages()
 	for ci, cs := range s.Components {
 		c := &m.Components[ci]
 		c.Name, c.DependsOn, c.Optional = cs.Name, cs.DependsOn, cs.Optional
 		c.Services, c.Checks = cs.Services, cs.Checks
 
-		imgOpts := b.opts.Images
-		if len(cs.Platforms) > 0 {
-			imgOpts.Platforms = cs.Platforms
-		}
-		for _, is := range cs.Images {
-			ri, err := image.Resolve(b.ctx, is.Source, is.Name, s.Dir, imgOpts)
+		for _, r := range resolved[ci] {
+			ri, err := r.ri, r.err
 			if err != nil {
 				return nil, fmt.Errorf("component %s: %w", cs.Name, err)
 			}
@@ -393,7 +392,7 @@ func (b *builder) collect(created time.Time) (*Manifest, error) {
 			for _, ib := range ri.Blobs {
 				b.add("image:"+ib.Digest.String(), &blob{
 					source: ri.Source + " blob " + ib.Digest.String(),
-					open:   ib.Open, image: true,
+					open:   ib.Open, image: true, checked: ib.Checked,
 					digest: ib.Digest.String(), size: ib.Size, sizeHint: ib.Size,
 				}, nil)
 			}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"ferry/internal/atomicfile"
 	"ferry/verify"
 )
@@ -163,6 +165,11 @@ func (b *builder) writeBody(tw *tar.Writer, m *Manifest, sc *scanner) error {
 		if err := writeBlob(bl); err != nil {
 			return sc.err(fmt.Errorf("%w: %w", ErrSource, err))
 		}
+		if f := b.opts.Images.Fetcher; f != nil {
+			if h, err := v1.NewHash(bl.digest); err == nil {
+				f.Discard(h)
+			}
+		}
 		if err := b.ctx.Err(); err != nil {
 			return sc.err(err)
 		}
@@ -198,6 +205,18 @@ func copyBlob(w io.Writer, bl *blob, buf []byte) error {
 		return fmt.Errorf("%s: %w", bl.source, err)
 	}
 	defer rc.Close()
+	if bl.checked {
+		// Fetched and checked into the staging directory: only its
+		// length is left to check.
+		n, err := io.CopyBuffer(w, io.LimitReader(rc, bl.storedLen+1), buf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", bl.source, err)
+		}
+		if n != bl.storedLen {
+			return fmt.Errorf("%s: %d bytes, not the %d fetched", bl.source, n, bl.storedLen)
+		}
+		return nil
+	}
 	h := sha256.New()
 	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(rc, bl.storedLen), buf)
 	if err != nil {

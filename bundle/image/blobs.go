@@ -139,16 +139,16 @@ func (w *blobWalker) image(img v1.Image, d v1.Descriptor, raw []byte) error {
 		if err != nil {
 			return fmt.Errorf("image %s: layer %s: %w", w.src, ld.Digest, err)
 		}
-		open := layerOpener(w.src, ld.Digest, layer)
+		open, checked := layerOpener(w.src, ld.Digest, layer), false
 		switch {
 		case !ld.MediaType.IsDistributable():
 			if err := probeForeign(w.src, ld, open); err != nil {
 				return err
 			}
 		case w.fetch != nil:
-			open = w.fetch(ld)
+			open, checked = w.fetch(ld), true
 		}
-		w.add(Blob{Digest: ld.Digest, Size: ld.Size, MediaType: string(ld.MediaType), Open: open})
+		w.add(Blob{Digest: ld.Digest, Size: ld.Size, MediaType: string(ld.MediaType), Open: open, Checked: checked})
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ import (
 const (
 	DefaultFetchers = 8
 	fetchAttempts   = 5
+	// fetchBuffer is the unit of a fetch's reads and writes: large, for
+	// few system calls.
+	fetchBuffer = 256 << 10
 )
 
 // FetchOptions control a Fetcher.
@@ -160,6 +163,25 @@ func (f *Fetcher) add(src string, repo name.Repository, opts Options, d v1.Descr
 	return func() (io.ReadCloser, error) { return f.open(src, fe) }
 }
 
+// Discard removes the fetched copy of a blob once its reader is done with
+// it, so that the copy's pages are dropped rather than written back to
+// disk; opening the blob after fails.
+func (f *Fetcher) Discard(digest v1.Hash) {
+	f.mu.Lock()
+	fe := f.blobs[digest]
+	f.mu.Unlock()
+	if fe == nil {
+		return
+	}
+	select {
+	case <-fe.done:
+		if fe.path != "" {
+			os.Remove(fe.path)
+		}
+	default:
+	}
+}
+
 // open waits for a blob's fetch and opens what it fetched. When another
 // blob's failure stopped the fetcher, that failure is the one to report.
 func (f *Fetcher) open(src string, fe *fetch) (io.ReadCloser, error) {
@@ -223,7 +245,7 @@ func (f *Fetcher) fetch(fe *fetch) error {
 		return fail(err)
 	}
 	defer file.Close()
-	w := &fetchWriter{f: f, fe: fe, file: file, h: sha256.New()}
+	w := &fetchWriter{f: f, fe: fe, file: file, h: sha256.New(), buf: make([]byte, fetchBuffer)}
 	url := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", fe.repo.Scheme(), fe.repo.RegistryStr(), fe.repo.RepositoryStr(), fe.digest)
 	for attempt := 1; ; attempt++ {
 		err = w.get(f.ctx, client, url)
@@ -268,6 +290,7 @@ type fetchWriter struct {
 	file *os.File
 	h    hash.Hash
 	n    int64
+	buf  []byte
 }
 
 // permanentError is a failure that asking again will not mend.
@@ -313,7 +336,7 @@ func (w *fetchWriter) get(ctx context.Context, client *http.Client, url string) 
 		return &permanentError{status: resp.StatusCode, err: err}
 	}
 	// One byte past the size tells a blob larger than declared.
-	n, err := io.Copy(w, io.LimitReader(resp.Body, w.fe.size-w.n+1))
+	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, w.fe.size-w.n+1), w.buf)
 	if err != nil {
 		return err
 	}

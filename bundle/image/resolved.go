@@ -16,6 +16,10 @@ type Blob struct {
 	// Open opens the blob's content for reading. The builder may call it
 	// more than once (hash, then write) and checks that both reads agree.
 	Open func() (io.ReadCloser, error)
+	// Checked says that what Open yields was checked against Digest and
+	// Size already (a layer a Fetcher fetched), so a reader need not hash
+	// it again.
+	Checked bool
 }
 
 // Resolved is an image source after resolution: the top descriptor the
