@@ -3,6 +3,7 @@ package bundle
 import (
 	"context"
 	"fmt"
+	"hash"
 	"io"
 	"runtime"
 	"sync"
@@ -88,7 +89,7 @@ func (p *framePool) close() {
 // segment's bytes into content as it is read (head excluded: the caller
 // hashed it). Up to every encoder works on one blob while its next segment
 // is read and its finished frames are written.
-func (p *framePool) compress(ctx context.Context, w io.Writer, head []byte, r io.Reader, content io.Writer) (int64, error) {
+func (p *framePool) compress(ctx context.Context, w io.Writer, head []byte, r io.Reader, content hash.Hash) (int64, error) {
 	var queue []*segment // submitted, in content order
 	// finish writes the oldest segment's frame, once done, and frees it.
 	finish := func() error {

@@ -59,7 +59,10 @@ func newFetchRegistry(t *testing.T) *fetchRegistry {
 		}
 		w.WriteHeader(rec.Code)
 		body := rec.Body.Bytes()
-		w.Write(body[:len(body)/2])
+		if _, err := w.Write(body[:len(body)/2]); err != nil {
+			t.Error(err)
+			return
+		}
 		w.(http.Flusher).Flush()
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
