@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,12 +32,14 @@ type fetchRegistry struct {
 	mu   sync.Mutex
 	gets []blobRequest
 	cut  map[string]int
+	// forged, by digest, is content sent in place of the blob's.
+	forged map[string][]byte
 }
 
 func newFetchRegistry(t *testing.T) *fetchRegistry {
 	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	fr := &fetchRegistry{cut: map[string]int{}}
+	fr := &fetchRegistry{cut: map[string]int{}, forged: map[string][]byte{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, digest, ok := strings.Cut(r.URL.Path, "/blobs/")
 		if r.Method != http.MethodGet || !ok {
@@ -47,7 +50,15 @@ func newFetchRegistry(t *testing.T) *fetchRegistry {
 		fr.gets = append(fr.gets, blobRequest{digest, r.Header.Get("Range")})
 		cut := fr.cut[digest] > 0
 		fr.cut[digest]--
+		forged, forge := fr.forged[digest]
 		fr.mu.Unlock()
+		if forge {
+			w.Header().Set("Content-Length", strconv.Itoa(len(forged)))
+			if _, err := w.Write(forged); err != nil {
+				t.Error(err)
+			}
+			return
+		}
 		if !cut {
 			reg.ServeHTTP(w, r)
 			return
@@ -211,5 +222,45 @@ func TestFetcherGivesUp(t *testing.T) {
 	}
 	if n := len(fr.requests(d.Digest)); n != fetchAttempts {
 		t.Errorf("a layer whose connections all drop was asked for %d times, want %d", n, fetchAttempts)
+	}
+}
+
+// TestFetcherRefusesForgedContent: a registry that sends other bytes
+// under a layer's digest, or more bytes than the manifest declares, fails
+// the layer's fetch; nothing of it reaches the reader.
+func TestFetcherRefusesForgedContent(t *testing.T) {
+	fr := newFetchRegistry(t)
+	layer := randomLayer(t, 64<<10)
+	ref := fr.host + "/svc/forged:1.0"
+	if err := remote.Write(testRef(t, ref), testImage(t, "linux/amd64", layer)); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Descriptor{Digest: testDigest(t, layer), Size: int64(len(real)), MediaType: types.OCILayer}
+	other := append([]byte(nil), real...)
+	other[len(other)/2] ^= 1
+	for _, c := range []struct {
+		name, want string
+		body       []byte
+	}{
+		{"changed byte", "digest", other},
+		{"one byte more", "declares", append(append([]byte(nil), real...), 0)},
+	} {
+		fr.mu.Lock()
+		fr.forged[d.Digest.String()] = c.body
+		fr.mu.Unlock()
+		f := NewFetcher(context.Background(), FetchOptions{Dir: t.TempDir()})
+		_, err := f.add(ref, testRef(t, ref).Context(), testOptions(), d)()
+		f.Close()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
 	}
 }
