@@ -15,6 +15,7 @@ import (
 	"ferry/license"
 	"ferry/rollout"
 	"ferry/rollout/serve"
+	"ferry/rollout/sites"
 	"ferry/rollout/supervise"
 	"ferry/verify"
 )
@@ -117,6 +118,8 @@ const (
 	exitHostKeyDamage = 106 // the host key is damaged, or a sealed secret does not open with it
 	exitHostKeyUnsafe = 107 // the host key could have been read or replaced by another user
 	exitSecretOnArgs  = 108 // a secret's value was given on the command line (--set NAME=VALUE)
+
+	exitSiteCert = 110 // a site certificate is missing, damaged or not of the site CA
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -158,6 +161,7 @@ var exitClasses = []struct {
 	{serve.ErrRolloutAborted, exitAborted},
 	{serve.ErrWaitTimeout, exitWaitTime},
 	{serve.ErrNotServing, exitNotServing},
+	{sites.ErrCert, exitSiteCert},
 	{rollout.ErrRefused, exitRefused},
 	{supervise.ErrAlreadyRunning, exitRunning},
 	{installer.ErrRetiredKey, exitRetired},

@@ -101,6 +101,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			extractCommand(),
 			serveCommand(),
 			rolloutCommand(),
+			siteCommand(),
+			sitesCommand(),
 			licenseCommand(),
 			fingerprintCommand(),
 			clockCommand(),

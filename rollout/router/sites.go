@@ -40,6 +40,9 @@ type Sites struct {
 	// to a GET, HEAD or OPTIONS, after which it goes to the next site;
 	// 0 waits as long as the peer takes.
 	HeaderTimeout time.Duration
+	// DialTimeout bounds connecting to a peer, TLS handshake included;
+	// 0 is the default for local backends.
+	DialTimeout time.Duration
 }
 
 // Peer is a peer site's listener, reached over mutual TLS.
@@ -93,6 +96,9 @@ func (r *Router) SetSites(s *Sites) error {
 			headerTimeout: s.HeaderTimeout,
 		}
 		t.pool.tls = p.TLS.Clone()
+		if s.DialTimeout > 0 {
+			t.pool.dialer.Timeout = s.DialTimeout
+		}
 		sr.peers[p.Name] = &peerTarget{t: t, l: newLane(t)}
 	}
 	if old := r.sites.Swap(sr); old != nil {
@@ -155,6 +161,18 @@ func (r *Router) serveHere(ctx *fasthttp.RequestCtx, s *siteRouting, retry func(
 	r.handleLocal(ctx, retry)
 	if ctx.Response.Header.Peek(SiteHeader) == nil {
 		ctx.Response.Header.Set(SiteHeader, s.self)
+	}
+}
+
+// SiteDown cuts short the wait of every request sent to the peer site
+// that has not had the head of its answer yet: a GET, HEAD or OPTIONS
+// goes to the next site at once rather than after the header timeout.
+// Call it when the peer is found unhealthy (its link lost mid-request).
+func (r *Router) SiteDown(site string) {
+	if s := r.sites.Load(); s != nil {
+		if p := s.peers[site]; p != nil {
+			p.t.interruptWaiting()
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,34 @@ type target struct {
 	// headerTimeout, if set, bounds the wait for the head of a response
 	// to a request that may be retried at another site.
 	headerTimeout time.Duration
+
+	// waiting are the connections of such requests while they wait for
+	// that head, which interruptWaiting cuts short.
+	waitMu  sync.Mutex
+	waiting map[*backendConn]struct{}
+}
+
+// interruptWaiting ends, as timed out, the wait of every request in
+// waiting.
+func (t *target) interruptWaiting() {
+	t.waitMu.Lock()
+	defer t.waitMu.Unlock()
+	for c := range t.waiting {
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (t *target) setWaiting(c *backendConn, on bool) {
+	t.waitMu.Lock()
+	defer t.waitMu.Unlock()
+	if !on {
+		delete(t.waiting, c)
+		return
+	}
+	if t.waiting == nil {
+		t.waiting = map[*backendConn]struct{}{}
+	}
+	t.waiting[c] = struct{}{}
 }
 
 func newTarget(service string, b Backend, logger *slog.Logger) *target {
@@ -146,9 +175,11 @@ func (t *target) roundTrip(ctx *fasthttp.RequestCtx, resp *fasthttp.Response, up
 			bounded := t.headerTimeout > 0 && retryable(&ctx.Request)
 			if bounded {
 				_ = c.SetReadDeadline(time.Now().Add(t.headerTimeout))
+				t.setWaiting(c, true)
 			}
 			err = resp.Read(c.br)
 			if bounded {
+				t.setWaiting(c, false)
 				_ = c.SetReadDeadline(time.Time{})
 			}
 			w.stop()

@@ -85,6 +85,9 @@ func (s *server) listenControl() (*http.Server, error) {
 		}
 		writeJSON(w, http.StatusOK, st)
 	})
+	mux.HandleFunc("GET /v1/sites", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.sitesStatus())
+	})
 	mux.HandleFunc("POST /v1/rollouts/{service}/{verb}", func(w http.ResponseWriter, r *http.Request) {
 		name, verb := r.PathValue("service"), r.PathValue("verb")
 		ev, ok := verbs[verb]
@@ -229,6 +232,13 @@ func (c *Client) http() *http.Client {
 func (c *Client) Status(ctx context.Context) ([]ServiceStatus, error) {
 	var out []ServiceStatus
 	return out, c.do(ctx, http.MethodGet, "/v1/status", &out)
+}
+
+// Sites returns the routing across sites of the running ferry serve.
+func (c *Client) Sites(ctx context.Context) (SitesStatus, error) {
+	var out SitesStatus
+	err := c.do(ctx, http.MethodGet, "/v1/sites", &out)
+	return out, err
 }
 
 // Command sends promote, abort, pause or resume to a service's rollout.

@@ -137,6 +137,9 @@ type server struct {
 	// tests read it from their own goroutines; it is replaced, never
 	// changed.
 	scrubber atomic.Pointer[redact.Secrets]
+
+	// sites is the routing across sites; nil when the site has no peers.
+	sites atomic.Pointer[siteSet]
 }
 
 // Run serves the appliance at opts.Root until ctx ends, then stops every
@@ -390,6 +393,9 @@ func (s *server) start() error {
 		s.log.Warn("release installed while ferry serve was not running: rolling it out now", "service", name, "from", base, "to", cur)
 		s.saver.audit("serve.deferred-rollout", map[string]string{"service": name, "from": base, "to": cur})
 		s.change(svc, defs[name], base)
+	}
+	if err := s.startSites(); err != nil {
+		return err
 	}
 	return s.saver.flush()
 }
@@ -652,6 +658,7 @@ func (s *server) shutdown() {
 	for _, svc := range s.services {
 		s.removeServiceCtx(ctx, svc)
 	}
+	s.stopSites()
 	s.wg.Wait()
 	if err := s.saver.flush(); err != nil {
 		s.log.Error("saving rollout state", "error", err)

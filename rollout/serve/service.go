@@ -296,6 +296,9 @@ func (s *server) healthChanged(name, ver string, st health.Status) {
 		reason = s.scrubber.Load().Bound(st.LastErr.Error(), maxReason)
 	}
 	s.log.Info("health", "service", name, "version", ver, "healthy", st.Healthy, "detail", reason)
+	if ver == svc.stable {
+		s.siteLocal(svc)
+	}
 	if svc.ro != nil && !svc.ro.Phase.Finished() && svc.ro.New == ver {
 		var ev rollout.Event = rollout.Healthy{}
 		if !st.Healthy {
@@ -337,6 +340,7 @@ func (s *server) route(svc *service, weight int) {
 	if err := svc.router.Set(s.ctx, cfg); err != nil {
 		s.log.Warn("routing", "service", svc.name, "error", err)
 	}
+	s.siteLocal(svc)
 }
 
 func (v *version) backend() *router.Backend {

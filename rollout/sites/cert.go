@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -168,6 +169,9 @@ type Identity struct {
 	Self string
 	Cert tls.Certificate
 	CAs  *x509.CertPool
+	// CAFingerprint is the SHA-256 of the site CA's certificate, which
+	// names it in the audit log.
+	CAFingerprint [32]byte
 }
 
 // LoadIdentity reads ca.crt and SELF.crt/SELF.key from dir, and checks
@@ -178,7 +182,8 @@ func LoadIdentity(dir, self string) (*Identity, error) {
 		return nil, fmt.Errorf("%w: the site CA: %v (make it with ferry site cert)", ErrCert, err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
+	block, _ := pem.Decode(caPEM)
+	if block == nil || !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("%w: %s holds no certificate", ErrCert, filepath.Join(dir, CACertFile))
 	}
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, self+".crt"), filepath.Join(dir, self+".key"))
@@ -192,7 +197,7 @@ func LoadIdentity(dir, self string) (*Identity, error) {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: self, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
 		return nil, fmt.Errorf("%w: site %s: its certificate is not the site CA's for %s: %v", ErrCert, self, self, err)
 	}
-	return &Identity{Self: self, Cert: pair, CAs: pool}, nil
+	return &Identity{Self: self, Cert: pair, CAs: pool, CAFingerprint: sha256.Sum256(block.Bytes)}, nil
 }
 
 // ServerTLS is the configuration of this site's listener for peers: a

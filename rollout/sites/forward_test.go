@@ -102,7 +102,7 @@ func get(t *testing.T, method, u string) (int, string, http.Header) {
 		t.Fatal(err)
 	}
 	req.Host = "app.example"
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,5 +219,90 @@ func TestSiteListenerHealth(t *testing.T) {
 	b.serving.Store(false)
 	if err := m.checkers["b"].Once(context.Background()); err == nil || !strings.Contains(err.Error(), "does not serve api") {
 		t.Fatalf("not serving: %v", err)
+	}
+}
+
+// TestRetrySilentPeer: a GET that a peer takes and never answers (its
+// link lost mid-request) goes to the next site after the header timeout.
+func TestRetrySilentPeer(t *testing.T) {
+	ids := identities(t, t.TempDir(), "a", "b")
+	a := newTestSite(t, ids["a"])
+	l, err := tls.Listen("tcp", "127.0.0.1:0", ids["b"].ServerTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c) }() // reads, never answers
+		}
+	}()
+	u, _ := url.Parse("https://" + l.Addr().String())
+	err = a.router.SetSites(&router.Sites{Self: "a", HeaderTimeout: 300 * time.Millisecond,
+		Peers: []router.Peer{{Name: "b", URL: u, TLS: ids["a"].ClientTLS("b")}},
+		Route: func(netip.Addr) (string, string) { return "b", "a" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if code, _, h := get(t, http.MethodGet, a.public+"/"); code != 200 || h.Get(router.SiteHeader) != "a" {
+			t.Fatalf("GET %d: %d from %q", i, code, h.Get(router.SiteHeader))
+		}
+	}
+}
+
+// TestRetrySilentPooledPeer: GETs waiting on connections to a peer that
+// answered before and then went silent go to the next site as soon as
+// the peer is found down (SiteDown), not after the header timeout.
+func TestRetrySilentPooledPeer(t *testing.T) {
+	ids := identities(t, t.TempDir(), "a", "b")
+	a := newTestSite(t, ids["a"])
+	var silent atomic.Bool
+	block := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if silent.Load() {
+			<-block
+		}
+		w.Header().Set(router.SiteHeader, "b")
+		_, _ = io.WriteString(w, "b")
+	}))
+	srv.TLS = ids["b"].ServerTLS()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(block) }) // before srv.Close, which waits for handlers
+	u, _ := url.Parse(srv.URL)
+	err := a.router.SetSites(&router.Sites{Self: "a", HeaderTimeout: time.Hour,
+		Peers: []router.Peer{{Name: "b", URL: u, TLS: ids["a"].ClientTLS("b")}},
+		Route: func(netip.Addr) (string, string) { return "b", "a" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, h := get(t, http.MethodGet, a.public+"/"); code != 200 || h.Get(router.SiteHeader) != "b" {
+		t.Fatalf("first GET: %d from %q", code, h.Get(router.SiteHeader))
+	}
+	silent.Store(true)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			if code, _, h := get(t, http.MethodGet, a.public+"/"); code != 200 || h.Get(router.SiteHeader) != "a" {
+				t.Errorf("GET %d: %d from %q", i, code, h.Get(router.SiteHeader))
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-done:
+			waiting = false
+		case <-tick.C:
+			a.router.SiteDown("b") // the monitor's call, until every GET has moved
+		}
 	}
 }

@@ -76,6 +76,9 @@ type Monitor struct {
 	service    string
 	routing    spec.Routing // with defaults
 	onDecision func(Decision)
+	// OnSiteDown, if set before Run, is called with the name of each
+	// peer found unhealthy, after the traffic has moved.
+	OnSiteDown func(site string)
 
 	cur atomic.Pointer[view]
 
@@ -203,7 +206,11 @@ func (m *Monitor) Status() Status {
 		ss := SiteStatus{Name: s.Name, Region: s.Region, URL: s.URL, Local: s.Local, Priority: s.Priority, Weight: s.Weight,
 			Healthy: s.Healthy, LatencyMS: float64(s.Latency) / float64(time.Millisecond), LastChange: m.since[s.Name], Reason: m.reason[s.Name]}
 		if c := m.checkers[s.Name]; c != nil {
-			ss.Checks = c.Status().Checks
+			cs := c.Status()
+			ss.Checks = cs.Checks
+			if !s.Healthy && cs.LastErr != nil && !cs.LastCheck.Before(ss.LastChange) {
+				ss.Reason = "the last check failed: " + cs.LastErr.Error()
+			}
 		}
 		st.Sites = append(st.Sites, ss)
 	}
@@ -230,6 +237,9 @@ func (m *Monitor) peerChanged(name string, st health.Status) {
 		}
 		m.since[name], m.reason[name] = st.Since, reason
 		m.decideLocked(fmt.Sprintf("site %s %s: %s", name, healthWord(st.Healthy), reason))
+		if !st.Healthy && m.OnSiteDown != nil {
+			m.OnSiteDown(name)
+		}
 	}
 }
 
