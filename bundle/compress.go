@@ -85,15 +85,16 @@ func (c *compressor) scan(ctx context.Context, bl *blob, staging string, compres
 	defer f.Close()
 	stored := sha256.New()
 	sw := &countWriter{w: io.MultiWriter(f, stored)}
+	// The probe's frame is the blob's first frame, so that the probe's
+	// work is not done twice: the rest follows in frames of segmentSize.
+	if _, err := sw.Write(probed); err != nil {
+		return err
+	}
 	var more int64
-	if whole {
-		// The probe's frame is the blob's only frame: a blob within one
-		// segment is one frame, made by an encoder of the same options.
-		if _, err := sw.Write(probed); err != nil {
+	if !whole {
+		if more, err = c.frames.compress(ctx, sw, nil, rest, content); err != nil {
 			return err
 		}
-	} else if more, err = c.frames.compress(ctx, sw, head, rest, content); err != nil {
-		return err
 	}
 	bl.digest, bl.size = digestOf(content), int64(n)+more
 	if float64(sw.n) > keepRatio*float64(bl.size) {

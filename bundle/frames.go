@@ -11,11 +11,12 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// A zstd entry is written as independent zstd frames, one per segmentSize
-// bytes of content, so that the frames of one large file are compressed on
-// every core at once; a frame that does not reach back into the one before
-// costs about 0.6 % of size on executable-like content at 4 MiB (0.3 % at
-// 8 MiB, 2.5 % at 1 MiB), and nothing on text. The sequence of frames is
+// A zstd entry is written as independent zstd frames: one of its first
+// MiB (the probe that decided to compress it, see compressor.scan), then
+// one per segmentSize bytes of the rest, so that the frames of one large
+// file are compressed on every core at once; a frame that does not reach
+// back into the one before costs about 0.6 % of size on executable-like
+// content at 4 MiB (0.3 % at 8 MiB, 2.5 % at 1 MiB), and nothing on text. The sequence of frames is
 // an ordinary zstd stream: every zstd reader, ferry's of every version
 // included, reads it as it reads the single frame earlier versions wrote.
 const segmentSize = 4 << 20

@@ -87,8 +87,9 @@ func TestLargeFileFrames(t *testing.T) {
 	}
 	es := readEntries(t, data)
 	i, _ := zstdEntry(t, es)
-	if frames := countFrames(t, es[i].data); frames != 3 {
-		t.Errorf("%d frames for %d bytes of content, want 3", frames, len(content))
+	// 1 MiB, then 4 MiB, 4 MiB and the last 1 MiB and 777 bytes
+	if frames := countFrames(t, es[i].data); frames != 4 {
+		t.Errorf("%d frames for %d bytes of content, want 4", frames, len(content))
 	}
 	ts := verify.TrustSet{Keys: k.pubs[1:2], Threshold: 1}
 	if _, err := verifyBytes(data, ts, true); err != nil {
