@@ -61,9 +61,11 @@ func (c *Config) ref(r spec.Ref, b Builtins) (string, error) {
 	case r.Name == spec.BuiltinData:
 		return b.Data, nil
 	case strings.HasPrefix(r.Name, spec.BuiltinDB):
-		if v, ok := b.DBs[strings.TrimPrefix(r.Name, spec.BuiltinDB)]; ok {
+		name := strings.TrimPrefix(r.Name, spec.BuiltinDB)
+		if v, ok := b.DBs[name]; ok {
 			return v, nil
 		}
+		return "", fmt.Errorf("${ferry.%s}: no embedded database %s here (a database given a PostgreSQL DSN reaches a service only as %s in its environment: the DSN holds a password)", r.Name, name, "FERRY_DB_"+strings.ToUpper(name))
 	}
 	return "", fmt.Errorf("${ferry.%s}: no such value here", r.Name)
 }

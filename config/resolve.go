@@ -31,8 +31,14 @@ type Config struct {
 	Values   []Value `json:"values"`
 	// Databases are ${ferry.db.NAME}: the path of each embedded SQLite
 	// database of the release's migrations. A database given a DSN is not
-	// listed: a DSN holds a password, and is not stored.
+	// listed: a DSN holds a password (see DSNs).
 	Databases map[string]string `json:"databases,omitempty"`
+	// DSNs are the PostgreSQL databases of the release's migrations given
+	// a DSN, by logical name: a service gets each whole as FERRY_DB_NAME
+	// in its environment, as it gets a secret. They are stored only
+	// sealed (SealedDSNs), never in the clear.
+	DSNs       map[string]string `json:"-"`
+	SealedDSNs map[string][]byte `json:"sealedDSNs,omitempty"`
 	// Sites is this site and its peers (the sites key of a values file),
 	// nil when the appliance stands alone.
 	Sites *Sites `json:"sites,omitempty"`

@@ -2,6 +2,7 @@ package installer
 
 import (
 	"errors"
+	"maps"
 	"slices"
 
 	"bytes"
@@ -70,13 +71,27 @@ func resolveConfig(db *state.DB, m *bundle.Manifest, root, current string, in *c
 	} else if c.Revision <= n {
 		c.Revision = n + 1
 	}
-	c.Databases = map[string]string{}
+	// A database given a DSN now, or before (kept sealed with the
+	// configuration in force), is PostgreSQL; the others are embedded.
+	c.Databases, c.DSNs = map[string]string{}, map[string]string{}
 	for _, comp := range m.Components {
 		for _, ms := range comp.Migrations {
-			if _, remote := dsns[ms.Database]; !remote {
+			dsn, remote := dsns[ms.Database]
+			if prev := inputs.Previous; dsn == "" && prev != nil {
+				if d, ok := prev.DSNs[ms.Database]; ok {
+					dsn, remote = d, true
+				}
+			}
+			switch {
+			case !remote:
 				c.Databases[ms.Database] = filepath.Join(root, "data", ms.Database+".db")
+			case dsn != "":
+				c.DSNs[ms.Database] = dsn
 			}
 		}
+	}
+	if len(c.DSNs) == 0 {
+		c.DSNs = nil
 	}
 	if len(c.Databases) == 0 {
 		c.Databases = nil
@@ -199,19 +214,16 @@ func renderFile(ctx context.Context, st *store.Store, root, version string, f bu
 }
 
 // storedConfigJSON is c as the release record keeps it: every secret
-// value sealed to the host key (made now on an appliance installed before
-// host keys existed), never in the clear.
+// value and every database DSN sealed to the host key (made now on an
+// appliance installed before host keys existed), never in the clear.
 func storedConfigJSON(root string, c *config.Config) (json.RawMessage, error) {
-	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0 && c.Sites == nil) {
+	if c == nil || (len(c.Values) == 0 && len(c.Databases) == 0 && len(c.DSNs) == 0 && c.Sites == nil) {
 		return nil, nil
 	}
 	out := *c
 	out.Values = slices.Clone(c.Values)
 	var key *sealed.Key
-	for i, v := range out.Values {
-		if v.Type != spec.TypeSecret || !v.Set || v.Sealed != nil {
-			continue
-		}
+	seal := func(what string, plain string) ([]byte, error) {
 		if key == nil {
 			var err error
 			if key, err = sealed.OpenKey(root); errors.Is(err, sealed.ErrNoKey) {
@@ -221,16 +233,37 @@ func storedConfigJSON(root string, c *config.Config) (json.RawMessage, error) {
 				return nil, err
 			}
 		}
-		b, err := key.Seal([]byte(v.Value))
+		b, err := key.Seal([]byte(plain))
 		if err != nil {
-			return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return b, nil
+	}
+	for i, v := range out.Values {
+		if v.Type != spec.TypeSecret || !v.Set || v.Sealed != nil {
+			continue
+		}
+		b, err := seal("variable "+v.Name, v.Value)
+		if err != nil {
+			return nil, err
 		}
 		out.Values[i].Value, out.Values[i].Sealed = "", b
+	}
+	if len(c.DSNs) > 0 {
+		out.SealedDSNs = map[string][]byte{}
+		for _, name := range slices.Sorted(maps.Keys(c.DSNs)) {
+			b, err := seal("database "+name, c.DSNs[name])
+			if err != nil {
+				return nil, err
+			}
+			out.SealedDSNs[name] = b
+		}
 	}
 	return json.Marshal(&out)
 }
 
-// unseal returns c with its sealed values opened with the host key.
+// unseal returns c with its sealed values and DSNs opened with the host
+// key.
 func unseal(root string, c *config.Config) (*config.Config, error) {
 	if c == nil {
 		return nil, nil
@@ -238,21 +271,38 @@ func unseal(root string, c *config.Config) (*config.Config, error) {
 	out := *c
 	out.Values = slices.Clone(c.Values)
 	var key *sealed.Key
+	open := func(what string, b []byte) (string, error) {
+		if key == nil {
+			var err error
+			if key, err = sealed.OpenKey(root); err != nil {
+				return "", fmt.Errorf("%s: %w", what, err)
+			}
+		}
+		plain, err := key.Open(b)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		return string(plain), nil
+	}
 	for i, v := range out.Values {
 		if v.Sealed == nil {
 			continue
 		}
-		if key == nil {
-			var err error
-			if key, err = sealed.OpenKey(root); err != nil {
-				return nil, fmt.Errorf("variable %s: %w", v.Name, err)
-			}
-		}
-		b, err := key.Open(v.Sealed)
+		plain, err := open("variable "+v.Name, v.Sealed)
 		if err != nil {
-			return nil, fmt.Errorf("variable %s: %w", v.Name, err)
+			return nil, err
 		}
-		out.Values[i].Value, out.Values[i].Sealed = string(b), nil
+		out.Values[i].Value, out.Values[i].Sealed = plain, nil
+	}
+	if len(c.SealedDSNs) > 0 {
+		out.DSNs, out.SealedDSNs = map[string]string{}, nil
+		for name, b := range c.SealedDSNs {
+			dsn, err := open("database "+name, b)
+			if err != nil {
+				return nil, err
+			}
+			out.DSNs[name] = dsn
+		}
 	}
 	return &out, nil
 }
@@ -286,7 +336,8 @@ func secretEnv(c *config.Config, env map[string]string) (plain, secret map[strin
 
 // SiteSecrets is ferry serve's ServiceSecrets: the env entries of svc
 // that name a secret variable, with the values of its release's
-// configuration, unsealed with the host key as the version starts.
+// configuration, and FERRY_DB_NAME for each database given a PostgreSQL
+// DSN, unsealed with the host key as the version starts.
 func SiteSecrets(root string) func(ctx context.Context, version, component string, svc spec.Service) (ServiceSecrets, error) {
 	return func(ctx context.Context, version, component string, svc spec.Service) (ServiceSecrets, error) {
 		db, err := state.OpenReadOnly(root)
@@ -303,7 +354,7 @@ func SiteSecrets(root string) func(ctx context.Context, version, component strin
 			return ServiceSecrets{}, err
 		}
 		_, secret := secretEnv(c, svc.Env)
-		if len(secret) == 0 {
+		if len(secret) == 0 && len(c.SealedDSNs) == 0 {
 			return ServiceSecrets{}, nil
 		}
 		if c, err = unseal(root, c); err != nil {
@@ -315,6 +366,11 @@ func SiteSecrets(root string) func(ctx context.Context, version, component strin
 			if out.Env[k], err = c.Expand(v, b); err != nil {
 				return ServiceSecrets{}, fmt.Errorf("service %s: env %s: %w", svc.Name, k, err)
 			}
+		}
+		// A PostgreSQL database's DSN, whole: it holds a password, so it
+		// travels as a secret does.
+		for name, dsn := range c.DSNs {
+			out.Env["FERRY_DB_"+strings.ToUpper(name)] = dsn
 		}
 		return out, nil
 	}
