@@ -194,6 +194,7 @@ func collectState(db *state.DB, ev *Evidence, fps []string) error {
 	ev.Clock = collectClock(db, log, ev.Collected)
 	ev.License = collectLicense(db, log, ev.Clock, ev.Current, manifests[ev.Current], fps)
 	ev.Rollouts = collectRollouts(db, log)
+	ev.Sites = collectSites(log)
 	if ev.Configurations, err = installer.ConfigHistory(db); err != nil {
 		return err
 	}

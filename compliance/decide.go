@@ -25,11 +25,13 @@ func auditedEvents() []string {
 // servedEvents are the event types `ferry serve` writes to the audit log
 // while it runs the services: one per rollout decision, the operators'
 // rollout commands, rollouts resumed after a restart, the release
-// rollbacks of aborted rollouts, and the services' processes.
+// rollbacks of aborted rollouts, the services' processes, and routing
+// across sites: its set-up and every failover and failback.
 func servedEvents() []string {
 	return append(decisionEvents(),
 		eventRolloutCommand, eventRolloutResumed, eventReleaseRolledBack, eventRollbackFailed,
-		"serve.release", "service.started", "service.stopped", "service.unhealthy")
+		"serve.release", "service.started", "service.stopped", "service.unhealthy",
+		eventSitesConfigured, eventSitesFailover, eventSitesFailback)
 }
 
 func decideAU2(ev *Evidence, f *finder) {

@@ -48,6 +48,8 @@ type Evidence struct {
 	Configurations []config.Report `json:"configurations,omitempty"`
 	// ConfigChanges are the configurations applied, from the audit log.
 	ConfigChanges []ConfigChange `json:"configChanges,omitempty"`
+	// Sites is routing across sites, from the audit log.
+	Sites Sites `json:"sites,omitzero"`
 }
 
 // ConfigChange is one configuration applied to the appliance, as the
