@@ -239,19 +239,19 @@ func TestFetcherRefusesForgedContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real, err := io.ReadAll(rc)
+	orig, err := io.ReadAll(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := v1.Descriptor{Digest: testDigest(t, layer), Size: int64(len(real)), MediaType: types.OCILayer}
-	other := append([]byte(nil), real...)
+	d := v1.Descriptor{Digest: testDigest(t, layer), Size: int64(len(orig)), MediaType: types.OCILayer}
+	other := append([]byte(nil), orig...)
 	other[len(other)/2] ^= 1
 	for _, c := range []struct {
 		name, want string
 		body       []byte
 	}{
 		{"changed byte", "digest", other},
-		{"one byte more", "declares", append(append([]byte(nil), real...), 0)},
+		{"one byte more", "declares", append(append([]byte(nil), orig...), 0)},
 	} {
 		fr.mu.Lock()
 		fr.forged[d.Digest.String()] = c.body
