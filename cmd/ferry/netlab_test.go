@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -149,4 +150,56 @@ func (l *netLab) listen(name, addr string) net.Listener {
 	}
 	l.t.Cleanup(func() { ln.Close() })
 	return ln
+}
+
+// relay is a TCP relay in a lab namespace that holds every chunk it
+// passes, in both directions, for its delay: a slower path to a site.
+type relay struct {
+	delay atomic.Int64 // nanoseconds
+}
+
+// relay listens on loopback in node's namespace and relays to target
+// from there; it returns the relay and its address.
+func (l *netLab) relay(node, target string) (*relay, string) {
+	l.t.Helper()
+	ln := l.listen(node, "127.0.0.1:0")
+	r := &relay{}
+	dial := l.dialer(node)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := dial(context.Background(), "tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{}, 2)
+				go func() { r.pipe(up, c); done <- struct{}{} }()
+				go func() { r.pipe(c, up); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return r, ln.Addr().String()
+}
+
+func (r *relay) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			time.Sleep(time.Duration(r.delay.Load()))
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

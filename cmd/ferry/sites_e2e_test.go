@@ -35,6 +35,8 @@ type siteSpec struct {
 	// peerURL, if set, is how the other sites reach it, by site name of
 	// the one reaching (a relay).
 	peerURL map[string]string
+	// peerPriority, if set, is its priority in the other sites' lists.
+	peerPriority int
 }
 
 // deployment is ferry serve running at each site of a netLab, each in
@@ -63,9 +65,9 @@ func writeSitesProject(t *testing.T, dir, svcBin, routing string, sick bool) {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "testservice"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	health := "/healthz"
+	health := "{http: /healthz, interval: 200ms}"
 	if sick {
-		health = "/no-such-path"
+		health = `{command: [sh, -c, "exit 1"], interval: 200ms}`
 	}
 	spec := fmt.Sprintf(`apiVersion: ferry/v1
 kind: Bundle
@@ -78,7 +80,7 @@ components:
       - name: api
         command: [bin/testservice, --listen, "127.0.0.1:${PORT}", --version, "1.0.0"]
         listen: 0.0.0.0:8080
-        health: {http: %s, interval: 200ms}
+        health: %s
         routing: %s
 `, health, routing)
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
@@ -117,7 +119,11 @@ func deploy(t *testing.T, lab *netLab, bin, routing string, specs ...siteSpec) *
 			if r, ok := p.peerURL[s.name]; ok {
 				u = r
 			}
-			values += fmt.Sprintf("    - {name: %s, url: %q, priority: %d, weight: 1", p.name, u, p.priority)
+			prio := p.priority
+			if p.peerPriority > 0 {
+				prio = p.peerPriority
+			}
+			values += fmt.Sprintf("    - {name: %s, url: %q, priority: %d, weight: 1", p.name, u, prio)
 			if len(p.clients) > 0 {
 				values += ", clients: [" + strings.Join(p.clients, ", ") + "]"
 			}
@@ -238,6 +244,19 @@ func (d *deployment) waitStatus(site, what string, ok func(serve.SitesStatus) bo
 	}
 	d.t.Fatalf("site %s: waiting for %s; status %+v", site, what, last)
 	return serve.SitesStatus{}
+}
+
+// waitAudit waits, for at most 20 seconds, until site's audit log holds
+// text: ferry serve writes its entries on its next tick.
+func (d *deployment) waitAudit(site, text string) {
+	d.t.Helper()
+	var audit string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if audit = d.ferry("audit", "--root", d.root(site)); strings.Contains(audit, text) {
+			return
+		}
+	}
+	d.t.Fatalf("%s's audit log has no %q:\n%s", site, text, audit)
 }
 
 func activeIs(site string) func(serve.SitesStatus) bool {
@@ -417,10 +436,114 @@ func TestSitesFailoverNetns(t *testing.T) {
 		t.Fatalf("the site of another CA: %+v", x)
 	}
 
-	audit := d.ferry("audit", "--root", d.root("c"))
 	for _, want := range []string{"sites.configured", "sites.failover", "sites.failback", "site a healthy: 3 checks in a row passed", "site b unhealthy: 2 checks in a row failed"} {
-		if !strings.Contains(audit, want) {
-			t.Errorf("c's audit log has no %q:\n%s", want, audit)
+		d.waitAudit("c", want)
+	}
+}
+
+// TestSitesNoLoopNetns: two sites that each rank the other first, both
+// healthy, each forward a client's request to the other, which serves
+// it: a forwarded request is never forwarded again.
+func TestSitesNoLoopNetns(t *testing.T) {
+	lab := newNetLab(t)
+	lab.node("a", "10.77.0.1/24")
+	lab.node("b", "10.77.0.2/24")
+	lab.node("cl", "10.77.0.100/24")
+	d := deploy(t, lab, buildFerry(t), "{strategy: failover, health: {interval: 500ms, failures: 2, successes: 2}}",
+		siteSpec{name: "a", addr: "10.77.0.1", priority: 2, peerPriority: 1},
+		siteSpec{name: "b", addr: "10.77.0.2", priority: 2, peerPriority: 1})
+	d.waitStatus("a", "a to send traffic to b", activeIs("b"))
+	d.waitStatus("b", "b to send traffic to a", activeIs("a"))
+	c := d.client("cl")
+	for i := range 20 {
+		for via, want := range map[string]string{"a": "b", "b": "a"} {
+			got, err := d.get(c, via)
+			if err != nil || got != want {
+				t.Fatalf("request %d via %s: served by %q (%v), want %s", i, via, got, err, want)
+			}
+		}
+	}
+}
+
+// TestSitesLatencyNetns: with the latency strategy, a site that does
+// not serve the service itself sends it to the peer with the lower
+// smoothed probe latency (a relay slows the other down), stays there
+// while the other is faster by less than the tolerance band, and moves
+// once it is faster by more.
+func TestSitesLatencyNetns(t *testing.T) {
+	lab := newNetLab(t)
+	lab.node("a", "10.77.0.1/24")
+	lab.node("b", "10.77.0.2/24")
+	lab.node("c", "10.77.0.3/24")
+	lab.node("cl", "10.77.0.100/24")
+	ra, aURL := lab.relay("c", "10.77.0.1:8443")
+	rb, bURL := lab.relay("c", "10.77.0.2:8443")
+	ra.delay.Store(int64(150 * time.Millisecond))
+	rb.delay.Store(int64(time.Millisecond))
+	d := deploy(t, lab, buildFerry(t), "{strategy: latency, tolerance: 100ms, health: {interval: 1s, failures: 2, successes: 2}}",
+		siteSpec{name: "a", addr: "10.77.0.1", priority: 1, peerURL: map[string]string{"c": "https://" + aURL}},
+		siteSpec{name: "b", addr: "10.77.0.2", priority: 2, peerURL: map[string]string{"c": "https://" + bURL}},
+		siteSpec{name: "c", addr: "10.77.0.3", priority: 3, bundle: "sick"})
+	d.waitStatus("c", "c to prefer b, the faster", activeIs("b"))
+	c := d.client("cl")
+	if got, err := d.get(c, "c"); err != nil || got != "b" {
+		t.Fatalf("served by %q (%v), want b", got, err)
+	}
+	// a becomes faster than b by a few milliseconds: inside the band
+	// (wide: a probe's time includes its TLS handshake, which a busy
+	// machine slows down).
+	ra.delay.Store(0)
+	d.waitStatus("c", "a's smoothed latency to fall below b's", func(st serve.SitesStatus) bool {
+		s := st.Services[0].Sites
+		return s[d.index(st, "a")].LatencyMS < s[d.index(st, "b")].LatencyMS
+	})
+	for i := range 20 {
+		st := d.status("c")
+		if st == nil || st.Services[0].Active != "b" {
+			t.Fatalf("poll %d: traffic moved inside the tolerance band: %+v", i, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// b slows down well past the band: traffic moves to a.
+	rb.delay.Store(int64(60 * time.Millisecond))
+	d.waitStatus("c", "c to move to a", activeIs("a"))
+	if got, err := d.get(c, "c"); err != nil || got != "a" {
+		t.Fatalf("served by %q (%v), want a", got, err)
+	}
+	d.waitAudit("c", "site a answers in")
+}
+
+// TestSitesGeographicNetns: the client's address picks the site of its
+// range; when that site is down, the failover order.
+func TestSitesGeographicNetns(t *testing.T) {
+	lab := newNetLab(t)
+	lab.node("a", "10.77.0.1/24")
+	lab.node("b", "10.77.0.2/24")
+	lab.node("c", "10.77.0.3/24")
+	lab.node("eu", "10.77.0.101/24")
+	lab.node("us", "10.77.0.102/24")
+	lab.node("xx", "10.77.0.103/24")
+	d := deploy(t, lab, buildFerry(t), "{strategy: geographic, health: {interval: 500ms, failures: 2, successes: 2}}",
+		siteSpec{name: "a", addr: "10.77.0.1", priority: 1, clients: []string{"10.77.0.101/32"}},
+		siteSpec{name: "b", addr: "10.77.0.2", priority: 2, clients: []string{"10.77.0.102/32"}},
+		siteSpec{name: "c", addr: "10.77.0.3", priority: 3})
+	d.waitStatus("c", "a and b healthy at c", func(st serve.SitesStatus) bool {
+		s := st.Services[0].Sites
+		return s[d.index(st, "a")].Healthy && s[d.index(st, "b")].Healthy
+	})
+	for node, want := range map[string]string{"eu": "a", "us": "b", "xx": "a"} { // xx in no range: the failover order
+		c := d.client(node)
+		for i := range 5 {
+			if got, err := d.get(c, "c"); err != nil || got != want {
+				t.Fatalf("client %s, request %d: served by %q (%v), want %s", node, i, got, err, want)
+			}
+		}
+	}
+	lab.link("a", false)
+	d.waitStatus("c", "a down at c", func(st serve.SitesStatus) bool { return !st.Services[0].Sites[d.index(st, "a")].Healthy })
+	for _, node := range []string{"eu", "xx"} {
+		if got, err := d.get(d.client(node), "c"); err != nil || got != "b" {
+			t.Fatalf("client %s with a down: served by %q (%v), want b, next in the failover order", node, got, err)
 		}
 	}
 }
