@@ -122,10 +122,12 @@ CRASH_LOOPS ?= 1000
 crash:
 	FERRY_CRASH_LOOPS=$(CRASH_LOOPS) $(GO) test -tags $(TESTTAGS) -count=1 -timeout 120m -run '^TestCrashLoop$$' -v ./installer
 
-# Benchmarks against the plain tools (tar, zstd, sha256sum, gpg) and, for
-# the registry, net/http's FileServer, in the same run: create, verify,
-# install and image pull; CORPUS=4GiB for the large run; DELTA_SCALE=large
-# adds the 4 GiB release to the delta bench's one-file update.
+# Benchmarks against the plain tools (tar, zstd, sha256sum, gpg, skopeo)
+# and, for the registry, net/http's FileServer, in the same run: create (on
+# the corpus and on one mostly of one large file), verify, install, images
+# fetched at build time and image pull; CORPUS=4GiB for the large run;
+# DELTA_SCALE=large adds the 4 GiB release to the delta bench's one-file
+# update.
 bench: deps build
 	./scripts/bench.sh $(OUT)/bench $(CORPUS)
 
