@@ -61,6 +61,9 @@ type Options struct {
 	Platform string
 	// Appliers apply migrations and charts, by step kind (see Applier).
 	Appliers map[string]Applier
+	// Cluster installs the charts into Kubernetes, in the transaction;
+	// nil keeps them in the store only.
+	Cluster Cluster
 	// DSNs are PostgreSQL databases by logical name; every other database
 	// of the bundle's migrations is embedded SQLite under <root>/data.
 	DSNs map[string]string
@@ -137,6 +140,7 @@ func install(ctx context.Context, path string, opts Options, how admission) (*Re
 	secrets := withDSNs(opts.Secrets, opts.DSNs)
 	db.SetSecrets(secrets)
 	u := newUndoer(opts.Root, opts.DSNs, log)
+	u.charts = opts.Cluster
 	if err := finishInterrupted(db, opts.Root, log, u); err != nil {
 		return nil, err
 	}
@@ -177,6 +181,7 @@ func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Opt
 		return nil, err
 	}
 	u := newUndoer(opts.Root, opts.DSNs, log)
+	u.charts = opts.Cluster
 	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: secrets, cfg: a.config}
 	if opts.Appliers[StepMigrations] == nil {
 		appliers := map[string]Applier{}
@@ -189,6 +194,7 @@ func apply(ctx context.Context, db *state.DB, path string, a *admitted, opts Opt
 	res, err := r.install(ctx, path, trust, plan, opts, log)
 	if err != nil {
 		u = newUndoer(opts.Root, opts.DSNs, log) // the store exists now
+		u.charts = opts.Cluster
 		if aerr := abort(db, opts.Root, txn, err, u); aerr != nil {
 			// The install's error decides the exit code; the undo's is
 			// told, not wrapped, so that it cannot classify first.
@@ -322,9 +328,15 @@ func (r *run) install(ctx context.Context, path string, trust verify.TrustSet, p
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkCharts(opts.Cluster, st, root, m, plan); err != nil {
+		return nil, err
+	}
 	if err := r.runLevels(ctx, plan, func(s Step) error {
 		if f, ok := templateFile(byName[s.Component], s); ok {
 			return r.render(ctx, st, root, m.Version, f)
+		}
+		if s.Kind == StepChart && opts.Cluster != nil {
+			return r.chart(ctx, opts.Cluster, st, root, m, plan, byName[s.Component], s)
 		}
 		return runStep(ctx, st, &r.refs, sh, opts.Appliers, root, m, byName[s.Component], s, r.cfg)
 	}); err != nil {

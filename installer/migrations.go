@@ -19,10 +19,13 @@ import (
 )
 
 // undoer undoes what an uncommitted transaction did outside the release
-// directory: the migrations it applied.
+// directory: the migrations it applied and the charts it installed.
 type undoer struct {
 	dbs *migrate.Databases
 	st  *store.Store
+	// charts puts back the Helm releases the transaction changed; nil
+	// when the command was given no cluster.
+	charts Cluster
 }
 
 // newUndoer makes the undoer of the appliance at root; dsns are the

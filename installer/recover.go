@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -132,6 +133,13 @@ func compensate(db *state.DB, root string, txn state.Txn, u *undoer) error {
 	previous, err := previousRelease(db, txn)
 	if err != nil {
 		return err
+	}
+	// The charts go back first, newest change first: what they run may
+	// need the schema of the release they were installed with.
+	if u != nil {
+		if err := restoreCharts(context.Background(), u.charts, db, txn); err != nil {
+			return err
+		}
 	}
 	// An upgrade takes its migrations back with it: the release it
 	// returns to expects its own schema. So does a rollback, which may

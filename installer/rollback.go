@@ -27,6 +27,9 @@ type RollbackOptions struct {
 	Log  *slog.Logger
 	// Secrets are the secrets the command holds, as for Install.
 	Secrets *redact.Secrets
+	// Cluster moves the releases' charts; nil refuses a rollback
+	// between releases that have charts.
+	Cluster Cluster
 	// Reason says why, kept as the committed transaction's reason
 	// (history, and txn.finish in the audit log): ferry serve gives the
 	// cause of the rollout it aborted. Empty for an operator's rollback.
@@ -51,6 +54,7 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 	defer db.Close()
 	db.SetSecrets(withDSNs(opts.Secrets, opts.DSNs))
 	u := newUndoer(root, opts.DSNs, log)
+	u.charts = opts.Cluster
 	if err := finishInterrupted(db, root, log, u); err != nil {
 		return "", err
 	}
@@ -68,6 +72,12 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 	rel, err := db.Release(target)
 	if err != nil {
 		return "", err
+	}
+	var from state.Release
+	if current != "" {
+		if from, err = db.Release(current); err != nil {
+			return "", err
+		}
 	}
 	txn, err := db.BeginTxn("rollback", target, rel.ManifestDigest)
 	if err != nil {
@@ -92,6 +102,12 @@ func Rollback(ctx context.Context, root string, opts RollbackOptions) (string, e
 			}
 			return "", err
 		}
+	}
+	if err := r.moveCharts(ctx, opts.Cluster, from, rel); err != nil {
+		if aerr := abort(db, root, txn, err, u); aerr != nil {
+			return "", fmt.Errorf("%w; undoing it: %v", err, aerr) //nolint:errorlint // as above
+		}
+		return "", err
 	}
 	if err := r.step("activate:"+target, func() error { return activate(db, root, target) }); err != nil {
 		_ = abort(db, root, txn, err, u)

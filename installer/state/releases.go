@@ -39,6 +39,23 @@ type Release struct {
 	// Rendered holds the SHA-256 digest of each template file, by its
 	// destination, as rendered with Config: what `ferry check` compares.
 	Rendered map[string]string `json:"rendered,omitempty"`
+	// Charts are the Helm releases the release's charts were installed
+	// as, with the revision each became: where `ferry rollback` returns
+	// them, and what `ferry check` compares the cluster with.
+	Charts []ChartRelease `json:"charts,omitempty"`
+}
+
+// ChartRelease is one chart of a release as installed into Kubernetes.
+type ChartRelease struct {
+	Component string `json:"component"`
+	Chart     string `json:"chart"` // name-version
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	Revision  int    `json:"revision"`
+	// Manifest is the SHA-256 of the release's manifest, as pinned.
+	Manifest string `json:"manifest"`
+	// Timeout bounds putting the release back, as its install.
+	Timeout time.Duration `json:"timeout"`
 }
 
 // CheckResult is the outcome of one post-activation check.

@@ -33,13 +33,13 @@ var images = []bundle.Image{
 	{Name: "busybox:1.36", Digest: "sha256:" + strings.Repeat("5", 64)},
 }
 
-func webChart(t *testing.T, ns string, values ...string) Chart {
+func webChart(t *testing.T, ns string, values ...string) kube.Chart {
 	t.Helper()
 	ch, err := bundle.LoadChart("../testdata/web")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Chart{Namespace: ns, Release: "shop", Name: "web-0.1.0", Archive: ch.Archive, Timeout: time.Minute, Images: images, Description: "test"}
+	c := kube.Chart{Namespace: ns, Release: "shop", Name: "web-0.1.0", Archive: ch.Archive, Timeout: time.Minute, Images: images, Description: "test"}
 	for _, v := range values {
 		c.Values = append(c.Values, []byte(v))
 	}
@@ -82,7 +82,7 @@ func TestApplyUpgradeRestore(t *testing.T) {
 	if r.Revision != 2 || *deployment(t, e).Spec.Replicas != 2 {
 		t.Fatalf("upgrade: release %+v", r)
 	}
-	if err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if *deployment(t, e).Spec.Replicas != 1 {
@@ -93,13 +93,13 @@ func TestApplyUpgradeRestore(t *testing.T) {
 		t.Fatalf("after the restore: %+v, %v", last, err)
 	}
 	// Again: already there, nothing to do.
-	if err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if last, _ := c.Last(ctx, e.Namespace, "shop"); last.Revision != 3 {
 		t.Errorf("a second restore made revision %d", last.Revision)
 	}
-	if err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Client.AppsV1().Deployments(e.Namespace).Get(ctx, "shop-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -126,7 +126,7 @@ func TestApplyNeverReady(t *testing.T) {
 	if lerr != nil || last.Status != "failed" {
 		t.Fatalf("after the failure: %+v, %v (apply: %v)", last, lerr, err)
 	}
-	if err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Client.AppsV1().Deployments(e.Namespace).Get(ctx, "shop-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -135,7 +135,7 @@ func TestApplyNeverReady(t *testing.T) {
 }
 
 // TestApplyNotOwned: a Deployment that exists and is no release's stops
-// the install with ErrNotOwned, naming it; TakeOwnership adopts it.
+// the install with kube.ErrNotOwned, naming it; TakeOwnership adopts it.
 func TestApplyNotOwned(t *testing.T) {
 	e := k8stest.New(t)
 	ctx := context.Background()
@@ -154,10 +154,10 @@ func TestApplyNotOwned(t *testing.T) {
 	}
 	c := New(Options{Kubeconfig: e.Kubeconfig, Registry: registry})
 	_, err := c.Apply(ctx, webChart(t, e.Namespace))
-	if !errors.Is(err, ErrNotOwned) || !strings.Contains(err.Error(), "shop-web") {
-		t.Fatalf("got %v, want ErrNotOwned naming shop-web", err)
+	if !errors.Is(err, kube.ErrNotOwned) || !strings.Contains(err.Error(), "shop-web") {
+		t.Fatalf("got %v, want kube.ErrNotOwned naming shop-web", err)
 	}
-	if err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 0, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	c = New(Options{Kubeconfig: e.Kubeconfig, Registry: registry, TakeOwnership: true})
@@ -184,7 +184,7 @@ func TestApplyMissingImage(t *testing.T) {
 }
 
 // TestPendingIsRefusedAndRestored: a release left pending-upgrade (a
-// killed helm) blocks Apply with ErrPending, and Restore brings it back.
+// killed helm) blocks Apply with kube.ErrPending, and Restore brings it back.
 func TestPendingIsRefusedAndRestored(t *testing.T) {
 	e := k8stest.New(t)
 	c := New(Options{Kubeconfig: e.Kubeconfig, Registry: registry})
@@ -209,10 +209,10 @@ func TestPendingIsRefusedAndRestored(t *testing.T) {
 	if err := cfg.Releases.Create(&pending); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Apply(ctx, webChart(t, e.Namespace)); !errors.Is(err, ErrPending) {
-		t.Fatalf("got %v, want ErrPending", err)
+	if _, err := c.Apply(ctx, webChart(t, e.Namespace)); !errors.Is(err, kube.ErrPending) {
+		t.Fatalf("got %v, want kube.ErrPending", err)
 	}
-	if err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
+	if _, err := c.Restore(ctx, e.Namespace, "shop", 1, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if last, _ := c.Last(ctx, e.Namespace, "shop"); last.Status != "deployed" || last.Revision != 3 {

@@ -25,18 +25,8 @@ import (
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"ferry/bundle"
 	"ferry/kube"
 )
-
-// ErrNotOwned marks a chart whose resources exist in the cluster and
-// belong to no release, or to another: installing it would take them
-// over, which ferry does only when told (Options.TakeOwnership).
-var ErrNotOwned = errors.New("resources in the cluster belong to someone else")
-
-// ErrPending marks a release that another Helm operation left pending:
-// Helm refuses every operation on it until it is rolled back.
-var ErrPending = errors.New("release has an operation pending")
 
 // Options say which cluster to reach and how to install.
 type Options struct {
@@ -89,53 +79,18 @@ func (c *Cluster) config(ns string) (*action.Configuration, error) {
 	return cfg, nil
 }
 
-// Release is a Helm release as ferry sees it.
-type Release struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"release"`
-	// Revision is the release's last revision; 0 when there is none.
-	Revision int `json:"revision"`
-	// Status is Helm's: deployed, failed, pending-install...
-	Status string `json:"status,omitempty"`
-	// Chart is the chart's name and version, as Chart.yaml says.
-	Chart string `json:"chart,omitempty"`
-	// Manifest is the SHA-256 of the release's manifest (pinned), what
-	// drift is measured against.
-	Manifest string `json:"manifest,omitempty"`
-}
-
-// Key names the release: namespace/name.
-func (r Release) Key() string { return r.Namespace + "/" + r.Name }
-
-// Chart is one chart to install.
-type Chart struct {
-	Namespace string
-	Release   string
-	// Name names the chart in messages (name-version).
-	Name    string
-	Archive []byte
-	// Values are the values files' contents, in the order they apply.
-	Values  [][]byte
-	Timeout time.Duration
-	// Images are the bundle's images the chart may name.
-	Images []bundle.Image
-	// Description is kept in the release's history, such as
-	// "ferry install app 1.4.0".
-	Description string
-}
-
 // Last returns the release's last revision; a release that does not
 // exist has Revision 0.
-func (c *Cluster) Last(ctx context.Context, ns, name string) (Release, error) {
+func (c *Cluster) Last(ctx context.Context, ns, name string) (kube.Release, error) {
 	cfg, err := c.config(ns)
 	if err != nil {
-		return Release{}, err
+		return kube.Release{}, err
 	}
 	return last(cfg, ns, name)
 }
 
-func last(cfg *action.Configuration, ns, name string) (Release, error) {
-	r := Release{Namespace: ns, Name: name}
+func last(cfg *action.Configuration, ns, name string) (kube.Release, error) {
+	r := kube.Release{Namespace: ns, Name: name}
 	li, err := cfg.Releases.Last(name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		return r, nil
@@ -150,8 +105,8 @@ func last(cfg *action.Configuration, ns, name string) (Release, error) {
 	return describe(rel), nil
 }
 
-func describe(rel *releasev1.Release) Release {
-	r := Release{Namespace: rel.Namespace, Name: rel.Name, Revision: rel.Version, Manifest: kube.ManifestDigest(rel.Manifest)}
+func describe(rel *releasev1.Release) kube.Release {
+	r := kube.Release{Namespace: rel.Namespace, Name: rel.Name, Revision: rel.Version, Manifest: kube.ManifestDigest(rel.Manifest)}
 	if rel.Info != nil {
 		r.Status = string(rel.Info.Status)
 	}
@@ -176,30 +131,30 @@ func v1(r any) (*releasev1.Release, error) {
 // timeout. A failure leaves the release failed for the caller to put
 // back (Restore): ferry rolls back the whole appliance release, not one
 // chart. A release another operation left pending is refused (ErrPending).
-func (c *Cluster) Apply(ctx context.Context, ch Chart) (Release, error) {
+func (c *Cluster) Apply(ctx context.Context, ch kube.Chart) (kube.Release, error) {
 	cfg, err := c.config(ch.Namespace)
 	if err != nil {
-		return Release{}, err
+		return kube.Release{}, err
 	}
 	chrt, err := loader.LoadArchive(bytes.NewReader(ch.Archive))
 	if err != nil {
-		return Release{}, fmt.Errorf("chart %s: %w", ch.Name, err)
+		return kube.Release{}, fmt.Errorf("chart %s: %w", ch.Name, err)
 	}
 	vals := map[string]any{}
 	for i, data := range ch.Values {
 		v, err := common.ReadValues(data)
 		if err != nil {
-			return Release{}, fmt.Errorf("chart %s: values file %d: %w", ch.Name, i+1, err)
+			return kube.Release{}, fmt.Errorf("chart %s: values file %d: %w", ch.Name, i+1, err)
 		}
 		vals = kube.MergeValues(vals, v)
 	}
 	pin := &kube.Pinner{Registry: c.opts.Registry, Chart: ch.Name, Images: ch.Images}
 	cur, err := last(cfg, ch.Namespace, ch.Release)
 	if err != nil {
-		return Release{}, err
+		return kube.Release{}, err
 	}
 	if rcommon.Status(cur.Status).IsPending() {
-		return cur, fmt.Errorf("%w: release %s of chart %s is %s (revision %d)", ErrPending, cur.Key(), ch.Name, cur.Status, cur.Revision)
+		return cur, fmt.Errorf("%w: release %s of chart %s is %s (revision %d)", kube.ErrPending, cur.Key(), ch.Name, cur.Status, cur.Revision)
 	}
 	ctx, cancel := context.WithTimeout(ctx, ch.Timeout)
 	defer cancel()
@@ -238,42 +193,43 @@ func (c *Cluster) Apply(ctx context.Context, ch Chart) (Release, error) {
 }
 
 // classify gives Helm's errors ferry's classes.
-func classify(ch Chart, err error) error {
+func classify(ch kube.Chart, err error) error {
 	var missing *kube.MissingError
 	switch {
 	case errors.As(err, &missing):
 		return err
 	case strings.Contains(err.Error(), "cannot be imported into the current release"):
-		return fmt.Errorf("chart %s: %w: %w (install with --take-ownership to adopt them)", ch.Name, ErrNotOwned, err)
+		return fmt.Errorf("chart %s: %w: %w (install with --take-ownership to adopt them)", ch.Name, kube.ErrNotOwned, err)
 	case strings.Contains(err.Error(), "another operation (install/upgrade/rollback) is in progress"):
-		return fmt.Errorf("chart %s: %w: %w", ch.Name, ErrPending, err)
+		return fmt.Errorf("chart %s: %w: %w", ch.Name, kube.ErrPending, err)
 	}
-	return fmt.Errorf("chart %s, release %s/%s: %w", ch.Name, ch.Namespace, ch.Release, err)
+	return fmt.Errorf("%w: chart %s, release %s/%s: %w", kube.ErrChart, ch.Name, ch.Namespace, ch.Release, err)
 }
 
 // Restore puts release ns/name back to revision, or uninstalls it when
-// revision is 0, waiting up to timeout. A release already there (its
-// last revision is revision, or a deployed rollback to it) is left as
-// it is, so that Restore may run again after a crash. It works from any
-// status, pending ones included.
-func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, timeout time.Duration) error {
+// revision is 0, waiting up to timeout, and returns the release as it
+// is then. A release already there (its last revision is revision, or a
+// deployed rollback to it) is left as it is, so that Restore may run
+// again after a crash. It works from any status, pending ones included.
+func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, timeout time.Duration) (kube.Release, error) {
 	cfg, err := c.config(ns)
 	if err != nil {
-		return err
+		return kube.Release{}, err
 	}
+	none := kube.Release{Namespace: ns, Name: name}
 	li, err := cfg.Releases.Last(name)
 	if errors.Is(err, driver.ErrReleaseNotFound) {
 		if revision == 0 {
-			return nil
+			return none, nil
 		}
-		return fmt.Errorf("release %s/%s: revision %d to return to: the release is gone", ns, name, revision)
+		return none, fmt.Errorf("release %s/%s: revision %d to return to: the release is gone", ns, name, revision)
 	}
 	if err != nil {
-		return fmt.Errorf("release %s/%s: %w", ns, name, err)
+		return none, fmt.Errorf("release %s/%s: %w", ns, name, err)
 	}
 	cur, err := v1(li)
 	if err != nil {
-		return err
+		return none, err
 	}
 	if revision == 0 {
 		un := action.NewUninstall(cfg)
@@ -282,13 +238,13 @@ func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, ti
 		un.IgnoreNotFound = true
 		un.Description = "ferry: rolled back"
 		if _, err := un.Run(name); err != nil {
-			return fmt.Errorf("uninstall release %s/%s: %w", ns, name, err)
+			return none, fmt.Errorf("uninstall release %s/%s: %w", ns, name, err)
 		}
-		return nil
+		return none, nil
 	}
 	if cur.Info != nil && cur.Info.Status == rcommon.StatusDeployed &&
 		(cur.Version == revision || cur.Info.RollbackRevision == revision) {
-		return nil
+		return describe(cur), nil
 	}
 	rb := action.NewRollback(cfg)
 	rb.Version = revision
@@ -297,7 +253,24 @@ func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, ti
 	rb.WaitForJobs = true
 	rb.Description = fmt.Sprintf("ferry: back to revision %d", revision)
 	if err := rb.Run(name); err != nil {
-		return fmt.Errorf("roll back release %s/%s to revision %d: %w", ns, name, revision, err)
+		return none, fmt.Errorf("roll back release %s/%s to revision %d: %w", ns, name, revision, err)
 	}
-	return nil
+	return last(cfg, ns, name)
+}
+
+// DefaultNamespace is the namespace of the kubeconfig's context (or of
+// the pod, in the cluster): where a chart that names none is installed.
+func (c *Cluster) DefaultNamespace() (string, error) {
+	flags := genericclioptions.NewConfigFlags(false)
+	if c.opts.Kubeconfig != "" {
+		flags.KubeConfig = &c.opts.Kubeconfig
+	}
+	if c.opts.Context != "" {
+		flags.Context = &c.opts.Context
+	}
+	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", fmt.Errorf("kubernetes: the context's namespace: %w", err)
+	}
+	return ns, nil
 }
