@@ -12,6 +12,7 @@ import (
 	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/internal/atomicfile"
+	"ferry/kube"
 	"ferry/license"
 	"ferry/rollout"
 	"ferry/rollout/serve"
@@ -120,6 +121,11 @@ const (
 	exitSecretOnArgs  = 108 // a secret's value was given on the command line (--set NAME=VALUE)
 
 	exitSiteCert = 110 // a site certificate is missing, damaged or not of the site CA
+
+	exitKubeImage   = 120 // a chart names an image the bundle does not carry
+	exitKubeOwned   = 121 // a chart's resources exist and belong to someone else
+	exitKubePending = 122 // a Helm release has an operation pending that ferry did not start
+	exitKubeChart   = 123 // a chart did not deploy or become ready (rolled back)
 )
 
 // exitClasses maps sentinel errors to exit codes, most specific first.
@@ -210,6 +216,10 @@ var exitClasses = []struct {
 	{installer.ErrReplay, exitReplay},
 	{installer.ErrServiceAccount, exitAccount},
 	{installer.ErrNoFinding, exitNoFinding},
+	{kube.ErrMissingImage, exitKubeImage},
+	{kube.ErrNotOwned, exitKubeOwned},
+	{kube.ErrPending, exitKubePending},
+	{kube.ErrChart, exitKubeChart},
 	{migrate.ErrMigration, exitMigration},
 	{migrate.ErrDrift, exitDBDrift},
 	{bundle.ErrMigrationChanged, exitDBDrift},

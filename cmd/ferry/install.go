@@ -67,7 +67,7 @@ func installCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plain-http", Usage: "talk plain HTTP to the --push-to registry"},
 			&cli.BoolFlag{Name: "insecure", Usage: "do not verify the --push-to registry's TLS certificate"},
 			jsonFlag(),
-		}, append(configFlags(), waitFlags()...)...),
+		}, append(append(configFlags(), waitFlags()...), chartFlags()...)...),
 		Action: installBundle,
 	}
 }
@@ -100,6 +100,9 @@ func runInstall(c *cli.Context, update bool) error {
 		return err
 	}
 	opts.Keep = c.Int("keep")
+	if opts.Cluster, err = clusterOf(c, true); err != nil {
+		return err
+	}
 	apply := installer.Install
 	if update {
 		apply = installer.Update
@@ -440,8 +443,9 @@ func rollbackCommand() *cli.Command {
 			"older: after rolling back from a version, `ferry rollback --to VERSION` installs it\n" +
 			"again (install and update refuse its bundle as not newer than the highest\n" +
 			"version the host ran). Databases follow the release, up or down.",
-		Flags: []cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the kept release `VERSION` to make current, older or newer (forward after a rollback)"},
+		Flags: append([]cli.Flag{rootFlag(), &cli.StringFlag{Name: "to", Usage: "the kept release `VERSION` to make current, older or newer (forward after a rollback)"},
 			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too, `NAME=@FILE` (the DSN in FILE), NAME=DSN, or FERRY_DB_NAME=DSN"}},
+			clusterFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError("rollback takes no arguments (use --to VERSION)")
@@ -450,7 +454,11 @@ func rollbackCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			to, err := installer.Rollback(c.Context, c.String("root"), installer.RollbackOptions{To: c.String("to"), DSNs: dsns, Log: logger(c), Secrets: redact.FromEnviron(os.Environ())})
+			cl, err := clusterOf(c, false)
+			if err != nil {
+				return err
+			}
+			to, err := installer.Rollback(c.Context, c.String("root"), installer.RollbackOptions{To: c.String("to"), DSNs: dsns, Log: logger(c), Secrets: redact.FromEnviron(os.Environ()), Cluster: cl})
 			if err != nil {
 				return err
 			}
