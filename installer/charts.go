@@ -177,6 +177,7 @@ func (r *run) chart(ctx context.Context, cl Cluster, st *store.Store, root strin
 	if err != nil {
 		return err
 	}
+	r.crashPoint() // journalled as it was, not yet changed
 	rel, err := cl.Apply(ctx, kube.Chart{
 		Namespace: ns, Release: name, Name: ch.Name + "-" + ch.Version,
 		Archive: archive, Values: values, Timeout: ch.InstallTimeout(), Images: images,
@@ -188,6 +189,7 @@ func (r *run) chart(ctx context.Context, cl Cluster, st *store.Store, root strin
 	}
 	_ = r.db.Audit("chart.applied", map[string]string{"version": m.Version, "chart": ch.Name + "-" + ch.Version,
 		"release": rel.Key(), "revision": fmt.Sprint(rel.Revision), "manifest": rel.Manifest})
+	r.crashPoint() // changed, not yet recorded
 	return r.recordChart(m.Version, state.ChartRelease{
 		Component: c.Name, Chart: ch.Name + "-" + ch.Version, Namespace: ns, Release: name,
 		Revision: rel.Revision, Manifest: rel.Manifest, Timeout: ch.InstallTimeout(),
