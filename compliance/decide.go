@@ -19,6 +19,7 @@ func auditedEvents() []string {
 		"license.installed", "license.checked", "license.grace", "license.refused", "clock.behind", "clock.mark-invalid",
 		"clock.reset", "clock.reset-refused", "clock.acknowledged", eventAcknowledged,
 		"service.user.created", "hostkey.created", "config.applied", "config.failed", "config.recovered",
+		"chart.applied", "chart.failed", "chart.restored", "chart.rollback",
 	}
 }
 
