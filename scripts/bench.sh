@@ -328,6 +328,15 @@ router ($router_duration per measurement, $(nproc) cores)
 $(sed 's/^/  /' "$work/router.out")
 REPORT
 
+echo "bench: sites" >&2
+go run ./scripts/sitesbench -duration "$router_duration" > "$work/sites.out" 2> "$work/log.sites" ||
+	{ echo "bench: sitesbench failed:" >&2; cat "$work/log.sites" >&2; exit 1; }
+cat <<REPORT
+
+sites (loopback, mutual TLS between sites)
+$(sed 's/^/  /' "$work/sites.out")
+REPORT
+
 echo "bench: delta updates" >&2
 delta_args=(-dir "$work/delta" -repeat 3)
 case ${DELTA_SCALE:-full} in

@@ -18,7 +18,7 @@ func TestParseSpecRoutingAcrossSites(t *testing.T) {
 	}
 	r := s.Components[2].Services[0].Routing.WithDefaults()
 	if r.Strategy != RoutingLatency || *r.Failback || r.Tolerance != DefaultSiteTolerance ||
-		*r.Health != (SiteHealth{Interval: Duration(500 * time.Millisecond), Timeout: Duration(500 * time.Millisecond), Failures: 2, Successes: 4}) {
+		*r.Health != (SiteHealth{Interval: Duration(500 * time.Millisecond), Timeout: Duration(250 * time.Millisecond), Failures: 2, Successes: 4}) {
 		t.Fatalf("routing %+v health %+v", r, r.Health)
 	}
 	if d := (*Routing)(nil).WithDefaults(); d.Strategy != RoutingFailover || !*d.Failback || d.Health.Failures != 2 || d.Health.Successes != 3 || d.Health.Interval != DefaultSiteInterval {

@@ -177,7 +177,9 @@ const (
 )
 
 // WithDefaults returns r, or the defaults for nil, with every unset field
-// at its default. The timeout is the interval unless given.
+// at its default. The timeout is half the interval unless given (and
+// never more than the interval), so that a site whose link is lost fails
+// `failures` checks within failures-½ intervals of the first.
 func (r *Routing) WithDefaults() Routing {
 	var out Routing
 	if r != nil {
@@ -200,9 +202,10 @@ func (r *Routing) WithDefaults() Routing {
 	if h.Interval == 0 {
 		h.Interval = DefaultSiteInterval
 	}
-	if h.Timeout == 0 || h.Timeout > h.Interval {
-		h.Timeout = h.Interval
+	if h.Timeout == 0 {
+		h.Timeout = h.Interval / 2
 	}
+	h.Timeout = min(h.Timeout, h.Interval)
 	if h.Failures == 0 {
 		h.Failures = DefaultSiteFailures
 	}

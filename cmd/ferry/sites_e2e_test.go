@@ -480,7 +480,7 @@ func TestSitesLatencyNetns(t *testing.T) {
 	rb, bURL := lab.relay("c", "10.77.0.2:8443")
 	ra.delay.Store(int64(150 * time.Millisecond))
 	rb.delay.Store(int64(time.Millisecond))
-	d := deploy(t, lab, buildFerry(t), "{strategy: latency, tolerance: 100ms, health: {interval: 1s, failures: 2, successes: 2}}",
+	d := deploy(t, lab, buildFerry(t), "{strategy: latency, tolerance: 100ms, health: {interval: 1s, timeout: 1s, failures: 2, successes: 2}}",
 		siteSpec{name: "a", addr: "10.77.0.1", priority: 1, peerURL: map[string]string{"c": "https://" + aURL}},
 		siteSpec{name: "b", addr: "10.77.0.2", priority: 2, peerURL: map[string]string{"c": "https://" + bURL}},
 		siteSpec{name: "c", addr: "10.77.0.3", priority: 3, bundle: "sick"})
