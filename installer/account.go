@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ferry/bundle/spec"
+	"ferry/installer/migrate"
 	"ferry/installer/state"
 )
 
@@ -308,6 +309,12 @@ func PrepareService(ctx context.Context, root, component string, svc spec.Servic
 	run := ServiceRun{Account: a, DataDir: DataDir(root, svc.Name)}
 	if err := prepareDataDir(root, run); err != nil {
 		return ServiceRun{}, fmt.Errorf("service %s: %w", svc.Name, err)
+	}
+	// The embedded databases it is given as FERRY_DB_NAME.
+	if a.Switch {
+		if err := migrate.ShareSQLite(root, a.UID); err != nil {
+			return ServiceRun{}, fmt.Errorf("service %s: %w", svc.Name, err)
+		}
 	}
 	return run, nil
 }

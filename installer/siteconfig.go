@@ -21,6 +21,7 @@ import (
 	"ferry/bundle"
 	"ferry/bundle/spec"
 	"ferry/config"
+	"ferry/installer/migrate"
 	"ferry/installer/state"
 	"ferry/installer/store"
 	"ferry/internal/atomicfile"
@@ -84,7 +85,7 @@ func resolveConfig(db *state.DB, m *bundle.Manifest, root, current string, in *c
 			}
 			switch {
 			case !remote:
-				c.Databases[ms.Database] = filepath.Join(root, "data", ms.Database+".db")
+				c.Databases[ms.Database] = migrate.SQLitePath(root, ms.Database)
 			case dsn != "":
 				c.DSNs[ms.Database] = dsn
 			}

@@ -66,7 +66,7 @@ func TestInitBuildsOffline(t *testing.T) {
 	if out, code := ferry(project, "install", bundleFile, "--root", root, "--key", "release.pub"); code != 0 {
 		t.Fatalf("install: exit %d\n%s", code, out)
 	}
-	for _, p := range []string{"releases/0.1.0/bin/server", "data/app.db"} {
+	for _, p := range []string{"releases/0.1.0/bin/server", "databases/app.db"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			t.Errorf("after install: %v", err)
 		}

@@ -203,7 +203,7 @@ func TestSiteConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("site = \"lab\"\nreplicas = 4\ndb = %s\n", filepath.Join(root, "data", "app.db")); string(rendered) != want {
+	if want := fmt.Sprintf("site = \"lab\"\nreplicas = 4\ndb = %s\n", filepath.Join(root, "databases", "app.db")); string(rendered) != want {
 		t.Errorf("rendered etc/app.conf:\n%s\nwant:\n%s", rendered, want)
 	}
 	ferry("check")
@@ -246,7 +246,7 @@ func TestSiteConfiguration(t *testing.T) {
 	dataDir := filepath.Join(root, "data", "api")
 	for k, want := range map[string]string{
 		"SITE": "", "REPLICAS": "", // not FERRY_: not reported
-		"FERRY_ROOT": root, "FERRY_DATA_DIR": dataDir, "FERRY_DB_APP": filepath.Join(root, "data", "app.db"),
+		"FERRY_ROOT": root, "FERRY_DATA_DIR": dataDir, "FERRY_DB_APP": filepath.Join(root, "databases", "app.db"),
 		"FERRY_VERSION": "1.0.0", "PORT": strings.TrimPrefix(rep.Local, "127.0.0.1:"),
 		"FERRY_TEST_PASSWORD": "pw:" + secret,
 	} {

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -92,7 +91,7 @@ func (e *env) raw(t *testing.T, d *Databases) *sql.DB {
 	if e.pg != nil {
 		db, err = sql.Open("pgx", d.DSNs["app"])
 	} else {
-		db, err = sql.Open("sqlite", filepath.Join(d.Root, "data", "app.db"))
+		db, err = sql.Open("sqlite", SQLitePath(d.Root, "app"))
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +253,7 @@ func testApply(t *testing.T, e *env) {
 	}
 	e.wantVersion(t, d, 4)
 	if e.pg == nil {
-		for _, p := range []string{filepath.Join(d.Root, "data"), filepath.Join(d.Root, "data", "app.db")} {
+		for _, p := range []string{DatabasesDir(d.Root), SQLitePath(d.Root, "app")} {
 			fi, err := os.Stat(p)
 			if err != nil {
 				t.Fatal(err)
