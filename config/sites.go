@@ -13,9 +13,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"ferry/bundle/spec"
 	"ferry/internal/yamlnode"
 )
 
@@ -47,6 +49,12 @@ type Sites struct {
 	// (mutual TLS); empty is DefaultSitesListen.
 	Listen string `json:"listen,omitempty"`
 	Peers  []Peer `json:"peers,omitempty"`
+	// Weight is this site's share under the weighted strategy, from 1;
+	// 1 unless given.
+	Weight int `json:"weight,omitempty"`
+	// Routing sets a service's routing across sites at this site, in
+	// place of the bundle's (the whole of it), by service name.
+	Routing map[string]*spec.Routing `json:"routing,omitempty"`
 	// Source is where the sites section was given: the values file and
 	// line, or the revision it was kept from.
 	Source Source `json:"source"`
@@ -164,7 +172,7 @@ func lineOf(n ast.Node) int {
 
 func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 	p := &sitesParser{name: name}
-	s := &Sites{Priority: 1, Source: Source{Kind: FromFile, Where: fmt.Sprintf("%s:%d", name, lineOf(mv.Key))}}
+	s := &Sites{Priority: 1, Weight: 1, Source: Source{Kind: FromFile, Where: fmt.Sprintf("%s:%d", name, lineOf(mv.Key))}}
 	pairs, ok := p.mapping(mv.Value, mv.Key, SitesKey, "a mapping with self and peers")
 	if !ok {
 		return nil, errors.Join(p.errs...)
@@ -181,6 +189,10 @@ func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 			s.Priority = p.int1(kv.Value, "sites.priority", 1, 1000)
 		case "listen":
 			s.Listen = p.listen(kv.Value, "sites.listen")
+		case "weight":
+			s.Weight = p.int1(kv.Value, "sites.weight", 1, 1000)
+		case "routing":
+			s.Routing = p.routing(kv.Value, kv.Key)
 		case "peers":
 			seq, ok := yamlnode.Unwrap(kv.Value).(*ast.SequenceNode)
 			if !ok {
@@ -198,7 +210,7 @@ func parseSitesNode(mv *ast.MappingValueNode, name string) (*Sites, error) {
 				peerNodes = append(peerNodes, n)
 			}
 		default:
-			p.errorf(kv.Key, "sites."+key, "is not a field of sites: use self, priority, listen and peers")
+			p.errorf(kv.Key, "sites."+key, "is not a field of sites: use self, priority, weight, listen, peers and routing")
 		}
 	}
 	if s.Self == "" && len(p.errs) == 0 {
@@ -354,6 +366,44 @@ func (p *sitesParser) listen(n ast.Node, field string) string {
 		return ""
 	}
 	return v
+}
+
+// routing reads the routing set at this site per service: each a
+// routing mapping as in ferry.yaml, checked as there.
+func (p *sitesParser) routing(n, at ast.Node) map[string]*spec.Routing {
+	pairs, ok := p.mapping(n, at, "sites.routing", "a mapping of service names to routing, such as api: {strategy: latency}")
+	if !ok {
+		return nil
+	}
+	out := map[string]*spec.Routing{}
+	for _, kv := range pairs {
+		name, _ := yamlnode.Text(kv.Key)
+		f := "sites.routing." + name
+		if len(name) > maxSiteNameLen || !siteNameRE.MatchString(name) {
+			p.errorf(kv.Key, f, "%q is not a service name", name)
+			continue
+		}
+		var r spec.Routing
+		switch yamlnode.Unwrap(kv.Value).(type) {
+		case *ast.MappingNode, *ast.MappingValueNode:
+		default:
+			p.errorf(kv.Value, f, "is a routing mapping, such as {strategy: failover, health: {interval: 1s}}")
+			continue
+		}
+		if err := yaml.NodeToValue(kv.Value, &r, yaml.Strict()); err != nil {
+			p.errorf(kv.Value, f, "%s", firstLine(yaml.FormatError(err, false, false)))
+			continue
+		}
+		bad := false
+		for _, pr := range r.Problems() {
+			p.errorf(kv.Value, f+pr.Field, "%s", pr.Msg)
+			bad = true
+		}
+		if !bad {
+			out[name] = &r
+		}
+	}
+	return out
 }
 
 func (p *sitesParser) int1(n ast.Node, field string, lo, hi int) int {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"ferry/bundle/spec"
 )
@@ -23,6 +24,10 @@ sites:
       priority: 3
       weight: 2
       clients: [10.2.0.0/16, "fd00::/8"]
+  routing:
+    api: {strategy: latency, health: {interval: 2s}}
+    web:
+      strategy: weighted
 `
 
 func TestParseSites(t *testing.T) {
@@ -30,7 +35,9 @@ func TestParseSites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Sites{Self: "eu-1", Priority: 1, Listen: "0.0.0.0:8443", Source: Source{Kind: FromFile, Where: "site.yaml:2"}, Peers: []Peer{
+	want := &Sites{Self: "eu-1", Priority: 1, Weight: 1, Listen: "0.0.0.0:8443", Routing: map[string]*spec.Routing{
+		"api": {Strategy: "latency", Health: &spec.SiteHealth{Interval: spec.Duration(2 * time.Second)}},
+		"web": {Strategy: "weighted"}}, Source: Source{Kind: FromFile, Where: "site.yaml:2"}, Peers: []Peer{
 		{Name: "eu-2", Region: "eu", URL: "https://10.1.2.10:8443", Priority: 2, Weight: 1},
 		{Name: "us-1", Region: "us", URL: "https://10.2.0.10:8443", Priority: 3, Weight: 2, Clients: []string{"10.2.0.0/16", "fd00::/8"}},
 	}}
@@ -53,6 +60,11 @@ func TestParseSitesErrors(t *testing.T) {
 		{"self missing", "sites:\n  peers: []\n", []string{"site.yaml:1: sites.self: is required"}},
 		{"bad self", "sites:\n  self: EU_1\n", []string{"site.yaml:2: sites.self: \"EU_1\" is not a site name"}},
 		{"self priority", "sites:\n  self: a\n  priority: x\n  listen: nowhere\n", []string{"site.yaml:3: sites.priority: \"x\" is not a whole number", "site.yaml:4: sites.listen: \"nowhere\" is not host:port"}},
+		{"routing", "sites:\n  self: a\n  routing:\n    api: {strategy: nearest}\n    web: {colour: red}\n    Bad: {}\n    db: [x]\n", []string{
+			"site.yaml:4: sites.routing.api.strategy: \"nearest\" is not a routing strategy",
+			"site.yaml:5: sites.routing.web: ", "unknown field \"colour\"",
+			"site.yaml:6: sites.routing.Bad: \"Bad\" is not a service name",
+			"site.yaml:7: sites.routing.db: is a routing mapping"}},
 		{"unknown field", "sites:\n  self: a\n  peer: []\n", []string{"site.yaml:3: sites.peer: is not a field"}},
 		{"peer fields", "sites:\n  self: a\n  peers:\n    - name: b\n      url: http://x:1\n      priority: 0\n      weight: -1\n      clients: [10.0.0.1/8, nope]\n      colour: red\n",
 			[]string{

@@ -449,29 +449,8 @@ func (v *specValidator) service(f string, s *Service, services map[string]string
 
 // routing checks the strategy across sites and its health checks.
 func (v *specValidator) routing(f string, r *Routing) {
-	switch r.Strategy {
-	case "", RoutingFailover, RoutingWeighted, RoutingLatency, RoutingGeographic:
-	default:
-		v.errorf(f+".strategy", "%q is not a routing strategy: use %s, %s, %s or %s", r.Strategy, RoutingFailover, RoutingWeighted, RoutingLatency, RoutingGeographic)
-	}
-	if r.Tolerance < 0 {
-		v.errorf(f+".tolerance", "%s is negative", time.Duration(r.Tolerance))
-	}
-	h := r.Health
-	if h == nil {
-		return
-	}
-	if h.Interval != 0 && (h.Interval < MinSiteInterval || h.Interval > MaxSiteInterval) {
-		v.errorf(f+".health.interval", "%s is outside %s to %s", time.Duration(h.Interval), time.Duration(MinSiteInterval), time.Duration(MaxSiteInterval))
-	}
-	if h.Timeout < 0 {
-		v.errorf(f+".health.timeout", "%s is negative", time.Duration(h.Timeout))
-	}
-	if h.Failures < 0 || h.Failures > MaxSiteChecks {
-		v.errorf(f+".health.failures", "%d is not a count from 1 to %d", h.Failures, MaxSiteChecks)
-	}
-	if h.Successes < 0 || h.Successes > MaxSiteChecks {
-		v.errorf(f+".health.successes", "%d is not a count from 1 to %d", h.Successes, MaxSiteChecks)
+	for _, p := range r.Problems() {
+		v.errorf(f+p.Field, "%s", p.Msg)
 	}
 }
 

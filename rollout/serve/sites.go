@@ -86,6 +86,9 @@ func (s *server) startSites() error {
 		}
 		names = append(names, name)
 		routing := s.defs[s.current][name].Service.Routing
+		if r, ok := cfg.Routing[name]; ok {
+			routing = r // the site's own, over the bundle's
+		}
 		m := sites.NewMonitor(name, routing, list, id, func(d sites.Decision) { s.post(func() { s.siteDecision(d) }) })
 		var peers []router.Peer
 		for _, site := range list {

@@ -34,7 +34,7 @@ func FromConfig(c *config.Sites) []Site {
 	if c == nil {
 		return nil
 	}
-	out := []Site{{Name: c.Self, Local: true, Priority: max(c.Priority, 1), Weight: 1}}
+	out := []Site{{Name: c.Self, Local: true, Priority: max(c.Priority, 1), Weight: max(c.Weight, 1)}}
 	for _, p := range c.Peers {
 		s := Site{Name: p.Name, Region: p.Region, URL: p.URL, Priority: p.Priority, Weight: p.Weight}
 		for _, cl := range p.Clients {
