@@ -43,6 +43,7 @@ kind: Bundle
 metadata: {name: greeter, version: 1.0.0}
 variables:
   - {name: greeting, type: string, pattern: "[a-z]+", default: one}
+  - {name: api_listen, type: address, default: "%[1]s"}
   - {name: token, type: secret}
 components:
   - name: api
@@ -53,7 +54,7 @@ components:
       - name: api
         command: [bin/testservice, --listen, "127.0.0.1:${PORT}", --version, "${var.greeting}"]
         env: {FERRY_TEST_PASSWORD: "${var.token}"}
-        listen: %s
+        listen: ${var.api_listen}
         health: {http: /healthz, interval: 100ms}
 `, listen)
 	if err := os.WriteFile(filepath.Join(dir, "ferry.yaml"), []byte(spec), 0o644); err != nil {
@@ -337,6 +338,36 @@ func TestConfigSetUnderLoad(t *testing.T) {
 	ferry("check")
 
 	ok, failed, seen := load.end()
+	// A new address: the service moves there, and the old one closes.
+	moved := fixtures.FreeTCPAddr(t)
+	ferry("config", "set", "api_listen="+moved)
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + moved + "/")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), "hello from testservice four") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not move to %s: %v\n%s", moved, err, serveLog())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The old router drains its requests in flight, then closes.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + listen + "/")
+		if err != nil {
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("the old address %s still answers after the service moved", listen)
+		}
+	}
+
 	if len(failed) > 0 {
 		t.Errorf("%d of %d requests failed during the configuration changes, first: %s", len(failed), ok+len(failed), failed[0])
 	}

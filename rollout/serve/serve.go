@@ -531,8 +531,14 @@ func (s *server) change(svc *service, def serviceDef, previous string) {
 		return
 	}
 	stable := svc.versions[svc.stable]
-	if def.Service.Listen == "" || def.Service.Listen != svc.listen {
-		// No router (or a new address): a restart on the new release.
+	if def.Service.Listen != svc.listen {
+		// A new address (a site's configuration changed it): a router
+		// there, then the old address closes.
+		s.relisten(svc, def)
+		return
+	}
+	if def.Service.Listen == "" {
+		// No router: a restart on the new release.
 		s.restart(svc, def)
 		return
 	}

@@ -146,6 +146,35 @@ func (s *server) restart(svc *service, def serviceDef) {
 	s.stopVersion(svc, old)
 }
 
+// relisten moves a service whose address changed to def: a router on the
+// new address with def running behind it, then the old router and
+// versions stop. While the new address cannot be had (another program
+// holds it), the service stays where it was, and says so.
+func (s *server) relisten(svc *service, def serviceDef) {
+	next, err := s.newService(def)
+	if err == nil {
+		if err = s.runStable(next, def); err != nil && next.stopRouter != nil {
+			next.stopRouter()
+		}
+	}
+	if err != nil {
+		s.log.Error("the service cannot move to its new address: it stays where it was", "service", svc.name, "from", svc.listen, "to", def.Service.Listen, "error", err)
+		return
+	}
+	s.log.Info("service moved to a new address", "service", svc.name, "from", svc.listen, "to", def.Service.Listen)
+	if svc.stopRouter != nil {
+		svc.stopRouter()
+	}
+	for ver, v := range svc.versions {
+		if ver != def.Version {
+			delete(svc.versions, ver)
+			s.stop(v, context.Background())
+			s.saver.audit("service.stopped", map[string]string{"service": svc.name, "version": ver})
+		}
+	}
+	s.services[svc.name] = next
+}
+
 // startVersion starts one version under supervision, with its metrics
 // and health checks.
 func (s *server) startVersion(svc *service, def serviceDef) error {
