@@ -29,6 +29,9 @@ type Cluster interface {
 	Apply(ctx context.Context, ch kube.Chart) (kube.Release, error)
 	// Restore puts a release back to revision (0: uninstalls it).
 	Restore(ctx context.Context, ns, name string, revision int, timeout time.Duration) (kube.Release, error)
+	// Drift lists how a release and its live resources differ from what
+	// was installed with the manifest of that digest.
+	Drift(ctx context.Context, ns, name, manifest string) ([]string, error)
 }
 
 // Journal records of chart steps. Before a transaction changes a Helm
@@ -318,4 +321,38 @@ func (r *run) moveChart(ctx context.Context, cl Cluster, version string, c state
 			"release": c.Namespace + "/" + c.Release, "revision": fmt.Sprint(rel.Revision), "to": fmt.Sprint(revision)})
 		return nil
 	})
+}
+
+// CheckCharts compares the current release's charts with the cluster:
+// each Helm release must be deployed with the manifest ferry installed,
+// and its live resources must still hold what that manifest sets. It
+// returns ErrDrift (with the list) when anything differs, as Check.
+func CheckCharts(ctx context.Context, root string, cl Cluster) ([]Drift, error) {
+	db, err := state.OpenReadOnly(root)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	current, err := db.Current()
+	if err != nil || current == "" {
+		return nil, err
+	}
+	rel, err := db.Release(current)
+	if err != nil {
+		return nil, err
+	}
+	var drift []Drift
+	for _, c := range rel.Charts {
+		diffs, err := cl.Drift(ctx, c.Namespace, c.Release, c.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s, release %s/%s: %w", c.Chart, c.Namespace, c.Release, err)
+		}
+		for _, d := range diffs {
+			drift = append(drift, Drift{Release: current, Path: "chart " + c.Namespace + "/" + c.Release, Kind: "changed", Detail: d})
+		}
+	}
+	if len(drift) > 0 {
+		return drift, fmt.Errorf("%w: %d differences in the cluster", ErrDrift, len(drift))
+	}
+	return nil, nil
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"ferry/installer"
@@ -37,4 +40,21 @@ func clusterOf(c *cli.Context, charts bool) (installer.Cluster, error) {
 		return nil, nil
 	}
 	return newCluster(c)
+}
+
+// withCharts adds the drift of the current release's charts to what
+// installer.Check found (drift, err), when the command names a cluster.
+func withCharts(c *cli.Context, drift []installer.Drift, err error) ([]installer.Drift, error) {
+	cl, cerr := clusterOf(c, false)
+	if cerr != nil || cl == nil {
+		return drift, errors.Join(err, cerr)
+	}
+	cd, cerr := installer.CheckCharts(c.Context, c.String("root"), cl)
+	if cerr != nil && !errors.Is(cerr, installer.ErrDrift) {
+		return drift, cerr
+	}
+	if drift = append(drift, cd...); len(drift) > 0 {
+		return drift, fmt.Errorf("%w: %d differences", installer.ErrDrift, len(drift))
+	}
+	return nil, nil
 }

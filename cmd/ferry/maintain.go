@@ -42,11 +42,14 @@ func gcCommand() *cli.Command {
 func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
-		Usage: "re-hash installed files and store blobs against the signed manifests",
-		Flags: []cli.Flag{rootFlag(), jsonFlag()},
+		Usage: "re-hash installed files and store blobs against the signed manifests (and, given a cluster, compare the charts)",
+		Flags: append([]cli.Flag{rootFlag(), jsonFlag()}, clusterFlags()...),
 		Action: func(c *cli.Context) error {
 			drift, err := installer.Check(c.Context, c.String("root"))
 			if err != nil && !errors.Is(err, installer.ErrDrift) {
+				return err
+			}
+			if drift, err = withCharts(c, drift, err); err != nil && !errors.Is(err, installer.ErrDrift) {
 				return err
 			}
 			if c.Bool("json") {

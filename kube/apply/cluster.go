@@ -10,9 +10,12 @@ package apply
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +26,9 @@ import (
 	rcommon "helm.sh/helm/v4/pkg/release/common"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/resource"
 
 	"ferry/kube"
 )
@@ -273,4 +278,106 @@ func (c *Cluster) DefaultNamespace() (string, error) {
 		return "", fmt.Errorf("kubernetes: the context's namespace: %w", err)
 	}
 	return ns, nil
+}
+
+// Drift compares release ns/name with what ferry installed (manifest is
+// the digest it recorded) and with the cluster: the release must be
+// deployed with that manifest, and every field each of its resources
+// sets must still hold that value in the live object, so that an edit
+// with kubectl, or a resource deleted, shows. Fields the manifest leaves
+// out (defaults, status, what controllers add) are not compared. It
+// returns one line per difference.
+func (c *Cluster) Drift(ctx context.Context, ns, name, manifest string) ([]string, error) {
+	cfg, err := c.config(ns)
+	if err != nil {
+		return nil, err
+	}
+	li, err := cfg.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return []string{"the release is gone"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("release %s/%s: %w", ns, name, err)
+	}
+	rel, err := v1(li)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	cur := describe(rel)
+	if cur.Status != string(rcommon.StatusDeployed) {
+		out = append(out, fmt.Sprintf("revision %d is %s", cur.Revision, cur.Status))
+	}
+	if cur.Manifest != manifest {
+		out = append(out, fmt.Sprintf("revision %d's manifest is not the one ferry installed (%s, not %s)", cur.Revision, cur.Manifest, manifest))
+	}
+	resources, err := cfg.KubeClient.Build(bytes.NewBufferString(rel.Manifest), false)
+	if err != nil {
+		return nil, fmt.Errorf("release %s/%s: its manifest: %w", ns, name, err)
+	}
+	for _, info := range resources {
+		what := info.Mapping.GroupVersionKind.Kind + "/" + info.Name
+		live, err := resource.NewHelper(info.Client, info.Mapping).Get(info.Namespace, info.Name)
+		if apierrors.IsNotFound(err) {
+			out = append(out, what+": missing")
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("release %s/%s: %s: %w", ns, name, what, err)
+		}
+		want, err := plain(info.Object)
+		if err != nil {
+			return nil, err
+		}
+		have, err := plain(live)
+		if err != nil {
+			return nil, err
+		}
+		delete(want, "metadata")
+		for _, d := range differences("", want, have) {
+			out = append(out, what+": "+d)
+		}
+	}
+	return out, nil
+}
+
+// plain is an object as JSON reads it: maps, lists, strings, float64s.
+func plain(obj any) (map[string]any, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(data, &m)
+}
+
+// differences lists the fields of want that have does not hold with the
+// same value, by their path.
+func differences(path string, want, have any) []string {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return []string{fmt.Sprintf("%s is %v", strings.TrimPrefix(path, "."), have)}
+		}
+		var out []string
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			out = append(out, differences(path+"."+k, w[k], h[k])...)
+		}
+		return out
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return []string{fmt.Sprintf("%s has %d entries, ferry installed %d", strings.TrimPrefix(path, "."), len(h), len(w))}
+		}
+		var out []string
+		for i := range w {
+			out = append(out, differences(fmt.Sprintf("%s[%d]", path, i), w[i], h[i])...)
+		}
+		return out
+	}
+	if fmt.Sprint(want) != fmt.Sprint(have) {
+		return []string{fmt.Sprintf("%s is %v, ferry installed %v", strings.TrimPrefix(path, "."), have, want)}
+	}
+	return nil
 }

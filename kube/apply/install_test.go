@@ -201,6 +201,24 @@ func TestInstallCharts(t *testing.T) {
 	if last, _ := cl.Last(ctx, e.Namespace, "shop"); last.Status != "deployed" || last.Revision != 3 {
 		t.Errorf("after the rollback shop is %+v, want deployed at revision 3 (back to 1)", last)
 	}
+	// Drift: none after the rollback; an edit of a live resource, as
+	// kubectl edit makes, shows.
+	if drift, err := installer.CheckCharts(ctx, root, cl); err != nil || len(drift) != 0 {
+		t.Fatalf("drift after the rollback: %v %+v", err, drift)
+	}
+	d, err := e.Client.AppsV1().Deployments(e.Namespace).Get(ctx, "front-web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Image = "elsewhere/web:2"
+	if _, err := e.Client.AppsV1().Deployments(e.Namespace).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := installer.CheckCharts(ctx, root, cl)
+	if !errors.Is(err, installer.ErrDrift) || len(drift) != 1 || drift[0].Path != "chart "+e.Namespace+"/front" ||
+		!strings.Contains(drift[0].Detail, "Deployment/front-web: spec.template.spec.containers[0].image is elsewhere/web:2") {
+		t.Fatalf("drift after an edit: %v %+v", err, drift)
+	}
 	// Without a cluster a rollback between releases with charts refuses.
 	if _, err := installer.Rollback(ctx, root, installer.RollbackOptions{To: "2.0.0"}); err == nil || !strings.Contains(err.Error(), "--kubeconfig") {
 		t.Errorf("rollback without a cluster: %v", err)
