@@ -32,6 +32,9 @@ type ReleaseStatus struct {
 	Installed  time.Time           `json:"installed"`
 	Components []string            `json:"components"`
 	Checks     []state.CheckResult `json:"checks,omitempty"`
+	// Charts are the Helm releases the release installed, each with the
+	// revision it became.
+	Charts []state.ChartRelease `json:"charts,omitempty"`
 }
 
 // ReadStatus reads the status of the host whose state db holds, without
@@ -58,7 +61,7 @@ func ReadStatus(db *state.DB) (*Status, error) {
 		st.Last = &txns[n-1]
 	}
 	for _, r := range rels {
-		st.Releases = append(st.Releases, ReleaseStatus{r.Version, r.Status, r.ManifestDigest, r.Installed, r.Components, r.Checks})
+		st.Releases = append(st.Releases, ReleaseStatus{r.Version, r.Status, r.ManifestDigest, r.Installed, r.Components, r.Checks, r.Charts})
 	}
 	return st, nil
 }

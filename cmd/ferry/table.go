@@ -95,6 +95,9 @@ func writeReleases(w io.Writer, rels []installer.ReleaseStatus) error {
 			}
 			fmt.Fprintf(w, "      check %s: %s\n", ch.Name, ok)
 		}
+		for _, ch := range r.Charts {
+			fmt.Fprintf(w, "      chart %s: Helm release %s/%s, revision %d\n", ch.Chart, ch.Namespace, ch.Release, ch.Revision)
+		}
 	}
 	return nil
 }
