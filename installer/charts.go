@@ -2,8 +2,11 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -11,7 +14,9 @@ import (
 	"ferry/bundle"
 	"ferry/installer/state"
 	"ferry/installer/store"
+	"ferry/internal/atomicfile"
 	"ferry/kube"
+	"ferry/verify"
 )
 
 // Cluster installs a bundle's charts into Kubernetes; package kube/apply's
@@ -355,4 +360,80 @@ func CheckCharts(ctx context.Context, root string, cl Cluster) ([]Drift, error) 
 		return drift, fmt.Errorf("%w: %d differences in the cluster", ErrDrift, len(drift))
 	}
 	return nil, nil
+}
+
+// ExtractedChart is a chart ExtractCharts wrote.
+type ExtractedChart struct {
+	Component string   `json:"component"`
+	Chart     string   `json:"chart"` // name-version
+	Archive   string   `json:"archive"`
+	Values    []string `json:"values,omitempty"`
+}
+
+// ExtractCharts verifies the bundle at path against trust and writes
+// each chart it carries into dir as NAME-VERSION.tgz, with its values
+// files as NAME-VERSION.values-N.yaml in the order they apply: what
+// `helm install -f` takes. Every byte written was checked against the
+// signed manifest as it streamed.
+func ExtractCharts(ctx context.Context, path string, trust verify.TrustSet, dir string) ([]ExtractedChart, error) {
+	rd, err := openBundle(path, trust)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.close()
+	want := map[string][]string{}
+	var out []ExtractedChart
+	for _, c := range rd.Manifest().Components {
+		for _, ch := range c.Charts {
+			e := ExtractedChart{Component: c.Name, Chart: ch.Name + "-" + ch.Version, Archive: filepath.Join(dir, ch.Name+"-"+ch.Version+".tgz")}
+			want[ch.Digest] = append(want[ch.Digest], e.Archive)
+			for i, v := range ch.Values {
+				name := filepath.Join(dir, fmt.Sprintf("%s-%s.values-%d.yaml", ch.Name, ch.Version, i+1))
+				e.Values = append(e.Values, name)
+				want[v] = append(want[v], name)
+			}
+			out = append(out, e)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for len(want) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		e, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: the bundle ends before its charts' content (an update bundle leaves out what its base has: extract from the full bundle)", path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		names, ok := want[e.Digest]
+		if !ok {
+			continue
+		}
+		delete(want, e.Digest)
+		rc, err := rd.Content()
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if err := atomicfile.Write(name, 0o644, func(w io.Writer) error {
+				_, err := w.Write(data)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

@@ -63,6 +63,7 @@ func bundleCommand() *cli.Command {
 			},
 			bundleSplitCommand(),
 			bundleJoinCommand(),
+			bundleChartsCommand(),
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"ferry/installer"
+	"ferry/verify"
 )
 
 // clusterFlags name the Kubernetes cluster that a release's charts go to.
@@ -57,4 +58,43 @@ func withCharts(c *cli.Context, drift []installer.Drift, err error) ([]installer
 		return drift, fmt.Errorf("%w: %d differences", installer.ErrDrift, len(drift))
 	}
 	return nil, nil
+}
+
+// bundleChartsCommand extracts a bundle's charts, verified, for helm or
+// for a look at what an install would deploy.
+func bundleChartsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "charts",
+		Usage:     "verify a bundle and write its Helm charts and their values files to a directory",
+		ArgsUsage: "BUNDLE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "the `DIR` to write to"},
+			&cli.StringSliceFlag{Name: "key", Usage: "trusted public key `FILE` (repeat for several)"},
+			&cli.IntFlag{Name: "threshold", Value: 1, Usage: "number of distinct trusted keys that must have signed"},
+		},
+		Action: func(c *cli.Context) error {
+			src, err := bundleArg(c, "bundle charts")
+			if err != nil {
+				return err
+			}
+			keys, err := src.publicKeys(c.StringSlice("key"))
+			if err != nil {
+				return err
+			}
+			out, err := installer.ExtractCharts(c.Context, src.path, verify.TrustSet{Keys: keys, Threshold: c.Int("threshold")}, c.String("output"))
+			if err != nil {
+				return err
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(c.App.Writer, "the bundle carries no charts")
+			}
+			for _, ch := range out {
+				fmt.Fprintf(c.App.Writer, "chart %s (component %s): %s\n", ch.Chart, ch.Component, ch.Archive)
+				for _, v := range ch.Values {
+					fmt.Fprintf(c.App.Writer, "  values %s\n", v)
+				}
+			}
+			return nil
+		},
+	}
 }
