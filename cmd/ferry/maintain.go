@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -96,6 +97,26 @@ func registryCommand() *cli.Command {
 				&cli.DurationFlag{Name: "valid", Value: registry.DefaultCertValidity, Usage: "how long the registry certificate is valid"},
 			},
 			Action: registryCert,
+		}, {
+			Name:  "mirror",
+			Usage: "print the containerd hosts.toml that makes nodes pull an upstream registry's images from the appliance's registry first",
+			Description: "For images created at run time under their usual names, which no chart rewrite reaches.\n" +
+				"Write it to /etc/containerd/certs.d/UPSTREAM/hosts.toml on every node (containerd 1.7 or later,\n" +
+				"with the CRI plugin's config_path = \"/etc/containerd/certs.d\").",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "registry", Required: true, Usage: "the appliance registry's `HOST:PORT`, as the nodes reach it"},
+				&cli.StringFlag{Name: "upstream", Value: "docker.io", Usage: "the registry `HOST` whose images the appliance serves"},
+				&cli.StringFlag{Name: "ca", Usage: "the `PATH` of the registry's ca.crt on the nodes (ferry registry cert)"},
+				&cli.BoolFlag{Name: "plain-http", Usage: "the registry serves plain HTTP (no --tls-cert)"},
+			},
+			Action: func(c *cli.Context) error {
+				out, err := registry.ContainerdHosts(c.String("upstream"), c.String("registry"), c.String("ca"), c.Bool("plain-http"))
+				if err != nil {
+					return usageError("%v", err)
+				}
+				_, err = io.WriteString(c.App.Writer, out)
+				return err
+			},
 		}},
 	}
 }
