@@ -8,7 +8,8 @@
 # proxy the router benchmark measures ferry's router against), sqlite3
 # (the fixtures' migrations are checked with SQLite's own shell), openssl
 # (installer and install-guide signatures checked with the standard tool),
-# jq (the install guide lists entries with it). Under CI=true
+# jq (the install guide lists entries with it), iproute2 (the sites tests
+# build their network of namespaces with ip). Under CI=true
 # (CI, make test) a test that finds one of these missing fails instead of
 # skipping (internal/testenv), so every tool a test uses belongs here.
 set -euo pipefail
@@ -25,6 +26,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v jq >/dev/null || missing+=(jq)
+command -v ip >/dev/null || missing+=(iproute2)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

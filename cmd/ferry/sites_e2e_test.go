@@ -377,7 +377,7 @@ func TestSitesFailoverNetns(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	d := deploy(t, lab, bin, "{strategy: failover, failback: true, health: {interval: 1s, failures: 2, successes: 3}}",
+	d := deploy(t, lab, bin, "{strategy: failover, failback: true, health: {interval: 500ms, failures: 2, successes: 3}}",
 		siteSpec{name: "a", addr: "10.77.0.1", priority: 1},
 		siteSpec{name: "b", addr: "10.77.0.2", priority: 2},
 		siteSpec{name: "c", addr: "10.77.0.3", priority: 3},
@@ -386,15 +386,14 @@ func TestSitesFailoverNetns(t *testing.T) {
 	d.waitStatus("c", "c to send traffic to a", activeIs("a"))
 
 	g := d.load("cl", "b", 4)
-	time.Sleep(2 * time.Second)
+	g.waitServed()
 	if served, errs := g.snapshot(); served["a"] == 0 || len(errs) > 0 {
 		t.Fatalf("before the failure: served %v, errors %v", served, errs)
 	}
 	cut := time.Now()
 	lab.link("a", false)
 	d.waitStatus("b", "b to fail over to itself", activeIs("b"))
-	t.Logf("failover from a to b: %v after a's link went down (interval 1s, failures 2)", time.Since(cut).Round(10*time.Millisecond))
-	time.Sleep(2 * time.Second)
+	t.Logf("failover from a to b: %v after a's link went down (interval 500ms, failures 2)", time.Since(cut).Round(10*time.Millisecond))
 
 	g.waitServed()
 	// Cascade: the clients move to c; b's link goes down too.
@@ -454,6 +453,12 @@ func TestSitesNoLoopNetns(t *testing.T) {
 		siteSpec{name: "b", addr: "10.77.0.2", priority: 2, peerPriority: 1})
 	d.waitStatus("a", "a to send traffic to b", activeIs("b"))
 	d.waitStatus("b", "b to send traffic to a", activeIs("a"))
+	out := d.ferry("sites", "status", "--root", d.root("a"))
+	for _, want := range []string{"service api at site a: failover, traffic to b", "SITE", "a (this site)", "healthy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ferry sites status does not say %q:\n%s", want, out)
+		}
+	}
 	c := d.client("cl")
 	for i := range 20 {
 		for via, want := range map[string]string{"a": "b", "b": "a"} {
