@@ -35,7 +35,7 @@ const (
 	siteValidity = 5 * 365 * 24 * time.Hour
 )
 
-// ErrCert: a site certificate or key is missing, unreadable or does not
+// ErrCert means a site certificate or key is missing, unreadable or does not
 // belong to the deployment's site CA.
 var ErrCert = errors.New("site certificate")
 
@@ -46,7 +46,7 @@ var ErrCert = errors.New("site certificate")
 // change. Keys are written 0600.
 func MakeCerts(dir string, names []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("%w: %v", ErrCert, err)
+		return fmt.Errorf("%w: %w", ErrCert, err)
 	}
 	ca, caKey, err := loadCA(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -74,7 +74,7 @@ func MakeCerts(dir string, names []string) error {
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrCert, name, err)
+			return fmt.Errorf("%w: %s: %w", ErrCert, name, err)
 		}
 		if err := writeKey(filepath.Join(dir, name+".key"), key); err != nil {
 			return err
@@ -124,7 +124,7 @@ func loadCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("%w: the site CA in %s: %v", ErrCert, dir, err)
+		return nil, nil, fmt.Errorf("%w: the site CA in %s: %w", ErrCert, dir, err)
 	}
 	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
 	if !ok {
@@ -150,7 +150,7 @@ func writePEM(path string, mode os.FileMode, typ string, der []byte) error {
 		return pem.Encode(w, &pem.Block{Type: typ, Bytes: der})
 	})
 	if err != nil {
-		return fmt.Errorf("%w: writing %s: %v", ErrCert, path, err)
+		return fmt.Errorf("%w: writing %s: %w", ErrCert, path, err)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ type Identity struct {
 func LoadIdentity(dir, self string) (*Identity, error) {
 	caPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
 	if err != nil {
-		return nil, fmt.Errorf("%w: the site CA: %v (make it with ferry site cert)", ErrCert, err)
+		return nil, fmt.Errorf("%w: the site CA: %w (make it with ferry site cert)", ErrCert, err)
 	}
 	pool := x509.NewCertPool()
 	block, _ := pem.Decode(caPEM)
@@ -188,14 +188,14 @@ func LoadIdentity(dir, self string) (*Identity, error) {
 	}
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, self+".crt"), filepath.Join(dir, self+".key"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: site %s: %v (make it with ferry site cert %s)", ErrCert, self, err, self)
+		return nil, fmt.Errorf("%w: site %s: %w (make it with ferry site cert %s)", ErrCert, self, err, self)
 	}
 	leaf, err := x509.ParseCertificate(pair.Certificate[0])
 	if err != nil {
-		return nil, fmt.Errorf("%w: site %s: %v", ErrCert, self, err)
+		return nil, fmt.Errorf("%w: site %s: %w", ErrCert, self, err)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: self, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
-		return nil, fmt.Errorf("%w: site %s: its certificate is not the site CA's for %s: %v", ErrCert, self, self, err)
+		return nil, fmt.Errorf("%w: site %s: its certificate is not the site CA's for %s: %w", ErrCert, self, self, err)
 	}
 	return &Identity{Self: self, Cert: pair, CAs: pool, CAFingerprint: sha256.Sum256(block.Bytes)}, nil
 }

@@ -295,8 +295,6 @@ type relay struct {
 	addr    string
 	target  string
 	dropped atomic.Bool
-	mu      sync.Mutex
-	conns   []net.Conn
 }
 
 func newRelay(ctx context.Context, target string) (*relay, error) {
