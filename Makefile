@@ -7,7 +7,7 @@ OUT       := out
 FUZZTIME  ?= 10s
 CORPUS    ?= 1GiB
 
-.PHONY: all build demo test test-go test-big deps k8s-bins fuzz fuzz-long crash bench mutate lint clean
+.PHONY: all build demo demo-k8s test test-go test-big deps k8s-bins fuzz fuzz-long crash bench mutate lint clean
 
 export REPEAT ROUTER_DURATION DELTA_SCALE
 
@@ -38,6 +38,13 @@ test: deps k8s-bins
 	$(MAKE) --no-print-directory demo
 	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 	$(MAKE) --no-print-directory bench CORPUS=32MiB REPEAT=1 ROUTER_DURATION=1s DELTA_SCALE=ci
+
+# The Kubernetes part of the demo, against the test control plane: ferry-kube
+# installs a bundle with a migration, a file and two charts, upgrades it,
+# rolls it back, finds an edit made behind its back, and refuses or rolls
+# back what fails (kube/apply's end-to-end test, verbose).
+demo-k8s: k8s-bins
+	$(GO) test -count=1 -v -run '^TestFerryKubeEndToEnd$$' ./kube/apply 2>&1 | grep -v '^[IWE][0-9]'
 
 # The Kubernetes control plane of the tests (etcd, kube-apiserver,
 # kube-controller-manager, pinned by the nested module test/k8s), built once

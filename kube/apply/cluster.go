@@ -184,6 +184,10 @@ func (c *Cluster) Apply(ctx context.Context, ch kube.Chart) (kube.Release, error
 		up.WaitForJobs = true
 		up.PostRenderer = pin
 		up.TakeOwnership = c.opts.TakeOwnership
+		// The release's own resources are the signed release's: a field
+		// someone changed since (drift, which ferry check reports) is
+		// put back, not a conflict that stops the upgrade.
+		up.ForceConflicts = true
 		up.Description = ch.Description
 		ri, err = up.RunWithContext(ctx, ch.Release, chrt, vals)
 	}
@@ -257,6 +261,7 @@ func (c *Cluster) Restore(ctx context.Context, ns, name string, revision int, ti
 	rb.WaitStrategy = helmkube.StatusWatcherStrategy
 	rb.WaitForJobs = true
 	rb.Description = fmt.Sprintf("ferry: back to revision %d", revision)
+	rb.ForceConflicts = true // as an upgrade: drift is put back
 	if err := rb.Run(name); err != nil {
 		return none, fmt.Errorf("roll back release %s/%s to revision %d: %w", ns, name, revision, err)
 	}
