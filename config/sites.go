@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -112,17 +110,9 @@ func ParseSites(data []byte, name string) (*Sites, error) {
 
 // readSitesFile reads the sites section of a --values file.
 func readSitesFile(path string) (*Sites, error) {
-	f, err := os.Open(path)
+	data, err := readBoundedFile(path)
 	if err != nil {
-		return nil, inputError(path, "%v", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxValuesFile+1))
-	if err != nil {
-		return nil, inputError(path, "%v", err)
-	}
-	if len(data) > maxValuesFile {
-		return nil, inputError(path, "larger than %d bytes", maxValuesFile)
+		return nil, err
 	}
 	return ParseSites(data, path)
 }

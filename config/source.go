@@ -61,6 +61,15 @@ const maxValuesFile = 1 << 20
 // readValuesFile reads a --values file: a YAML mapping of variable names
 // to scalar values, each with the line it is on.
 func readValuesFile(path string) ([]given, error) {
+	data, err := readBoundedFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseValues(data, path)
+}
+
+// readBoundedFile reads a --values file whole, up to maxValuesFile.
+func readBoundedFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, inputError(path, "%v", err)
@@ -73,7 +82,7 @@ func readValuesFile(path string) ([]given, error) {
 	if len(data) > maxValuesFile {
 		return nil, inputError(path, "larger than %d bytes", maxValuesFile)
 	}
-	return parseValues(data, path)
+	return data, nil
 }
 
 // parseValues parses the text of a values file named name.
