@@ -70,22 +70,7 @@ func (s *SiteListener) Serve(ctx context.Context, l net.Listener) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	srv := &fasthttp.Server{
-		Handler:                      s.handle,
-		NoDefaultServerHeader:        true,
-		NoDefaultDate:                true,
-		NoDefaultContentType:         true,
-		DisablePreParseMultipartForm: true,
-		StreamRequestBody:            true,
-		ReduceMemoryUsage:            true,
-		ReadTimeout:                  readHeaderTimeout,
-		IdleTimeout:                  idleTimeout,
-		ReadBufferSize:               maxHeaderBytes,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: noTimeout}
-		},
-		Logger: slogPrinter{logger},
-	}
+	srv := newServer(s.handle, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	select {
