@@ -46,6 +46,10 @@ type ConfigOptions struct {
 	Config *config.Inputs
 	// Appliers apply charts (with the new values), as for Install.
 	Appliers map[string]Applier
+	// Cluster upgrades the release's charts with the new values, in the
+	// transaction, as Install's does; nil refuses a release that
+	// installed charts into a cluster, which would keep the old values.
+	Cluster Cluster
 	// Keep is how many releases, revisions included, to keep (default 3).
 	Keep    int
 	Log     *slog.Logger
@@ -91,7 +95,9 @@ func ApplyConfig(ctx context.Context, opts ConfigOptions) (*ConfigResult, error)
 	}
 	defer db.Close()
 	db.SetSecrets(opts.Secrets)
-	if err := finishInterrupted(db, opts.Root, log, newUndoer(opts.Root, nil, log)); err != nil {
+	u := newUndoer(opts.Root, nil, log)
+	u.charts = opts.Cluster
+	if err := finishInterrupted(db, opts.Root, log, u); err != nil {
 		return nil, err
 	}
 	current, err := db.Current()
@@ -141,6 +147,9 @@ func ApplyConfig(ctx context.Context, opts ConfigOptions) (*ConfigResult, error)
 	if len(res.Changed) == 0 {
 		return res, nil
 	}
+	if len(rel.Charts) > 0 && opts.Cluster == nil {
+		return nil, fmt.Errorf("release %s installed charts into Kubernetes, whose values change with the configuration: give --registry and --kubeconfig (and --context)", current)
+	}
 	name := RevisionName(m.Version, c.Revision)
 	plan, err := MakePlan(m, rel.ManifestDigest, Selection{Components: rel.Components})
 	if err != nil {
@@ -158,7 +167,7 @@ func ApplyConfig(ctx context.Context, opts ConfigOptions) (*ConfigResult, error)
 	r := &run{db: db, txn: txn, crashAt: crashStep(), secrets: opts.Secrets, cfg: c}
 	res.Checks, err = r.applyConfig(ctx, opts, rel, m, name, plan)
 	if err != nil {
-		if aerr := abort(db, opts.Root, txn, err, nil); aerr != nil {
+		if aerr := abort(db, opts.Root, txn, err, u); aerr != nil {
 			return res, fmt.Errorf("%w; undoing it failed too: %v", err, aerr) //nolint:errorlint // the cause decides the exit code
 		}
 		return res, fmt.Errorf("%w (rolled back: %s is current again)", err, current)
@@ -206,9 +215,15 @@ func (r *run) applyConfig(ctx context.Context, opts ConfigOptions, from state.Re
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkCharts(opts.Cluster, st, root, &rm, plan); err != nil {
+		return nil, err
+	}
 	if err := r.runLevels(ctx, plan, func(s Step) error {
 		if f, ok := templateFile(byName[s.Component], s); ok {
 			return r.render(ctx, st, root, name, f)
+		}
+		if s.Kind == StepChart && opts.Cluster != nil {
+			return r.chart(ctx, opts.Cluster, st, root, &rm, plan, byName[s.Component], s)
 		}
 		return runStep(ctx, st, &r.refs, sh, opts.Appliers, root, &rm, byName[s.Component], s, r.cfg)
 	}); err != nil {
@@ -296,8 +311,9 @@ type ConfigRollbackOptions struct {
 	// To is the revision; 0 is the one before the revision in force among
 	// those of the same bundle kept on the host.
 	To int
-	// DSNs, Log and Secrets are as for Rollback.
+	// DSNs, Cluster, Log and Secrets are as for Rollback.
 	DSNs    map[string]string
+	Cluster Cluster
 	Log     *slog.Logger
 	Secrets *redact.Secrets
 }
@@ -310,7 +326,7 @@ func RollbackConfig(ctx context.Context, root string, opts ConfigRollbackOptions
 	if err != nil {
 		return "", err
 	}
-	got, err := Rollback(ctx, root, RollbackOptions{To: target, DSNs: opts.DSNs, Log: opts.Log, Secrets: opts.Secrets,
+	got, err := Rollback(ctx, root, RollbackOptions{To: target, DSNs: opts.DSNs, Cluster: opts.Cluster, Log: opts.Log, Secrets: opts.Secrets,
 		Reason: fmt.Sprintf("configuration rolled back from revision %d", from)})
 	if err != nil {
 		return "", err

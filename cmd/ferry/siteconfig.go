@@ -74,11 +74,12 @@ func configCommand() *cli.Command {
 			{Name: "history", Usage: "the configuration of each release kept on the host, by revision", Flags: []cli.Flag{rootFlag(), jsonFlag()}, Action: configHistory},
 			{Name: "set", Usage: "a new configuration revision of the release in force, applied like an update", ArgsUsage: "NAME=VALUE ...",
 				Flags: append([]cli.Flag{rootFlag(), &cli.IntFlag{Name: "keep", Value: 3, Usage: "number of releases, configuration revisions included, to keep for rollback"}},
-					configFlags()[1:]...),
+					append(configFlags()[1:], chartFlags()...)...),
 				Action: configSet},
 			{Name: "rollback", Usage: "make a kept configuration revision current again (default: the previous one of the release in force)",
-				Flags: []cli.Flag{rootFlag(), &cli.IntFlag{Name: "to", Usage: "the kept revision `N` to return to"},
+				Flags: append([]cli.Flag{rootFlag(), &cli.IntFlag{Name: "to", Usage: "the kept revision `N` to return to"},
 					&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database whose migrations go back too when the revision is of another release, `NAME=@FILE`, NAME=DSN, or FERRY_DB_NAME=DSN"}},
+					clusterFlags()...),
 				Action: configRollback},
 		},
 	}
@@ -92,8 +93,12 @@ func configSet(c *cli.Context) error {
 	if len(in.Set) == 0 && len(in.Files) == 0 {
 		return usageError("config set takes NAME=VALUE arguments or --values FILE")
 	}
+	cl, err := clusterOf(c, true)
+	if err != nil {
+		return err
+	}
 	res, err := installer.ApplyConfig(c.Context, installer.ConfigOptions{
-		Root: c.String("root"), Config: in, Keep: c.Int("keep"), Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
+		Root: c.String("root"), Config: in, Cluster: cl, Keep: c.Int("keep"), Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
 	})
 	if err != nil {
 		return err
@@ -115,8 +120,12 @@ func configRollback(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cl, err := clusterOf(c, false)
+	if err != nil {
+		return err
+	}
 	to, err := installer.RollbackConfig(c.Context, c.String("root"), installer.ConfigRollbackOptions{
-		To: c.Int("to"), DSNs: dsns, Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
+		To: c.Int("to"), DSNs: dsns, Cluster: cl, Log: logger(c), Secrets: redact.FromEnviron(os.Environ()),
 	})
 	if err != nil {
 		return err
