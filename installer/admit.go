@@ -236,6 +236,9 @@ func planOn(ctx context.Context, path string, opts Options, how admission) (*Pla
 	if a.noop {
 		return MakePlan(a.manifest, a.digest, opts.Selection)
 	}
+	if err := checkPlanCharts(ctx, path, opts, a); err != nil {
+		return nil, err
+	}
 	if len(a.manifest.Variables) > 0 {
 		r := config.NewReport(a.manifest.Version, a.config, a.manifest.Variables)
 		a.plan.Config = &r

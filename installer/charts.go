@@ -71,10 +71,10 @@ func chartNamespace(cl Cluster, ch bundle.Chart) (string, error) {
 	return cl.DefaultNamespace()
 }
 
-// chartInput reads what installing chart ch needs from the store: its
+// chartInput reads what installing chart ch needs through open: its
 // archive and its values files, expanded when the release has a site
 // configuration.
-func chartInput(st *store.Store, ch bundle.Chart, open func(string) (io.ReadCloser, error)) (archive []byte, values [][]byte, err error) {
+func chartInput(ch bundle.Chart, open func(string) (io.ReadCloser, error)) (archive []byte, values [][]byte, err error) {
 	read := func(d string) ([]byte, error) {
 		rc, err := open(d)
 		if err != nil {
@@ -110,19 +110,20 @@ func chartImages(m *bundle.Manifest, components []string) []bundle.Image {
 
 // checkChartImages renders every chart of the plan offline and refuses
 // the install, before any chart reaches the cluster, when one names an
-// image the bundle does not carry (kube.ErrMissingImage).
-func checkChartImages(cl Cluster, st *store.Store, m *bundle.Manifest, plan *Plan, opener func(bundle.Component) func(string) (io.ReadCloser, error)) error {
+// image the bundle does not carry (kube.ErrMissingImage). Images are
+// pinned to registry; namespace is where a chart goes.
+func checkChartImages(registry string, namespace func(bundle.Chart) (string, error), m *bundle.Manifest, plan *Plan, opener func(bundle.Component) func(string) (io.ReadCloser, error)) error {
 	images := chartImages(m, plan.Components)
 	for _, c := range m.Components {
 		if !slices.Contains(plan.Components, c.Name) {
 			continue
 		}
 		for _, ch := range c.Charts {
-			archive, values, err := chartInput(st, ch, opener(c))
+			archive, values, err := chartInput(ch, opener(c))
 			if err != nil {
 				return err
 			}
-			ns, err := chartNamespace(cl, ch)
+			ns, err := namespace(ch)
 			if err != nil {
 				return err
 			}
@@ -130,7 +131,7 @@ func checkChartImages(cl Cluster, st *store.Store, m *bundle.Manifest, plan *Pla
 			if err != nil {
 				return fmt.Errorf("chart %s-%s of component %s: %w", ch.Name, ch.Version, c.Name, err)
 			}
-			p := &kube.Pinner{Registry: cl.Registry(), Chart: ch.Name + "-" + ch.Version, Images: images}
+			p := &kube.Pinner{Registry: registry, Chart: ch.Name + "-" + ch.Version, Images: images}
 			if _, _, err := p.Pin(rendered); err != nil {
 				return fmt.Errorf("component %s: %w", c.Name, err)
 			}
@@ -143,10 +144,11 @@ func checkChartImages(cl Cluster, st *store.Store, m *bundle.Manifest, plan *Pla
 // files expanded with the release's site configuration.
 func (r *run) chartOpener(st *store.Store, root, version string) func(bundle.Component) func(string) (io.ReadCloser, error) {
 	return func(c bundle.Component) func(string) (io.ReadCloser, error) {
+		open := func(d string) (io.ReadCloser, error) { return st.Open(d) }
 		if r.cfg != nil {
-			return chartValuesOpener(st, c, r.cfg, ReleaseBuiltins(r.cfg, root, version))
+			return chartValuesOpener(open, c, r.cfg, ReleaseBuiltins(r.cfg, root, version))
 		}
-		return func(d string) (io.ReadCloser, error) { return st.Open(d) }
+		return open
 	}
 }
 
@@ -157,7 +159,8 @@ func (r *run) checkCharts(cl Cluster, st *store.Store, root string, m *bundle.Ma
 		return nil
 	}
 	return r.step("charts-images", func() error {
-		return checkChartImages(cl, st, m, plan, r.chartOpener(st, root, m.Version))
+		namespace := func(ch bundle.Chart) (string, error) { return chartNamespace(cl, ch) }
+		return checkChartImages(cl.Registry(), namespace, m, plan, r.chartOpener(st, root, m.Version))
 	})
 }
 
@@ -181,7 +184,7 @@ func (r *run) chart(ctx context.Context, cl Cluster, st *store.Store, root strin
 	if err := r.journalBefore(ctx, cl, ns, name, ch.InstallTimeout()); err != nil {
 		return err
 	}
-	archive, values, err := chartInput(st, ch, open)
+	archive, values, err := chartInput(ch, open)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,12 @@ type Options struct {
 	// Cluster installs the charts into Kubernetes, in the transaction;
 	// nil keeps them in the store only.
 	Cluster Cluster
+	// ChartRegistry is, for a plan, the registry install's --registry
+	// would pin the charts' images to. A plan renders the charts, as an
+	// install into a cluster does before its first chart step, only when
+	// it (or Cluster) is set: without a cluster the charts stay in the
+	// store and no image is checked.
+	ChartRegistry string
 	// DSNs are PostgreSQL databases by logical name; every other database
 	// of the bundle's migrations is embedded SQLite under <root>/data.
 	DSNs map[string]string

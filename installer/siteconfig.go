@@ -415,7 +415,7 @@ const maxValuesFile = 64 << 20
 
 // chartValuesOpener opens the blobs of a chart step, with the references
 // of the component's values files expanded.
-func chartValuesOpener(st *store.Store, c bundle.Component, cfg *config.Config, b config.Builtins) func(string) (io.ReadCloser, error) {
+func chartValuesOpener(open func(string) (io.ReadCloser, error), c bundle.Component, cfg *config.Config, b config.Builtins) func(string) (io.ReadCloser, error) {
 	values := map[string]bool{}
 	for _, ch := range c.Charts {
 		for _, v := range ch.Values {
@@ -423,7 +423,7 @@ func chartValuesOpener(st *store.Store, c bundle.Component, cfg *config.Config, 
 		}
 	}
 	return func(d string) (io.ReadCloser, error) {
-		rc, err := st.Open(d)
+		rc, err := open(d)
 		if err != nil || !values[d] {
 			return rc, err
 		}

@@ -27,7 +27,7 @@ func runStep(ctx context.Context, st *store.Store, refs *sync.Mutex, sh *sharer,
 		if a := appliers[s.Kind]; a != nil {
 			open := func(d string) (io.ReadCloser, error) { return st.Open(d) }
 			if s.Kind == StepChart && cfg != nil {
-				open = chartValuesOpener(st, c, cfg, ReleaseBuiltins(cfg, root, m.Version))
+				open = chartValuesOpener(open, c, cfg, ReleaseBuiltins(cfg, root, m.Version))
 			}
 			return a.Apply(ctx, s, c, m.Version, open)
 		}

@@ -194,6 +194,7 @@ func planCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "db", Usage: "a PostgreSQL database, `NAME=DSN` (or FERRY_DB_NAME=DSN), to read its migration version"},
 			&cli.StringFlag{Name: "components", Usage: "optional components to choose (comma-separated)"},
 			&cli.StringFlag{Name: "skip", Usage: "optional components to leave out (comma-separated)"},
+			&cli.StringFlag{Name: "registry", Usage: "with --root, as install's --registry: render the bundle's charts offline and refuse an image the bundle does not carry"},
 			jsonFlag(),
 			configFlags()[0], configFlags()[1],
 		},
@@ -220,12 +221,16 @@ func runPlan(c *cli.Context, update bool) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	var host *installer.HostView
+	if c.String("registry") != "" && c.String("root") == "" {
+		return usageError("plan --registry renders the charts as install would on the host: give --root too")
+	}
 	if root := c.String("root"); root != "" {
 		opts, err := admissionOptions(c, src, root)
 		if err != nil {
 			return err
 		}
 		opts.Config.Prompt = nil // a plan asks nothing: a value missing is refused
+		opts.ChartRegistry = c.String("registry")
 		admit := installer.PlanInstall
 		if update {
 			admit = installer.PlanUpdate
